@@ -1,0 +1,142 @@
+/**
+ * The command line: `tongban start | user add | demo`. Flags are checked strictly; a mistake
+ * gets one line saying what is wrong and how to fix it, and exit code 2.
+ */
+import { parseArgs } from 'node:util'
+import { checkCodeForLevel, LEVELS, type Level } from '../../../protocol/index.ts'
+import { ApiError } from '../errors.ts'
+import { ConfigError, openNode } from '../node.ts'
+import { DataDirLockedError } from '../store/lock.ts'
+import { startNode } from '../start.ts'
+import { runDemo } from './demo.ts'
+
+export const HELP = `tongban — 通办: one node of the four-level government service network
+
+Usage:
+  tongban start --level LEVEL --code CODE --name NAME --data DIR [--port N] [--host H]
+                [--catalogue sample|FILE] [--parent URL --token T] [--database-url URL]
+  tongban user add --data DIR --name NAME --role ROLE --password P
+  tongban demo [--data DIR]
+  tongban --help
+
+start               run a node and serve its API and web UI
+  --level           city | county | township | village
+  --code            the node's 12-digit division code (行政区划代码); it must fit the level:
+                      city 511300000000, county 511302000000, township 511302101000, village 511302101201
+  --name            the node's name, e.g. 长青村
+  --data            the data dir: holds the store and is locked against a second process
+  --port            port to listen on (default 0: any free port); the URL is printed once serving
+  --host            address to listen on (default 127.0.0.1)
+  --catalogue       seed an empty catalogue: "sample" (the built-in sample) or a JSON file
+                      (the city seeds the sample by default)
+  --parent, --token the parent node's URL and this node's one-time enrollment token
+  --database-url    use a PostgreSQL server instead of the embedded store (county or city)
+
+user add            create a user in a node's data dir (stop the node first)
+  --role            agent (代办员) | staff (窗口工作人员) | admin (管理员) | supervisor (监督员)
+  --password        at least 6 characters
+
+demo                start a working node on the embedded store and print its URL and a login
+`
+
+class UsageError extends Error {}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv
+  try {
+    if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+      process.stdout.write(HELP)
+      return 0
+    }
+    if (cmd === 'start') return await start(rest)
+    if (cmd === 'user' && rest[0] === 'add') return await userAdd(rest.slice(1))
+    if (cmd === 'demo') return await runDemo(rest)
+    throw new UsageError(`unknown command "${[cmd, ...rest.slice(0, 1)].join(' ')}"; try: tongban --help`)
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof ConfigError || e instanceof DataDirLockedError || e instanceof ApiError) {
+      process.stderr.write(`tongban: ${e.message}\n`)
+      return 2
+    }
+    if (e instanceof TypeError && (e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`tongban: ${e.message}; try: tongban --help\n`)
+      return 2
+    }
+    throw e
+  }
+}
+
+function parse<T extends Record<string, { type: 'string' | 'boolean' }>>(args: string[], options: T) {
+  return parseArgs({ args, options: { ...options, help: { type: 'boolean' } }, strict: true, allowPositionals: false }).values as {
+    [K in keyof T]?: T[K]['type'] extends 'string' ? string : boolean
+  } & { help?: boolean }
+}
+
+function need(v: string | undefined, flag: string): string {
+  if (!v) throw new UsageError(`--${flag} is required; try: tongban --help`)
+  return v
+}
+
+async function start(args: string[]): Promise<number> {
+  const f = parse(args, {
+    level: { type: 'string' }, code: { type: 'string' }, name: { type: 'string' }, data: { type: 'string' },
+    port: { type: 'string' }, host: { type: 'string' }, catalogue: { type: 'string' }, parent: { type: 'string' },
+    token: { type: 'string' }, 'database-url': { type: 'string' },
+  })
+  if (f.help) return (process.stdout.write(HELP), 0)
+  const level = need(f.level, 'level') as Level
+  if (!LEVELS.includes(level)) throw new UsageError(`--level must be one of ${LEVELS.join(', ')}, not "${level}"`)
+  const code = need(f.code, 'code')
+  const bad = checkCodeForLevel(code, level)
+  if (bad) throw new UsageError(`--code: ${bad}`)
+  const port = f.port === undefined ? 0 : Number(f.port)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0–65535, not "${f.port}"`)
+  if (Boolean(f.parent) !== Boolean(f.token)) throw new UsageError('--parent and --token go together: the parent issues the token with `tongban child add`')
+  if (f.parent && !/^https?:\/\/\S+$/.test(f.parent)) throw new UsageError(`--parent must be an http(s) URL, not "${f.parent}"`)
+  const running = await startNode({
+    level, code, name: need(f.name, 'name'), dataDir: need(f.data, 'data'), catalogue: f.catalogue,
+    parentUrl: f.parent, token: f.token, databaseUrl: f['database-url'],
+  }, port, f.host ?? '127.0.0.1')
+  process.stdout.write(`tongban ${level} ${code} listening on ${running.url}\n`)
+  await new Promise<void>((resolve) => {
+    const stop = () => void running.stop().then(resolve, (e) => (console.error('stopping failed:', e), resolve()))
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+  })
+  return 0
+}
+
+async function userAdd(args: string[]): Promise<number> {
+  const f = parse(args, { data: { type: 'string' }, name: { type: 'string' }, role: { type: 'string' }, password: { type: 'string' }, 'database-url': { type: 'string' } })
+  if (f.help) return (process.stdout.write(HELP), 0)
+  const dataDir = need(f.data, 'data')
+  const meta = await readIdentity(dataDir, f['database-url'])
+  const node = await openNode({ ...meta, dataDir, databaseUrl: f['database-url'] })
+  try {
+    const u = await node.users.add({ name: need(f.name, 'name'), role: need(f.role, 'role'), password: need(f.password, 'password') })
+    process.stdout.write(`user ${u.name} (${u.role}) added to ${meta.level} ${meta.code}\n`)
+  } finally {
+    await node.close()
+  }
+  return 0
+}
+
+/** The identity a data dir was created with (user add needs no --level/--code). */
+async function readIdentity(dataDir: string, databaseUrl?: string): Promise<{ level: Level; code: string; name: string }> {
+  const { existsSync } = await import('node:fs')
+  const { join } = await import('node:path')
+  if (!databaseUrl && !existsSync(join(dataDir, 'pgdata'))) throw new UsageError(`${dataDir} holds no node: start one there first with tongban start --data ${dataDir} …`)
+  const { openPglite } = await import('../store/pglite.ts')
+  const { openPg } = await import('../store/pg.ts')
+  const { lockDataDir } = await import('../store/lock.ts')
+  const lock = lockDataDir(dataDir)
+  const db = databaseUrl ? await openPg(databaseUrl) : await openPglite(join(dataDir, 'pgdata'))
+  try {
+    const rows = await db.query<{ key: string; value: string }>('SELECT key, value FROM node_meta')
+    const m = Object.fromEntries(rows.map((r) => [r.key, r.value]))
+    if (!m.code) throw new UsageError(`${dataDir} holds no node identity`)
+    return { level: m.level as Level, code: m.code, name: m.name }
+  } finally {
+    await db.close()
+    lock.release()
+  }
+}

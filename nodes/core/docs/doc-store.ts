@@ -1,0 +1,176 @@
+/**
+ * The Yjs document registry and its persistence. Every update a node stores — made here, or
+ * received from the parent, a child, or a browser — goes through `commit`: in one transaction
+ * it is stored under a new local sequence number and projected into relational rows; then it
+ * is journaled (durable) and announced to listeners (the link, live views) with its origin, so
+ * no listener sends it back where it came from.
+ */
+import { createHash } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import * as Y from 'yjs'
+import type { Db, Queryable } from '../store/db.ts'
+import type { Journal } from '../store/journal.ts'
+
+/** Where a change came from: made here, from the parent, from a child (by code), from a live browser view, or a journal replay. */
+export type Origin = 'local' | 'parent' | `child:${string}` | 'live' | 'replay'
+
+export interface StoredUpdate {
+  seq: number
+  docId: string
+  update: Uint8Array
+  origin: Origin
+}
+
+/** Projects a document into rows after an update, inside the same transaction. */
+export type Projector = (docId: string, doc: Y.Doc, tx: Queryable) => Promise<void>
+
+const CACHE_DOCS = 256
+
+export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
+  private readonly cache = new Map<string, Y.Doc>()
+  private writing: Promise<unknown> = Promise.resolve()
+
+  constructor(
+    private readonly db: Db,
+    private readonly journal: Journal | null,
+    private readonly project: Projector,
+  ) {
+    super()
+  }
+
+  /** The document as stored (a cached instance: read it, don't change it outside `change`). */
+  async get(docId: string, q: Queryable = this.db): Promise<Y.Doc> {
+    const hit = this.cache.get(docId)
+    if (hit) {
+      this.cache.delete(docId) // LRU: re-insert at the end
+      this.cache.set(docId, hit)
+      return hit
+    }
+    const doc = new Y.Doc({ gc: true })
+    const rows = await q.query<{ update: Uint8Array }>('SELECT update FROM doc_updates WHERE doc_id = $1 ORDER BY seq', [docId])
+    // One transaction for all rows (Y.mergeUpdates is slow for many small updates).
+    doc.transact(() => {
+      for (const r of rows) Y.applyUpdate(doc, r.update)
+    })
+    this.cache.set(docId, doc)
+    if (this.cache.size > CACHE_DOCS) {
+      const oldest = this.cache.keys().next().value as string
+      this.cache.get(oldest)?.destroy()
+      this.cache.delete(oldest)
+    }
+    return doc
+  }
+
+  async has(docId: string): Promise<boolean> {
+    if (this.cache.has(docId)) return true
+    return (await this.db.query('SELECT 1 FROM doc_updates WHERE doc_id = $1 LIMIT 1', [docId])).length > 0
+  }
+
+  /**
+   * Applies `mutate` to the document locally and commits the resulting update.
+   * `beforeCommit` runs in the same transaction (e.g. to take a case number).
+   * Returns null when the mutation changed nothing.
+   */
+  change<T>(docId: string, mutate: (doc: Y.Doc, tx: Queryable) => Promise<T> | T, origin: Origin = 'local'): Promise<{ result: T; stored: StoredUpdate | null }> {
+    return this.serial(async () => {
+      const doc = await this.get(docId)
+      try {
+        return await this.db.transaction(async (tx) => {
+          const before = Y.encodeStateVector(doc)
+          const result = await mutate(doc, tx)
+          if (sameBytes(before, Y.encodeStateVector(doc))) return { result, stored: null }
+          const update = Y.encodeStateAsUpdate(doc, before)
+          const stored = await this.store(tx, docId, doc, update, origin)
+          return { result, stored }
+        })
+      } catch (e) {
+        this.evict(docId) // the in-memory doc may hold a change the store refused
+        throw e
+      }
+    }).then(async (out) => {
+      if (out.stored) await this.after(out.stored)
+      return out
+    })
+  }
+
+  /**
+   * Applies an update received from elsewhere. `check` runs after the update is applied to the
+   * doc, inside the transaction, and may throw to refuse it (scopes). Returns null when the
+   * update was already held (idempotent re-delivery).
+   */
+  apply(docId: string, update: Uint8Array, origin: Origin, check?: (doc: Y.Doc, tx: Queryable) => Promise<void> | void): Promise<StoredUpdate | null> {
+    return this.serial(async () => {
+      const doc = await this.get(docId)
+      try {
+        return await this.db.transaction(async (tx) => {
+          const before = Y.encodeStateVector(doc)
+          Y.applyUpdate(doc, update, origin)
+          await check?.(doc, tx)
+          // Store only what was new to us: a resent update adds nothing and is dropped. An update
+          // still waiting for its dependencies (pending) is stored too, or a restart would lose it.
+          const pending = doc.store.pendingStructs !== null || doc.store.pendingDs !== null
+          if (!pending && sameBytes(before, Y.encodeStateVector(doc))) return null
+          return this.store(tx, docId, doc, update, origin)
+        })
+      } catch (e) {
+        this.evict(docId)
+        throw e
+      }
+    }).then(async (stored) => {
+      if (stored) await this.after(stored)
+      return stored
+    })
+  }
+
+  /** Updates stored after `seq`, oldest first, at most `limit`. */
+  async since(seq: number, limit: number, filter?: (docId: string) => boolean): Promise<StoredUpdate[]> {
+    const rows = await this.db.query<{ seq: number; doc_id: string; update: Uint8Array; origin: Origin }>(
+      'SELECT seq::float8 AS seq, doc_id, update, origin FROM doc_updates WHERE seq > $1 ORDER BY seq LIMIT $2',
+      [seq, limit],
+    )
+    return rows
+      .map((r) => ({ seq: Number(r.seq), docId: r.doc_id, update: r.update, origin: r.origin }))
+      .filter((u) => !filter || filter(u.docId))
+  }
+
+  async latestSeq(): Promise<number> {
+    const [r] = await this.db.query<{ s: number | null }>('SELECT max(seq)::float8 AS s FROM doc_updates')
+    return Number(r?.s ?? 0)
+  }
+
+  private async store(tx: Queryable, docId: string, doc: Y.Doc, update: Uint8Array, origin: Origin): Promise<StoredUpdate | null> {
+    const uid = createHash('sha256').update(docId).update('\0').update(update).digest('base64url')
+    const [row] = await tx.query<{ seq: number }>(
+      'INSERT INTO doc_updates (doc_id, update, origin, uid) VALUES ($1, $2, $3, $4) ON CONFLICT (uid) DO NOTHING RETURNING seq::float8 AS seq',
+      [docId, update, origin, uid],
+    )
+    if (!row) return null
+    await this.project(docId, doc, tx)
+    return { seq: Number(row.seq), docId, update, origin }
+  }
+
+  private async after(stored: StoredUpdate): Promise<void> {
+    if (this.journal && stored.origin !== 'replay') await this.journal.append({ docId: stored.docId, origin: stored.origin, update: stored.update })
+    this.emit('update', stored)
+  }
+
+  /** One write at a time: PGlite is one connection, and a doc's in-memory state must follow commit order. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.writing.then(fn, fn)
+    this.writing = run.catch(() => {})
+    return run
+  }
+
+  evict(docId: string): void {
+    this.cache.get(docId)?.destroy()
+    this.cache.delete(docId)
+  }
+
+  clearCache(): void {
+    for (const id of [...this.cache.keys()]) this.evict(id)
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i])
+}

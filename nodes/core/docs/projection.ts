@@ -1,0 +1,66 @@
+/**
+ * Projects documents into relational rows, inside the transaction that stores their update, so
+ * lists, queues and dashboards are SQL and never disagree with the documents.
+ */
+import type * as Y from 'yjs'
+import { foldCase, type Calendar, type WorkingDays } from '../../../protocol/index.ts'
+import type { Queryable } from '../store/db.ts'
+import { readApplication, readEvents } from './case-doc.ts'
+import { readCalendars, readItems } from './catalogue-doc.ts'
+import type { Projector } from './doc-store.ts'
+
+export interface ProjectionHooks {
+  /** The working-day calendar in force (refreshed when a catalogue doc brings a new one). */
+  days(): WorkingDays
+  /** Called with the calendars a catalogue document publishes, once projected. */
+  onCalendars(calendars: Calendar[]): void
+}
+
+export function makeProjector(hooks: ProjectionHooks): Projector {
+  return async (docId, doc, tx) => {
+    if (docId.startsWith('case:')) return projectCase(doc, tx, hooks.days())
+    if (docId.startsWith('catalogue:')) {
+      await projectCatalogue(docId.slice('catalogue:'.length), doc, tx)
+      const calendars = readCalendars(doc)
+      if (calendars.length) hooks.onCalendars(calendars)
+    }
+  }
+}
+
+async function projectCase(doc: Y.Doc, tx: Queryable, days: WorkingDays): Promise<void> {
+  const app = readApplication(doc)
+  if (!app) return // events arrived before the application: projected when it comes
+  const f = foldCase(app, readEvents(doc), days)
+  await tx.query(
+    `INSERT INTO cases (id, item_code, item_version, origin_code, handler_code, kind, status, decision,
+       applicant_name, applicant_phone, created_at, accepted_at, completed_at, delivered_at, due_date, rating, flagged, updated_at)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17, now())
+     ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, decision = EXCLUDED.decision,
+       accepted_at = EXCLUDED.accepted_at, completed_at = EXCLUDED.completed_at, delivered_at = EXCLUDED.delivered_at,
+       due_date = EXCLUDED.due_date, rating = EXCLUDED.rating, flagged = EXCLUDED.flagged, updated_at = now()`,
+    [app.id, app.itemCode, app.itemVersion, app.originCode, app.handlerCode, app.kind, f.status, f.decision,
+      app.applicant.name, app.applicant.phone, app.createdAt, f.acceptedAt, f.completedAt, f.deliveredAt, f.dueDate, f.rating, f.flagged.length],
+  )
+  for (const e of f.events) {
+    await tx.query(
+      `INSERT INTO case_events (case_id, event_id, type, lamport, author, user_name, at, body)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT DO NOTHING`,
+      [app.id, e.id, e.type, e.lamport, e.author, e.user, e.at, JSON.stringify(e)],
+    )
+  }
+}
+
+async function projectCatalogue(scope: string, doc: Y.Doc, tx: Queryable): Promise<void> {
+  for (const item of readItems(doc)) {
+    await tx.query(
+      `INSERT INTO catalogue_items (code, scope, level, name, version, retired, body) VALUES ($1,$2,$3,$4,$5,$6,$7)
+       ON CONFLICT (code) DO UPDATE SET scope = EXCLUDED.scope, level = EXCLUDED.level, name = EXCLUDED.name,
+         version = EXCLUDED.version, retired = EXCLUDED.retired, body = EXCLUDED.body
+       WHERE catalogue_items.version <= EXCLUDED.version`,
+      [item.code, scope, item.level, item.name, item.version, item.retired, JSON.stringify(item)],
+    )
+  }
+  for (const cal of readCalendars(doc)) {
+    await tx.query('INSERT INTO calendars (year, body) VALUES ($1,$2) ON CONFLICT (year) DO UPDATE SET body = EXCLUDED.body', [cal.year, JSON.stringify(cal)])
+  }
+}

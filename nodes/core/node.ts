@@ -1,0 +1,149 @@
+/**
+ * A tongban node: the store, the documents, the services, wired once. Every level runs this;
+ * the presets in nodes/<level>/ only choose defaults. I/O at the edges: HTTP is in http/ and
+ * server.ts, the CLI in cli/.
+ */
+import { mkdirSync, readFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { checkCodeForLevel, codeAtLevel, parentCode, WorkingDays, type Calendar, type Level } from '../../protocol/index.ts'
+import { DocStore } from './docs/doc-store.ts'
+import { makeProjector } from './docs/projection.ts'
+import { CaseService } from './services/cases.ts'
+import { CatalogueService } from './services/catalogue.ts'
+import { StatsService } from './services/stats.ts'
+import { UserService } from './services/users.ts'
+import type { Db } from './store/db.ts'
+import { Journal } from './store/journal.ts'
+import { lockDataDir } from './store/lock.ts'
+import { migrate } from './store/migrate.ts'
+import { openPg } from './store/pg.ts'
+import { openPglite } from './store/pglite.ts'
+
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+export const SAMPLE_CATALOGUE = join(PROJECT_ROOT, 'catalogue/sample.json')
+
+export interface NodeConfig {
+  level: Level
+  code: string
+  name: string
+  /** Holds the store (PGlite), the journal and the lock. */
+  dataDir: string
+  /** `sample`, or a path to a catalogue JSON file, seeded into an empty catalogue. */
+  catalogue?: string
+  /** Use PostgreSQL at this URL instead of the embedded store. */
+  databaseUrl?: string
+  parentUrl?: string
+  token?: string
+  /** How often the embedded store is checkpointed (and the journal dropped). */
+  checkpointMs?: number
+  /** A template data dir (from PGlite's dumpDataDir) to start a new store from, for tests. */
+  loadDataDir?: Blob
+  now?: () => Date
+}
+
+export class ConfigError extends Error {}
+
+export interface TongbanNode {
+  config: NodeConfig
+  db: Db
+  docs: DocStore
+  catalogue: CatalogueService
+  cases: CaseService
+  stats: StatsService
+  users: UserService
+  days(): WorkingDays
+  parent: string | null
+  close(): Promise<void>
+}
+
+/** Opens (creating on first start) the node's store and services. */
+export async function openNode(config: NodeConfig): Promise<TongbanNode> {
+  const bad = checkCodeForLevel(config.code, config.level)
+  if (bad) throw new ConfigError(bad)
+  mkdirSync(config.dataDir, { recursive: true })
+  const lock = lockDataDir(config.dataDir)
+  let db: Db | null = null
+  let timer: NodeJS.Timeout | null = null
+  try {
+    db = config.databaseUrl ? await openPg(config.databaseUrl) : await openPglite(join(config.dataDir, 'pgdata'), { loadDataDir: config.loadDataDir })
+    await migrate(db)
+    await checkIdentity(db, config)
+    const journal = db.kind === 'pglite' ? new Journal(config.dataDir) : null
+    let days = new WorkingDays(await loadCalendars(db))
+    const docs = new DocStore(db, journal, makeProjector({ days: () => days, onCalendars: (c) => (days = new WorkingDays(c)) }))
+    const self = { code: config.code, level: config.level }
+    const now = config.now ?? (() => new Date())
+    const refreshDays = () => days
+    const catalogue = new CatalogueService(db, docs, self)
+    const node: TongbanNode = {
+      config, db, docs, catalogue,
+      cases: new CaseService(db, docs, catalogue, self, refreshDays, now),
+      stats: new StatsService(db, self, refreshDays, now),
+      users: new UserService(db, now),
+      days: refreshDays,
+      parent: parentCode(config.code),
+      async close() {
+        if (timer) clearInterval(timer)
+        if (journal) {
+          await journal.checkpoint(() => db!.checkpoint())
+          journal.close()
+        }
+        await db!.close()
+        lock.release()
+      },
+    }
+    if (journal) await recover(node, journal)
+    await seedCatalogue(node)
+    if (journal) {
+      timer = setInterval(() => void journal.checkpoint(() => db!.checkpoint()).catch((e) => console.error('checkpoint failed:', e)), config.checkpointMs ?? 30_000)
+      timer.unref()
+    }
+    return node
+  } catch (e) {
+    if (timer) clearInterval(timer)
+    await db?.close().catch(() => {})
+    lock.release()
+    throw e
+  }
+}
+
+/** A data dir belongs to one node for life: refuse to start it as another. */
+async function checkIdentity(db: Db, c: NodeConfig): Promise<void> {
+  const rows = await db.query<{ key: string; value: string }>('SELECT key, value FROM node_meta')
+  const meta = Object.fromEntries(rows.map((r) => [r.key, r.value]))
+  if (meta.code && (meta.code !== c.code || meta.level !== c.level)) {
+    throw new ConfigError(`this data dir belongs to ${meta.level} ${meta.code} (${meta.name}); it cannot be started as ${c.level} ${c.code}`)
+  }
+  for (const [key, value] of Object.entries({ code: c.code, level: c.level, name: c.name })) {
+    await db.query('INSERT INTO node_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value', [key, value])
+  }
+}
+
+/** Replays what the journal holds that the store may have lost in a power cut; idempotent. */
+async function recover(node: TongbanNode, journal: Journal): Promise<void> {
+  const records = journal.readAll()
+  for (const r of records) await node.docs.apply(r.docId, r.update, 'replay')
+  if (records.length) await journal.reset(() => node.db.checkpoint())
+}
+
+async function loadCalendars(db: Db): Promise<Calendar[]> {
+  return (await db.query<{ body: Calendar }>('SELECT body FROM calendars')).map((r) => r.body)
+}
+
+/** Seeds an empty catalogue from `--catalogue` (the city has the sample by default). */
+async function seedCatalogue(node: TongbanNode): Promise<void> {
+  const { catalogue: source, level, code } = node.config
+  const path = source === 'sample' || (!source && level === 'city') ? SAMPLE_CATALOGUE : source
+  if (!path) return
+  const [{ n }] = await node.db.query<{ n: number }>('SELECT count(*)::int AS n FROM catalogue_items')
+  if (n > 0) return
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (e) {
+    throw new ConfigError(`cannot read the catalogue file ${path}: ${(e as Error).message}`)
+  }
+  // Seeded as the city's catalogue: the scope every node of this city reads.
+  await new CatalogueService(node.db, node.docs, { code: codeAtLevel(code, 'city'), level }).import(text, 'json')
+}

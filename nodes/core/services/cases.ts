@@ -1,0 +1,161 @@
+/**
+ * Cases (办件): intake at a window, actions along the path, reads. Every write is a change to
+ * the case's Yjs document; rows in `cases` and `case_events` follow by projection.
+ */
+import { randomBytes } from 'node:crypto'
+import {
+  CaseIntakeSchema, EventInputSchema, foldCase, handlerFor, localDate, mayAct, mayTakeIn,
+  type Application, type CaseEvent, type EventInput, type CaseStatus, type CaseView, type Level, type Role, type WorkingDays,
+} from '../../../protocol/index.ts'
+import { appendEvent, caseDocId, nextLamport, readApplication, readEvents, writeApplication } from '../docs/case-doc.ts'
+import type { DocStore } from '../docs/doc-store.ts'
+import { ApiError, parseOr400 } from '../errors.ts'
+import type { Db } from '../store/db.ts'
+import type { CatalogueService } from './catalogue.ts'
+
+export interface Actor {
+  name: string
+  role: Role
+}
+
+export interface CaseSummary {
+  id: string
+  itemCode: string
+  originCode: string
+  handlerCode: string
+  status: CaseStatus
+  kind: 'instant' | 'promised'
+  applicantName: string
+  createdAt: string
+  acceptedAt: string | null
+  completedAt: string | null
+  dueDate: string | null
+  rating: number | null
+  flagged: number
+}
+
+export class CaseService {
+  constructor(
+    private readonly db: Db,
+    private readonly docs: DocStore,
+    private readonly catalogue: CatalogueService,
+    private readonly self: { code: string; level: Level },
+    private readonly days: () => WorkingDays,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** Takes in an application (受理/代办). Missing required materials are named all at once (一次性告知). */
+  async intake(input: unknown, actor: Actor): Promise<{ id: string; status: CaseStatus; handlerCode: string; dueDate: string | null }> {
+    if (!mayTakeIn(actor.role)) throw new ApiError('forbidden', `a ${actor.role} does not take in applications; window staff and village agents do`)
+    const body = parseOr400(CaseIntakeSchema, input, 'application')
+    const item = await this.catalogue.get(body.itemCode)
+    if (!item) throw new ApiError('not_found', `no item ${body.itemCode} in this node's catalogue`)
+    if (item.retired) throw new ApiError('item_retired', `${item.name} (${item.code}) has been retired from the catalogue and takes no new applications`)
+    const handler = handlerFor(this.self.code, item)
+    if (typeof handler !== 'string') throw new ApiError('invalid_input', handler.error)
+    const known = new Set(item.materials.map((m) => m.name))
+    const unknown = body.materials.filter((m) => !known.has(m))
+    if (unknown.length) throw new ApiError('invalid_input', `materials not in the guide of ${item.name}: ${unknown.join('、')}`, { unknown })
+    const missing = item.materials.filter((m) => m.required && !body.materials.includes(m.name)).map((m) => m.name)
+    if (missing.length) {
+      throw new ApiError('missing_materials', `缺少必需材料 (missing required materials): ${missing.join('、')}`, { missing })
+    }
+
+    const at = this.now().toISOString()
+    const id = await this.nextId(at)
+    const app: Application = {
+      id, itemCode: item.code, itemVersion: item.version, applicant: body.applicant, materials: [...new Set(body.materials)],
+      originCode: this.self.code, handlerCode: handler, createdAt: at, createdBy: actor.name,
+      kind: item.kind, promisedDays: item.promisedDays,
+    }
+    const { result } = await this.docs.change(caseDocId(id), (doc) => {
+      writeApplication(doc, app)
+      // Taken in where it is decided: the window accepts it on the spot (当场受理).
+      if (handler === this.self.code) appendEvent(doc, this.event({ type: 'accepted' }, 1, actor, at))
+      return foldCase(app, readEvents(doc), this.days())
+    })
+    return { id, status: result.status, handlerCode: handler, dueDate: result.dueDate }
+  }
+
+  /** Records an action on a case; 409 when the state machine refuses it, 403 when this node or role may not. */
+  async act(id: string, input: unknown, actor: Actor): Promise<CaseView> {
+    const docId = caseDocId(id)
+    if (!(await this.docs.has(docId))) throw new ApiError('not_found', `case ${id} is not held at this node`)
+    const body = parseOr400(EventInputSchema, input, 'action')
+    await this.docs.change(docId, (doc) => {
+      const app = readApplication(doc)
+      if (!app) throw new ApiError('conflict', `case ${id} has events but its application has not arrived yet`)
+      const why = mayAct(body.type, actor.role, this.self.code, app)
+      if (why) throw new ApiError('forbidden', why)
+      const event = this.event(body, nextLamport(doc), actor, this.now().toISOString())
+      const folded = foldCase(app, [...readEvents(doc), event], this.days())
+      const flag = folded.flagged.find((f) => f.eventId === event.id)
+      if (flag) throw new ApiError('transition_refused', `cannot record ${body.type} on case ${id}: ${flag.reason}`, { status: foldCase(app, readEvents(doc), this.days()).status })
+      appendEvent(doc, event)
+    })
+    return (await this.get(id))!
+  }
+
+  /** The case with its events and folded status, or null where this node doesn't hold it. */
+  async get(id: string): Promise<CaseView | null> {
+    const docId = caseDocId(id)
+    if (!(await this.docs.has(docId))) return null
+    const doc = await this.docs.get(docId)
+    const app = readApplication(doc)
+    if (!app) return null
+    const f = foldCase(app, readEvents(doc), this.days())
+    return { ...app, events: f.events, status: f.status, dueDate: f.dueDate, flagged: f.flagged, rating: f.rating, acceptedAt: f.acceptedAt, completedAt: f.completedAt }
+  }
+
+  /** Cases held here, newest first, filtered by status, handler, origin and overdue. */
+  async list(q: { status?: string; handler?: string; origin?: string; overdue?: boolean; limit?: number; offset?: number }): Promise<CaseSummary[]> {
+    const where: string[] = []
+    const params: unknown[] = []
+    const add = (sql: string, v: unknown) => {
+      params.push(v)
+      where.push(sql.replace('?', `$${params.length}`))
+    }
+    if (q.status) add('status = ANY(string_to_array(?, \',\'))', q.status)
+    if (q.handler) add('handler_code = ?', q.handler)
+    if (q.origin) add('origin_code = ?', q.origin)
+    if (q.overdue) add(`status IN ('submitted','accepted') AND due_date < ?`, localDate(this.now()))
+    params.push(Math.min(q.limit ?? 200, 1000), q.offset ?? 0)
+    const rows = await this.db.query<Record<string, unknown>>(
+      `SELECT id, item_code, origin_code, handler_code, status, kind, applicant_name, created_at, accepted_at, completed_at, due_date, rating, flagged
+       FROM cases ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
+       ORDER BY created_at DESC, id DESC LIMIT $${params.length - 1} OFFSET $${params.length}`,
+      params,
+    )
+    return rows.map(toSummary)
+  }
+
+  private event(input: EventInput, lamport: number, actor: Actor, at: string): CaseEvent {
+    return { ...input, id: `${this.self.code}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`, lamport, author: this.self.code, user: actor.name, at } as CaseEvent
+  }
+
+  /** `<origin>-<YYYYMMDD>-<seq>`: unique without coordination, since only this node takes in under its code. */
+  private async nextId(at: string): Promise<string> {
+    const day = localDate(at).replaceAll('-', '')
+    for (let attempt = 0; attempt < 1000; attempt++) {
+      const [row] = await this.db.query<{ next: number }>(
+        `INSERT INTO case_seq (day, next) VALUES ($1, 1) ON CONFLICT (day) DO UPDATE SET next = case_seq.next + 1 RETURNING next`,
+        [day],
+      )
+      const id = `${this.self.code}-${day}-${String(row.next).padStart(4, '0')}`
+      // After a power cut the sequence may lag the replayed journal: never reuse a number.
+      if (!(await this.docs.has(caseDocId(id)))) return id
+    }
+    throw new ApiError('internal', 'could not allocate a case number')
+  }
+}
+
+const iso = (v: unknown): string | null => (v == null ? null : new Date(v as string).toISOString())
+
+function toSummary(r: Record<string, unknown>): CaseSummary {
+  return {
+    id: r.id as string, itemCode: r.item_code as string, originCode: r.origin_code as string, handlerCode: r.handler_code as string,
+    status: r.status as CaseStatus, kind: r.kind as 'instant' | 'promised', applicantName: r.applicant_name as string,
+    createdAt: iso(r.created_at)!, acceptedAt: iso(r.accepted_at), completedAt: iso(r.completed_at),
+    dueDate: (r.due_date as string | null) ?? null, rating: (r.rating as number | null) ?? null, flagged: Number(r.flagged),
+  }
+}

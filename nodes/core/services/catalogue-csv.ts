@@ -1,0 +1,64 @@
+/**
+ * CSV import of catalogue items, as a city admin exports them from a spreadsheet.
+ * Header: code,name,department,level,kind,legalDays,promisedDays,materials,fee,online,maxVisits,pinyin
+ * `materials` lists names separated by `;` (or `；`), a trailing `*` marking a required one:
+ * `居民身份证*;户口簿*;近期免冠照片`. Quoted fields may hold commas, quotes doubled.
+ */
+import { CatalogueItemInputSchema, type CatalogueItem } from '../../../protocol/index.ts'
+import { ApiError } from '../errors.ts'
+
+export const CSV_COLUMNS = ['code', 'name', 'department', 'level', 'kind', 'legalDays', 'promisedDays', 'materials', 'fee', 'online', 'maxVisits', 'pinyin'] as const
+
+/** Splits CSV text into rows of fields (RFC 4180 quoting). */
+export function parseCsv(text: string): string[][] {
+  const rows: string[][] = []
+  let row: string[] = []
+  let field = ''
+  let quoted = false
+  const src = text.replace(/^\uFEFF/, '') // Excel's BOM
+  for (let i = 0; i < src.length; i++) {
+    const ch = src[i]
+    if (quoted) {
+      if (ch === '"' && src[i + 1] === '"') (field += '"'), i++
+      else if (ch === '"') quoted = false
+      else field += ch
+    } else if (ch === '"') quoted = true
+    else if (ch === ',') row.push(field), (field = '')
+    else if (ch === '\n' || ch === '\r') {
+      if (ch === '\r' && src[i + 1] === '\n') i++
+      row.push(field), rows.push(row), (row = []), (field = '')
+    } else field += ch
+  }
+  if (field !== '' || row.length) row.push(field), rows.push(row)
+  return rows.filter((r) => r.some((f) => f.trim() !== ''))
+}
+
+/** Parses catalogue CSV into items (without versions), or throws a 400 naming each bad row and field. */
+export function parseCatalogueCsv(text: string): Omit<CatalogueItem, 'version'>[] {
+  const [header, ...rows] = parseCsv(text)
+  if (!header) throw new ApiError('bad_request', 'the CSV file is empty')
+  const cols = header.map((h) => h.trim())
+  const missing = CSV_COLUMNS.filter((c) => c !== 'pinyin' && !cols.includes(c))
+  if (missing.length) throw new ApiError('invalid_input', `the CSV header lacks column(s): ${missing.join(', ')}`)
+  const problems: string[] = []
+  const items: Omit<CatalogueItem, 'version'>[] = []
+  rows.forEach((r, i) => {
+    const get = (c: string) => (r[cols.indexOf(c)] ?? '').trim()
+    const raw = {
+      code: get('code'), name: get('name'), department: get('department'), level: get('level'), kind: get('kind'),
+      legalDays: Number(get('legalDays')), promisedDays: Number(get('promisedDays')),
+      materials: get('materials').split(/[;；]/).map((m) => m.trim()).filter(Boolean)
+        .map((m) => ({ name: m.replace(/\*$/, '').trim(), required: m.endsWith('*') })),
+      fee: get('fee') || undefined,
+      online: /^(true|1|yes|是)$/i.test(get('online')),
+      maxVisits: get('maxVisits') === '' ? undefined : Number(get('maxVisits')),
+      pinyin: get('pinyin') || undefined,
+      retired: false,
+    }
+    const p = CatalogueItemInputSchema.safeParse(raw)
+    if (p.success) items.push(p.data)
+    else problems.push(`row ${i + 2}: ${p.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`)
+  })
+  if (problems.length) throw new ApiError('invalid_input', `the CSV has ${problems.length} bad row(s) — ${problems.join(' | ')}`, { problems })
+  return items
+}

@@ -1,0 +1,47 @@
+/**
+ * Versioned migrations: numbered .sql files beside this one, each applied once, in order, in
+ * its own transaction. The same files run on PGlite and PostgreSQL 15.
+ */
+import { readdirSync, readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Db } from './db.ts'
+
+const DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations')
+
+export function listMigrations(): { version: number; name: string; sql: string }[] {
+  return readdirSync(DIR)
+    .filter((f) => /^\d{3}_.+\.sql$/.test(f))
+    .sort()
+    .map((f) => ({ version: Number(f.slice(0, 3)), name: f, sql: readFileSync(join(DIR, f), 'utf8') }))
+}
+
+/** Applies the migrations not yet applied; returns the versions it applied. */
+export async function migrate(db: Db): Promise<number[]> {
+  await db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`)
+  const done = new Set((await db.query<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => r.version))
+  const applied: number[] = []
+  for (const m of listMigrations()) {
+    if (done.has(m.version)) continue
+    await db.transaction(async (tx) => {
+      // Multi-statement SQL: PGlite's query() takes one statement, so split on the blank-line-
+      // separated statements the files are written in.
+      for (const stmt of splitStatements(m.sql)) await tx.query(stmt)
+      await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name])
+    })
+    applied.push(m.version)
+  }
+  return applied
+}
+
+/** Splits a migration file into statements on `;` at line ends, dropping comments. */
+export function splitStatements(sql: string): string[] {
+  return sql
+    .split('\n')
+    .filter((l) => !l.trim().startsWith('--'))
+    .join('\n')
+    .split(/;\s*$/m)
+    .map((s) => s.trim())
+    .filter(Boolean)
+}

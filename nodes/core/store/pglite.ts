@@ -1,0 +1,32 @@
+/** The embedded store: PGlite (Postgres compiled to WASM) in the node's data dir. */
+import { PGlite } from '@electric-sql/pglite'
+import { fsyncTree } from './fsync.ts'
+import type { Db, Queryable } from './db.ts'
+
+export async function openPglite(dir: string, opts: { loadDataDir?: Blob } = {}): Promise<Db & { pg: PGlite }> {
+  const pg = await PGlite.create({ dataDir: dir, loadDataDir: opts.loadDataDir })
+  const wrap = (q: { query: PGlite['query'] }): Queryable => ({
+    async query<T>(sql: string, params?: unknown[]) {
+      return (await q.query<T>(sql, params as never)).rows
+    },
+  })
+  const self = wrap(pg)
+  return {
+    kind: 'pglite',
+    pg,
+    query: self.query,
+    async exec(sql) {
+      await pg.exec(sql)
+    },
+    transaction: (fn) => pg.transaction((tx) => fn(wrap(tx))),
+    async checkpoint() {
+      // PGlite writes through to files but never fsyncs them: flush Postgres's buffers,
+      // then fsync every file of the data dir ourselves.
+      await pg.query('CHECKPOINT')
+      await fsyncTree(dir)
+    },
+    async close() {
+      await pg.close()
+    },
+  }
+}

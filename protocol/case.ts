@@ -1,0 +1,106 @@
+/**
+ * The case (办件): an application, its append-only events, and the status folded from them.
+ * Personal data (the applicant) lives here and nowhere else: statistics carry counts only.
+ */
+import { z } from 'zod'
+import { DivisionCodeSchema } from './division.ts'
+import { ItemCodeSchema } from './catalogue.ts'
+
+export const CASE_STATUSES = ['submitted', 'accepted', 'correction', 'approved', 'denied', 'delivered', 'withdrawn'] as const
+export type CaseStatus = (typeof CASE_STATUSES)[number]
+export const CaseStatusSchema = z.enum(CASE_STATUSES)
+
+/** Statuses in which the case is still being handled (counts toward overdue). */
+export const OPEN_STATUSES: readonly CaseStatus[] = ['submitted', 'accepted', 'correction']
+/** Statuses that mean the matter is complete (办结). */
+export const COMPLETED_STATUSES: readonly CaseStatus[] = ['approved', 'denied', 'delivered']
+
+export const STATUS_NAMES_ZH: Record<CaseStatus, string> = {
+  submitted: '已提交', accepted: '已受理', correction: '待补正', approved: '准予许可',
+  denied: '不予许可', delivered: '已出件', withdrawn: '已撤回',
+}
+
+export const EVENT_TYPES = ['accepted', 'correction-requested', 'resumed', 'approved', 'denied', 'delivered', 'withdrawn', 'rated'] as const
+export type EventType = (typeof EVENT_TYPES)[number]
+
+export const RATING_NAMES_ZH = ['非常不满意', '不满意', '基本满意', '满意', '非常满意'] as const
+
+export const ID_TYPES = ['resident-id', 'passport', 'hk-macau-permit', 'taiwan-permit', 'other'] as const
+
+export const ApplicantSchema = z.object({
+  name: z.string().trim().min(1, 'the applicant needs a name').max(100),
+  idType: z.enum(ID_TYPES).default('resident-id'),
+  idNumber: z.string().trim().min(1, 'the applicant needs an id number').max(40),
+  phone: z.string().trim().regex(/^[0-9+\- ]{5,20}$/, 'a phone number is 5–20 digits'),
+}).superRefine((a, ctx) => {
+  if (a.idType === 'resident-id' && !/^\d{17}[\dXx]$/.test(a.idNumber)) {
+    ctx.addIssue({ code: 'custom', path: ['idNumber'], message: 'a resident id number (居民身份证号) is 17 digits and a digit or X' })
+  }
+})
+export type Applicant = z.infer<typeof ApplicantSchema>
+
+/** Case ids are readable and unique without coordination: origin code, date, daily sequence. */
+export const CaseIdSchema = z.string().regex(/^\d{12}-\d{8}-\d{4,6}$/, 'a case number is <origin code>-<YYYYMMDD>-<sequence>')
+
+/** What the action sends: `POST /api/cases/:id/events`. */
+export const EventInputSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('accepted'), note: z.string().max(500).optional() }),
+  z.object({ type: z.literal('correction-requested'), materials: z.array(z.string().min(1)).min(1, 'name the materials to correct').max(50), note: z.string().max(500).optional() }),
+  z.object({ type: z.literal('resumed'), note: z.string().max(500).optional() }),
+  z.object({ type: z.literal('approved'), note: z.string().max(500).optional() }),
+  z.object({ type: z.literal('denied'), reason: z.string().trim().min(1, 'a denial needs its reason').max(500) }),
+  z.object({ type: z.literal('delivered'), note: z.string().max(500).optional() }),
+  z.object({ type: z.literal('withdrawn'), reason: z.string().max(500).optional() }),
+  z.object({ type: z.literal('rated'), rating: z.number().int().min(1).max(5), comment: z.string().max(500).optional() }),
+])
+export type EventInput = z.infer<typeof EventInputSchema>
+
+/** An event as stored in the case document: the input plus who, where, when, and its Lamport clock. */
+export const CaseEventSchema = z.intersection(
+  EventInputSchema,
+  z.object({
+    id: z.string().min(1).max(80),
+    lamport: z.number().int().min(0),
+    author: DivisionCodeSchema,
+    user: z.string().max(100),
+    at: z.string(),
+  }),
+)
+export type CaseEvent = z.infer<typeof CaseEventSchema>
+
+/** The application as taken in: written once at intake, never changed. */
+export const ApplicationSchema = z.object({
+  id: CaseIdSchema,
+  itemCode: ItemCodeSchema,
+  itemVersion: z.number().int().min(1),
+  applicant: ApplicantSchema,
+  materials: z.array(z.string()),
+  originCode: DivisionCodeSchema,
+  handlerCode: DivisionCodeSchema,
+  createdAt: z.string(),
+  createdBy: z.string(),
+  /** Frozen at intake so every replica computes the same due date. */
+  kind: z.enum(['instant', 'promised']),
+  promisedDays: z.number().int().min(0),
+})
+export type Application = z.infer<typeof ApplicationSchema>
+
+/** `POST /api/cases`. */
+export const CaseIntakeSchema = z.object({
+  itemCode: ItemCodeSchema,
+  applicant: ApplicantSchema,
+  materials: z.array(z.string().trim().min(1)).max(100).default([]),
+})
+export type CaseIntake = z.infer<typeof CaseIntakeSchema>
+
+/** A case as the API returns it. */
+export interface CaseView extends Application {
+  events: CaseEvent[]
+  status: CaseStatus
+  dueDate: string | null
+  /** Events the state machine refused at their point in the order, for supervision. */
+  flagged: { eventId: string; reason: string }[]
+  rating: number | null
+  acceptedAt: string | null
+  completedAt: string | null
+}

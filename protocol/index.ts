@@ -1,0 +1,10 @@
+/** The protocol every node and the UI share: pure schemas, codes and rules, no I/O. */
+export * from './codes.ts'
+export * from './division.ts'
+export * from './catalogue.ts'
+export * from './case.ts'
+export * from './calendar.ts'
+export * from './state-machine.ts'
+export * from './routing.ts'
+export * from './permissions.ts'
+export * from './stats.ts'

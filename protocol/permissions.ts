@@ -1,0 +1,41 @@
+/**
+ * Who may take which action on a case, from where. Decisions (受理, 补正, 办结) are taken at the
+ * handler; the result is handed over at the window where the case began (统一窗口出件), so
+ * delivery and the villager's rating happen at the origin. Pure: the node and the UI share it.
+ */
+import type { Application, EventType } from './case.ts'
+
+export const ROLES = ['agent', 'staff', 'admin', 'supervisor'] as const
+export type Role = (typeof ROLES)[number]
+
+export const ROLE_NAMES_ZH: Record<Role, string> = { agent: '代办员', staff: '窗口工作人员', admin: '管理员', supervisor: '监督员' }
+
+const DECISIONS: readonly EventType[] = ['accepted', 'correction-requested', 'approved', 'denied']
+const AT_WINDOW: readonly EventType[] = ['delivered', 'rated']
+const EITHER: readonly EventType[] = ['resumed', 'withdrawn']
+
+/** Returns null when `role` at node `nodeCode` may record `type` on the case, else the reason it may not. */
+export function mayAct(type: EventType, role: Role, nodeCode: string, app: Pick<Application, 'originCode' | 'handlerCode'>): string | null {
+  if (role === 'supervisor') return 'supervisors (监督员) read but do not act on cases'
+  if (role === 'admin') return 'administrators edit the catalogue and users; window staff act on cases'
+  const atHandler = nodeCode === app.handlerCode
+  const atOrigin = nodeCode === app.originCode
+  if (DECISIONS.includes(type)) {
+    if (!atHandler) return `${type} is decided at the handling node ${app.handlerCode}, not here (${nodeCode})`
+    return null
+  }
+  if (AT_WINDOW.includes(type)) {
+    if (!atOrigin) return `${type} happens at the window where the case was taken in (${app.originCode})`
+    return null
+  }
+  if (EITHER.includes(type)) {
+    if (!atOrigin && !atHandler) return `${type} is recorded at the origin window or the handling node`
+    return null
+  }
+  return `unknown action ${type}`
+}
+
+/** May this role edit the catalogue or users? */
+export const mayAdminister = (role: Role): boolean => role === 'admin'
+/** May this role take in applications? */
+export const mayTakeIn = (role: Role): boolean => role === 'agent' || role === 'staff'

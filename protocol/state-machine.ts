@@ -1,0 +1,89 @@
+/**
+ * The case state machine. The status is never a field two replicas can overwrite: every replica
+ * folds the same set of events in one total order (Lamport clock, then author code, then event
+ * id) and skips — and flags for supervision (电子监察: 流程错误) — any event not allowed at its
+ * point. Any delivery order of the same events therefore folds to the same result.
+ */
+import type { Application, CaseEvent, CaseStatus, EventType } from './case.ts'
+import { localDate, type WorkingDays } from './calendar.ts'
+
+/** Which event may follow which status, and where it leads. `resumed` returns to the status the correction interrupted. */
+const TRANSITIONS: Record<CaseStatus, Partial<Record<EventType, CaseStatus | 'previous'>>> = {
+  submitted: { accepted: 'accepted', 'correction-requested': 'correction', denied: 'denied', withdrawn: 'withdrawn' },
+  accepted: { 'correction-requested': 'correction', approved: 'approved', denied: 'denied', withdrawn: 'withdrawn' },
+  correction: { resumed: 'previous', withdrawn: 'withdrawn' },
+  approved: { delivered: 'delivered' },
+  denied: { delivered: 'delivered' },
+  delivered: {},
+  withdrawn: {},
+}
+
+/** May an event of this type follow this status? (Ratings are checked separately: once, after completion.) */
+export function allowedNext(status: CaseStatus, rated: boolean): EventType[] {
+  const next = Object.keys(TRANSITIONS[status]) as EventType[]
+  if (!rated && (status === 'approved' || status === 'denied' || status === 'delivered')) next.push('rated')
+  return next
+}
+
+/** Total order of events: Lamport clock, then author code, then id. */
+export function compareEvents(a: CaseEvent, b: CaseEvent): number {
+  return a.lamport - b.lamport || (a.author < b.author ? -1 : a.author > b.author ? 1 : 0) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+}
+
+export interface Folded {
+  status: CaseStatus
+  events: CaseEvent[]
+  flagged: { eventId: string; reason: string }[]
+  acceptedAt: string | null
+  completedAt: string | null
+  deliveredAt: string | null
+  decision: 'approved' | 'denied' | null
+  /** Due date (YYYY-MM-DD) once accepted; pushed back by the working days spent in correction. */
+  dueDate: string | null
+  rating: number | null
+  /** Working days the clock stood still for corrections. */
+  pausedDays: number
+}
+
+/** Folds a case's events (in any order, duplicates by id ignored) into its status and dates. */
+export function foldCase(app: Pick<Application, 'kind' | 'promisedDays'>, events: readonly CaseEvent[], days: WorkingDays): Folded {
+  const seen = new Set<string>()
+  const ordered = [...events].filter((e) => (seen.has(e.id) ? false : (seen.add(e.id), true))).sort(compareEvents)
+  let status: CaseStatus = 'submitted'
+  let beforeCorrection: CaseStatus = 'submitted'
+  let correctionSince: string | null = null
+  const out: Folded = {
+    status, events: ordered, flagged: [], acceptedAt: null, completedAt: null, deliveredAt: null, decision: null,
+    dueDate: null, rating: null, pausedDays: 0,
+  }
+  for (const e of ordered) {
+    if (e.type === 'rated') {
+      if (out.rating !== null) out.flagged.push({ eventId: e.id, reason: 'the case was already rated' })
+      else if (status === 'approved' || status === 'denied' || status === 'delivered') out.rating = e.rating
+      else out.flagged.push({ eventId: e.id, reason: `a rating is given after completion, not while ${status}` })
+      continue
+    }
+    const to: CaseStatus | 'previous' | undefined = TRANSITIONS[status][e.type]
+    if (!to) {
+      out.flagged.push({ eventId: e.id, reason: `${e.type} is not allowed while ${status}` })
+      continue
+    }
+    if (e.type === 'correction-requested') {
+      beforeCorrection = status
+      correctionSince = e.at
+    }
+    if (e.type === 'resumed' && correctionSince && beforeCorrection === 'accepted') {
+      out.pausedDays += days.between(localDate(correctionSince), localDate(e.at))
+    }
+    status = to === 'previous' ? beforeCorrection : to
+    if (e.type === 'accepted') out.acceptedAt = e.at
+    if (e.type === 'approved' || e.type === 'denied') {
+      out.completedAt = e.at
+      out.decision = e.type
+    }
+    if (e.type === 'delivered') out.deliveredAt = e.at
+  }
+  out.status = status
+  if (out.acceptedAt) out.dueDate = days.add(localDate(out.acceptedAt), app.promisedDays + out.pausedDays)
+  return out
+}

@@ -1,0 +1,115 @@
+/**
+ * Statistics: summable counts per key, and the rates every report quotes derived from them.
+ * Counts add up across a subtree; rates never do — they are recomputed from the sums.
+ * Each case is counted once, at its origin (the window that took it in), so a parent's figures
+ * are its own plus the sum of its children's, without double counting.
+ *
+ * Definitions (also in the README):
+ * - accepted: cases accepted (受理) in the period; completed: of those, approved or denied (办结)
+ * - completionRate = completed / accepted
+ * - onTimeRate = completed on or before the due date / completed
+ * - onSpotRate = completed on the working day of acceptance / completed  (现场办结率)
+ * - earlyRate = promised cases completed before the due date / promised cases completed
+ * - overdue = open (submitted, accepted) past the due date; dueSoon = open, due today or next working day
+ * - satisfactionRate = ratings 基本满意 (3) or better / all ratings
+ */
+import { z } from 'zod'
+
+export const StatsCountsSchema = z.object({
+  accepted: z.number().int().min(0),
+  completed: z.number().int().min(0),
+  approved: z.number().int().min(0),
+  denied: z.number().int().min(0),
+  onTime: z.number().int().min(0),
+  onSpot: z.number().int().min(0),
+  promisedCompleted: z.number().int().min(0),
+  early: z.number().int().min(0),
+  overdue: z.number().int().min(0),
+  dueSoon: z.number().int().min(0),
+  ratings: z.array(z.number().int().min(0)).length(5),
+})
+export type StatsCounts = z.infer<typeof StatsCountsSchema>
+
+export interface StatsRow extends Omit<StatsCounts, 'onTime' | 'onSpot' | 'promisedCompleted' | 'early'> {
+  key: string
+  completionRate: number | null
+  onTimeRate: number | null
+  onSpotRate: number | null
+  earlyRate: number | null
+  satisfactionRate: number | null
+}
+
+export const emptyCounts = (): StatsCounts => ({
+  accepted: 0, completed: 0, approved: 0, denied: 0, onTime: 0, onSpot: 0,
+  promisedCompleted: 0, early: 0, overdue: 0, dueSoon: 0, ratings: [0, 0, 0, 0, 0],
+})
+
+export function addCounts(into: StatsCounts, c: StatsCounts): StatsCounts {
+  for (const k of Object.keys(into) as (keyof StatsCounts)[]) {
+    if (k === 'ratings') into.ratings = into.ratings.map((n, i) => n + c.ratings[i])
+    else into[k] += c[k]
+  }
+  return into
+}
+
+const rate = (n: number, d: number): number | null => (d === 0 ? null : Math.round((n / d) * 10_000) / 10_000)
+
+/** The row a report shows, rates rounded to four decimals (null where nothing to divide). */
+export function toRow(key: string, c: StatsCounts): StatsRow {
+  const rated = c.ratings.reduce((a, b) => a + b, 0)
+  return {
+    key, accepted: c.accepted, completed: c.completed, approved: c.approved, denied: c.denied,
+    overdue: c.overdue, dueSoon: c.dueSoon, ratings: [...c.ratings],
+    completionRate: rate(c.completed, c.accepted),
+    onTimeRate: rate(c.onTime, c.completed),
+    onSpotRate: rate(c.onSpot, c.completed),
+    earlyRate: rate(c.early, c.promisedCompleted),
+    satisfactionRate: rate(c.ratings[2] + c.ratings[3] + c.ratings[4], rated),
+  }
+}
+
+export const StatsQuerySchema = z.object({
+  from: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'from is YYYY-MM-DD').optional(),
+  to: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'to is YYYY-MM-DD').optional(),
+  groupBy: z.enum(['item', 'day', 'child']).default('item'),
+})
+
+/** What statistics need of one case: no personal data. */
+export interface CaseFigures {
+  status: string
+  /** How it was completed, whatever happened after (a delivered case was approved or denied). */
+  decision: 'approved' | 'denied' | null
+  kind: 'instant' | 'promised'
+  acceptedAt: string | null
+  completedAt: string | null
+  dueDate: string | null
+  rating: number | null
+}
+
+/**
+ * Adds one case's contribution to `c`, judged on `today` (YYYY-MM-DD, China).
+ * `localDate` and `nextWorkingDay` come from the calendar so this stays pure.
+ */
+export function countCase(
+  c: StatsCounts, f: CaseFigures, today: string,
+  cal: { localDate(at: string): string; add(date: string, n: number): string },
+): void {
+  if (f.acceptedAt) c.accepted++
+  if (f.completedAt && f.acceptedAt) {
+    c.completed++
+    if (f.decision === 'denied') c.denied++
+    else c.approved++
+    const done = cal.localDate(f.completedAt)
+    if (f.dueDate && done <= f.dueDate) c.onTime++
+    if (done === cal.localDate(f.acceptedAt)) c.onSpot++
+    if (f.kind === 'promised') {
+      c.promisedCompleted++
+      if (f.dueDate && done < f.dueDate) c.early++
+    }
+  }
+  if ((f.status === 'submitted' || f.status === 'accepted') && f.dueDate) {
+    if (f.dueDate < today) c.overdue++
+    else if (f.dueDate <= cal.add(today, 1)) c.dueSoon++
+  }
+  if (f.rating && f.rating >= 1 && f.rating <= 5) c.ratings[f.rating - 1]++
+}

@@ -3,7 +3,7 @@
  * the presets in nodes/<level>/ only choose defaults. I/O at the edges: HTTP is in http/ and
  * server.ts, the CLI in cli/.
  */
-import { mkdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { checkCodeForLevel, codeAtLevel, parentCode, WorkingDays, type Calendar, type Level } from '../../protocol/index.ts'
@@ -13,6 +13,7 @@ import { CaseService } from './services/cases.ts'
 import { CatalogueService } from './services/catalogue.ts'
 import { StatsService } from './services/stats.ts'
 import { UserService } from './services/users.ts'
+import { StatsPublisher } from './stats/publisher.ts'
 import type { Db } from './store/db.ts'
 import { Journal } from './store/journal.ts'
 import { lockDataDir } from './store/lock.ts'
@@ -69,6 +70,8 @@ export async function openNode(config: NodeConfig): Promise<TongbanNode> {
     db = config.databaseUrl ? await openPg(config.databaseUrl) : await openPglite(join(config.dataDir, 'pgdata'), { loadDataDir: config.loadDataDir })
     await migrate(db)
     await checkIdentity(db, config)
+    // Readable without opening the store (the store is locked while the node runs).
+    writeFileSync(join(config.dataDir, 'node.json'), JSON.stringify({ level: config.level, code: config.code, name: config.name }, null, 2))
     const journal = db.kind === 'pglite' ? new Journal(config.dataDir) : null
     let days = new WorkingDays(await loadCalendars(db))
     const docs = new DocStore(db, journal, makeProjector({ days: () => days, onCalendars: (c) => (days = new WorkingDays(c)) }))
@@ -76,15 +79,17 @@ export async function openNode(config: NodeConfig): Promise<TongbanNode> {
     const now = config.now ?? (() => new Date())
     const refreshDays = () => days
     const catalogue = new CatalogueService(db, docs, self)
+    const stats = new StatsService(db, self, refreshDays, now)
+    const publisher = new StatsPublisher(db, docs, stats, self)
     const node: TongbanNode = {
-      config, db, docs, catalogue,
+      config, db, docs, catalogue, stats,
       cases: new CaseService(db, docs, catalogue, self, refreshDays, now),
-      stats: new StatsService(db, self, refreshDays, now),
       users: new UserService(db, now),
       days: refreshDays,
       parent: parentCode(config.code),
       async close() {
         if (timer) clearInterval(timer)
+        await publisher.close()
         if (journal) {
           await journal.checkpoint(() => db!.checkpoint())
           journal.close()
@@ -95,6 +100,7 @@ export async function openNode(config: NodeConfig): Promise<TongbanNode> {
     }
     if (journal) await recover(node, journal)
     await seedCatalogue(node)
+    publisher.schedule()
     if (journal) {
       timer = setInterval(() => void journal.checkpoint(() => db!.checkpoint()).catch((e) => console.error('checkpoint failed:', e)), config.checkpointMs ?? 30_000)
       timer.unref()

@@ -16,6 +16,7 @@ Usage:
   tongban start --level LEVEL --code CODE --name NAME --data DIR [--port N] [--host H]
                 [--catalogue sample|FILE] [--parent URL --token T] [--database-url URL]
   tongban user add --data DIR --name NAME --role ROLE --password P
+  tongban child add --data DIR --code CHILD
   tongban demo [--data DIR]
   tongban --help
 
@@ -36,6 +37,9 @@ user add            create a user in a node's data dir (stop the node first)
   --role            agent (代办员) | staff (窗口工作人员) | admin (管理员) | supervisor (监督员)
   --password        at least 6 characters
 
+child add           enrol a child node (its code directly below this node's) and print its
+                    one-time token; works while the node runs. Re-enrolling replaces the token.
+
 demo                start a working node on the embedded store and print its URL and a login
 `
 
@@ -51,6 +55,7 @@ export async function main(argv: string[]): Promise<number> {
     if (cmd === 'start') return await start(rest)
     if (cmd === 'user' && rest[0] === 'add') return await userAdd(rest.slice(1))
     if (cmd === 'demo') return await runDemo(rest)
+    if (cmd === 'child' && rest[0] === 'add') return await childAdd(rest.slice(1))
     throw new UsageError(`unknown command "${[cmd, ...rest.slice(0, 1)].join(' ')}"; try: tongban --help`)
   } catch (e) {
     if (e instanceof UsageError || e instanceof ConfigError || e instanceof DataDirLockedError || e instanceof ApiError) {
@@ -139,4 +144,26 @@ async function readIdentity(dataDir: string, databaseUrl?: string): Promise<{ le
     await db.close()
     lock.release()
   }
+}
+
+async function childAdd(args: string[]): Promise<number> {
+  const f = parse(args, { data: { type: 'string' }, code: { type: 'string' }, url: { type: 'string' } })
+  if (f.help) return (process.stdout.write(HELP), 0)
+  const dataDir = need(f.data, 'data')
+  const child = need(f.code, 'code')
+  const { existsSync, readFileSync } = await import('node:fs')
+  const { join } = await import('node:path')
+  const metaFile = join(dataDir, 'node.json')
+  if (!existsSync(metaFile)) throw new UsageError(`${dataDir} holds no node: start one there first with tongban start --data ${dataDir} …`)
+  const self = JSON.parse(readFileSync(metaFile, 'utf8')) as { code: string; level: string }
+  const { enrollChild } = await import('../link/enrollment.ts')
+  let token: string
+  try {
+    token = enrollChild(dataDir, self.code, child)
+  } catch (e) {
+    throw new UsageError((e as Error).message)
+  }
+  process.stdout.write(`${token}\n`)
+  process.stderr.write(`enrolled ${child} below ${self.level} ${self.code}; start it with --parent <this node's URL> --token ${token}\n`)
+  return 0
 }

@@ -122,6 +122,50 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
     })
   }
 
+  /**
+   * Applies a batch of received updates in one transaction, in order. `refuse` inspects each
+   * before it touches the document and returns a reason to skip it (scopes); `inTx` runs in the
+   * same transaction (the link's cursor), so data and sync position commit together.
+   */
+  applyBatch(
+    entries: { docId: string; update: Uint8Array }[], origin: Origin,
+    opts: { refuse?: (e: { docId: string; update: Uint8Array }, tx: Queryable) => Promise<string | null>; inTx?: (tx: Queryable) => Promise<void> } = {},
+  ): Promise<{ stored: StoredUpdate[]; refused: { docId: string; reason: string }[] }> {
+    const touched = new Set<string>()
+    return this.serial(async () => {
+      try {
+        return await this.db.transaction(async (tx) => {
+          const stored: StoredUpdate[] = []
+          const refused: { docId: string; reason: string }[] = []
+          for (const e of entries) {
+            const reason = await opts.refuse?.(e, tx)
+            if (reason) {
+              refused.push({ docId: e.docId, reason })
+              continue
+            }
+            const doc = await this.get(e.docId, tx)
+            touched.add(e.docId)
+            const before = Y.encodeStateVector(doc)
+            Y.applyUpdate(doc, e.update, origin)
+            const pending = doc.store.pendingStructs !== null || doc.store.pendingDs !== null
+            if (!pending && sameBytes(before, Y.encodeStateVector(doc))) continue
+            const s = await this.store(tx, e.docId, doc, e.update, origin)
+            if (s) stored.push(s)
+          }
+          await opts.inTx?.(tx)
+          return { stored, refused }
+        })
+      } catch (err) {
+        for (const id of touched) this.evict(id)
+        throw err
+      }
+    }).then(async (out) => {
+      // All journal appends queued at once: one fdatasync covers the whole batch.
+      await Promise.all(out.stored.map((s) => this.after(s)))
+      return out
+    })
+  }
+
   /** Updates stored after `seq`, oldest first, at most `limit`. */
   async since(seq: number, limit: number, filter?: (docId: string) => boolean): Promise<StoredUpdate[]> {
     const rows = await this.db.query<{ seq: number; doc_id: string; update: Uint8Array; origin: Origin }>(

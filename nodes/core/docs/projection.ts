@@ -8,6 +8,7 @@ import type { Queryable } from '../store/db.ts'
 import { readApplication, readEvents } from './case-doc.ts'
 import { readCalendars, readItems } from './catalogue-doc.ts'
 import type { Projector } from './doc-store.ts'
+import { parseStatsDocId, readCounts } from '../stats/stats-doc.ts'
 
 export interface ProjectionHooks {
   /** The working-day calendar in force (refreshed when a catalogue doc brings a new one). */
@@ -19,6 +20,7 @@ export interface ProjectionHooks {
 export function makeProjector(hooks: ProjectionHooks): Projector {
   return async (docId, doc, tx) => {
     if (docId.startsWith('case:')) return projectCase(doc, tx, hooks.days())
+    if (docId.startsWith('stats:')) return projectStats(docId, doc, tx)
     if (docId.startsWith('catalogue:')) {
       await projectCatalogue(docId.slice('catalogue:'.length), doc, tx)
       const calendars = readCalendars(doc)
@@ -31,6 +33,10 @@ async function projectCase(doc: Y.Doc, tx: Queryable, days: WorkingDays): Promis
   const app = readApplication(doc)
   if (!app) return // events arrived before the application: projected when it comes
   const f = foldCase(app, readEvents(doc), days)
+  await tx.query(
+    'INSERT INTO doc_routes (doc_id, origin_code, handler_code) VALUES ($1, $2, $3) ON CONFLICT (doc_id) DO NOTHING',
+    [`case:${app.id}`, app.originCode, app.handlerCode],
+  )
   await tx.query(
     `INSERT INTO cases (id, item_code, item_version, origin_code, handler_code, kind, status, decision,
        applicant_name, applicant_phone, created_at, accepted_at, completed_at, delivered_at, due_date, rating, flagged, updated_at)
@@ -62,5 +68,18 @@ async function projectCatalogue(scope: string, doc: Y.Doc, tx: Queryable): Promi
   }
   for (const cal of readCalendars(doc)) {
     await tx.query('INSERT INTO calendars (year, body) VALUES ($1,$2) ON CONFLICT (year) DO UPDATE SET body = EXCLUDED.body', [cal.year, JSON.stringify(cal)])
+  }
+}
+
+async function projectStats(docId: string, doc: Y.Doc, tx: Queryable): Promise<void> {
+  const ref = parseStatsDocId(docId)
+  if (!ref) return
+  await tx.query('DELETE FROM stats_rows WHERE node_code = $1 AND month = $2', [ref.nodeCode, ref.month])
+  for (const [key, counts] of readCounts(doc)) {
+    const [day, item] = key.split('|')
+    await tx.query(
+      'INSERT INTO stats_rows (node_code, month, day, item_code, counts) VALUES ($1,$2,$3,$4,$5)',
+      [ref.nodeCode, ref.month, day, item, JSON.stringify(counts)],
+    )
   }
 }

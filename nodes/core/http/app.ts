@@ -17,7 +17,7 @@ export interface AppExtras {
   /** Routes a preset or the tree adds (mounted before the 404). */
   extend?: (app: Hono<AppEnv>) => void
   /** Extra fields for /healthz (the tree adds its link summary). */
-  health?: () => Record<string, unknown>
+  health?: () => Promise<Record<string, unknown>> | Record<string, unknown>
 }
 
 export function createApp(node: TongbanNode, extras: AppExtras = {}): Hono<AppEnv> {
@@ -26,8 +26,8 @@ export function createApp(node: TongbanNode, extras: AppExtras = {}): Hono<AppEn
     c.set('node', node)
     await next()
   })
-  app.get('/healthz', (c) =>
-    c.json({ level: node.config.level, code: node.config.code, name: node.config.name, parent: node.parent, ...extras.health?.() }),
+  app.get('/healthz', async (c) =>
+    c.json({ level: node.config.level, code: node.config.code, name: node.config.name, parent: node.parent, ...(await extras.health?.()) }),
   )
   app.route('/api/login', loginRoute)
   app.use('/api/*', requireUser)

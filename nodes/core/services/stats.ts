@@ -53,7 +53,7 @@ export class StatsService {
       const iso = (v: string | null) => (v == null ? null : new Date(v).toISOString())
       const day = localDate(iso(r.accepted_at) ?? iso(r.created_at)!)
       if ((q.from && day < q.from) || (q.to && day > q.to)) continue
-      const key = q.groupBy === 'day' ? day : q.groupBy === 'child' ? this.self.code : r.item_code
+      const key = q.groupBy === 'day' ? day : q.groupBy === 'child' ? this.self.code : q.groupBy === 'day|item' ? `${day}|${r.item_code}` : r.item_code
       let c = out.get(key)
       if (!c) out.set(key, (c = emptyCounts()))
       countCase(c, {

@@ -1,0 +1,189 @@
+/**
+ * The links of one node: the WebSocket to its parent (dialled, redialled with jittered backoff)
+ * and those from its enrolled children (accepted at `/link`). Both ends run a LinkSession; this
+ * file is only the transport around it (the `ws` package, Node 20 having no global WebSocket).
+ */
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { WebSocket, WebSocketServer } from 'ws'
+import { parentCode } from '../../../protocol/index.ts'
+import type { TongbanNode } from '../node.ts'
+import { enrolledChildren, verifyChild } from './enrollment.ts'
+import { Outbox } from './outbox.ts'
+import { LinkSession, type Transport } from './session.ts'
+import { LinkStats, type PeerStatus } from './status.ts'
+
+const MAX_WS_MESSAGE = 80 * 1024 // a frame is at most 64 KiB; leave room for the WebSocket header
+const BACKOFF_MIN_MS = 250
+const BACKOFF_MAX_MS = 30_000
+
+export interface SyncStatus {
+  parent: (PeerStatus & { url: string; waitingUp: number; waitingDown: number }) | null
+  children: (PeerStatus & { waitingUp: number; waitingDown: number })[]
+}
+
+function wsTransport(ws: WebSocket): Transport {
+  return {
+    send: (b) => {
+      if (ws.readyState === WebSocket.OPEN) ws.send(b)
+    },
+    close: (code, reason) => ws.close(code, reason),
+  }
+}
+
+export class Links {
+  readonly stats: LinkStats
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_MESSAGE })
+  private readonly children = new Map<string, { ws: WebSocket; session: LinkSession }>()
+  private parentWs: WebSocket | null = null
+  private parentSession: LinkSession | null = null
+  private retry: NodeJS.Timeout | null = null
+  private backoff = BACKOFF_MIN_MS
+  private stopped = false
+
+  constructor(
+    private readonly node: TongbanNode,
+    private readonly parent: { url: string; token: string } | null,
+    private readonly log: (msg: string) => void = (m) => console.error(`[${node.config.code}] ${m}`),
+  ) {
+    this.stats = new LinkStats(node.db)
+  }
+
+  /** Starts dialling the parent, if this node has one configured. */
+  start(): void {
+    if (this.parent) this.dial()
+  }
+
+  /** The `/link` upgrade from a child: enrolled, directly below, with its token. */
+  handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): boolean => {
+    const url = new URL(req.url ?? '/', 'http://x')
+    if (url.pathname !== '/link') return false
+    const code = String(req.headers['x-tongban-code'] ?? '')
+    const token = /^Bearer\s+(\S+)$/i.exec(String(req.headers.authorization ?? ''))?.[1] ?? ''
+    const self = this.node.config.code
+    const refuse = (status: number, message: string) => {
+      this.log(`refused a link from ${code || '(no code)'}: ${message}`)
+      socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : 'Forbidden'}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${message}`)
+      return true
+    }
+    if (parentCode(code) !== self) return refuse(403, `${code} is not a child of ${self}: a node links only to children directly below it`)
+    if (!verifyChild(this.node.config.dataDir, self, code, token)) return refuse(401, `${code} is not enrolled here or its token is wrong: run \`tongban child add --data <dir> --code ${code}\` on this node`)
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.acceptChild(code, ws))
+    return true
+  }
+
+  private acceptChild(code: string, ws: WebSocket): void {
+    const old = this.children.get(code)
+    if (old) {
+      old.session.close()
+      old.ws.close(4409, 'replaced by a newer connection from the same child')
+    }
+    const session = new LinkSession(this.node, code, true, wsTransport(ws), this.stats, this.log)
+    this.children.set(code, { ws, session })
+    this.wire(ws, session, () => {
+      if (this.children.get(code)?.ws === ws) this.children.delete(code)
+    })
+    void session.open().catch((e) => this.log(`link with ${code} failed to open: ${(e as Error).message}`))
+  }
+
+  private dial(): void {
+    if (this.stopped || !this.parent) return
+    const url = this.parent.url.replace(/^http/, 'ws').replace(/\/$/, '') + '/link'
+    const ws = new WebSocket(url, {
+      headers: { authorization: `Bearer ${this.parent.token}`, 'x-tongban-code': this.node.config.code },
+      maxPayload: MAX_WS_MESSAGE, handshakeTimeout: 15_000,
+    })
+    this.parentWs = ws
+    const parent = this.node.parent!
+    ws.on('unexpected-response', (_req, res) => {
+      let body = ''
+      res.on('data', (d: Buffer) => (body += d.toString()))
+      res.on('end', () => this.log(`the parent refused the link (${res.statusCode}): ${body}`))
+    })
+    ws.on('open', () => {
+      const session = new LinkSession(this.node, parent, false, wsTransport(ws), this.stats, this.log)
+      this.parentSession = session
+      void session.ready.then(() => (this.backoff = BACKOFF_MIN_MS))
+      this.wire(ws, session, () => {})
+      void session.open().catch((e) => this.log(`link to parent failed to open: ${(e as Error).message}`))
+    })
+    ws.on('error', () => {}) // 'close' follows and schedules the retry
+    ws.on('close', () => {
+      this.parentSession?.close()
+      this.parentSession = null
+      this.parentWs = null
+      this.scheduleDial()
+    })
+  }
+
+  private scheduleDial(): void {
+    if (this.stopped || this.retry) return
+    // Full jitter: villages reconnecting after a township outage don't all dial at once.
+    const wait = Math.round(Math.random() * this.backoff)
+    this.backoff = Math.min(BACKOFF_MAX_MS, this.backoff * 2)
+    this.retry = setTimeout(() => {
+      this.retry = null
+      this.dial()
+    }, wait)
+  }
+
+  private wire(ws: WebSocket, session: LinkSession, onGone: () => void): void {
+    // Frames are handled one at a time, in order: the cursor must follow the data.
+    let chain = Promise.resolve()
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (!isBinary) return ws.close(4400, 'text message on a binary link')
+      chain = chain.then(() => session.receive(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)))
+    })
+    ws.on('close', () => {
+      session.close()
+      onGone()
+    })
+    ws.on('error', () => {})
+  }
+
+  /** Drops the parent connection now (tests, and the operator's "go offline"). */
+  dropParent(): void {
+    this.parentWs?.terminate()
+  }
+
+  async status(): Promise<SyncStatus> {
+    const self = this.node.config.code
+    const waiting = async (peer: string, peerIsChild: boolean) => {
+      const out = new Outbox(this.node.db, peer, peerIsChild)
+      const cur = await this.stats.cursor(peer)
+      return out.waiting(cur.acked)
+    }
+    let parent: SyncStatus['parent'] = null
+    if (this.parent && this.node.parent) {
+      const p = this.node.parent
+      parent = { ...(await this.stats.status(p)), url: this.parent.url, waitingUp: await waiting(p, false), waitingDown: 0 }
+    }
+    const children = []
+    for (const code of enrolledChildren(this.node.config.dataDir)) {
+      children.push({ ...(await this.stats.status(code)), waitingUp: 0, waitingDown: await waiting(code, true) })
+    }
+    void self
+    return { parent, children }
+  }
+
+  /** A short summary for /healthz. */
+  summary(): { parent: { connected: boolean } | null; childrenConnected: number } {
+    return {
+      parent: this.parent ? { connected: this.parentSession !== null } : null,
+      childrenConnected: this.children.size,
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    if (this.retry) clearTimeout(this.retry)
+    this.parentSession?.close()
+    this.parentWs?.close(1001, 'node stopping')
+    for (const { ws, session } of this.children.values()) {
+      session.close()
+      ws.close(1001, 'node stopping')
+    }
+    this.children.clear()
+    this.wss.close()
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * What this node owes one peer: its stored updates after the peer's cursor that the scopes
+ * send that way, never those that came from that peer (no echo).
+ */
+import { sendsDown, sendsUp, type DocRef } from '../../../protocol/index.ts'
+import type { Db } from '../store/db.ts'
+
+export interface OutEntry {
+  seq: number
+  docId: string
+  update: Uint8Array
+}
+
+interface Row {
+  seq: number
+  doc_id: string
+  origin: string
+  update?: Uint8Array
+  origin_code: string | null
+  handler_code: string | null
+}
+
+export class Outbox {
+  /** The origin tag updates from this peer carry: those are never sent back to it. */
+  readonly peerOrigin: string
+
+  constructor(
+    private readonly db: Db,
+    readonly peer: string,
+    readonly peerIsChild: boolean,
+  ) {
+    this.peerOrigin = peerIsChild ? `child:${peer}` : 'parent'
+  }
+
+  private wanted(r: Row): boolean {
+    if (r.origin === this.peerOrigin) return false
+    const [kind, rest] = [r.doc_id.slice(0, r.doc_id.indexOf(':')), r.doc_id.slice(r.doc_id.indexOf(':') + 1)]
+    let ref: DocRef
+    if (kind === 'case') {
+      if (!r.origin_code || !r.handler_code) return false
+      ref = { kind, originCode: r.origin_code, handlerCode: r.handler_code }
+    } else if (kind === 'catalogue') ref = { kind, scope: rest }
+    else if (kind === 'stats') ref = { kind, nodeCode: rest.slice(0, 12) }
+    else return false
+    return this.peerIsChild ? sendsDown(this.peer, ref) : sendsUp(this.peer, ref)
+  }
+
+  /**
+   * The next entries after `after`, up to about `maxBytes` of updates; `scannedTo` is the last
+   * sequence looked at (entries not for this peer are skipped over).
+   */
+  async next(after: number, maxBytes: number, maxRows = 400): Promise<{ entries: OutEntry[]; scannedTo: number }> {
+    const rows = await this.db.query<Row>(
+      `SELECT u.seq::float8 AS seq, u.doc_id, u.origin, u.update, r.origin_code, r.handler_code
+       FROM doc_updates u LEFT JOIN doc_routes r ON r.doc_id = u.doc_id
+       WHERE u.seq > $1 ORDER BY u.seq LIMIT $2`,
+      [after, maxRows],
+    )
+    const entries: OutEntry[] = []
+    let bytes = 0
+    let scannedTo = after
+    for (const r of rows) {
+      if (this.wanted(r)) {
+        if (entries.length && bytes + r.update!.length > maxBytes) break
+        entries.push({ seq: Number(r.seq), docId: r.doc_id, update: r.update! })
+        bytes += r.update!.length + r.doc_id.length + 8
+      }
+      scannedTo = Number(r.seq)
+    }
+    return { entries, scannedTo }
+  }
+
+  /** How many updates after `after` are waiting for this peer. */
+  async waiting(after: number): Promise<number> {
+    const rows = await this.db.query<Row>(
+      `SELECT u.seq::float8 AS seq, u.doc_id, u.origin, r.origin_code, r.handler_code
+       FROM doc_updates u LEFT JOIN doc_routes r ON r.doc_id = u.doc_id WHERE u.seq > $1`,
+      [after],
+    )
+    return rows.filter((r) => this.wanted(r)).length
+  }
+
+  /** Every document this peer should hold (for the repair pass). */
+  async docsInScope(): Promise<string[]> {
+    const rows = await this.db.query<Row>(
+      `SELECT DISTINCT ON (u.doc_id) u.doc_id, ''::text AS origin, 0::float8 AS seq, r.origin_code, r.handler_code
+       FROM doc_updates u LEFT JOIN doc_routes r ON r.doc_id = u.doc_id`,
+    )
+    return rows.filter((r) => this.wanted(r)).map((r) => r.doc_id)
+  }
+}

@@ -1,0 +1,237 @@
+/**
+ * One side of a parent–child link: the same code runs at both ends. It speaks the frames of
+ * protocol/PROTOCOL.md over any transport that can send bytes and close:
+ *
+ * - on open, one hello each way carrying the cursor (the last of the other side's sequences
+ *   applied here) and the store's epoch;
+ * - each side streams what the other lacks from that cursor, in compressed frames of at most
+ *   ~32 KB, with a window of unacknowledged bytes sized for a slow link, so a cut loses at most
+ *   one window — and resending it is harmless, Yjs updates being idempotent;
+ * - the receiver applies a frame and moves its cursor in one transaction, then acks;
+ * - updates that came from the peer are never sent back to it (origin tags);
+ * - a peer whose epoch changed (a store restored or rebuilt) gets a repair pass: state
+ *   vectors for every document in scope, answered with just what is missing;
+ * - every frame is size- and schema-checked: a malformed one closes the link with a named code.
+ */
+import * as Y from 'yjs'
+import type { TongbanNode } from '../node.ts'
+import { compress, decompress } from './compress.ts'
+import { FrameError, LinkCodec, type LinkFrame } from './frames.ts'
+import { Outbox } from './outbox.ts'
+import { makeRefuse } from './scope-check.ts'
+import type { LinkStats } from './status.ts'
+
+export interface Transport {
+  send(bytes: Uint8Array): void
+  close(code: number, reason: string): void
+}
+
+export const WINDOW_BYTES = 48 * 1024
+export const TARGET_FRAME_BYTES = 32 * 1024
+const MAX_FRAMES_IN_FLIGHT = 8
+const PING_MS = 15_000
+const DEAD_MS = 60_000
+
+export class LinkSession {
+  private readonly outbox: Outbox
+  private readonly refuse: ReturnType<typeof makeRefuse>
+  private readonly codec = new LinkCodec()
+  private sendCursor = 0
+  private inflight: { lastSeq: number; bytes: number }[] = []
+  private helloDone = false
+  private pumping = false
+  private again = false
+  private closed = false
+  private lastHeard = Date.now()
+  private readonly timer: NodeJS.Timeout
+  private readonly onUpdate = (u: { origin: string }) => {
+    if (u.origin !== this.outbox.peerOrigin) this.pump()
+  }
+  /** Resolves once both hellos are through (for tests and the status page). */
+  readonly ready: Promise<void>
+  private markReady!: () => void
+
+  constructor(
+    private readonly node: TongbanNode,
+    readonly peer: string,
+    readonly peerIsChild: boolean,
+    private readonly transport: Transport,
+    private readonly stats: LinkStats,
+    private readonly log: (msg: string) => void,
+  ) {
+    this.outbox = new Outbox(node.db, peer, peerIsChild)
+    this.refuse = makeRefuse(node.config.code, peer, peerIsChild)
+    this.ready = new Promise((r) => (this.markReady = r))
+    node.docs.on('update', this.onUpdate)
+    this.timer = setInterval(() => {
+      if (Date.now() - this.lastHeard > DEAD_MS) return this.fail(4408, 'no frame from the peer for 60 s')
+      this.send({ type: 'ping', time: Date.now() })
+    }, PING_MS)
+    this.timer.unref()
+  }
+
+  /** Sends our hello; call once the transport is open. */
+  async open(): Promise<void> {
+    const cur = await this.stats.cursor(this.peer)
+    this.send({
+      type: 'hello', code: this.node.config.code, role: this.peerIsChild ? 'parent' : 'child',
+      received: cur.received, latest: await this.node.docs.latestSeq(), epoch: await this.stats.epoch(),
+    })
+  }
+
+  /** Feeds one binary message from the transport. */
+  async receive(bytes: Uint8Array): Promise<void> {
+    if (this.closed) return
+    this.lastHeard = Date.now()
+    this.stats.countIn(this.peer, bytes.length)
+    let frame: LinkFrame
+    try {
+      frame = this.codec.decode(bytes)
+    } catch (e) {
+      const code = (e as { closeCode?: number }).closeCode ?? 4400
+      return this.fail(code, `malformed frame: ${(e as Error).message}`)
+    }
+    try {
+      await this.handle(frame)
+    } catch (e) {
+      // A body that fails to inflate or decode is the peer's fault (4400); anything else is ours.
+      const code = e instanceof FrameError ? e.closeCode : (e as { code?: string }).code?.startsWith('Z_') ? 4400 : 4500
+      this.fail(code, `could not handle a ${frame.type} frame: ${(e as Error).message}`)
+    }
+  }
+
+  private async handle(f: LinkFrame): Promise<void> {
+    if (!this.helloDone && f.type !== 'hello') return this.fail(4400, `expected hello, got ${f.type}`)
+    switch (f.type) {
+      case 'hello': {
+        if (f.code !== this.peer) return this.fail(4403, `this link belongs to ${this.peer}, not ${f.code}`)
+        const cur = await this.stats.cursor(this.peer)
+        const latest = await this.node.docs.latestSeq()
+        const peerReset = cur.peerEpoch !== '' && cur.peerEpoch !== f.epoch
+        // Our own store restarted its sequence (the peer holds a cursor beyond it): resend all.
+        this.sendCursor = f.received > latest ? 0 : f.received
+        if (peerReset) await this.stats.resetReceived(this.peer)
+        await this.stats.setPeerEpoch(this.peer, f.epoch)
+        this.helloDone = true
+        this.stats.connected(this.peer, true)
+        this.markReady()
+        if (peerReset || f.received > latest) await this.repair()
+        this.pump()
+        return
+      }
+      case 'updates': {
+        const entries = this.codec.decodeBody(f.compressed ? decompress(f.body, 16 * 1024 * 1024) : f.body)
+        const last = entries.length ? entries[entries.length - 1].seq : 0
+        const { refused } = await this.node.docs.applyBatch(entries, this.outbox.peerOrigin as never, {
+          refuse: this.refuse,
+          inTx: (tx) => this.stats.saveReceived(tx, this.peer, last),
+        })
+        for (const r of refused) this.log(`refused ${r.docId} from ${this.peer}: ${r.reason}`)
+        this.send({ type: 'ack', seq: last })
+        return
+      }
+      case 'ack': {
+        while (this.inflight.length && this.inflight[0].lastSeq <= f.seq) this.inflight.shift()
+        await this.stats.saveAcked(this.peer, f.seq)
+        this.pump()
+        return
+      }
+      case 'sync-step1': {
+        if (!(await this.outbox.docsInScope()).includes(f.docId)) return
+        const doc = await this.node.docs.get(f.docId)
+        this.send({ type: 'sync-step2', docId: f.docId, update: Y.encodeStateAsUpdate(doc, f.stateVector) })
+        return
+      }
+      case 'sync-step2': {
+        const { refused } = await this.node.docs.applyBatch([{ docId: f.docId, update: f.update }], this.outbox.peerOrigin as never, { refuse: this.refuse })
+        for (const r of refused) this.log(`refused repair of ${r.docId} from ${this.peer}: ${r.reason}`)
+        return
+      }
+      case 'ping':
+        this.send({ type: 'pong', time: f.time })
+        return
+      case 'pong':
+        this.stats.rtt(this.peer, Date.now() - f.time)
+        return
+      case 'error':
+        this.log(`${this.peer} closed the link: ${f.message} (${f.code})`)
+        return this.close()
+    }
+  }
+
+  /** Asks the peer for what it has of every document we hold in its scope, and offers ours. */
+  private async repair(): Promise<void> {
+    for (const docId of await this.outbox.docsInScope()) {
+      const doc = await this.node.docs.get(docId)
+      this.send({ type: 'sync-step1', docId, stateVector: Y.encodeStateVector(doc) })
+    }
+  }
+
+  /** Streams what the peer lacks while the window has room. */
+  pump(): void {
+    if (!this.helloDone || this.closed) return
+    if (this.pumping) {
+      this.again = true
+      return
+    }
+    this.pumping = true
+    void (async () => {
+      try {
+        do {
+          this.again = false
+          while (!this.closed && this.inflight.length < MAX_FRAMES_IN_FLIGHT && this.inflightBytes() < WINDOW_BYTES) {
+            const { entries, scannedTo } = await this.outbox.next(this.sendCursor, TARGET_FRAME_BYTES)
+            if (!entries.length) {
+              if (scannedTo === this.sendCursor) break
+              this.sendCursor = scannedTo
+              continue
+            }
+            const raw = this.codec.encodeBody(entries)
+            const packed = compress(raw)
+            const useCompressed = packed.length < raw.length
+            const bytes = this.send({ type: 'updates', compressed: useCompressed, body: useCompressed ? packed : raw })
+            this.inflight.push({ lastSeq: entries[entries.length - 1].seq, bytes })
+            this.sendCursor = scannedTo
+          }
+        } while (this.again && !this.closed)
+      } catch (e) {
+        this.fail(4500, `sending failed: ${(e as Error).message}`)
+      } finally {
+        this.pumping = false
+      }
+    })()
+  }
+
+  private inflightBytes(): number {
+    return this.inflight.reduce((a, f) => a + f.bytes, 0)
+  }
+
+  private send(f: LinkFrame): number {
+    if (this.closed) return 0
+    const bytes = this.codec.encode(f)
+    this.stats.countOut(this.peer, bytes.length)
+    this.transport.send(bytes)
+    return bytes.length
+  }
+
+  private fail(code: number, reason: string): void {
+    if (this.closed) return
+    this.log(`link with ${this.peer} closed: ${reason} (${code})`)
+    try {
+      this.send({ type: 'error', code, message: reason.slice(0, 200) })
+    } catch {
+      /* the transport is already gone */
+    }
+    this.transport.close(code, reason.slice(0, 120))
+    this.close()
+  }
+
+  /** Stops the session (the transport closed, or we are stopping). */
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    clearInterval(this.timer)
+    this.node.docs.off('update', this.onUpdate)
+    this.stats.connected(this.peer, false)
+  }
+}

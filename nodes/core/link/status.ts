@@ -1,0 +1,98 @@
+/**
+ * Link bookkeeping: cursors persisted per peer (in the data's own transactions), and the live
+ * figures `GET /api/sync` shows — connected, last successful sync, bytes each way, RTT.
+ */
+import { randomBytes } from 'node:crypto'
+import type { Db, Queryable } from '../store/db.ts'
+
+export interface PeerStatus {
+  peer: string
+  connected: boolean
+  lastSyncAt: string | null
+  bytesSent: number
+  bytesReceived: number
+  rttMs: number | null
+}
+
+export class LinkStats {
+  private readonly live = new Map<string, { connected: boolean; sent: number; received: number; rtt: number | null; lastSyncAt: string | null }>()
+  private epochValue: string | null = null
+
+  constructor(private readonly db: Db) {}
+
+  private entry(peer: string) {
+    let e = this.live.get(peer)
+    if (!e) this.live.set(peer, (e = { connected: false, sent: 0, received: 0, rtt: null, lastSyncAt: null }))
+    return e
+  }
+
+  /** This store's identity, made on first use: a rebuilt store gets a new one. */
+  async epoch(): Promise<string> {
+    if (this.epochValue) return this.epochValue
+    const [row] = await this.db.query<{ value: string }>(`SELECT value FROM node_meta WHERE key = 'epoch'`)
+    if (row) return (this.epochValue = row.value)
+    const e = randomBytes(8).toString('hex')
+    await this.db.query(`INSERT INTO node_meta (key, value) VALUES ('epoch', $1) ON CONFLICT (key) DO NOTHING`, [e])
+    return this.epoch()
+  }
+
+  async cursor(peer: string): Promise<{ received: number; acked: number; peerEpoch: string }> {
+    await this.db.query('INSERT INTO link_cursors (peer) VALUES ($1) ON CONFLICT (peer) DO NOTHING', [peer])
+    const [r] = await this.db.query<{ received: number; acked: number; peer_epoch: string }>(
+      'SELECT received::float8 AS received, acked::float8 AS acked, peer_epoch FROM link_cursors WHERE peer = $1', [peer])
+    return { received: Number(r.received), acked: Number(r.acked), peerEpoch: r.peer_epoch }
+  }
+
+  /** Called inside the transaction that applies the peer's frame: data and cursor commit together. */
+  async saveReceived(tx: Queryable, peer: string, seq: number): Promise<void> {
+    const at = new Date().toISOString()
+    await tx.query('UPDATE link_cursors SET received = GREATEST(received, $2), last_sync_at = $3 WHERE peer = $1', [peer, seq, at])
+    this.entry(peer).lastSyncAt = at
+  }
+
+  async saveAcked(peer: string, seq: number): Promise<void> {
+    const at = new Date().toISOString()
+    const e = this.entry(peer)
+    await this.db.query(
+      'UPDATE link_cursors SET acked = GREATEST(acked, $2), last_sync_at = $3 WHERE peer = $1',
+      [peer, seq, at],
+    )
+    e.lastSyncAt = at
+  }
+
+  async resetReceived(peer: string): Promise<void> {
+    await this.db.query('UPDATE link_cursors SET received = 0, acked = 0 WHERE peer = $1', [peer])
+  }
+
+  async setPeerEpoch(peer: string, epoch: string): Promise<void> {
+    await this.db.query('UPDATE link_cursors SET peer_epoch = $2 WHERE peer = $1', [peer, epoch])
+  }
+
+  connected(peer: string, on: boolean): void {
+    const e = this.entry(peer)
+    e.connected = on
+    if (on) e.lastSyncAt = new Date().toISOString()
+  }
+
+  countIn(peer: string, n: number): void {
+    this.entry(peer).received += n
+  }
+
+  countOut(peer: string, n: number): void {
+    this.entry(peer).sent += n
+  }
+
+  rtt(peer: string, ms: number): void {
+    this.entry(peer).rtt = ms
+  }
+
+  async status(peer: string): Promise<PeerStatus> {
+    const [r] = await this.db.query<{ last_sync_at: string | null }>('SELECT last_sync_at FROM link_cursors WHERE peer = $1', [peer])
+    const e = this.entry(peer)
+    const persisted = r?.last_sync_at ? new Date(r.last_sync_at).toISOString() : null
+    return {
+      peer, connected: e.connected, lastSyncAt: e.lastSyncAt ?? persisted,
+      bytesSent: e.sent, bytesReceived: e.received, rttMs: e.rtt,
+    }
+  }
+}

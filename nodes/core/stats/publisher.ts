@@ -1,0 +1,79 @@
+/**
+ * Keeps this node's own statistics documents current: shortly after its cases change, and
+ * every few minutes (overdue and due-soon move with the clock). Also gives the statistics
+ * service its descendants' figures, summed from their documents' projected rows.
+ */
+import { addCounts, childTowards, emptyCounts, type StatsCounts } from '../../../protocol/index.ts'
+import type { DocStore } from '../docs/doc-store.ts'
+import type { Db } from '../store/db.ts'
+import type { StatsService, StatsSource } from '../services/stats.ts'
+import { statsDocId, writeCounts } from './stats-doc.ts'
+
+export class StatsPublisher {
+  private timer: NodeJS.Timeout | null = null
+  private interval: NodeJS.Timeout
+  private running: Promise<void> = Promise.resolve()
+  private closed = false
+
+  constructor(
+    private readonly db: Db,
+    private readonly docs: DocStore,
+    private readonly stats: StatsService,
+    private readonly self: { code: string },
+    private readonly delayMs = 300,
+  ) {
+    docs.on('update', (u) => {
+      if (u.docId.startsWith('case:')) this.schedule()
+    })
+    this.interval = setInterval(() => this.schedule(), 5 * 60_000)
+    this.interval.unref()
+    stats.addSource(this.descendants)
+  }
+
+  schedule(): void {
+    if (this.timer || this.closed) return
+    this.timer = setTimeout(() => {
+      this.timer = null
+      this.running = this.running.then(() => this.refresh()).catch((e) => console.error(`[${this.self.code}] statistics refresh failed:`, e))
+    }, this.delayMs)
+  }
+
+  /** Recomputes this node's counts and writes the months that changed. */
+  async refresh(): Promise<void> {
+    const byKey = await this.stats.ownCounts({ groupBy: 'day|item' })
+    const months = new Map<string, Map<string, StatsCounts>>()
+    for (const [key, c] of byKey) {
+      const month = key.slice(0, 7)
+      if (!months.has(month)) months.set(month, new Map())
+      months.get(month)!.set(key, c)
+    }
+    const known = await this.db.query<{ month: string }>('SELECT DISTINCT month FROM stats_rows WHERE node_code = $1', [this.self.code])
+    for (const { month } of known) if (!months.has(month)) months.set(month, new Map())
+    for (const [month, counts] of months) {
+      await this.docs.change(statsDocId(this.self.code, month), (doc) => writeCounts(doc, counts))
+    }
+  }
+
+  /** Sums of every descendant's statistics, grouped as asked. */
+  private descendants: StatsSource = async (q) => {
+    const rows = await this.db.query<{ node_code: string; day: string; item_code: string; counts: StatsCounts }>(
+      `SELECT node_code, day, item_code, counts FROM stats_rows
+       WHERE node_code <> $1 AND ($2::text IS NULL OR day >= $2) AND ($3::text IS NULL OR day <= $3)`,
+      [this.self.code, q.from ?? null, q.to ?? null],
+    )
+    const out = new Map<string, StatsCounts>()
+    for (const r of rows) {
+      const key = q.groupBy === 'day' ? r.day : q.groupBy === 'child' ? childTowards(this.self.code, r.node_code) : r.item_code
+      if (!key) continue
+      out.set(key, addCounts(out.get(key) ?? emptyCounts(), r.counts))
+    }
+    return out
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    if (this.timer) clearTimeout(this.timer)
+    clearInterval(this.interval)
+    await this.running
+  }
+}

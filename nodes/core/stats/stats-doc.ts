@@ -1,0 +1,30 @@
+/**
+ * Statistics documents: one per node per month (`stats:<code>:<YYYY-MM>`), written by that
+ * node alone from its own cases, sent up to every ancestor. Map `counts` holds, per
+ * `<day>|<item code>`, the summable counts of the cases accepted (or taken in) that day. Counts
+ * only: no personal data ever enters a statistics document. Monthly documents keep each one
+ * small and let old months be archived (Yjs documents never shrink).
+ */
+import type * as Y from 'yjs'
+import type { StatsCounts } from '../../../protocol/index.ts'
+
+export const statsDocId = (code: string, month: string): string => `stats:${code}:${month}`
+
+export function parseStatsDocId(id: string): { nodeCode: string; month: string } | null {
+  const m = /^stats:(\d{12}):(\d{4}-\d{2})$/.exec(id)
+  return m ? { nodeCode: m[1], month: m[2] } : null
+}
+
+export function readCounts(doc: Y.Doc): Map<string, StatsCounts> {
+  return new Map(doc.getMap<StatsCounts>('counts').entries())
+}
+
+/** Writes the keys whose counts changed and deletes keys that no longer have cases. */
+export function writeCounts(doc: Y.Doc, next: Map<string, StatsCounts>): void {
+  const map = doc.getMap<StatsCounts>('counts')
+  for (const [k, c] of next) {
+    const old = map.get(k)
+    if (!old || JSON.stringify(old) !== JSON.stringify(c)) map.set(k, c)
+  }
+  for (const k of [...map.keys()]) if (!next.has(k)) map.delete(k)
+}

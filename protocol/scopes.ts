@@ -1,0 +1,66 @@
+/**
+ * What replicates where (design.md's table), as pure decisions both ends of a link share:
+ * the sender uses them to choose what to stream, the receiver to refuse what it may not take.
+ *
+ * - a case goes only to nodes on its path: from its origin (where it was taken in) up to its
+ *   handler (where it is decided), never above the handler;
+ * - catalogue documents go down from their publisher to every descendant, never up;
+ * - a node's statistics go up to every ancestor, never down.
+ */
+import { isInSubtree, levelOfCode, levelRank } from './division.ts'
+
+export type DocRef =
+  | { kind: 'case'; originCode: string; handlerCode: string }
+  | { kind: 'catalogue'; scope: string }
+  | { kind: 'stats'; nodeCode: string }
+
+/** Is `code` on the path of a case (between origin and handler, both included)? */
+export function onCasePath(code: string, c: { originCode: string; handlerCode: string }): boolean {
+  return isInSubtree(c.originCode, code) && isInSubtree(code, c.handlerCode)
+}
+
+/** Should a node send this document up to its parent `parent`? */
+export function sendsUp(parent: string, doc: DocRef): boolean {
+  if (doc.kind === 'case') return onCasePath(parent, doc)
+  if (doc.kind === 'stats') return isInSubtree(doc.nodeCode, parent) && doc.nodeCode !== parent
+  return false
+}
+
+/** Should a node send this document down to its child `child`? */
+export function sendsDown(child: string, doc: DocRef): boolean {
+  if (doc.kind === 'case') return onCasePath(child, doc)
+  if (doc.kind === 'catalogue') return isInSubtree(child, doc.scope) && child !== doc.scope
+  return false
+}
+
+/**
+ * May `child` write this document to its parent `parent`? Returns null, or why not.
+ * (Each event's author is checked separately: see `mayAuthorFrom`.)
+ */
+export function childMayWrite(parent: string, child: string, doc: DocRef): string | null {
+  if (doc.kind === 'catalogue') return 'a child never sends catalogue changes up'
+  if (doc.kind === 'stats') {
+    return isInSubtree(doc.nodeCode, child) ? null : `statistics of ${doc.nodeCode} are not in ${child}'s subtree`
+  }
+  if (!isInSubtree(doc.originCode, child)) return `case taken in at ${doc.originCode}, outside ${child}'s subtree`
+  if (!onCasePath(parent, doc)) return `case decided at ${doc.handlerCode}: ${parent} is not on its path`
+  return null
+}
+
+/** May `parent` write this document to its child `child`? Returns null, or why not. */
+export function parentMayWrite(child: string, doc: DocRef): string | null {
+  if (doc.kind === 'stats') return 'statistics never go down'
+  if (doc.kind === 'catalogue') return isInSubtree(child, doc.scope) ? null : `catalogue of ${doc.scope} does not cover ${child}`
+  return onCasePath(child, doc) ? null : `${child} is not on the path of the case (${doc.originCode} → ${doc.handlerCode})`
+}
+
+/** May an event authored at `author` arrive through a link from `sender` (a child)? Only from the sender's subtree. */
+export function mayAuthorFrom(sender: string, author: string): boolean {
+  return isInSubtree(author, sender)
+}
+
+/** Depth of a code in the tree (city 0 … village 3), or -1 for an invalid code. */
+export function depth(code: string): number {
+  const l = levelOfCode(code)
+  return typeof l === 'string' ? levelRank(l) : -1
+}

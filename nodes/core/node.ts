@@ -3,7 +3,7 @@
  * the presets in nodes/<level>/ only choose defaults. I/O at the edges: HTTP is in http/ and
  * server.ts, the CLI in cli/.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { checkCodeForLevel, codeAtLevel, parentCode, WorkingDays, type Calendar, type Level } from '../../protocol/index.ts'
@@ -100,6 +100,7 @@ export async function openNode(config: NodeConfig): Promise<TongbanNode> {
     }
     if (journal) await recover(node, journal)
     await seedCatalogue(node)
+    await seedUsers(node)
     publisher.schedule()
     if (journal) {
       timer = setInterval(() => void journal.checkpoint(() => db!.checkpoint()).catch((e) => console.error('checkpoint failed:', e)), config.checkpointMs ?? 30_000)
@@ -152,4 +153,20 @@ async function seedCatalogue(node: TongbanNode): Promise<void> {
   }
   // Seeded as the city's catalogue: the scope every node of this city reads.
   await new CatalogueService(node.db, node.docs, { code: codeAtLevel(code, 'city'), level }).import(text, 'json')
+}
+
+/**
+ * Users provisioned with the data dir (the demo writes them before a node's first start):
+ * `<data>/users.seed.json` = [{name, role, password}]. Added if missing, then the file is
+ * deleted so no password stays on disk.
+ */
+async function seedUsers(node: TongbanNode): Promise<void> {
+  const path = join(node.config.dataDir, 'users.seed.json')
+  if (!existsSync(path)) return
+  const list = JSON.parse(readFileSync(path, 'utf8')) as unknown[]
+  const have = new Set((await node.users.list()).map((u) => u.name))
+  for (const u of list) {
+    if (!have.has((u as { name: string }).name)) await node.users.add(u)
+  }
+  unlinkSync(path)
 }

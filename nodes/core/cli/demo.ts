@@ -1,22 +1,31 @@
-/** `tongban demo`: a working node on the embedded store, with a login, for a first look. */
-import { mkdirSync } from 'node:fs'
+/**
+ * `tongban demo`: a real tree of 15 node processes on loopback (1 city, 2 counties, 4
+ * townships, 8 villages), each with its own data dir, enrolled with its parent, the sample
+ * catalogue published at the city. Prints every URL and the logins; Ctrl-C stops them all.
+ */
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { LEVEL_NAMES_ZH, ROLE_NAMES_ZH, type Role } from '../../../protocol/index.ts'
 import { PROJECT_ROOT } from '../node.ts'
-import { startNode } from '../start.ts'
+import { DEMO_PASSWORD, demoUsers, startTree, stopTree } from './tree.ts'
 
 export async function runDemo(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { data: { type: 'string' }, port: { type: 'string' } }, strict: true })
-  const dir = values.data ?? join(PROJECT_ROOT, 'demo-data')
-  mkdirSync(dir, { recursive: true })
-  const running = await startNode({ level: 'city', code: '511300000000', name: '南充市', dataDir: join(dir, 'city') }, Number(values.port ?? 0))
-  const users = await running.node.users.list()
-  if (!users.some((u) => u.name === 'admin')) await running.node.users.add({ name: 'admin', role: 'admin', password: 'tongban-demo' })
-  if (!users.some((u) => u.name === 'staff')) await running.node.users.add({ name: 'staff', role: 'staff', password: 'tongban-demo' })
-  process.stdout.write(`tongban city 511300000000 listening on ${running.url}\n`)
-  process.stdout.write(`  login: admin / tongban-demo (管理员), staff / tongban-demo (窗口工作人员)\n  stop: Ctrl-C\n`)
+  const { values } = parseArgs({ args, options: { data: { type: 'string' }, 'base-port': { type: 'string' } }, strict: true })
+  const root = values.data ?? join(PROJECT_ROOT, 'demo-data')
+  const basePort = Number(values['base-port'] ?? 7100)
+  process.stdout.write(`starting the demo tree in ${root} (first start initialises 15 stores: about a minute)…\n`)
+  const nodes = await startTree(root, undefined, { basePort })
+  for (const n of nodes) {
+    const indent = { city: '', county: '  ', township: '    ', village: '      ' }[n.level]
+    const logins = demoUsers(n.level).map((u) => `${u.name}(${ROLE_NAMES_ZH[u.role as Role]})`).join(' ')
+    process.stdout.write(`${indent}${LEVEL_NAMES_ZH[n.level]} ${n.name} ${n.code}  ${n.url}  ${logins}\n`)
+  }
+  process.stdout.write(`\nlogin at any URL with the user shown and password ${DEMO_PASSWORD}; Ctrl-C stops every node\n`)
   await new Promise<void>((resolve) => {
-    const stop = () => void running.stop().then(resolve)
+    const stop = () => {
+      process.stdout.write('stopping…\n')
+      void stopTree(nodes).then(resolve)
+    }
     process.once('SIGINT', stop)
     process.once('SIGTERM', stop)
   })

@@ -107,7 +107,9 @@ export class LinkSession {
         if (f.code !== this.peer) return this.fail(4403, `this link belongs to ${this.peer}, not ${f.code}`)
         const cur = await this.stats.cursor(this.peer)
         const latest = await this.node.docs.latestSeq()
-        const peerReset = cur.peerEpoch !== '' && cur.peerEpoch !== f.epoch
+        // The peer's store was rebuilt (new epoch) or restored from an older copy (its latest is
+        // below what we hold of it): our cursor for it is void — start over and repair.
+        const peerReset = (cur.peerEpoch !== '' && cur.peerEpoch !== f.epoch) || f.latest < cur.received
         // Our own store restarted its sequence (the peer holds a cursor beyond it): resend all.
         this.sendCursor = f.received > latest ? 0 : f.received
         if (peerReset) await this.stats.resetReceived(this.peer)

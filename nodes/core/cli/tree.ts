@@ -1,0 +1,133 @@
+/**
+ * A tree of real node processes on loopback — the demo, and the tests that need one. Each node
+ * runs `tongban start` in its own process with its own data dir, enrolled with its parent;
+ * nodes start level by level so each parent listens before its children dial it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parentCode, type Level } from '../../../protocol/index.ts'
+import { enrollChild } from '../link/enrollment.ts'
+import { PROJECT_ROOT } from '../node.ts'
+
+export interface TreeNodeSpec {
+  level: Level
+  code: string
+  name: string
+}
+
+export interface TreeNode extends TreeNodeSpec {
+  url: string
+  port: number
+  dataDir: string
+  proc: ChildProcess | null
+  /** Output of the process so far (for diagnosing a failed test). */
+  log: string[]
+}
+
+/** The demo tree: 1 city, 2 counties, 2 townships under each, 2 villages under each township. */
+export const DEMO_TREE: TreeNodeSpec[] = [
+  { level: 'city', code: '511300000000', name: '南充市' },
+  { level: 'county', code: '511302000000', name: '顺庆区' },
+  { level: 'county', code: '511303000000', name: '高坪区' },
+  { level: 'township', code: '511302101000', name: '潆溪镇' },
+  { level: 'township', code: '511302102000', name: '芦溪镇' },
+  { level: 'township', code: '511303101000', name: '东观镇' },
+  { level: 'township', code: '511303102000', name: '长乐镇' },
+  { level: 'village', code: '511302101201', name: '长青村' },
+  { level: 'village', code: '511302101202', name: '青松村' },
+  { level: 'village', code: '511302102201', name: '河西村' },
+  { level: 'village', code: '511302102202', name: '白塔村' },
+  { level: 'village', code: '511303101201', name: '石圭村' },
+  { level: 'village', code: '511303101202', name: '桂花村' },
+  { level: 'village', code: '511303102201', name: '红星村' },
+  { level: 'village', code: '511303102202', name: '新华村' },
+]
+
+export const DEMO_PASSWORD = 'tongban-demo'
+
+/** Demo users per level: everyone gets the same demo password. */
+export function demoUsers(level: Level): { name: string; role: string; password: string }[] {
+  const roles = level === 'village' ? ['agent'] : level === 'township' ? ['staff', 'admin'] : ['staff', 'admin', 'supervisor']
+  return roles.map((role) => ({ name: role, role, password: DEMO_PASSWORD }))
+}
+
+const BIN = join(PROJECT_ROOT, 'bin/tongban.mjs')
+
+/** Spawns one node and resolves with its URL once it prints its listening line. */
+export function spawnNode(n: TreeNodeSpec & { dataDir: string; port: number; parentUrl?: string; token?: string; catalogue?: string }, timeoutMs = 60_000): Promise<TreeNode> {
+  const args = ['start', '--level', n.level, '--code', n.code, '--name', n.name, '--data', n.dataDir, '--port', String(n.port)]
+  if (n.parentUrl && n.token) args.push('--parent', n.parentUrl, '--token', n.token)
+  if (n.catalogue) args.push('--catalogue', n.catalogue)
+  const proc = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const log: string[] = []
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL')
+      reject(new Error(`${n.level} ${n.code} did not start within ${timeoutMs} ms:\n${log.join('')}`))
+    }, timeoutMs)
+    const onData = (d: Buffer) => {
+      const text = d.toString()
+      log.push(text)
+      if (log.length > 500) log.splice(0, log.length - 500)
+      const m = /listening on (http:\/\/[\d.]+:(\d+))/.exec(text)
+      if (m) {
+        clearTimeout(timer)
+        resolve({ ...n, url: m[1], port: Number(m[2]), proc, log })
+      }
+    }
+    proc.stdout.on('data', onData)
+    proc.stderr.on('data', onData)
+    proc.once('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`${n.level} ${n.code} exited with ${code}:\n${log.join('')}`))
+    })
+  })
+}
+
+/**
+ * Starts `specs` as a tree under `root`: enrols every child with its parent, provisions demo
+ * users on first start, and starts level by level. `basePort` 0 lets the OS pick ports.
+ */
+export async function startTree(root: string, specs: TreeNodeSpec[] = DEMO_TREE, opts: { basePort?: number } = {}): Promise<TreeNode[]> {
+  const nodes: TreeNode[] = []
+  try {
+    for (const level of ['city', 'county', 'township', 'village'] as const) {
+      const batch = specs.filter((s) => s.level === level)
+      const started = await Promise.all(batch.map(async (s) => {
+        const dataDir = join(root, `${s.level}-${s.code}`)
+        const fresh = !existsSync(join(dataDir, 'node.json'))
+        mkdirSync(dataDir, { recursive: true })
+        if (fresh) writeFileSync(join(dataDir, 'users.seed.json'), JSON.stringify(demoUsers(s.level)))
+        const parent = nodes.find((p) => p.code === parentCode(s.code))
+        // Enrolled afresh on every start: the parent's port may have changed since the last run.
+        const token = parent ? enrollChild(parent.dataDir, parent.code, s.code) : undefined
+        const port = opts.basePort ? opts.basePort + specs.indexOf(s) : 0
+        return spawnNode({ ...s, dataDir, port, parentUrl: token ? parent!.url : undefined, token, catalogue: level === 'city' ? 'sample' : undefined })
+      }))
+      nodes.push(...started)
+    }
+    return nodes
+  } catch (e) {
+    await stopTree(nodes)
+    throw e
+  }
+}
+
+/** Stops every node (SIGTERM, then SIGKILL after a grace period). */
+export async function stopTree(nodes: TreeNode[], graceMs = 10_000): Promise<void> {
+  await Promise.all(nodes.map((n) => stopNode(n, graceMs)))
+}
+
+export function stopNode(n: TreeNode, graceMs = 10_000): Promise<void> {
+  const p = n.proc
+  if (!p || p.exitCode !== null || p.signalCode !== null) return Promise.resolve()
+  return new Promise((resolve) => {
+    const t = setTimeout(() => p.kill('SIGKILL'), graceMs)
+    p.once('exit', () => {
+      clearTimeout(t)
+      resolve()
+    })
+    p.kill('SIGTERM')
+  })
+}

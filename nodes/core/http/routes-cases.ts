@@ -19,11 +19,11 @@ export const casesRoutes = new Hono<AppEnv>()
     }
     if (q.overdue !== undefined && !['true', 'false', '1', '0'].includes(q.overdue)) throw new ApiError('invalid_input', 'overdue is true or false')
     if (q.handler !== undefined && !/^\d{12}$/.test(q.handler)) throw new ApiError('invalid_input', 'handler is a 12-digit division code')
-    const cases = await c.var.node.cases.list({
+    const page = await c.var.node.cases.list({
       status: q.status, handler: q.handler, origin: q.origin,
       overdue: q.overdue === 'true' || q.overdue === '1', limit: num(q.limit, 'limit'), offset: num(q.offset, 'offset'),
     })
-    return c.json({ cases })
+    return c.json(page)
   })
   .get('/:id', async (c) => {
     const id = c.req.param('id')

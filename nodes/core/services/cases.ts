@@ -108,7 +108,7 @@ export class CaseService {
   }
 
   /** Cases held here, newest first, filtered by status, handler, origin and overdue. */
-  async list(q: { status?: string; handler?: string; origin?: string; overdue?: boolean; limit?: number; offset?: number }): Promise<CaseSummary[]> {
+  async list(q: { status?: string; handler?: string; origin?: string; overdue?: boolean; limit?: number; offset?: number }): Promise<{ cases: CaseSummary[]; total: number }> {
     const where: string[] = []
     const params: unknown[] = []
     const add = (sql: string, v: unknown) => {
@@ -119,14 +119,16 @@ export class CaseService {
     if (q.handler) add('handler_code = ?', q.handler)
     if (q.origin) add('origin_code = ?', q.origin)
     if (q.overdue) add(`status IN ('submitted','accepted') AND due_date < ?`, localDate(this.now()))
+    const filter = where.length ? 'WHERE ' + where.join(' AND ') : ''
+    const [{ n }] = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM cases ${filter}`, params)
     params.push(Math.min(q.limit ?? 200, 1000), q.offset ?? 0)
     const rows = await this.db.query<Record<string, unknown>>(
       `SELECT id, item_code, origin_code, handler_code, status, kind, applicant_name, created_at, accepted_at, completed_at, due_date, rating, flagged
-       FROM cases ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
+       FROM cases ${filter}
        ORDER BY created_at DESC, id DESC LIMIT $${params.length - 1} OFFSET $${params.length}`,
       params,
     )
-    return rows.map(toSummary)
+    return { cases: rows.map(toSummary), total: n }
   }
 
   private event(input: EventInput, lamport: number, actor: Actor, at: string): CaseEvent {

@@ -1,0 +1,99 @@
+/**
+ * The link on a poor rural line: 100 kbit/s, 600 ms RTT, 2% loss (the emulator of
+ * test/tools), cases of ~300 bytes of JSON taken in offline at a village, then the link comes
+ * up. Measures time, bytes up and bytes down to sync N cases to the township, beside the floor
+ * (raw JSON bytes ÷ rate + 4 RTT); a reconnect with nothing new; and on loopback the latency
+ * from a village's 201 to the case at the county, and from a city catalogue change to the
+ * last of 8 villages. Run: npm run bench:link  (BENCH_N=100,1000 to choose sizes)
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { stopNode, type TreeNode } from '../nodes/core/cli/tree.ts'
+import { startLinkEmulator, type LinkEmulator } from '../test/tools/link-emulator.ts'
+import { eventually, login, type Remote } from '../test/helpers/remote.ts'
+import { benchNode, BENCH_PASSWORD } from './lib/tree-procs.ts'
+
+const RATE = 100_000
+const RTT = 600
+const LOSS = 0.02
+const SIZES = (process.env.BENCH_N ?? '100,1000,5000').split(',').map(Number)
+
+function applicantFor(i: number) {
+  return { name: `村民${i}`, idType: 'resident-id', idNumber: `51130219${String(50 + (i % 50)).padStart(2, '0')}0101${String(i % 10000).padStart(4, '0')}`, phone: `139${String(i).padStart(8, '0')}` }
+}
+
+async function intakeMany(agent: Remote, item: any, n: number, concurrency = 8): Promise<number> {
+  const materials = item.materials.filter((m: any) => m.required).map((m: any) => m.name)
+  let next = 0
+  let rawJson = 0
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < n) {
+      const i = next++
+      const r = await agent('POST', '/api/cases', { itemCode: item.code, applicant: applicantFor(i), materials })
+      if (r.status !== 201) throw new Error(`intake failed: ${JSON.stringify(r.body)}`)
+      const full = await agent('GET', `/api/cases/${r.body.id}`)
+      const { events: _e, status: _s, dueDate: _d, flagged: _f, rating: _r, acceptedAt: _a, completedAt: _c, ...application } = full.body
+      rawJson += Buffer.byteLength(JSON.stringify(application))
+    }
+  }))
+  return rawJson
+}
+
+async function countAt(remote: Remote): Promise<number> {
+  return (await remote('GET', '/api/cases?limit=1')).body.total as number
+}
+
+interface Row { n: number; rawJson: number; seconds: number; up: number; down: number; floor: number }
+
+async function poorLinkRun(n: number): Promise<Row> {
+  const root = mkdtempSync(join(tmpdir(), 'tongban-bench-link-'))
+  const procs: TreeNode[] = []
+  let link: LinkEmulator | null = null
+  try {
+    const town = await benchNode(root, 'township', '511302101000', undefined, { catalogue: 'sample' })
+    procs.push(town)
+    link = await startLinkEmulator({ host: '127.0.0.1', port: town.port }, { rateBitsPerSec: RATE, rttMs: RTT, lossRate: LOSS, seed: n })
+    const village = await benchNode(root, 'village', '511302101201', { node: town, url: link.url() })
+    procs.push(village)
+    const agent = await login(village.url, 'agent', BENCH_PASSWORD)
+    const staff = await login(town.url, 'staff', BENCH_PASSWORD)
+    const items = await eventually(async () => {
+      const r = await agent('GET', '/api/catalogue')
+      return r.body.items.length > 0 && r.body.items
+    }, 120_000, 'catalogue at the village', 250)
+    // A township-level promised item: its cases go exactly one hop, over the poor link.
+    const item = items.find((i: any) => i.level === 'township' && i.kind === 'promised')
+    await new Promise((r) => setTimeout(r, 2_000)) // let statistics and catalogue traffic settle
+    link.setDown(true)
+    const rawJson = await intakeMany(agent, item, n)
+    await new Promise((r) => setTimeout(r, 1_000)) // statistics of the offline intake are written too
+    const s0 = link.stats()
+    const t0 = performance.now()
+    link.setDown(false)
+    await eventually(async () => (await countAt(staff)) >= n, 900_000, `${n} cases at the township`, 200)
+    const seconds = (performance.now() - t0) / 1000
+    const s1 = link.stats()
+    return { n, rawJson, seconds, up: s1.bytesUp - s0.bytesUp, down: s1.bytesDown - s0.bytesDown, floor: (rawJson * 8) / RATE + (4 * RTT) / 1000 }
+  } finally {
+    for (const p of procs.reverse()) await stopNode(p)
+    await link?.close()
+    rmSync(root, { recursive: true, force: true })
+  }
+}
+
+async function main() {
+  const rows: Row[] = []
+  for (const n of SIZES) {
+    const r = await poorLinkRun(n)
+    rows.push(r)
+    console.log(JSON.stringify(r))
+  }
+  console.log('\n| N | raw JSON | time (s) | floor (s) | time/floor | bytes up | up/raw | bytes down | down/up |')
+  console.log('|---|---|---|---|---|---|---|---|---|')
+  for (const r of rows) {
+    console.log(`| ${r.n} | ${(r.rawJson / 1024).toFixed(0)} KB | ${r.seconds.toFixed(1)} | ${r.floor.toFixed(1)} | ${(r.seconds / r.floor).toFixed(2)} | ${(r.up / 1024).toFixed(1)} KB | ${(r.up / r.rawJson).toFixed(2)} | ${(r.down / 1024).toFixed(1)} KB | ${(r.down / r.up * 100).toFixed(1)}% |`)
+  }
+}
+
+await main()

@@ -82,7 +82,93 @@ async function poorLinkRun(n: number): Promise<Row> {
   }
 }
 
+/** A reconnect with nothing new: bytes each way over the new connection, and time to connected. */
+async function reconnectRun(): Promise<{ upBytes: number; downBytes: number; msToConnected: number; helloBytes: number }> {
+  const root = mkdtempSync(join(tmpdir(), 'tongban-bench-reconnect-'))
+  const procs: TreeNode[] = []
+  let link: LinkEmulator | null = null
+  try {
+    const town = await benchNode(root, 'township', '511302101000', undefined, { catalogue: 'sample' })
+    procs.push(town)
+    link = await startLinkEmulator({ host: '127.0.0.1', port: town.port }, { rateBitsPerSec: RATE, rttMs: RTT, lossRate: 0, seed: 1 })
+    const village = await benchNode(root, 'village', '511302101201', { node: town, url: link.url() })
+    procs.push(village)
+    const agent = await login(village.url, 'agent', BENCH_PASSWORD)
+    await eventually(async () => (await agent('GET', '/api/catalogue')).body.items.length > 0, 120_000, 'catalogue', 250)
+    await new Promise((r) => setTimeout(r, 3_000)) // quiet
+    const connected = async () => (await agent('GET', '/api/sync')).body.parent.connected
+    link.cutAll()
+    await eventually(async () => !(await connected()), 10_000, 'the drop to be seen', 20)
+    const s0 = link.stats()
+    const t0 = performance.now()
+    await eventually(connected, 60_000, 'the reconnect', 10)
+    const ms = performance.now() - t0
+    await new Promise((r) => setTimeout(r, 2 * RTT)) // anything that follows the hellos
+    const s1 = link.stats()
+    const sync = (await agent('GET', '/api/sync')).body.parent
+    void sync
+    return { upBytes: s1.bytesUp - s0.bytesUp, downBytes: s1.bytesDown - s0.bytesDown, msToConnected: ms, helloBytes: 0 }
+  } finally {
+    for (const p of procs.reverse()) await stopNode(p)
+    await link?.close()
+    rmSync(root, { recursive: true, force: true })
+  }
+}
+
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]
+
+/** On loopback: a village's 201 to the case at the county; a city catalogue change to the last of 8 villages. */
+async function loopbackRun(cases = 100): Promise<{ p50: number; p95: number; catalogueMs: number[] }> {
+  const root = mkdtempSync(join(tmpdir(), 'tongban-bench-loop-'))
+  const { startTree, stopTree } = await import('../nodes/core/cli/tree.ts')
+  const nodes = await startTree(root)
+  try {
+    const url = (code: string) => nodes.find((n) => n.code === code)!.url
+    const agent = await login(url('511302101201'), 'agent', 'tongban-demo')
+    const county = await login(url('511302000000'), 'staff', 'tongban-demo')
+    const items = await eventually(async () => {
+      const r = await agent('GET', '/api/catalogue')
+      return r.body.items.length > 0 && r.body.items
+    }, 60_000, 'catalogue', 100)
+    const item = items.find((i: any) => i.level === 'county' && i.kind === 'promised')
+    const materials = item.materials.filter((m: any) => m.required).map((m: any) => m.name)
+    const lat: number[] = []
+    for (let i = 0; i < cases; i++) {
+      const r = await agent('POST', '/api/cases', { itemCode: item.code, applicant: applicantFor(i), materials })
+      const t0 = performance.now()
+      await eventually(async () => (await county('GET', `/api/cases/${r.body.id}`)).status === 200, 10_000, 'case at county', 2)
+      lat.push(performance.now() - t0)
+    }
+    const admin = await login(url('511300000000'), 'admin', 'tongban-demo')
+    const villages = await Promise.all(nodes.filter((n) => n.level === 'village').map((n) => login(n.url, 'agent', 'tongban-demo')))
+    const catalogueMs: number[] = []
+    for (let k = 0; k < 5; k++) {
+      const code = `S-9${String(k).padStart(2, '0')}`
+      const t0 = performance.now()
+      const r = await admin('POST', '/api/catalogue/items', { code, name: `基准事项${k}`, department: '市政务服务管理局', level: 'city', kind: 'promised', legalDays: 20, promisedDays: 10, materials: [{ name: '申请书', required: true }] })
+      if (r.status !== 201) throw new Error(JSON.stringify(r.body))
+      await Promise.all(villages.map((v) => eventually(async () => (await v('GET', `/api/catalogue/items/${code}`)).status === 200, 20_000, 'item at village', 5)))
+      catalogueMs.push(performance.now() - t0)
+    }
+    return { p50: pct(lat, 50), p95: pct(lat, 95), catalogueMs }
+  } finally {
+    await stopTree(nodes)
+    rmSync(root, { recursive: true, force: true })
+  }
+}
+
 async function main() {
+  const what = (process.env.BENCH_PARTS ?? 'poor,reconnect,loopback').split(',')
+  if (what.includes('loopback')) {
+    const l = await loopbackRun()
+    console.log(`\nloopback, village 201 → case at county (100 cases, polled every 2 ms): p50 ${l.p50.toFixed(1)} ms, p95 ${l.p95.toFixed(1)} ms`)
+    console.log(`loopback, city catalogue change → last of 8 villages (5 changes): ${l.catalogueMs.map((x) => x.toFixed(0)).join(', ')} ms`)
+  }
+  if (what.includes('reconnect')) {
+    const r = await reconnectRun()
+    console.log(`\nreconnect with nothing new (600 ms RTT): ${r.upBytes} bytes up, ${r.downBytes} bytes down on the new connection (WebSocket upgrade included), connected again ${r.msToConnected.toFixed(0)} ms after the drop was seen (includes the jittered backoff)`)
+  }
+  if (!what.includes('poor')) return
   const rows: Row[] = []
   for (const n of SIZES) {
     const r = await poorLinkRun(n)

@@ -26,7 +26,7 @@ export function levelRank(level: Level): number {
 /** The level a 12-digit code names, or an error message when it names none. */
 export function levelOfCode(code: string): Level | { error: string } {
   if (!/^\d{12}$/.test(code)) return { error: `"${code}" is not a division code: it must be 12 digits` }
-  if (code.slice(0, 4) === '0000' || code.slice(2, 4) === '00') return { error: `"${code}" names no city: digits 3–4 must not be 00` }
+  if (code.slice(0, 2) === '00' || code.slice(2, 4) === '00') return { error: `"${code}" names no city: digits 1–2 and 3–4 must not be 00` }
   if (code.slice(4) === '00000000') return 'city'
   if (code.slice(6) === '000000') return 'county'
   if (code.slice(9) === '000') {
@@ -70,7 +70,7 @@ export function ancestors(code: string): string[] {
 /** True when `code` is `ancestor` or sits below it. */
 export function isInSubtree(code: string, ancestor: string): boolean {
   const level = levelOfCode(ancestor)
-  if (typeof level !== 'string') return false
+  if (typeof level !== 'string' || typeof levelOfCode(code) !== 'string') return false
   return code.slice(0, SIGNIFICANT[level]) === ancestor.slice(0, SIGNIFICANT[level])
 }
 

@@ -10,7 +10,7 @@ import { WebSocket } from 'ws'
 import * as Y from 'yjs'
 import { startNode, type RunningNode } from '../../nodes/core/start.ts'
 import { enrollChild } from '../../nodes/core/link/enrollment.ts'
-import { LinkCodec, type LinkFrame } from '../../nodes/core/link/frames.ts'
+import { decodeFrame, encodeFrame, encodeUpdatesBody, type LinkFrame } from '../../protocol/index.ts'
 import { compress } from '../../nodes/core/link/compress.ts'
 import { pgliteTemplate, tempDir } from '../helpers/template.ts'
 import { applicant } from '../helpers/node.ts'
@@ -21,7 +21,6 @@ const VILLAGE = '511302101201'
 const OTHER_VILLAGE = '511302101202'
 let town: RunningNode
 let token: string
-const codec = new LinkCodec()
 
 beforeAll(async () => {
   writeFileSync(join(tmp.dir, 'cat.json'), JSON.stringify({ items: [], calendars: [] }))
@@ -38,7 +37,7 @@ afterAll(async () => {
 function dial(code: string, tok: string) {
   const ws = new WebSocket(town.url.replace('http', 'ws') + '/link', { headers: { authorization: `Bearer ${tok}`, 'x-tongban-code': code } })
   const frames: LinkFrame[] = []
-  ws.on('message', (d: Buffer) => frames.push(codec.decode(new Uint8Array(d))))
+  ws.on('message', (d: Buffer) => frames.push(decodeFrame(new Uint8Array(d))))
   const result = new Promise<{ opened: boolean; status?: number; closeCode?: number }>((resolve) => {
     ws.on('unexpected-response', (_q, res) => resolve({ opened: false, status: res.statusCode }))
     ws.on('close', (c) => resolve({ opened: true, closeCode: c }))
@@ -48,7 +47,7 @@ function dial(code: string, tok: string) {
   return { ws, frames, result, opened }
 }
 
-const hello = (code: string): LinkFrame => ({ type: 'hello', code, role: 'child', received: 0, latest: 0, epoch: 'test-epoch' })
+const hello = (code: string): LinkFrame => ({ type: 'hello', code, role: 'child', received: 0, latest: 4, epoch: 'test-epoch', peerEpoch: '' })
 
 function caseUpdate(id: string, origin: string, handler: string, events: object[] = []): Uint8Array {
   const doc = new Y.Doc()
@@ -58,7 +57,7 @@ function caseUpdate(id: string, origin: string, handler: string, events: object[
 }
 
 function updatesFrame(entries: { seq: number; docId: string; update: Uint8Array }[]): Uint8Array {
-  return codec.encode({ type: 'updates', compressed: true, body: compress(codec.encodeBody(entries)) })
+  return encodeFrame({ type: 'updates', compressed: true, body: compress(encodeUpdatesBody(entries)) })
 }
 
 async function healthy() {
@@ -85,7 +84,7 @@ describe('link admission and frame checks', () => {
   it('closes the link with 4413 on an oversized frame', async () => {
     const c = dial(VILLAGE, token)
     await c.opened
-    c.ws.send(codec.encode(hello(VILLAGE)))
+    c.ws.send(encodeFrame(hello(VILLAGE)))
     c.ws.send(new Uint8Array(70 * 1024))
     const r = await c.result
     expect([4413, 1009]).toContain(r.closeCode)
@@ -95,7 +94,7 @@ describe('link admission and frame checks', () => {
   it('refuses out-of-scope updates but applies the rest of the frame', async () => {
     const c = dial(VILLAGE, token)
     await c.opened
-    c.ws.send(codec.encode(hello(VILLAGE)))
+    c.ws.send(encodeFrame(hello(VILLAGE)))
     const cat = new Y.Doc()
     cat.getMap('items').set('X-1', { code: 'X-1' })
     const good = `${VILLAGE}-20261123-0001`

@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocket, WebSocketServer } from 'ws'
-import { parentCode } from '../../../protocol/index.ts'
+import { LINK_CLOSE_CODES, parentCode } from '../../../protocol/index.ts'
 import type { TongbanNode } from '../node.ts'
 import { enrolledChildren, verifyChild } from './enrollment.ts'
 import { Outbox } from './outbox.ts'
@@ -76,7 +76,7 @@ export class Links {
     const old = this.children.get(code)
     if (old) {
       old.session.close()
-      old.ws.close(4409, 'replaced by a newer connection from the same child')
+      old.ws.close(LINK_CLOSE_CODES.replaced, 'replaced by a newer connection from the same child')
     }
     const session = new LinkSession(this.node, code, true, wsTransport(ws), this.stats, this.log)
     this.children.set(code, { ws, session })

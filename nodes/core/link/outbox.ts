@@ -80,6 +80,16 @@ export class Outbox {
     return rows.filter((r) => this.wanted(r)).length
   }
 
+  /** Should this peer hold this document? */
+  async inScope(docId: string): Promise<boolean> {
+    const [r] = await this.db.query<Row>(
+      `SELECT $1::text AS doc_id, ''::text AS origin, 0::float8 AS seq, r.origin_code, r.handler_code
+       FROM (SELECT 1) one LEFT JOIN doc_routes r ON r.doc_id = $1`,
+      [docId],
+    )
+    return this.wanted(r)
+  }
+
   /** Every document this peer should hold (for the repair pass). */
   async docsInScope(): Promise<string[]> {
     const rows = await this.db.query<Row>(

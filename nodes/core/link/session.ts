@@ -14,9 +14,13 @@
  * - every frame is size- and schema-checked: a malformed one closes the link with a named code.
  */
 import * as Y from 'yjs'
+import {
+  decodeFrame, decodeReassembled, decodeUpdatesBody, encodeMessage, encodeUpdatesBody, FrameError, LINK_CLOSE_CODES,
+  MAX_MESSAGE_BYTES, PEER_TIMEOUT_MS, PING_INTERVAL_MS, Reassembler, receiveFrom, sendFrom, TARGET_FRAME_BYTES,
+  WINDOW_FRAMES, type LinkFrame,
+} from '../../../protocol/index.ts'
 import type { TongbanNode } from '../node.ts'
 import { compress, decompress } from './compress.ts'
-import { FrameError, LinkCodec, type LinkFrame } from './frames.ts'
 import { Outbox } from './outbox.ts'
 import { makeRefuse } from './scope-check.ts'
 import type { LinkStats } from './status.ts'
@@ -26,16 +30,20 @@ export interface Transport {
   close(code: number, reason: string): void
 }
 
+/**
+ * Unacknowledged bytes in flight. Sized for the slow link (about 4 s at 100 kbit/s): a cut
+ * loses at most this much, and a deep window buys nothing when the line is the bottleneck.
+ */
 export const WINDOW_BYTES = 48 * 1024
-export const TARGET_FRAME_BYTES = 32 * 1024
-const MAX_FRAMES_IN_FLIGHT = 8
-const PING_MS = 15_000
-const DEAD_MS = 60_000
+const C = LINK_CLOSE_CODES
 
 export class LinkSession {
   private readonly outbox: Outbox
   private readonly refuse: ReturnType<typeof makeRefuse>
-  private readonly codec = new LinkCodec()
+  private readonly reassembler = new Reassembler()
+  private streamId = 0
+  /** Documents the peer asked about in this connection's repair pass (we ask back once each). */
+  private readonly asked = new Set<string>()
   private sendCursor = 0
   private inflight: { lastSeq: number; bytes: number }[] = []
   private helloDone = false
@@ -64,9 +72,9 @@ export class LinkSession {
     this.ready = new Promise((r) => (this.markReady = r))
     node.docs.on('update', this.onUpdate)
     this.timer = setInterval(() => {
-      if (Date.now() - this.lastHeard > DEAD_MS) return this.fail(4408, 'no frame from the peer for 60 s')
+      if (Date.now() - this.lastHeard > PEER_TIMEOUT_MS) return this.fail(C.timeout, `no frame from the peer for ${PEER_TIMEOUT_MS / 1000} s`)
       this.send({ type: 'ping', time: Date.now() })
-    }, PING_MS)
+    }, PING_INTERVAL_MS)
     this.timer.unref()
   }
 
@@ -75,7 +83,8 @@ export class LinkSession {
     const cur = await this.stats.cursor(this.peer)
     this.send({
       type: 'hello', code: this.node.config.code, role: this.peerIsChild ? 'parent' : 'child',
-      received: cur.received, latest: await this.node.docs.latestSeq(), epoch: await this.stats.epoch(),
+      epoch: await this.stats.epoch(), peerEpoch: cur.peerEpoch, received: cur.peerEpoch ? cur.received : 0,
+      latest: await this.node.docs.latestSeq(),
     })
   }
 
@@ -86,43 +95,48 @@ export class LinkSession {
     this.stats.countIn(this.peer, bytes.length)
     let frame: LinkFrame
     try {
-      frame = this.codec.decode(bytes)
+      frame = decodeFrame(bytes)
+      if (frame.type === 'chunk') {
+        const whole = this.reassembler.push(frame)
+        if (!whole) return
+        frame = decodeReassembled(whole)
+      }
     } catch (e) {
-      const code = (e as { closeCode?: number }).closeCode ?? 4400
+      const code = e instanceof FrameError ? e.closeCode : C.malformed_frame
       return this.fail(code, `malformed frame: ${(e as Error).message}`)
     }
     try {
       await this.handle(frame)
     } catch (e) {
       // A body that fails to inflate or decode is the peer's fault (4400); anything else is ours.
-      const code = e instanceof FrameError ? e.closeCode : (e as { code?: string }).code?.startsWith('Z_') ? 4400 : 4500
+      const code = e instanceof FrameError ? e.closeCode : (e as { code?: string }).code?.startsWith('Z_') ? C.malformed_frame : C.internal
       this.fail(code, `could not handle a ${frame.type} frame: ${(e as Error).message}`)
     }
   }
 
   private async handle(f: LinkFrame): Promise<void> {
-    if (!this.helloDone && f.type !== 'hello') return this.fail(4400, `expected hello, got ${f.type}`)
+    if (!this.helloDone && f.type !== 'hello') return this.fail(C.malformed_frame, `expected hello, got ${f.type}`)
     switch (f.type) {
       case 'hello': {
-        if (f.code !== this.peer) return this.fail(4403, `this link belongs to ${this.peer}, not ${f.code}`)
+        if (this.helloDone) return this.fail(C.malformed_frame, 'a second hello')
+        if (f.code !== this.peer) return this.fail(C.out_of_scope, `this link belongs to ${this.peer}, not ${f.code}`)
+        if (f.role !== (this.peerIsChild ? 'child' : 'parent')) return this.fail(C.out_of_scope, `${f.code} says it is the ${f.role} on this link`)
         const cur = await this.stats.cursor(this.peer)
-        const latest = await this.node.docs.latestSeq()
-        // The peer's store was rebuilt (new epoch) or restored from an older copy (its latest is
-        // below what we hold of it): our cursor for it is void — start over and repair.
-        const peerReset = (cur.peerEpoch !== '' && cur.peerEpoch !== f.epoch) || f.latest < cur.received
-        // Our own store restarted its sequence (the peer holds a cursor beyond it): resend all.
-        this.sendCursor = f.received > latest ? 0 : f.received
-        if (peerReset) await this.stats.resetReceived(this.peer)
-        await this.stats.setPeerEpoch(this.peer, f.epoch)
+        // Both ends reach the same decision from the two hellos (PROTOCOL.md, "Resuming"): a
+        // cursor counted in a store that was since rebuilt or restored is void.
+        const send = sendFrom(f, { epoch: await this.stats.epoch(), latest: await this.node.docs.latestSeq() })
+        const recv = receiveFrom(f, { peerEpoch: cur.peerEpoch, received: cur.received })
+        this.sendCursor = send.after
+        await this.stats.setReceived(this.peer, recv.after, f.epoch)
         this.helloDone = true
         this.stats.connected(this.peer, true)
         this.markReady()
-        if (peerReset || f.received > latest) await this.repair()
+        if (send.repair || recv.repair) await this.repair()
         this.pump()
         return
       }
       case 'updates': {
-        const entries = this.codec.decodeBody(f.compressed ? decompress(f.body, 16 * 1024 * 1024) : f.body)
+        const entries = decodeUpdatesBody(f.compressed ? decompress(f.body, MAX_MESSAGE_BYTES) : f.body)
         const last = entries.length ? entries[entries.length - 1].seq : 0
         const { refused } = await this.node.docs.applyBatch(entries, this.outbox.peerOrigin as never, {
           refuse: this.refuse,
@@ -139,9 +153,14 @@ export class LinkSession {
         return
       }
       case 'sync-step1': {
-        if (!(await this.outbox.docsInScope()).includes(f.docId)) return
         const doc = await this.node.docs.get(f.docId)
-        this.send({ type: 'sync-step2', docId: f.docId, update: Y.encodeStateAsUpdate(doc, f.stateVector) })
+        if (await this.outbox.inScope(f.docId)) this.send({ type: 'sync-step2', docId: f.docId, update: Y.encodeStateAsUpdate(doc, f.stateVector) })
+        // Ask back once: the peer may hold what we lost (updates are never echoed, so only a
+        // state-vector exchange brings our own lost updates back).
+        if (!this.asked.has(f.docId)) {
+          this.asked.add(f.docId)
+          this.send({ type: 'sync-step1', docId: f.docId, stateVector: Y.encodeStateVector(doc) })
+        }
         return
       }
       case 'sync-step2': {
@@ -158,6 +177,8 @@ export class LinkSession {
       case 'error':
         this.log(`${this.peer} closed the link: ${f.message} (${f.code})`)
         return this.close()
+      case 'chunk':
+        return // reassembled in receive()
     }
   }
 
@@ -165,6 +186,7 @@ export class LinkSession {
   private async repair(): Promise<void> {
     for (const docId of await this.outbox.docsInScope()) {
       const doc = await this.node.docs.get(docId)
+      this.asked.add(docId)
       this.send({ type: 'sync-step1', docId, stateVector: Y.encodeStateVector(doc) })
     }
   }
@@ -181,14 +203,14 @@ export class LinkSession {
       try {
         do {
           this.again = false
-          while (!this.closed && this.inflight.length < MAX_FRAMES_IN_FLIGHT && this.inflightBytes() < WINDOW_BYTES) {
+          while (!this.closed && this.inflight.length < WINDOW_FRAMES && this.inflightBytes() < WINDOW_BYTES) {
             const { entries, scannedTo } = await this.outbox.next(this.sendCursor, TARGET_FRAME_BYTES)
             if (!entries.length) {
               if (scannedTo === this.sendCursor) break
               this.sendCursor = scannedTo
               continue
             }
-            const raw = this.codec.encodeBody(entries)
+            const raw = encodeUpdatesBody(entries)
             const packed = compress(raw)
             const useCompressed = packed.length < raw.length
             const bytes = this.send({ type: 'updates', compressed: useCompressed, body: useCompressed ? packed : raw })
@@ -197,7 +219,7 @@ export class LinkSession {
           }
         } while (this.again && !this.closed)
       } catch (e) {
-        this.fail(4500, `sending failed: ${(e as Error).message}`)
+        this.fail(e instanceof FrameError ? e.closeCode : C.internal, `sending failed: ${(e as Error).message}`)
       } finally {
         this.pumping = false
       }
@@ -208,12 +230,16 @@ export class LinkSession {
     return this.inflight.reduce((a, f) => a + f.bytes, 0)
   }
 
+  /** Sends a frame (in chunk frames when it is over a frame's size); returns the bytes sent. */
   private send(f: LinkFrame): number {
     if (this.closed) return 0
-    const bytes = this.codec.encode(f)
-    this.stats.countOut(this.peer, bytes.length)
-    this.transport.send(bytes)
-    return bytes.length
+    let n = 0
+    for (const bytes of encodeMessage(f, this.streamId = (this.streamId + 1) % 1_000_000)) {
+      this.stats.countOut(this.peer, bytes.length)
+      this.transport.send(bytes)
+      n += bytes.length
+    }
+    return n
   }
 
   private fail(code: number, reason: string): void {
@@ -233,6 +259,7 @@ export class LinkSession {
     if (this.closed) return
     this.closed = true
     clearInterval(this.timer)
+    this.reassembler.clear()
     this.node.docs.off('update', this.onUpdate)
     this.stats.connected(this.peer, false)
   }

@@ -46,7 +46,8 @@ export class LinkStats {
   /** Called inside the transaction that applies the peer's frame: data and cursor commit together. */
   async saveReceived(tx: Queryable, peer: string, seq: number): Promise<void> {
     const at = new Date().toISOString()
-    await tx.query('UPDATE link_cursors SET received = GREATEST(received, $2), last_sync_at = $3 WHERE peer = $1', [peer, seq, at])
+    // Set, not maxed: after a reset of the peer's store its sequence starts again from 1.
+    await tx.query('UPDATE link_cursors SET received = $2, last_sync_at = $3 WHERE peer = $1', [peer, seq, at])
     this.entry(peer).lastSyncAt = at
   }
 
@@ -60,12 +61,9 @@ export class LinkStats {
     e.lastSyncAt = at
   }
 
-  async resetReceived(peer: string): Promise<void> {
-    await this.db.query('UPDATE link_cursors SET received = 0, acked = 0 WHERE peer = $1', [peer])
-  }
-
-  async setPeerEpoch(peer: string, epoch: string): Promise<void> {
-    await this.db.query('UPDATE link_cursors SET peer_epoch = $2 WHERE peer = $1', [peer, epoch])
+  /** Where the peer resumes (from the hellos) and the store epoch that cursor counts in. */
+  async setReceived(peer: string, received: number, peerEpoch: string): Promise<void> {
+    await this.db.query('UPDATE link_cursors SET received = $2, peer_epoch = $3 WHERE peer = $1', [peer, received, peerEpoch])
   }
 
   connected(peer: string, on: boolean): void {

@@ -1,0 +1,427 @@
+import { describe, it, expect } from 'vitest'
+import fc from 'fast-check'
+import { allowedNext, compareEvents, foldCase, type Folded } from './state-machine.ts'
+import { localDate, WorkingDays } from './calendar.ts'
+import { CASE_STATUSES, CaseEventSchema, EVENT_TYPES, type CaseEvent, type EventType } from './case.ts'
+
+const VILLAGE = '511302101201'
+const TOWNSHIP = '511302101000'
+const COUNTY = '511302000000'
+
+// No holidays in Nov/Dec 2026: 2026-11-23 is a Monday, 11-28/29 and 12-05/06 are weekends.
+const days = new WorkingDays([
+  {
+    year: 2026,
+    holidays: ['01', '02', '03', '04', '05', '06', '07'].map((d) => ({ date: `2026-10-${d}`, name: '国庆节' })),
+    workdays: [{ date: '2026-10-10', name: '调休上班' }],
+  },
+])
+
+const PROMISED5 = { kind: 'promised' as const, promisedDays: 5 }
+const INSTANT = { kind: 'instant' as const, promisedDays: 0 }
+
+interface Opts { id?: string; author?: string; at?: string; rating?: number }
+let counter = 0
+/** An event of `type` at Lamport `lamport`; 10:00 China time on 2026-11-23 unless `at` is given. */
+function ev(type: EventType, lamport: number, o: Opts = {}): CaseEvent {
+  const base = {
+    id: o.id ?? `e${++counter}`,
+    lamport,
+    author: o.author ?? COUNTY,
+    user: 'u1',
+    at: o.at ?? '2026-11-23T02:00:00Z',
+  }
+  switch (type) {
+    case 'rated': return { ...base, type, rating: o.rating ?? 5 }
+    case 'denied': return { ...base, type, reason: '不符合法定条件' }
+    case 'correction-requested': return { ...base, type, materials: ['户口簿'] }
+    default: return { ...base, type }
+  }
+}
+/** 10:00 China time on the given local date. */
+const at10 = (date: string) => `${date}T02:00:00Z`
+
+describe('compareEvents', () => {
+  it('orders by Lamport clock first', () => {
+    const a = ev('accepted', 1, { author: VILLAGE, id: 'z' })
+    const b = ev('approved', 2, { author: COUNTY, id: 'a' })
+    expect(compareEvents(a, b)).toBeLessThan(0)
+    expect(compareEvents(b, a)).toBeGreaterThan(0)
+  })
+
+  it('then by author code, then by id', () => {
+    const county = ev('approved', 2, { author: COUNTY, id: 'z' })
+    const village = ev('withdrawn', 2, { author: VILLAGE, id: 'a' })
+    expect(compareEvents(county, village)).toBeLessThan(0)
+    const x = ev('approved', 2, { author: COUNTY, id: 'a' })
+    const y = ev('approved', 2, { author: COUNTY, id: 'b' })
+    expect(compareEvents(x, y)).toBeLessThan(0)
+    expect(compareEvents(y, x)).toBeGreaterThan(0)
+    expect(compareEvents(x, { ...x })).toBe(0)
+  })
+})
+
+describe('allowedNext', () => {
+  it('lists the transitions of each status', () => {
+    expect(allowedNext('submitted', false).sort()).toEqual(['accepted', 'correction-requested', 'denied', 'withdrawn'])
+    expect(allowedNext('accepted', false).sort()).toEqual(['approved', 'correction-requested', 'denied', 'withdrawn'])
+    expect(allowedNext('correction', false).sort()).toEqual(['resumed', 'withdrawn'])
+    expect(allowedNext('withdrawn', false)).toEqual([])
+  })
+
+  it('allows one rating after completion only', () => {
+    expect(allowedNext('approved', false).sort()).toEqual(['delivered', 'rated'])
+    expect(allowedNext('approved', true)).toEqual(['delivered'])
+    expect(allowedNext('denied', false).sort()).toEqual(['delivered', 'rated'])
+    expect(allowedNext('delivered', false)).toEqual(['rated'])
+    expect(allowedNext('delivered', true)).toEqual([])
+    expect(allowedNext('accepted', false)).not.toContain('rated')
+  })
+})
+
+describe('foldCase: normal paths', () => {
+  it('submitted with no events', () => {
+    const f = foldCase(PROMISED5, [], days)
+    expect(f.status).toBe('submitted')
+    expect(f.dueDate).toBeNull()
+    expect(f.acceptedAt).toBeNull()
+    expect(f.decision).toBeNull()
+    expect(f.flagged).toEqual([])
+  })
+
+  it('submitted → accepted → approved → delivered → rated', () => {
+    const events = [
+      ev('accepted', 1, { author: COUNTY, at: at10('2026-11-23') }),
+      ev('approved', 2, { author: COUNTY, at: at10('2026-11-25') }),
+      ev('delivered', 3, { author: VILLAGE, at: at10('2026-11-26') }),
+      ev('rated', 4, { author: VILLAGE, at: at10('2026-11-26'), rating: 4 }),
+    ]
+    const steps = [1, 2, 3, 4].map((n) => foldCase(PROMISED5, events.slice(0, n), days).status)
+    expect(steps).toEqual(['accepted', 'approved', 'delivered', 'delivered'])
+    const f = foldCase(PROMISED5, events, days)
+    expect(f.status).toBe('delivered')
+    expect(f.decision).toBe('approved')
+    expect(f.rating).toBe(4)
+    expect(f.flagged).toEqual([])
+    expect(f.acceptedAt).toBe(at10('2026-11-23'))
+    expect(f.completedAt).toBe(at10('2026-11-25'))
+    expect(f.deliveredAt).toBe(at10('2026-11-26'))
+    // Mon 11-23 + 5 working days: Tue, Wed, Thu, Fri, (weekend), Mon 11-30
+    expect(f.dueDate).toBe('2026-11-30')
+    expect(f.pausedDays).toBe(0)
+  })
+
+  it('a correction returns to accepted on resume and pushes the due date back by the working days spent in it', () => {
+    const events = [
+      ev('accepted', 1, { at: at10('2026-11-23') }), // Monday
+      ev('correction-requested', 2, { at: at10('2026-11-24') }), // Tuesday
+      ev('resumed', 3, { author: VILLAGE, at: at10('2026-11-26') }), // Thursday: Wed + Thu were paused
+    ]
+    const during = foldCase(PROMISED5, events.slice(0, 2), days)
+    expect(during.status).toBe('correction')
+    expect(during.dueDate).toBe('2026-11-30') // no pause counted yet
+    const f = foldCase(PROMISED5, events, days)
+    expect(f.status).toBe('accepted')
+    expect(f.pausedDays).toBe(2)
+    // 5 + 2 = 7 working days after Mon 11-23: 24, 25, 26, 27, 30, 12-01, 12-02
+    expect(f.dueDate).toBe('2026-12-02')
+    expect(f.flagged).toEqual([])
+    const done = foldCase(PROMISED5, [...events, ev('approved', 4, { at: at10('2026-12-01') })], days)
+    expect(done.status).toBe('approved')
+    expect(done.decision).toBe('approved')
+  })
+
+  it('a correction over a weekend pauses only the working days', () => {
+    const f = foldCase(PROMISED5, [
+      ev('accepted', 1, { at: at10('2026-11-23') }),
+      ev('correction-requested', 2, { at: at10('2026-11-27') }), // Friday
+      ev('resumed', 3, { at: at10('2026-11-30') }), // Monday
+    ], days)
+    expect(f.pausedDays).toBe(1)
+    expect(f.dueDate).toBe('2026-12-01') // 6 working days after Mon 11-23
+  })
+
+  it('two corrections add up', () => {
+    const f = foldCase(PROMISED5, [
+      ev('accepted', 1, { at: at10('2026-11-23') }),
+      ev('correction-requested', 2, { at: at10('2026-11-24') }),
+      ev('resumed', 3, { at: at10('2026-11-26') }), // +2
+      ev('correction-requested', 4, { at: at10('2026-11-30') }),
+      ev('resumed', 5, { at: at10('2026-12-01') }), // +1
+    ], days)
+    expect(f.status).toBe('accepted')
+    expect(f.pausedDays).toBe(3)
+    expect(f.dueDate).toBe('2026-12-03') // 8 working days after Mon 11-23
+  })
+
+  it('a correction before acceptance returns to submitted and does not move the clock', () => {
+    const events = [
+      ev('correction-requested', 1, { at: at10('2026-11-16') }),
+      ev('resumed', 2, { at: at10('2026-11-20') }),
+    ]
+    expect(foldCase(PROMISED5, events, days).status).toBe('submitted')
+    const f = foldCase(PROMISED5, [...events, ev('accepted', 3, { at: at10('2026-11-23') })], days)
+    expect(f.status).toBe('accepted')
+    expect(f.pausedDays).toBe(0)
+    expect(f.dueDate).toBe('2026-11-30')
+  })
+
+  it('denied after acceptance, then delivered: the decision stays denied', () => {
+    const events = [ev('accepted', 1), ev('denied', 2, { at: at10('2026-11-24') })]
+    const f = foldCase(PROMISED5, events, days)
+    expect(f.status).toBe('denied')
+    expect(f.decision).toBe('denied')
+    expect(f.completedAt).toBe(at10('2026-11-24'))
+    const g = foldCase(PROMISED5, [...events, ev('delivered', 3, { author: VILLAGE }), ev('rated', 4, { author: VILLAGE, rating: 1 })], days)
+    expect(g.status).toBe('delivered')
+    expect(g.decision).toBe('denied')
+    expect(g.rating).toBe(1)
+    expect(g.flagged).toEqual([])
+  })
+
+  it('refused at intake (denied while submitted): no acceptance, no due date', () => {
+    const f = foldCase(PROMISED5, [ev('denied', 1)], days)
+    expect(f.status).toBe('denied')
+    expect(f.acceptedAt).toBeNull()
+    expect(f.dueDate).toBeNull()
+  })
+
+  it('withdrawn from submitted, accepted and correction', () => {
+    expect(foldCase(PROMISED5, [ev('withdrawn', 1, { author: VILLAGE })], days).status).toBe('withdrawn')
+    expect(foldCase(PROMISED5, [ev('accepted', 1), ev('withdrawn', 2, { author: VILLAGE })], days).status).toBe('withdrawn')
+    const f = foldCase(PROMISED5, [ev('accepted', 1), ev('correction-requested', 2), ev('withdrawn', 3, { author: VILLAGE })], days)
+    expect(f.status).toBe('withdrawn')
+    expect(f.decision).toBeNull()
+  })
+})
+
+describe('foldCase: refused transitions are flagged, not applied', () => {
+  it('approve after withdrawn', () => {
+    const approved = ev('approved', 3, { id: 'late-approval' })
+    const f = foldCase(PROMISED5, [ev('accepted', 1), ev('withdrawn', 2, { author: VILLAGE }), approved], days)
+    expect(f.status).toBe('withdrawn')
+    expect(f.decision).toBeNull()
+    expect(f.completedAt).toBeNull()
+    expect(f.flagged).toEqual([{ eventId: 'late-approval', reason: 'approved is not allowed while withdrawn' }])
+  })
+
+  it('a second rating is flagged and the first one kept', () => {
+    const f = foldCase(PROMISED5, [
+      ev('accepted', 1), ev('approved', 2), ev('delivered', 3, { author: VILLAGE }),
+      ev('rated', 4, { author: VILLAGE, rating: 5, id: 'r1' }),
+      ev('rated', 5, { author: VILLAGE, rating: 1, id: 'r2' }),
+    ], days)
+    expect(f.rating).toBe(5)
+    expect(f.flagged).toEqual([{ eventId: 'r2', reason: 'the case was already rated' }])
+  })
+
+  it('a rating before completion is flagged', () => {
+    const f = foldCase(PROMISED5, [ev('accepted', 1), ev('rated', 2, { id: 'early-rating', rating: 3 })], days)
+    expect(f.rating).toBeNull()
+    expect(f.status).toBe('accepted')
+    expect(f.flagged).toEqual([{ eventId: 'early-rating', reason: 'a rating is given after completion, not while accepted' }])
+  })
+
+  it('delivered before approved: the delivery is flagged, the approval applies', () => {
+    const f = foldCase(PROMISED5, [ev('accepted', 1), ev('delivered', 2, { id: 'd', author: VILLAGE }), ev('approved', 3)], days)
+    expect(f.status).toBe('approved')
+    expect(f.deliveredAt).toBeNull()
+    expect(f.flagged).toEqual([{ eventId: 'd', reason: 'delivered is not allowed while accepted' }])
+  })
+
+  it('approve without acceptance, resume without correction, and a second decision are flagged', () => {
+    expect(foldCase(PROMISED5, [ev('approved', 1, { id: 'a' })], days).flagged.map((x) => x.eventId)).toEqual(['a'])
+    const f = foldCase(PROMISED5, [ev('accepted', 1), ev('resumed', 2, { id: 'r' }), ev('approved', 3), ev('denied', 4, { id: 'd' })], days)
+    expect(f.status).toBe('approved')
+    expect(f.decision).toBe('approved')
+    expect(f.flagged.map((x) => x.eventId)).toEqual(['r', 'd'])
+  })
+
+  it('concurrent approve (county) and withdraw (village) at the same Lamport time: one answer whatever the order', () => {
+    const approve = ev('approved', 2, { author: COUNTY, id: 'ap' })
+    const withdraw = ev('withdrawn', 2, { author: VILLAGE, id: 'wd' })
+    const accept = ev('accepted', 1)
+    const a = foldCase(PROMISED5, [accept, approve, withdraw], days)
+    const b = foldCase(PROMISED5, [withdraw, approve, accept], days)
+    // the county's code sorts first, so its approval stands and the withdrawal is flagged
+    expect(a.status).toBe('approved')
+    expect(a.flagged.map((x) => x.eventId)).toEqual(['wd'])
+    expect(b.status).toBe(a.status)
+    expect(b.flagged).toEqual(a.flagged)
+  })
+})
+
+describe('foldCase: duplicates', () => {
+  it('an event delivered twice is folded once', () => {
+    const acc = ev('accepted', 1)
+    const appr = ev('approved', 2)
+    const rated = ev('rated', 3, { rating: 4 })
+    const f = foldCase(PROMISED5, [acc, appr, appr, rated, { ...rated }, acc], days)
+    expect(f.events.map((e) => e.id)).toEqual([acc.id, appr.id, rated.id])
+    expect(f.status).toBe('approved')
+    expect(f.rating).toBe(4)
+    expect(f.flagged).toEqual([])
+  })
+
+  it('a duplicated correction does not double the pause', () => {
+    const c = ev('correction-requested', 2, { at: at10('2026-11-24') })
+    const r = ev('resumed', 3, { at: at10('2026-11-26') })
+    const f = foldCase(PROMISED5, [ev('accepted', 1, { at: at10('2026-11-23') }), c, r, c, r], days)
+    expect(f.pausedDays).toBe(2)
+    expect(f.flagged).toEqual([])
+  })
+})
+
+describe('foldCase: due dates', () => {
+  it('an instant case is due the day it is accepted', () => {
+    expect(foldCase(INSTANT, [ev('accepted', 1, { at: at10('2026-11-23') })], days).dueDate).toBe('2026-11-23')
+  })
+
+  it('an instant case accepted on a rest day is due the next working day', () => {
+    expect(foldCase(INSTANT, [ev('accepted', 1, { at: at10('2026-11-28') })], days).dueDate).toBe('2026-11-30')
+    expect(foldCase(INSTANT, [ev('accepted', 1, { at: at10('2026-10-02') })], days).dueDate).toBe('2026-10-08')
+  })
+
+  it('uses the China date of acceptance, not the UTC one', () => {
+    // 01:30 on Tuesday 11-24 in China, still Monday in UTC
+    expect(foldCase(INSTANT, [ev('accepted', 1, { at: '2026-11-23T17:30:00Z' })], days).dueDate).toBe('2026-11-24')
+  })
+
+  it('a promised case is due N working days after acceptance, skipping weekends', () => {
+    const p3 = { kind: 'promised' as const, promisedDays: 3 }
+    // Thursday 11-26 + 3: Fri 27, Mon 30, Tue 12-01
+    expect(foldCase(p3, [ev('accepted', 1, { at: at10('2026-11-26') })], days).dueDate).toBe('2026-12-01')
+    // Friday 11-20 + 1: Monday 11-23
+    expect(foldCase({ kind: 'promised', promisedDays: 1 }, [ev('accepted', 1, { at: at10('2026-11-20') })], days).dueDate).toBe('2026-11-23')
+  })
+
+  it('a promised case skips the holiday week', () => {
+    const p2 = { kind: 'promised' as const, promisedDays: 2 }
+    expect(foldCase(p2, [ev('accepted', 1, { at: at10('2026-09-30') })], days).dueDate).toBe('2026-10-09')
+  })
+})
+
+// ---------------------------------------------------------------------------------------------
+// Properties: the fold does not depend on delivery order or on duplicates.
+
+const AUTHORS = [VILLAGE, TOWNSHIP, COUNTY, '511300000000']
+// Times spread over two weeks in Nov 2026, weekends included, some late in UTC (next day in China).
+const TIMES = ['2026-11-20', '2026-11-21', '2026-11-23', '2026-11-24', '2026-11-25', '2026-11-27', '2026-11-29', '2026-11-30', '2026-12-02']
+  .flatMap((d) => [`${d}T02:00:00Z`, `${d}T17:30:00Z`])
+
+const rawEvent = fc.record({
+  type: fc.constantFrom(...EVENT_TYPES),
+  lamport: fc.integer({ min: 0, max: 6 }),
+  author: fc.constantFrom(...AUTHORS),
+  at: fc.constantFrom(...TIMES),
+  rating: fc.integer({ min: 1, max: 5 }),
+})
+const eventList = fc.array(rawEvent, { minLength: 1, maxLength: 12 }).map((raws) =>
+  raws.map((r, i) => ev(r.type, r.lamport, { id: `ev-${i}`, author: r.author, at: r.at, rating: r.rating })),
+)
+const app = fc.oneof(
+  fc.constant(INSTANT),
+  fc.integer({ min: 1, max: 20 }).map((n) => ({ kind: 'promised' as const, promisedDays: n })),
+)
+
+/** Everything the fold decides, for comparison. */
+function outcome(f: Folded) {
+  return {
+    status: f.status,
+    flagged: f.flagged,
+    dueDate: f.dueDate,
+    rating: f.rating,
+    decision: f.decision,
+    acceptedAt: f.acceptedAt,
+    completedAt: f.completedAt,
+    deliveredAt: f.deliveredAt,
+    pausedDays: f.pausedDays,
+    order: f.events.map((e) => e.id),
+  }
+}
+
+describe('foldCase properties', () => {
+  it('the generated events are valid stored events', () => {
+    fc.assert(
+      fc.property(eventList, (events) => {
+        for (const e of events) expect(CaseEventSchema.safeParse(e).success).toBe(true)
+      }),
+      { numRuns: 50 },
+    )
+  })
+
+  it('any delivery order folds to the same result', () => {
+    fc.assert(
+      fc.property(
+        app,
+        eventList.chain((events) => fc.tuple(fc.constant(events), fc.shuffledSubarray(events, { minLength: events.length, maxLength: events.length }))),
+        (a, [events, shuffled]) => {
+          expect(shuffled.length).toBe(events.length)
+          expect(outcome(foldCase(a, shuffled, days))).toEqual(outcome(foldCase(a, events, days)))
+        },
+      ),
+      { numRuns: 500 },
+    )
+  })
+
+  it('folding is idempotent with duplicates, in any order', () => {
+    fc.assert(
+      fc.property(
+        app,
+        eventList.chain((events) =>
+          fc.tuple(fc.constant(events), fc.subarray(events).chain((extra) => {
+            const all = [...events, ...extra.map((e) => ({ ...e }))]
+            return fc.shuffledSubarray(all, { minLength: all.length, maxLength: all.length })
+          })),
+        ),
+        (a, [events, withDuplicates]) => {
+          const once = foldCase(a, events, days)
+          const twice = foldCase(a, withDuplicates, days)
+          expect(twice.events.length).toBe(events.length)
+          expect(outcome(twice)).toEqual(outcome(once))
+          // folding the folded events again changes nothing
+          expect(outcome(foldCase(a, once.events, days))).toEqual(outcome(once))
+        },
+      ),
+      { numRuns: 300 },
+    )
+  })
+
+  it('invariants of every fold', () => {
+    fc.assert(
+      fc.property(app, eventList, (a, events) => {
+        const f = foldCase(a, events, days)
+        expect(CASE_STATUSES).toContain(f.status)
+        // events are in the total order
+        for (let i = 1; i < f.events.length; i++) expect(compareEvents(f.events[i - 1], f.events[i])).toBeLessThan(0)
+        // every flagged id is one of the events, at most once
+        const ids = new Set(events.map((e) => e.id))
+        const flaggedIds = f.flagged.map((x) => x.eventId)
+        expect(new Set(flaggedIds).size).toBe(flaggedIds.length)
+        for (const id of flaggedIds) expect(ids.has(id)).toBe(true)
+        // a decision comes with its completion time; delivered and decided statuses have a decision
+        expect(f.decision === null).toBe(f.completedAt === null)
+        if (f.status === 'approved' || f.status === 'denied') expect(f.decision).toBe(f.status)
+        if (f.status === 'delivered') {
+          expect(f.decision).not.toBeNull()
+          expect(f.deliveredAt).not.toBeNull()
+        }
+        // a due date exists exactly when the case was accepted, and is a working day on or after acceptance
+        expect(f.dueDate === null).toBe(f.acceptedAt === null)
+        if (f.dueDate && f.acceptedAt) {
+          expect(days.isWorkingDay(f.dueDate)).toBe(true)
+          expect(days.between(localDate(f.acceptedAt), f.dueDate)).toBeGreaterThanOrEqual(a.promisedDays)
+        }
+        // the rating is that of an unflagged rated event
+        if (f.rating !== null) {
+          const applied = f.events.filter((e) => e.type === 'rated' && !flaggedIds.includes(e.id))
+          expect(applied.length).toBe(1)
+          expect(applied[0].type === 'rated' && applied[0].rating).toBe(f.rating)
+        }
+        // withdrawn from a decision never happens
+        if (f.status === 'withdrawn') expect(f.decision).toBeNull()
+      }),
+      { numRuns: 300 },
+    )
+  })
+})

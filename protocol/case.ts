@@ -63,7 +63,7 @@ export const CaseEventSchema = z.intersection(
     lamport: z.number().int().min(0),
     author: DivisionCodeSchema,
     user: z.string().max(100),
-    at: z.string(),
+    at: z.iso.datetime({ offset: true }),
   }),
 )
 export type CaseEvent = z.infer<typeof CaseEventSchema>
@@ -77,7 +77,7 @@ export const ApplicationSchema = z.object({
   materials: z.array(z.string()),
   originCode: DivisionCodeSchema,
   handlerCode: DivisionCodeSchema,
-  createdAt: z.string(),
+  createdAt: z.iso.datetime({ offset: true }),
   createdBy: z.string(),
   /** Frozen at intake so every replica computes the same due date. */
   kind: z.enum(['instant', 'promised']),

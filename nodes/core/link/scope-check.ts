@@ -5,7 +5,10 @@
  * in its own subtree, and the application once.
  */
 import * as Y from 'yjs'
-import { childMayWrite, mayAuthorFrom, parentMayWrite, type Application, type CaseEvent, type DocRef } from '../../../protocol/index.ts'
+import {
+  ApplicationSchema, CalendarSchema, CaseEventSchema, CatalogueItemSchema, childMayWrite, mayAuthorFrom, parentMayWrite,
+  StatsCountsSchema, type Application, type CaseEvent, type DocRef,
+} from '../../../protocol/index.ts'
 import type { Queryable } from '../store/db.ts'
 
 /** The JSON values an update inserts (application and events of a case, counts of statistics). */
@@ -25,7 +28,19 @@ export function makeRefuse(self: string, peer: string, peerIsChild: boolean) {
   return async (e: { docId: string; update: Uint8Array }, tx: Queryable): Promise<string | null> => {
     const [kind, rest] = [e.docId.slice(0, e.docId.indexOf(':')), e.docId.slice(e.docId.indexOf(':') + 1)]
     let ref: DocRef
-    const values = insertedValues(e.update)
+    let values: unknown[]
+    try {
+      values = insertedValues(e.update)
+    } catch {
+      return 'not a Yjs update'
+    }
+    // Every value a peer inserts must be what that document holds, checked by protocol's schemas:
+    // one malformed event would otherwise stop the case folding on every replica.
+    const valid = kind === 'case' ? (v: unknown) => ApplicationSchema.safeParse(v).success || CaseEventSchema.safeParse(v).success
+      : kind === 'stats' ? (v: unknown) => StatsCountsSchema.safeParse(v).success
+      : (v: unknown) => CatalogueItemSchema.safeParse(v).success || CalendarSchema.safeParse(v).success
+    const bad = values.find((v) => !valid(v))
+    if (bad !== undefined) return `a malformed value in ${e.docId}: ${JSON.stringify(bad).slice(0, 80)}`
     if (kind === 'catalogue') ref = { kind, scope: rest }
     else if (kind === 'stats') ref = { kind, nodeCode: rest.slice(0, 12) }
     else if (kind === 'case') {

@@ -25,9 +25,22 @@ export interface StoredUpdate {
 export type Projector = (docId: string, doc: Y.Doc, tx: Queryable) => Promise<void>
 
 const CACHE_DOCS = 256
+const COMPACT_ROWS = 200
+
+/**
+ * Several processes may share one PostgreSQL store (a city that outgrows one process). There,
+ * every write to a document takes this per-document advisory lock for its transaction and first
+ * catches the cached doc up with what the others stored, so the projection is computed from the
+ * whole document; and with writes to a document serialised, its updates commit in `seq` order,
+ * so a reader catches up with `seq > last seen`. PGlite has one process: none of this applies.
+ */
+const DOC_LOCK = 'SELECT pg_advisory_xact_lock(7411002, hashtext(id)) FROM (SELECT DISTINCT unnest($1::text[]) AS id ORDER BY 1) ids'
 
 export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
   private readonly cache = new Map<string, Y.Doc>()
+  /** Shared store only: the highest `seq` applied to each cached doc. */
+  private readonly seen = new Map<string, number>()
+  private readonly shared: boolean
   private writing: Promise<unknown> = Promise.resolve()
 
   constructor(
@@ -36,6 +49,7 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
     private readonly project: Projector,
   ) {
     super()
+    this.shared = db.kind === 'pg'
   }
 
   /** The document as stored (a cached instance: read it, don't change it outside `change`). */
@@ -44,19 +58,19 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
     if (hit) {
       this.cache.delete(docId) // LRU: re-insert at the end
       this.cache.set(docId, hit)
+      if (this.shared) await this.catchUp(docId, hit, q)
       return hit
     }
     const doc = new Y.Doc({ gc: true })
-    const rows = await q.query<{ update: Uint8Array }>('SELECT update FROM doc_updates WHERE doc_id = $1 ORDER BY seq', [docId])
+    const rows = await q.query<{ seq: number; update: Uint8Array }>('SELECT seq::float8 AS seq, update FROM doc_updates WHERE doc_id = $1 ORDER BY seq', [docId])
     // One transaction for all rows (Y.mergeUpdates is slow for many small updates).
     doc.transact(() => {
       for (const r of rows) Y.applyUpdate(doc, r.update)
     })
+    if (this.shared) this.seen.set(docId, rows.length ? Number(rows[rows.length - 1].seq) : 0)
     this.cache.set(docId, doc)
     if (this.cache.size > CACHE_DOCS) {
-      const oldest = this.cache.keys().next().value as string
-      this.cache.get(oldest)?.destroy()
-      this.cache.delete(oldest)
+      this.evict(this.cache.keys().next().value as string)
     }
     return doc
   }
@@ -73,9 +87,10 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
    */
   change<T>(docId: string, mutate: (doc: Y.Doc, tx: Queryable) => Promise<T> | T, origin: Origin = 'local'): Promise<{ result: T; stored: StoredUpdate | null }> {
     return this.serial(async () => {
-      const doc = await this.get(docId)
       try {
         return await this.db.transaction(async (tx) => {
+          await this.lock(tx, [docId])
+          const doc = await this.get(docId, tx)
           const before = Y.encodeStateVector(doc)
           const result = await mutate(doc, tx)
           if (sameBytes(before, Y.encodeStateVector(doc))) return { result, stored: null }
@@ -100,9 +115,10 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
    */
   apply(docId: string, update: Uint8Array, origin: Origin, check?: (doc: Y.Doc, tx: Queryable) => Promise<void> | void): Promise<StoredUpdate | null> {
     return this.serial(async () => {
-      const doc = await this.get(docId)
       try {
         return await this.db.transaction(async (tx) => {
+          await this.lock(tx, [docId])
+          const doc = await this.get(docId, tx)
           const before = Y.encodeStateVector(doc)
           Y.applyUpdate(doc, update, origin)
           await check?.(doc, tx)
@@ -135,6 +151,7 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
     return this.serial(async () => {
       try {
         return await this.db.transaction(async (tx) => {
+          await this.lock(tx, entries.map((e) => e.docId))
           const stored: StoredUpdate[] = []
           const refused: { docId: string; reason: string }[] = []
           for (const e of entries) {
@@ -189,6 +206,7 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
       [docId, update, origin, uid],
     )
     if (!row) return null
+    if (this.shared) this.seen.set(docId, Math.max(this.seen.get(docId) ?? 0, Number(row.seq)))
     await this.project(docId, doc, tx)
     return { seq: Number(row.seq), docId, update, origin }
   }
@@ -196,6 +214,39 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
   private async after(stored: StoredUpdate): Promise<void> {
     if (this.journal && stored.origin !== 'replay') await this.journal.append({ docId: stored.docId, origin: stored.origin, update: stored.update })
     this.emit('update', stored)
+    if (stored.docId.startsWith('stats:')) this.maybeCompact(stored.docId, stored.origin)
+  }
+
+  private readonly rowCounts = new Map<string, number>()
+
+  /**
+   * Statistics documents are rewritten on every change of their counts, so their update rows
+   * pile up (and a doc loads row by row). Past COMPACT_ROWS, the rows are replaced by the doc
+   * re-encoded as one update (design.md: not Y.mergeUpdates). The new row keeps the origin, so
+   * it is not echoed to where the doc came from; elsewhere it is a harmless resend.
+   */
+  private maybeCompact(docId: string, origin: Origin): void {
+    const n = (this.rowCounts.get(docId) ?? 0) + 1
+    this.rowCounts.set(docId, n)
+    if (n < COMPACT_ROWS) return
+    this.rowCounts.set(docId, 0)
+    void this.compact(docId, origin).catch((e) => console.error(`compacting ${docId} failed:`, e))
+  }
+
+  /** Replaces a document's stored rows with one update holding its whole state. */
+  compact(docId: string, origin: Origin): Promise<StoredUpdate | null> {
+    return this.serial(async () => {
+      const stored = await this.db.transaction(async (tx) => {
+        await this.lock(tx, [docId])
+        const doc = await this.get(docId, tx)
+        const whole = Y.encodeStateAsUpdate(doc)
+        await tx.query('DELETE FROM doc_updates WHERE doc_id = $1', [docId])
+        return this.store(tx, docId, doc, whole, origin)
+      })
+      // Journaled like any write: the delete and the insert must survive a power cut together.
+      if (stored && this.journal) await this.journal.append({ docId, origin, update: stored.update })
+      return stored
+    })
   }
 
   /** One write at a time: PGlite is one connection, and a doc's in-memory state must follow commit order. */
@@ -208,6 +259,23 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
   evict(docId: string): void {
     this.cache.get(docId)?.destroy()
     this.cache.delete(docId)
+    this.seen.delete(docId)
+  }
+
+  /** Shared store: locks `docIds` for the transaction (in one order everywhere: no deadlock). */
+  private async lock(tx: Queryable, docIds: string[]): Promise<void> {
+    if (this.shared && docIds.length) await tx.query(DOC_LOCK, [docIds])
+  }
+
+  /** Shared store: applies what other processes stored for a cached doc since it was read. */
+  private async catchUp(docId: string, doc: Y.Doc, q: Queryable): Promise<void> {
+    const rows = await q.query<{ seq: number; update: Uint8Array }>(
+      'SELECT seq::float8 AS seq, update FROM doc_updates WHERE doc_id = $1 AND seq > $2 ORDER BY seq', [docId, this.seen.get(docId) ?? 0])
+    if (!rows.length) return
+    doc.transact(() => {
+      for (const r of rows) Y.applyUpdate(doc, r.update, 'store')
+    })
+    this.seen.set(docId, Math.max(this.seen.get(docId) ?? 0, Number(rows[rows.length - 1].seq)))
   }
 
   clearCache(): void {

@@ -101,7 +101,7 @@ export async function openNode(config: NodeConfig): Promise<TongbanNode> {
     if (journal) await recover(node, journal)
     await seedCatalogue(node)
     await seedUsers(node)
-    publisher.schedule()
+    publisher.schedule(true)
     if (journal) {
       timer = setInterval(() => void journal.checkpoint(() => db!.checkpoint()).catch((e) => console.error('checkpoint failed:', e)), config.checkpointMs ?? 30_000)
       timer.unref()
@@ -122,9 +122,12 @@ async function checkIdentity(db: Db, c: NodeConfig): Promise<void> {
   if (meta.code && (meta.code !== c.code || meta.level !== c.level)) {
     throw new ConfigError(`this data dir belongs to ${meta.level} ${meta.code} (${meta.name}); it cannot be started as ${c.level} ${c.code}`)
   }
-  for (const [key, value] of Object.entries({ code: c.code, level: c.level, name: c.name })) {
-    await db.query('INSERT INTO node_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value', [key, value])
-  }
+  // One statement: another process sharing a PostgreSQL store never reads half an identity.
+  await db.query(
+    `INSERT INTO node_meta (key, value) VALUES ('code', $1), ('level', $2), ('name', $3)
+     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,
+    [c.code, c.level, c.name],
+  )
 }
 
 /** Replays what the journal holds that the store may have lost in a power cut; idempotent. */

@@ -3,7 +3,7 @@
  * lists, queues and dashboards are SQL and never disagree with the documents.
  */
 import type * as Y from 'yjs'
-import { foldCase, type Calendar, type WorkingDays } from '../../../protocol/index.ts'
+import { foldCase, localDate, type Calendar, type WorkingDays } from '../../../protocol/index.ts'
 import type { Queryable } from '../store/db.ts'
 import { readApplication, readEvents } from './case-doc.ts'
 import { readCalendars, readItems } from './catalogue-doc.ts'
@@ -39,13 +39,14 @@ async function projectCase(doc: Y.Doc, tx: Queryable, days: WorkingDays): Promis
   )
   await tx.query(
     `INSERT INTO cases (id, item_code, item_version, origin_code, handler_code, kind, status, decision,
-       applicant_name, applicant_phone, created_at, accepted_at, completed_at, delivered_at, due_date, rating, flagged, updated_at)
-     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17, now())
-     ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, decision = EXCLUDED.decision,
+       applicant_name, applicant_phone, created_at, accepted_at, completed_at, delivered_at, due_date, rating, flagged, stat_day, updated_at)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18, now())
+     ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, decision = EXCLUDED.decision, stat_day = EXCLUDED.stat_day,
        accepted_at = EXCLUDED.accepted_at, completed_at = EXCLUDED.completed_at, delivered_at = EXCLUDED.delivered_at,
        due_date = EXCLUDED.due_date, rating = EXCLUDED.rating, flagged = EXCLUDED.flagged, updated_at = now()`,
     [app.id, app.itemCode, app.itemVersion, app.originCode, app.handlerCode, app.kind, f.status, f.decision,
-      app.applicant.name, app.applicant.phone, app.createdAt, f.acceptedAt, f.completedAt, f.deliveredAt, f.dueDate, f.rating, f.flagged.length],
+      app.applicant.name, app.applicant.phone, app.createdAt, f.acceptedAt, f.completedAt, f.deliveredAt, f.dueDate, f.rating, f.flagged.length,
+      localDate(f.acceptedAt ?? app.createdAt)],
   )
   for (const e of f.events) {
     await tx.query(

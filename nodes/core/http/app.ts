@@ -12,6 +12,8 @@ import type { AppEnv } from './env.ts'
 import { casesRoutes } from './routes-cases.ts'
 import { catalogueRoutes } from './routes-catalogue.ts'
 import { loginRoute, statsRoutes, usersRoutes } from './routes-misc.ts'
+import { publicRoutes } from './routes-public.ts'
+import { uiRoutes } from './routes-ui.ts'
 
 export interface AppExtras {
   /** Routes a preset or the tree adds (mounted before the 404). */
@@ -30,11 +32,13 @@ export function createApp(node: TongbanNode, extras: AppExtras = {}): Hono<AppEn
     c.json({ level: node.config.level, code: node.config.code, name: node.config.name, parent: node.parent, ...(await extras.health?.()) }),
   )
   app.route('/api/login', loginRoute)
+  app.route('/api/public', publicRoutes())
   app.use('/api/*', requireUser)
   app.route('/api/catalogue', catalogueRoutes)
   app.route('/api/cases', casesRoutes)
   app.route('/api/stats', statsRoutes)
   app.route('/api/users', usersRoutes)
+  app.route('/', uiRoutes)
   extras.extend?.(app)
 
   app.notFound((c) => c.json<ApiErrorBody>({ error: { code: 'not_found', message: `no route ${c.req.method} ${c.req.path}` } }, 404))

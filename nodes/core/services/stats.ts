@@ -39,11 +39,11 @@ export class StatsService {
   async ownCounts(q: { from?: string; to?: string; groupBy: string }): Promise<Map<string, StatsCounts>> {
     const rows = await this.db.query<{
       item_code: string; status: string; decision: 'approved' | 'denied' | null; kind: 'instant' | 'promised'
-      created_at: string; accepted_at: string | null; completed_at: string | null; due_date: string | null; rating: number | null
+      stat_day: string; accepted_at: string | null; completed_at: string | null; due_date: string | null; rating: number | null
     }>(
-      `SELECT item_code, status, decision, kind, created_at, accepted_at, completed_at, due_date, rating
-       FROM cases WHERE origin_code = $1`,
-      [this.self.code],
+      `SELECT item_code, status, decision, kind, stat_day, accepted_at, completed_at, due_date, rating
+       FROM cases WHERE origin_code = $1 AND ($2::text IS NULL OR stat_day >= $2) AND ($3::text IS NULL OR stat_day <= $3)`,
+      [this.self.code, q.from ?? null, q.to ?? null],
     )
     const days = this.days()
     const today = localDate(this.now())
@@ -51,8 +51,7 @@ export class StatsService {
     const out = new Map<string, StatsCounts>()
     for (const r of rows) {
       const iso = (v: string | null) => (v == null ? null : new Date(v).toISOString())
-      const day = localDate(iso(r.accepted_at) ?? iso(r.created_at)!)
-      if ((q.from && day < q.from) || (q.to && day > q.to)) continue
+      const day = r.stat_day
       const key = q.groupBy === 'day' ? day : q.groupBy === 'child' ? this.self.code : q.groupBy === 'day|item' ? `${day}|${r.item_code}` : r.item_code
       let c = out.get(key)
       if (!c) out.set(key, (c = emptyCounts()))

@@ -25,34 +25,39 @@ export class StatsPublisher {
     docs.on('update', (u) => {
       if (u.docId.startsWith('case:')) this.schedule()
     })
-    this.interval = setInterval(() => this.schedule(), 5 * 60_000)
+    this.interval = setInterval(() => this.schedule(true), 5 * 60_000)
     this.interval.unref()
     stats.addSource(this.descendants)
   }
 
-  schedule(): void {
+  schedule(withOpen = false): void {
     if (this.timer || this.closed) return
     this.timer = setTimeout(() => {
       this.timer = null
-      this.running = this.running.then(() => this.refresh()).catch((e) => console.error(`[${this.self.code}] statistics refresh failed:`, e))
+      this.running = this.running.then(() => this.refresh(withOpen)).catch((e) => console.error(`[${this.self.code}] statistics refresh failed:`, e))
     }, this.delayMs)
   }
 
-  /** Recomputes this node's counts and writes the months that changed. */
-  async refresh(): Promise<void> {
-    const byKey = await this.stats.ownCounts({ groupBy: 'day|item' })
-    const months = new Map<string, Map<string, StatsCounts>>()
-    for (const [key, c] of byKey) {
-      const month = key.slice(0, 7)
-      if (!months.has(month)) months.set(month, new Map())
-      months.get(month)!.set(key, c)
-    }
-    const known = await this.db.query<{ month: string }>('SELECT DISTINCT month FROM stats_rows WHERE node_code = $1', [this.self.code])
-    for (const { month } of known) if (!months.has(month)) months.set(month, new Map())
-    for (const [month, counts] of months) {
+  /**
+   * Recomputes the months whose cases changed since the last refresh, and those with open cases
+   * (overdue and due-soon move with the clock), and writes the documents that changed.
+   */
+  async refresh(withOpen = false): Promise<void> {
+    const [{ now }] = await this.db.query<{ now: string }>('SELECT now()::text AS now')
+    const dirty = await this.db.query<{ month: string }>(
+      `SELECT DISTINCT substr(stat_day, 1, 7) AS month FROM cases
+       WHERE origin_code = $1 AND (($2::timestamptz IS NULL OR updated_at >= $2) OR ($3 AND status IN ('submitted', 'accepted')))`,
+      [this.self.code, this.since, withOpen],
+    )
+    for (const { month } of dirty) {
+      const counts = await this.stats.ownCounts({ groupBy: 'day|item', from: `${month}-01`, to: `${month}-31` })
       await this.docs.change(statsDocId(this.self.code, month), (doc) => writeCounts(doc, counts))
     }
+    this.since = now
   }
+
+  /** Database time of the last refresh's start: cases updated since are in dirty months. */
+  private since: string | null = null
 
   /** Sums of every descendant's statistics, grouped as asked. */
   private descendants: StatsSource = async (q) => {

@@ -10,7 +10,7 @@
  * written while it runs are never dropped with the old one.
  * Record: u32 length • u32 crc32 • JSON {d: docId, o: origin, u: base64 update}.
  */
-import { closeSync, existsSync, fdatasyncSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fdatasyncSync, ftruncateSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 
@@ -26,7 +26,12 @@ export class Journal {
   private pending: { buf: Buffer; done: () => void; fail: (e: Error) => void }[] = []
   private flushing = false
 
+  private checkpointing: Promise<void> = Promise.resolve()
+
   constructor(private readonly dir: string) {
+    // A crash may have torn the last write of either file. Cut it off now: a record appended
+    // after torn bytes would be unreadable at the next start, though it was acknowledged.
+    for (const n of [0, 1] as const) cutTornTail(this.path(n))
     this.active = existsSync(this.path(1)) && !existsSync(this.path(0)) ? 1 : 0
     this.fd = openSync(this.path(this.active), 'a')
   }
@@ -71,26 +76,22 @@ export class Journal {
   }
 
   private read(path: string): JournalRecord[] {
-    if (!existsSync(path)) return []
-    const buf = readFileSync(path)
-    const out: JournalRecord[] = []
-    for (let off = 0; off + 8 <= buf.length; ) {
-      const len = buf.readUInt32LE(off)
-      const crc = buf.readUInt32LE(off + 4)
-      const body = buf.subarray(off + 8, off + 8 + len)
-      if (body.length < len || crc32(body) !== crc) break // torn write at a crash: the rest was never acknowledged
-      const j = JSON.parse(body.toString()) as { d: string; o: string; u: string }
-      out.push({ docId: j.d, origin: j.o, update: new Uint8Array(Buffer.from(j.u, 'base64')) })
-      off += 8 + len
-    }
-    return out
+    return existsSync(path) ? parseRecords(readFileSync(path)).records : []
   }
 
   /**
    * Runs `checkpoint` (which must make every commit so far durable in the store) and then drops
    * the journal it covers. Appends go to the other file meanwhile.
    */
-  async checkpoint(checkpoint: () => Promise<void>): Promise<void> {
+  checkpoint(checkpoint: () => Promise<void>): Promise<void> {
+    // One at a time: a slow checkpoint still running when the next is due would otherwise have
+    // the next switch back to the file the slow one is about to delete, with new records in it.
+    const run = this.checkpointing.then(() => this.checkpointNow(checkpoint))
+    this.checkpointing = run.catch(() => {})
+    return run
+  }
+
+  private async checkpointNow(checkpoint: () => Promise<void>): Promise<void> {
     const old = this.active
     this.active = (1 - old) as 0 | 1
     const oldFd = this.fd
@@ -113,5 +114,43 @@ export class Journal {
   close(): void {
     this.flush()
     closeSync(this.fd)
+  }
+}
+
+/** The intact records at the start of `buf`, and where they end; parsing stops at the first torn one. */
+function parseRecords(buf: Buffer): { records: JournalRecord[]; end: number } {
+  const records: JournalRecord[] = []
+  let off = 0
+  while (off + 8 <= buf.length) {
+    const len = buf.readUInt32LE(off)
+    const crc = buf.readUInt32LE(off + 4)
+    const body = buf.subarray(off + 8, off + 8 + len)
+    // Torn write at a crash (the rest was never acknowledged). A record is never empty: zeros
+    // (a file extended whose blocks were never written) would otherwise pass the checksum.
+    if (len === 0 || body.length < len || crc32(body) !== crc) break
+    let j: { d: string; o: string; u: string }
+    try {
+      j = JSON.parse(body.toString()) as { d: string; o: string; u: string }
+    } catch {
+      break
+    }
+    records.push({ docId: j.d, origin: j.o, update: new Uint8Array(Buffer.from(j.u, 'base64')) })
+    off += 8 + len
+  }
+  return { records, end: off }
+}
+
+/** Truncates a journal file to its intact records (durably), if anything torn follows them. */
+function cutTornTail(path: string): void {
+  if (!existsSync(path)) return
+  const buf = readFileSync(path)
+  const { end } = parseRecords(buf)
+  if (end === buf.length) return
+  const fd = openSync(path, 'r+')
+  try {
+    ftruncateSync(fd, end)
+    fdatasyncSync(fd)
+  } finally {
+    closeSync(fd)
   }
 }

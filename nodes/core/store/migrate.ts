@@ -16,21 +16,35 @@ export function listMigrations(): { version: number; name: string; sql: string }
     .map((f) => ({ version: Number(f.slice(0, 3)), name: f, sql: readFileSync(join(DIR, f), 'utf8') }))
 }
 
+/**
+ * Several processes may share one PostgreSQL database and start at once: each migration step
+ * takes this transaction-scoped advisory lock and re-checks, so exactly one of them applies it
+ * (two concurrent `CREATE TABLE`s otherwise collide in pg_type). Any constant will do.
+ */
+const MIGRATION_LOCK = 'SELECT pg_advisory_xact_lock(7411001)'
+
 /** Applies the migrations not yet applied; returns the versions it applied. */
 export async function migrate(db: Db): Promise<number[]> {
-  await db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`)
+  await db.transaction(async (tx) => {
+    await tx.query(MIGRATION_LOCK)
+    await tx.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`)
+  })
   const done = new Set((await db.query<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => r.version))
   const applied: number[] = []
   for (const m of listMigrations()) {
     if (done.has(m.version)) continue
-    await db.transaction(async (tx) => {
+    const did = await db.transaction(async (tx) => {
+      await tx.query(MIGRATION_LOCK)
+      // Another process sharing the database may have applied it while we waited for the lock.
+      if ((await tx.query('SELECT 1 FROM schema_migrations WHERE version = $1', [m.version])).length) return false
       // Multi-statement SQL: PGlite's query() takes one statement, so split on the blank-line-
       // separated statements the files are written in.
       for (const stmt of splitStatements(m.sql)) await tx.query(stmt)
       await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name])
+      return true
     })
-    applied.push(m.version)
+    if (did) applied.push(m.version)
   }
   return applied
 }

@@ -7,6 +7,10 @@ pg.types.setTypeParser(20, (v) => Number(v))
 
 export async function openPg(url: string): Promise<Db> {
   const pool = new pg.Pool({ connectionString: url, max: 8 })
+  // An idle connection the server cuts (a restart, a failover) is reported here; without a
+  // listener the 'error' event would kill the node. The pool drops that connection and opens
+  // a new one for the next query, so logging is all there is to do.
+  pool.on('error', (e) => console.error(`PostgreSQL closed an idle connection (${e.message}); the next query opens a new one`))
   await pool.query('SELECT 1')
   const wrap = (c: { query: pg.Pool['query'] }): Queryable => ({
     async query<T>(sql: string, params?: unknown[]) {

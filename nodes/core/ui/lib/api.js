@@ -1,0 +1,86 @@
+/**
+ * Talking to this node's JSON API. The session (token, name, role) lives in sessionStorage:
+ * it ends with the browser tab, so a shared village laptop does not stay logged in.
+ */
+import { t } from './i18n.js'
+
+const KEY = 'tongban.session'
+
+export const session = {
+  get() {
+    try {
+      return JSON.parse(sessionStorage.getItem(KEY) ?? 'null')
+    } catch {
+      return null
+    }
+  },
+  set(s) {
+    sessionStorage.setItem(KEY, JSON.stringify(s))
+  },
+  clear() {
+    sessionStorage.removeItem(KEY)
+  },
+}
+
+/** An error the API answered with (`{error: {code, message, details}}`), or a network failure (status 0). */
+export class ApiFailure extends Error {
+  constructor(status, code, message, details) {
+    super(message)
+    this.status = status
+    this.code = code
+    this.details = details
+  }
+}
+
+let onUnauthenticated = () => {}
+/** What to do when the token is refused (the app goes to the login page). */
+export function whenLoggedOut(fn) {
+  onUnauthenticated = fn
+}
+
+/** Calls the API; resolves with the parsed JSON, throws ApiFailure. */
+export async function api(method, path, body, opts = {}) {
+  const headers = {}
+  const s = session.get()
+  if (s?.token && opts.auth !== false) headers.authorization = `Bearer ${s.token}`
+  let payload
+  if (body !== undefined) {
+    if (typeof body === 'string') {
+      headers['content-type'] = opts.type ?? 'text/plain'
+      payload = body
+    } else {
+      headers['content-type'] = 'application/json'
+      payload = JSON.stringify(body)
+    }
+  }
+  let res
+  try {
+    res = await fetch(path, { method, headers, body: payload, cache: 'no-store' })
+  } catch {
+    throw new ApiFailure(0, 'network', t('err.network'))
+  }
+  const text = await res.text()
+  let data = null
+  try {
+    data = text ? JSON.parse(text) : null
+  } catch {
+    throw new ApiFailure(res.status, 'bad_response', t('err.badResponse'))
+  }
+  if (!res.ok) {
+    const e = data?.error ?? {}
+    if (res.status === 401 && opts.auth !== false && path !== '/api/login') {
+      session.clear()
+      onUnauthenticated()
+    }
+    throw new ApiFailure(res.status, e.code ?? 'http_' + res.status, e.message ?? `HTTP ${res.status}`, e.details)
+  }
+  return data
+}
+
+/** Builds a query string from the defined values of `params`. */
+export function qs(params) {
+  const p = new URLSearchParams()
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') p.set(k, String(v))
+  const s = p.toString()
+  return s ? '?' + s : ''
+}

@@ -1,0 +1,61 @@
+/**
+ * What every page shares: this node (from /healthz), the user, the protocol — the same pure
+ * module the server runs, bundled by the node — and the working-day calendar and catalogue.
+ */
+import * as P from '/ui/gen/protocol.js'
+import { api } from './api.js'
+
+export { P }
+
+export const ctx = {
+  /** `{level, code, name, parent}` from /healthz. */
+  node: null,
+  /** `{name, role}` once logged in. */
+  user: null,
+  days: new P.WorkingDays([]),
+  calendars: [],
+}
+
+/** Today's date in China, YYYY-MM-DD (working days and due dates are China-local). */
+export const today = () => P.localDate(new Date())
+
+let catalogue = null
+let loadedAt = 0
+
+/** The catalogue this node takes in, retired items included (old cases still name them). Cached for a minute. */
+export async function loadCatalogue(force = false) {
+  if (!catalogue || force || Date.now() - loadedAt > 60_000) {
+    const { items } = await api('GET', '/api/catalogue?retired=true')
+    catalogue = new Map(items.map((i) => [i.code, i]))
+    loadedAt = Date.now()
+  }
+  return catalogue
+}
+
+export function forgetCatalogue() {
+  catalogue = null
+}
+
+/** The item's name if the catalogue is loaded, else its code. */
+export function itemName(code) {
+  return catalogue?.get(code)?.name ?? code
+}
+
+/** Loads the published calendars into the working-day lookup. */
+export async function loadCalendars() {
+  const { calendars } = await api('GET', '/api/catalogue/calendars')
+  ctx.calendars = calendars
+  ctx.days = new P.WorkingDays(calendars)
+}
+
+/** May the user take `type` on case `c` here? The server's own rule: state machine, then `mayAct`. */
+export function allowedActions(c) {
+  if (!ctx.user) return []
+  return P.allowedNext(c.status, c.rating !== null).filter((type) => P.mayAct(type, ctx.user.role, ctx.node.code, c) === null)
+}
+
+/** Which level a division code names ('village' …), or null. */
+export function levelOf(code) {
+  const l = P.levelOfCode(code)
+  return typeof l === 'string' ? l : null
+}

@@ -1,0 +1,288 @@
+/**
+ * One case: where it stands, its timeline, its materials, and the actions this user may take
+ * here — the same state machine and `mayAct` the node enforces, run in the browser on the
+ * case the API returned. Two people on one case see each other and each other's changes live.
+ */
+import { onLeave } from '../app.js'
+import { api } from '../lib/api.js'
+import { allowedActions, ctx, loadCatalogue, P } from '../lib/ctx.js'
+import { h, mount, toast, confirmDialog } from '../lib/dom.js'
+import { t } from '../lib/i18n.js'
+import { dueChip, eventName, fmtTime, levelName, maskId, maskPhone, ratingName, roleName, statusPill, unitLabel } from '../lib/format.js'
+import { liveCase } from '../lib/live.js'
+
+/** The order actions are offered in, most likely first. */
+const ORDER = ['accepted', 'approved', 'delivered', 'rated', 'correction-requested', 'resumed', 'denied', 'withdrawn']
+
+export async function render({ id }) {
+  const catalogue = await loadCatalogue()
+  const path = '/api/cases/' + encodeURIComponent(id)
+  let c = await api('GET', path)
+  const item = catalogue.get(c.itemCode)
+  const root = h('div', { dataset: { case: c.id } })
+  const presence = h('div', { class: 'presence', 'aria-live': 'polite', dataset: { presence: '' } })
+  const news = h('div', { class: 'notice', hidden: true, role: 'status' })
+  let openForm = null
+  let live = null
+  const reveal = { id: false, phone: false }
+
+  const draw = () => {
+    mount(root,
+      h('div', { class: 'crumbs no-print' }, h('a', { href: '#/cases' }, t('nav.cases')), ' › ', c.id),
+      h('section', { class: 'card' },
+        h('div', { class: 'case-head' },
+          h('div', { class: 'title' },
+            h('h1', null, item?.name ?? c.itemCode),
+            h('div', { class: 'case-no', dataset: { field: 'case-id' } }, t('case.number') + ' ' + c.id)),
+          h('div', { class: 'row' }, statusPill(c.status, true), dueChip(c))),
+        steps(c),
+        presence),
+      news,
+      h('div', { class: 'grid-2' },
+        h('div', null,
+          timelineCard(c),
+          applicantCard(c, reveal, draw),
+          materialsCard(c, item)),
+        h('div', null,
+          actionsCard(c, item, {
+            opened: (type) => {
+              openForm = type
+              live?.acting(type)
+            },
+            done: (view, type) => {
+              c = view
+              openForm = null
+              live?.acting(null)
+              toast(t('case.recorded', { what: eventName(type) }))
+              draw()
+              root.querySelector('h1')?.focus()
+            },
+          }),
+          detailsCard(c, item))))
+  }
+  draw()
+
+  // Live: changes made elsewhere (the township approving, a colleague) appear without reloading.
+  const refresh = async () => {
+    const view = await api('GET', path)
+    if (JSON.stringify(view.events) === JSON.stringify(c.events)) return
+    if (openForm) {
+      mount(news, t('case.changedWhileOpen'), ' ', h('button', { class: 'btn small secondary', type: 'button', onclick: () => ((c = view), (openForm = null), draw()) }, t('case.reload')))
+      news.hidden = false
+      return
+    }
+    c = view
+    draw()
+    toast(t('case.updated'))
+  }
+  let pending = null
+  liveCase(c.id, {
+    onChange: () => {
+      clearTimeout(pending)
+      pending = setTimeout(() => void refresh().catch(() => {}), 150)
+    },
+    onPeers: (peers) => mount(presence, peers.length
+      ? [h('span', { class: 'live-dot', 'aria-hidden': 'true' }), t('case.alsoHere'),
+        peers.map((p) => h('span', { class: 'who', dataset: { peer: p.name } }, `${p.name}（${roleName(p.role)}）`, p.acting ? ' · ' + t('case.acting', { what: eventName(p.acting) }) : ''))]
+      : []),
+  }).then((l) => {
+    live = l
+    onLeave(() => l.close())
+  }, (e) => console.warn('live view unavailable:', e))
+  onLeave(() => clearTimeout(pending))
+  return root
+}
+
+function steps(c) {
+  const decided = c.completedAt !== null
+  const denied = c.events.some((e) => e.type === 'denied')
+  const delivered = c.status === 'delivered'
+  const list = [
+    { label: t('step.accepted'), done: c.acceptedAt !== null, current: c.status === 'submitted' },
+    { label: decided ? (denied ? t('step.denied') : t('step.approved')) : t('step.decide'), done: decided && !denied, bad: denied, current: c.status === 'accepted' || c.status === 'correction' },
+    { label: t('step.delivered'), done: delivered, current: c.status === 'approved' || c.status === 'denied' },
+    { label: t('step.rated'), done: c.rating !== null, current: delivered && c.rating === null },
+  ]
+  if (c.status === 'withdrawn') return h('div', { class: 'notice warn' }, t('case.withdrawnNote'))
+  return h('ol', { class: 'steps', 'aria-label': t('case.progress') }, list.map((s) => h('li', {
+    class: [s.done && 'done', s.bad && 'bad', !s.done && !s.bad && s.current && 'current'],
+    'aria-current': s.current ? 'step' : null,
+  }, s.label)))
+}
+
+function timelineCard(c) {
+  const flagged = new Map(c.flagged.map((f) => [f.eventId, f.reason]))
+  const entries = [
+    { cls: 'ev-intake', what: t('event.intake'), who: c.createdBy, where: c.originCode, at: c.createdAt, extra: null },
+    ...c.events.map((e) => ({ cls: 'ev-' + e.type, what: eventName(e.type), who: e.user, where: e.author, at: e.at, extra: eventDetail(e), flag: flagged.get(e.id) })),
+  ]
+  return h('section', { class: 'card', 'aria-labelledby': 'tl-h' },
+    h('h2', { id: 'tl-h' }, t('case.timeline')),
+    h('ol', { class: 'timeline', dataset: { timeline: '' } }, entries.map((e) => h('li', { class: [e.cls, e.flag && 'flagged'] },
+      h('div', { class: 'what' }, e.what),
+      h('div', { class: 'when' }, `${fmtTime(e.at)} · ${e.who} · ${unitLabel(e.where)}`),
+      e.extra ? h('div', { class: 'note' }, e.extra) : null,
+      e.flag ? h('div', { class: 'note', style: { color: 'var(--bad)' } }, t('case.flaggedReason', { reason: e.flag })) : null))))
+}
+
+function eventDetail(e) {
+  if (e.type === 'rated') return [h('span', { class: 'stars' }, ratingName(e.rating)), e.comment ? ' · ' + e.comment : '']
+  if (e.type === 'correction-requested') return [t('case.toCorrect') + e.materials.join('、'), e.note ? ' · ' + e.note : '']
+  if (e.type === 'denied') return t('case.reason') + e.reason
+  if (e.type === 'withdrawn') return e.reason ? t('case.reason') + e.reason : null
+  return e.note || null
+}
+
+function applicantCard(c, reveal, redraw) {
+  const toggle = (k) => h('button', { class: 'btn ghost small no-print', type: 'button', 'aria-pressed': String(reveal[k]), onclick: () => ((reveal[k] = !reveal[k]), redraw()) },
+    reveal[k] ? t('case.hide') : t('case.show'))
+  return h('section', { class: 'card', 'aria-labelledby': 'ap-h' },
+    h('h2', { id: 'ap-h' }, t('case.applicant')),
+    h('dl', { class: 'kv' },
+      h('dt', null, t('intake.name')), h('dd', { dataset: { field: 'applicant' } }, c.applicant.name),
+      h('dt', null, t('intake.idType')), h('dd', null, t('idType.' + c.applicant.idType)),
+      h('dt', null, t('intake.idNumber')), h('dd', { class: 'row' }, h('span', { class: 'mono' }, reveal.id ? c.applicant.idNumber : maskId(c.applicant.idNumber)), toggle('id')),
+      h('dt', null, t('intake.phone')), h('dd', { class: 'row' }, h('span', { class: 'mono' }, reveal.phone ? c.applicant.phone : maskPhone(c.applicant.phone)), toggle('phone'))))
+}
+
+function materialsCard(c, item) {
+  const got = new Set(c.materials)
+  const lastCorrection = [...c.events].reverse().find((e) => e.type === 'correction-requested')
+  const fix = new Set(c.status === 'correction' && lastCorrection ? lastCorrection.materials : [])
+  const names = item ? item.materials.map((m) => m.name) : c.materials
+  return h('section', { class: 'card', 'aria-labelledby': 'mt-h' },
+    h('h2', { id: 'mt-h' }, t('case.materials')),
+    h('ul', { class: 'mat-status' }, names.map((n) => {
+      const cls = fix.has(n) ? 'fix' : got.has(n) ? 'got' : 'not'
+      return h('li', { class: cls },
+        h('span', { class: 'mk', 'aria-hidden': 'true' }, cls === 'got' ? '✓' : cls === 'fix' ? '!' : '–'),
+        h('span', { class: 'spacer' }, n),
+        h('span', { class: 'small muted' }, t('case.mat.' + cls)))
+    })))
+}
+
+function detailsCard(c, item) {
+  return h('section', { class: 'card', 'aria-labelledby': 'dt-h' },
+    h('h2', { id: 'dt-h' }, t('case.details')),
+    h('dl', { class: 'kv' },
+      h('dt', null, t('case.item')), h('dd', null, `${item?.name ?? ''} (${c.itemCode} v${c.itemVersion})`),
+      h('dt', null, t('guide.promised')), h('dd', null, c.kind === 'instant' ? t('kind.instant') : t('days', { n: c.promisedDays })),
+      h('dt', null, t('case.takenIn')), h('dd', null, `${unitLabel(c.originCode)} · ${fmtTime(c.createdAt)}`),
+      h('dt', null, t('case.decidedAt')), h('dd', null, unitLabel(c.handlerCode)),
+      h('dt', null, t('case.acceptedAt')), h('dd', null, fmtTime(c.acceptedAt)),
+      h('dt', null, t('case.completedAt')), h('dd', null, fmtTime(c.completedAt)),
+      h('dt', null, t('case.dueDate')), h('dd', null, c.dueDate ?? '—'),
+      h('dt', null, t('case.rating')), h('dd', null, c.rating ? ratingName(c.rating) : '—')),
+    h('div', { class: 'row no-print', style: { marginTop: '16px' } },
+      h('a', { class: 'btn secondary small', href: '#/receipt/' + encodeURIComponent(c.id) }, t('case.receipt'))))
+}
+
+/** The actions this user may take here, each opening a short form. */
+function actionsCard(c, item, hooks) {
+  const types = allowedActions(c).sort((a, b) => ORDER.indexOf(a) - ORDER.indexOf(b))
+  const area = h('div', { class: 'action-list' })
+  const card = h('section', { class: 'card', 'aria-labelledby': 'ac-h', dataset: { actions: types.join(' ') } },
+    h('h2', { id: 'ac-h' }, t('case.actions')), area)
+  const showButtons = () => {
+    hooks.opened(null)
+    if (!types.length) {
+      mount(area, h('p', { class: 'muted', dataset: { noActions: '' } }, whyNoActions(c)))
+      return
+    }
+    const elsewhere = whereElse(c)
+    mount(area, elsewhere ? h('p', { class: 'notice', dataset: { elsewhere: '' } }, elsewhere) : null, types.map((type) => h('button', {
+      class: ['btn', type === 'denied' || type === 'withdrawn' ? 'secondary' : type === 'approved' || type === 'delivered' ? 'ok' : null],
+      type: 'button', dataset: { action: type },
+      onclick: () => {
+        hooks.opened(type)
+        mount(area, actionForm(c, item, type, { cancel: showButtons, done: (view) => hooks.done(view, type) }))
+        area.querySelector('input, textarea, button')?.focus()
+      },
+    }, t('action.' + type))))
+  }
+  showButtons()
+  return card
+}
+
+/** Where the next step happens when it is not here (shown above this node's own actions). */
+function whereElse(c) {
+  const open = c.status === 'submitted' || c.status === 'accepted' || c.status === 'correction'
+  if (open && c.handlerCode !== ctx.node.code) {
+    const level = P.levelOfCode(c.handlerCode)
+    return t('case.waitingAbove', { where: unitLabel(c.handlerCode), level: typeof level === 'string' ? levelName(level) : '' })
+  }
+  return null
+}
+
+/** Why this user has nothing to do on the case, in words for the window. */
+function whyNoActions(c) {
+  const role = ctx.user.role
+  if (role === 'supervisor' || role === 'admin') return t('case.readOnly', { role: roleName(role) })
+  if (c.status === 'withdrawn' || (c.status === 'delivered' && c.rating !== null)) return t('case.finished')
+  const level = P.levelOfCode(c.handlerCode)
+  if (c.handlerCode !== ctx.node.code && (c.status === 'submitted' || c.status === 'accepted' || c.status === 'correction')) {
+    return t('case.waitingAbove', { where: unitLabel(c.handlerCode), level: typeof level === 'string' ? levelName(level) : '' })
+  }
+  if (c.originCode !== ctx.node.code) return t('case.backAtOrigin', { where: unitLabel(c.originCode) })
+  return t('case.nothing')
+}
+
+function actionForm(c, item, type, { cancel, done }) {
+  const err = h('div', { class: 'notice error', role: 'alert', hidden: true })
+  const note = h('textarea', { id: 'act-note', rows: '3' })
+  const parts = []
+  let collect = () => ({ note: note.value.trim() || undefined })
+  let rating = 0
+
+  if (type === 'correction-requested') {
+    const boxes = (item?.materials ?? []).map((m, i) => h('label', { class: 'check', htmlFor: 'fix-' + i },
+      h('input', { type: 'checkbox', id: 'fix-' + i, value: m.name }), m.name))
+    parts.push(h('fieldset', { class: 'field', style: { border: '0', padding: '0' } }, h('legend', { class: 'label' }, t('action.whichMaterials')), boxes))
+    collect = () => ({ materials: boxes.map((b) => b.querySelector('input')).filter((x) => x.checked).map((x) => x.value), note: note.value.trim() || undefined })
+  }
+  if (type === 'denied' || type === 'withdrawn') {
+    collect = () => ({ reason: note.value.trim() || undefined })
+  }
+  if (type === 'rated') {
+    const buttons = [5, 4, 3, 2, 1].map((n) => h('button', {
+      type: 'button', class: 'r' + n, 'aria-pressed': 'false', dataset: { rating: String(n) },
+      onclick: (e) => {
+        rating = n
+        for (const b of e.currentTarget.parentElement.children) b.setAttribute('aria-pressed', String(b === e.currentTarget))
+      },
+    }, h('span', { class: 'face', 'aria-hidden': 'true' }, '★'.repeat(n)), ratingName(n)))
+    parts.push(h('div', { class: 'field' }, h('span', { class: 'label', id: 'rate-l' }, t('action.rateLead')),
+      h('div', { class: 'rating-scale', role: 'group', 'aria-labelledby': 'rate-l' }, buttons)))
+    collect = () => ({ rating, comment: note.value.trim() || undefined })
+  }
+  const noteLabel = type === 'denied' ? t('action.reasonRequired') : type === 'withdrawn' ? t('action.reason') : type === 'rated' ? t('action.comment') : t('action.note')
+  parts.push(h('div', { class: 'field' }, h('label', { htmlFor: 'act-note', class: type === 'denied' ? 'req' : null }, noteLabel), note))
+
+  const submit = h('button', { class: ['btn', type === 'denied' || type === 'withdrawn' ? 'danger' : null], type: 'submit', dataset: { confirm: type } }, t('action.confirm.' + type))
+  const onsubmit = async (e) => {
+    e.preventDefault()
+    err.hidden = true
+    const body = { type, ...collect() }
+    if (type === 'rated' && !rating) return fail(t('action.pickRating'))
+    if (type === 'correction-requested' && !body.materials.length) return fail(t('action.pickMaterials'))
+    if (type === 'denied' && !body.reason) return fail(t('action.needReason'))
+    if (type === 'withdrawn' && !(await confirmDialog({ title: t('action.withdrawTitle'), body: t('action.withdrawBody'), ok: t('action.confirm.withdrawn'), cancel: t('cancel'), danger: true }))) return
+    submit.disabled = true
+    try {
+      done(await api('POST', `/api/cases/${encodeURIComponent(c.id)}/events`, body))
+    } catch (x) {
+      fail(x.message)
+    } finally {
+      submit.disabled = false
+    }
+  }
+  function fail(msg) {
+    err.textContent = msg
+    err.hidden = false
+  }
+  return h('form', { class: 'action-form', onsubmit, dataset: { form: type } },
+    h('h3', null, t('action.' + type)),
+    h('p', { class: 'muted small' }, t('action.help.' + type)),
+    err, parts,
+    h('div', { class: 'row' }, submit, h('button', { class: 'btn secondary', type: 'button', onclick: cancel }, t('cancel'))))
+}

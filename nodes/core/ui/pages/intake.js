@@ -1,0 +1,142 @@
+/**
+ * Intake (受理 / 代办): the applicant and a checklist of the item's materials. What is missing is
+ * named all at once (一次性告知) — live as boxes are ticked, and from the node's own answer
+ * (400 missing_materials with details.missing), which is the word that counts.
+ */
+import { go } from '../app.js'
+import { api, ApiFailure } from '../lib/api.js'
+import { ctx, loadCatalogue, P, today } from '../lib/ctx.js'
+import { h, mount, toast } from '../lib/dom.js'
+import { t } from '../lib/i18n.js'
+import { fmtDay, kindTag, levelTag } from '../lib/format.js'
+import { routeBox } from './guide.js'
+
+const FIELDS = ['name', 'idType', 'idNumber', 'phone']
+
+export async function render({ code }) {
+  const item = (await loadCatalogue()).get(code)
+  if (!item) throw new Error(t('guide.noItem', { code }))
+  if (!P.mayTakeIn(ctx.user.role)) throw new Error(t('intake.notYou'))
+  const handler = P.handlerFor(ctx.node.code, item)
+  if (typeof handler !== 'string') throw new Error(t('guide.notHere'))
+
+  const inputs = {
+    name: h('input', { type: 'text', id: 'ap-name', name: 'name', autocomplete: 'off', required: true, autofocus: true }),
+    idType: h('select', { id: 'ap-idType', name: 'idType' }, P.ID_TYPES.map((v) => h('option', { value: v }, t('idType.' + v)))),
+    idNumber: h('input', { type: 'text', id: 'ap-idNumber', name: 'idNumber', autocomplete: 'off', spellcheck: 'false', required: true, class: 'mono' }),
+    phone: h('input', { type: 'tel', id: 'ap-phone', name: 'phone', autocomplete: 'off', inputmode: 'tel', required: true }),
+  }
+  const errs = Object.fromEntries(FIELDS.map((f) => [f, h('span', { class: 'err', id: `ap-${f}-err`, hidden: true })]))
+  const field = (f, label, hint, full = false) => h('div', { class: ['field', full && 'full'] },
+    h('label', { htmlFor: 'ap-' + f, class: f === 'idType' ? null : 'req' }, label), inputs[f],
+    hint ? h('span', { class: 'hint' }, hint) : null, errs[f])
+
+  const boxes = item.materials.map((m, i) => {
+    const box = h('input', { type: 'checkbox', id: 'mat-' + i, name: 'materials', value: m.name, dataset: { material: m.name } })
+    const li = h('li', { dataset: { material: m.name } }, h('label', { htmlFor: 'mat-' + i },
+      box, h('span', { class: 'mat' }, m.name),
+      h('span', { class: ['tag', m.required ? 'required' : 'optional'] }, m.required ? t('mat.required') : t('mat.optional'))))
+    box.addEventListener('change', () => {
+      li.classList.toggle('checked', box.checked)
+      li.classList.remove('missing')
+      tallyNow()
+    })
+    return { m, box, li }
+  })
+  const tally = h('div', { class: 'tally', 'aria-live': 'polite', id: 'mat-tally' })
+  const tallyNow = () => {
+    const need = boxes.filter((b) => b.m.required)
+    const left = need.filter((b) => !b.box.checked)
+    mount(tally, left.length
+      ? h('span', { class: 'left' }, t('intake.stillMissing', { n: left.length, list: left.map((b) => b.m.name).join('、') }))
+      : h('span', { class: 'done' }, t('intake.allRequired', { n: need.length })))
+  }
+  tallyNow()
+
+  const notice = h('div', { class: 'notice error', role: 'alert', tabindex: '-1', hidden: true, id: 'intake-notice' })
+  const submit = h('button', { class: 'btn big', type: 'submit', dataset: { action: 'submit-intake' } }, t('intake.submit'))
+
+  const showFieldErrors = (issues) => {
+    for (const f of FIELDS) {
+      errs[f].hidden = true
+      inputs[f].removeAttribute('aria-invalid')
+      inputs[f].removeAttribute('aria-describedby')
+    }
+    for (const f of issues) {
+      errs[f].textContent = t('intake.err.' + f)
+      errs[f].hidden = false
+      inputs[f].setAttribute('aria-invalid', 'true')
+      inputs[f].setAttribute('aria-describedby', errs[f].id)
+    }
+    if (issues.length) inputs[issues[0]].focus()
+  }
+
+  const onsubmit = async (e) => {
+    e.preventDefault()
+    notice.hidden = true
+    const applicant = Object.fromEntries(FIELDS.map((f) => [f, inputs[f].value.trim()]))
+    // The same schema the node checks with, so the agent hears about a typo before sending.
+    const parsed = P.ApplicantSchema.safeParse(applicant)
+    const bad = parsed.success ? [] : [...new Set(parsed.error.issues.map((i) => String(i.path[0])))].filter((f) => FIELDS.includes(f))
+    showFieldErrors(bad)
+    if (bad.length) return
+    submit.disabled = true
+    try {
+      const materials = boxes.filter((b) => b.box.checked).map((b) => b.m.name)
+      const out = await api('POST', '/api/cases', { itemCode: item.code, applicant: parsed.data, materials })
+      toast(t('intake.done', { id: out.id }))
+      go('#/receipt/' + encodeURIComponent(out.id))
+    } catch (x) {
+      if (x instanceof ApiFailure && x.code === 'missing_materials') {
+        const missing = x.details?.missing ?? []
+        for (const b of boxes) b.li.classList.toggle('missing', missing.includes(b.m.name))
+        mount(notice, h('h3', null, t('intake.missingTitle', { n: missing.length })),
+          h('p', null, t('intake.missingLead')),
+          h('ul', { dataset: { missing: 'list' } }, missing.map((m) => h('li', null, m))))
+      } else if (x instanceof ApiFailure && x.code === 'invalid_input' && x.details?.issues) {
+        const fields = x.details.issues.map((i) => i.field.replace(/^applicant\./, '')).filter((f) => FIELDS.includes(f))
+        showFieldErrors(fields)
+        mount(notice, h('p', null, x.message))
+      } else {
+        mount(notice, h('p', null, x.message))
+      }
+      notice.hidden = false
+      notice.focus()
+    } finally {
+      submit.disabled = false
+    }
+  }
+
+  const here = handler === ctx.node.code
+  const estimate = ctx.days.add(today(), item.promisedDays)
+  return h('div', null,
+    h('div', { class: 'crumbs' }, h('a', { href: '#/items' }, t('nav.items')), ' › ', h('a', { href: '#/items/' + encodeURIComponent(item.code) }, item.name), ' › ', t('intake.crumb')),
+    h('div', { class: 'page-head' }, h('div', null, h('h1', null, t('intake.title', { name: item.name })), h('p', { class: 'sub row' }, levelTag(item.level), kindTag(item), h('span', { class: 'mono' }, item.code)))),
+    h('form', { class: 'grid-2', onsubmit, novalidate: true, 'aria-labelledby': 'intake-h' },
+      h('div', null,
+        notice,
+        h('section', { class: 'card', 'aria-labelledby': 'intake-h' },
+          h('h2', { id: 'intake-h' }, t('intake.applicant')),
+          h('div', { class: 'form-grid' },
+            field('name', t('intake.name'), null),
+            field('phone', t('intake.phone'), t('intake.phoneHint')),
+            field('idType', t('intake.idType'), null),
+            field('idNumber', t('intake.idNumber'), null))),
+        h('section', { class: 'card', 'aria-labelledby': 'mat-h' },
+          h('h2', { id: 'mat-h' }, t('intake.materials')),
+          h('p', { class: 'muted' }, t('intake.materialsLead')),
+          h('fieldset', { style: { border: '0', padding: '0', margin: '0' } },
+            h('legend', { class: 'sr-only' }, t('intake.materials')),
+            h('ul', { class: 'checklist' }, boxes.map((b) => b.li))),
+          tally)),
+      h('aside', { class: 'sticky-side' },
+        h('section', { class: 'card' },
+          h('h2', null, t('intake.summary')),
+          routeBox(handler),
+          h('dl', { class: 'kv', style: { marginTop: '16px' } },
+            h('dt', null, t('guide.promised')), h('dd', null, item.kind === 'instant' ? t('kind.instant') : t('days', { n: item.promisedDays })),
+            h('dt', null, t('intake.expected')), h('dd', null, here ? fmtDay(estimate) : t('intake.expectedAbove', { n: item.promisedDays })),
+            h('dt', null, t('guide.fee')), h('dd', null, item.fee)),
+          h('div', { style: { marginTop: '20px' } }, submit),
+          h('p', { class: 'muted small', style: { marginTop: '10px' } }, here ? t('intake.hereNote') : t('intake.aboveNote'))))))
+}

@@ -1,0 +1,51 @@
+/**
+ * Public progress lookup (办件进度查询), no login: case number + the applicant's phone give the
+ * status and the due date, nothing more — the old man need not walk to the centre to ask.
+ */
+import { langButton } from '../app.js'
+import { api, qs } from '../lib/api.js'
+import { ctx } from '../lib/ctx.js'
+import { h, mount } from '../lib/dom.js'
+import { t } from '../lib/i18n.js'
+import { fmtDay, statusPill } from '../lib/format.js'
+
+export function render(_params, query) {
+  const id = h('input', { type: 'text', id: 'pg-id', name: 'id', autocomplete: 'off', spellcheck: 'false', placeholder: '511302101201-20261123-0001', value: query.get('id') ?? '', autofocus: true, class: 'mono' })
+  const phone = h('input', { type: 'tel', id: 'pg-phone', name: 'phone', autocomplete: 'tel', inputmode: 'tel' })
+  const out = h('div', { 'aria-live': 'polite' })
+  const submit = h('button', { class: 'btn big', type: 'submit' }, t('progress.submit'))
+
+  const onsubmit = async (e) => {
+    e.preventDefault()
+    submit.disabled = true
+    try {
+      const r = await api('GET', '/api/public/progress' + qs({ id: id.value.trim(), phone: phone.value.trim() }), undefined, { auth: false })
+      mount(out, h('div', { class: 'card', dataset: { result: 'found' } },
+        h('h2', null, r.itemName),
+        h('dl', { class: 'kv' },
+          h('dt', null, t('case.number')), h('dd', { class: 'mono' }, r.id),
+          h('dt', null, t('case.status')), h('dd', null, statusPill(r.status, true)),
+          h('dt', null, t('case.dueDate')), h('dd', { dataset: { field: 'due' } }, r.dueDate ? fmtDay(r.dueDate) : t('progress.noDue'))),
+        h('p', { class: 'muted small', style: { marginTop: '14px' } }, t('progress.only'))))
+    } catch (x) {
+      mount(out, h('div', { class: 'notice error', role: 'alert', dataset: { result: 'error' } }, h('p', null, x.status === 404 ? t('progress.notFound') : x.message)))
+    } finally {
+      submit.disabled = false
+    }
+  }
+
+  return h('div', { style: { maxWidth: '760px', margin: '0 auto' } },
+    h('div', { class: 'public-head' },
+      h('span', { class: 'brand-mark', 'aria-hidden': 'true' }, '通'),
+      h('div', { class: 'spacer' }, h('strong', null, t('app.full')), h('div', { class: 'muted small' }, ctx.node.name)),
+      langButton('btn secondary small')),
+    h('div', { class: 'card' },
+      h('h1', null, t('progress.title')),
+      h('p', { class: 'muted' }, t('progress.lead')),
+      h('form', { onsubmit, novalidate: true },
+        h('div', { class: 'field' }, h('label', { htmlFor: 'pg-id' }, t('case.number')), id, h('span', { class: 'hint' }, t('progress.idHint'))),
+        h('div', { class: 'field' }, h('label', { htmlFor: 'pg-phone' }, t('progress.phone')), phone, h('span', { class: 'hint' }, t('progress.phoneHint'))),
+        submit)),
+    out,
+    h('p', { class: 'center' }, h('a', { href: '#/login' }, t('progress.staffLogin'))))
+}

@@ -1,0 +1,37 @@
+/**
+ * The queue (待办件) of cases decided at this node, by due date: red when overdue, yellow when
+ * due within a working day. Cases awaiting acceptance count as due today; cases waiting for a
+ * correction have their clock stopped and go last. Supervisors see every open case held here.
+ */
+import { api, qs } from '../lib/api.js'
+import { ctx, loadCatalogue, today } from '../lib/ctx.js'
+import { caseTable } from '../lib/case-table.js'
+import { h } from '../lib/dom.js'
+import { t } from '../lib/i18n.js'
+import { dueState } from '../lib/format.js'
+
+export async function render() {
+  await loadCatalogue()
+  const mine = ctx.user.role === 'staff'
+  const res = await api('GET', '/api/cases' + qs({ status: 'submitted,accepted,correction', handler: mine ? ctx.node.code : '', limit: 1000 }))
+  const d = today()
+  const key = (c) => (c.status === 'correction' ? '9999-12-31' : c.dueDate ?? d)
+  const cases = res.cases.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : a.createdAt < b.createdAt ? -1 : 1))
+  const n = (f) => cases.filter(f).length
+  const chips = [
+    { k: 'overdue', cls: 'bad', v: n((c) => dueState(c) === 'overdue') },
+    { k: 'soon', cls: 'warn', v: n((c) => dueState(c) === 'soon') },
+    { k: 'await', cls: '', v: n((c) => c.status === 'submitted') },
+    { k: 'correction', cls: '', v: n((c) => c.status === 'correction') },
+  ]
+  return h('div', null,
+    h('div', { class: 'page-head' }, h('div', null,
+      h('h1', null, mine ? t('queue.title') : t('queue.titleSupervisor')),
+      h('p', { class: 'sub' }, mine ? t('queue.lead', { name: ctx.node.name }) : t('queue.leadSupervisor')))),
+    h('div', { class: 'kpis' }, chips.map((c) => h('div', { class: ['kpi', c.cls], dataset: { kpi: 'queue-' + c.k } },
+      h('div', { class: 'k' }, t('queue.' + c.k)), h('div', { class: 'v' }, String(c.v))))),
+    h('p', { class: 'legend muted' },
+      h('span', null, h('span', { class: 'sw', style: { background: 'var(--bad)' } }), t('queue.legendRed')),
+      h('span', null, h('span', { class: 'sw', style: { background: '#ffd54a' } }), t('queue.legendYellow'))),
+    caseTable(cases, { caption: t('queue.title'), empty: t('queue.empty') }))
+}

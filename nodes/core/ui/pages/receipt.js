@@ -1,0 +1,57 @@
+/**
+ * The acceptance receipt (受理回执), a document the villager takes home: case number, item,
+ * where it is decided, the due date, and how to check progress. Printed with the print styles
+ * (A4, no app around it).
+ */
+import { api } from '../lib/api.js'
+import { ctx, loadCatalogue, today } from '../lib/ctx.js'
+import { h } from '../lib/dom.js'
+import { t } from '../lib/i18n.js'
+import { fmtDay, fmtTime, levelName, maskId, maskPhone, unitLabel } from '../lib/format.js'
+
+export async function render({ id }) {
+  const [c, catalogue] = await Promise.all([api('GET', '/api/cases/' + encodeURIComponent(id)), loadCatalogue()])
+  const item = catalogue.get(c.itemCode)
+  const here = c.handlerCode === ctx.node.code
+  const taken = c.createdAt
+  const due = c.dueDate
+    ? fmtDay(c.dueDate)
+    : t('receipt.dueAbove', { n: c.promisedDays, date: ctx.days.add(today(), c.promisedDays) })
+  const lookupUrl = `${location.origin}/#/progress`
+  const received = c.materials.length ? h('ul', { class: 'mats' }, c.materials.map((m) => h('li', null, m))) : t('receipt.none')
+  const decidedBy = `${here ? ctx.node.name : unitLabel(c.handlerCode)} · ${item?.department ?? ''}`
+
+  return h('div', null,
+    h('div', { class: 'receipt-actions no-print' },
+      h('button', { class: 'btn', type: 'button', onclick: () => print(), dataset: { action: 'print' }, autofocus: true }, t('receipt.print')),
+      h('a', { class: 'btn secondary', href: '#/case/' + encodeURIComponent(c.id) }, t('receipt.toCase')),
+      h('a', { class: 'btn secondary', href: '#/items' }, t('receipt.next'))),
+    h('article', { class: 'receipt', 'aria-labelledby': 'rc-h' },
+      h('div', { class: 'issuer' }, ctx.node.name + t('unit.' + ctx.node.level)),
+      h('h1', { id: 'rc-h' }, t('receipt.title')),
+      h('div', { class: 'no' }, h('span', { class: 'muted' }, t('case.number') + '：'), h('span', { class: 'n', dataset: { field: 'case-id' } }, c.id)),
+      h('table', null, h('tbody', null,
+        row(t('receipt.item'), [item?.name ?? c.itemCode, h('span', { class: 'muted' }, `（${c.itemCode}）`)], 'item'),
+        row(t('receipt.applicant'), c.applicant.name, 'applicant'),
+        row(t('receipt.id'), maskId(c.applicant.idNumber)),
+        row(t('receipt.phone'), maskPhone(c.applicant.phone)),
+        row(t('receipt.takenAt'), fmtTime(taken)),
+        row(t('receipt.received'), received),
+        row(t('receipt.decidedBy'), [decidedBy, h('br'), h('span', { class: 'muted small' }, here ? t('receipt.decidedHere') : t('receipt.decidedAbove', { level: levelName(item?.level ?? 'township') }))], 'decided-by'),
+        row(t('receipt.limit'), c.kind === 'instant' ? t('kind.instant') : t('receipt.limitN', { n: c.promisedDays })),
+        row(t('receipt.due'), h('strong', null, due), 'due'),
+        row(t('receipt.pickup'), t('receipt.pickupAt', { name: ctx.node.name })))),
+      h('div', { class: 'lookup' },
+        h('div', null, h('strong', null, t('receipt.howTitle'))),
+        h('div', null, t('receipt.how1'), h('strong', null, c.id), t('receipt.how2')),
+        h('div', null, t('receipt.how3'), h('strong', null, lookupUrl)),
+        h('div', null, t('receipt.how4', { name: ctx.node.name }))),
+      h('div', { class: 'sign' },
+        h('div', null, h('div', null, t('receipt.agent') + '：' + c.createdBy), h('div', { class: 'line' }, t('receipt.date') + '：' + fmtTime(taken).slice(0, 10))),
+        h('div', null, h('div', null, t('receipt.signApplicant') + '：'), h('div', { class: 'blank' })),
+        h('div', { class: 'stamp' }, t('receipt.seal')))))
+}
+
+function row(k, v, field) {
+  return h('tr', null, h('th', { scope: 'row' }, k), h('td', { dataset: field ? { field } : undefined }, v))
+}

@@ -55,7 +55,7 @@ export function demoUsers(level: Level): { name: string; role: string; password:
 const BIN = join(PROJECT_ROOT, 'bin/tongban.mjs')
 
 /** Spawns one node and resolves with its URL once it prints its listening line. */
-export function spawnNode(n: TreeNodeSpec & { dataDir: string; port: number; parentUrl?: string; token?: string; catalogue?: string }, timeoutMs = 60_000): Promise<TreeNode> {
+export function spawnNode(n: TreeNodeSpec & { dataDir: string; port: number; parentUrl?: string; token?: string; catalogue?: string }, timeoutMs = 180_000): Promise<TreeNode> {
   const args = ['start', '--level', n.level, '--code', n.code, '--name', n.name, '--data', n.dataDir, '--port', String(n.port)]
   if (n.parentUrl && n.token) args.push('--parent', n.parentUrl, '--token', n.token)
   if (n.catalogue) args.push('--catalogue', n.catalogue)

@@ -68,11 +68,11 @@ export function dueState(c) {
   return 'ok'
 }
 
-/** The due date as a coloured chip with words, not colour alone. */
-export function dueChip(c) {
+/** The due date as a coloured chip with words, not colour alone; `labelled` says "due" too (outside a due-date column). */
+export function dueChip(c, labelled = false) {
   const state = dueState(c)
   if (!c.dueDate) return h('span', { class: 'due none' }, c.status === 'submitted' ? t('due.awaitAccept') : '—')
-  let words = c.dueDate
+  let words = labelled ? t('due.on', { date: c.dueDate }) : c.dueDate
   if (state === 'overdue') words = t('due.overdue', { date: c.dueDate, n: Math.max(1, ctx.days.between(c.dueDate, today())) })
   else if (state === 'soon') words = c.dueDate === today() ? t('due.today', { date: c.dueDate }) : t('due.tomorrow', { date: c.dueDate })
   return h('span', { class: ['due', state], dataset: { due: state } }, words)

@@ -66,7 +66,7 @@ export const STRINGS = {
     'case.timeline': '办理过程', 'case.materials': '申请材料', 'case.details': '办件信息', 'case.actions': '可办理的操作', 'case.receipt': '受理回执',
     'case.acceptedAt': '受理时间', 'case.completedAt': '办结时间', 'case.show': '显示', 'case.hide': '隐藏',
     'case.mat.got': '已收', 'case.mat.not': '未提供', 'case.mat.fix': '需补正',
-    'case.recorded': '已记录：{what}', 'case.updated': '办件有新进展，已自动刷新', 'case.changedWhileOpen': '您填写期间，此办件有了新进展。', 'case.reload': '刷新',
+    'case.recorded': '已记录：{what}', 'case.updated': '办件状态已更新：{status}', 'case.changedWhileOpen': '您填写期间，此办件有了新进展。', 'case.reload': '刷新',
     'case.alsoHere': '同时在看此办件：', 'case.acting': '正在{what}', 'case.withdrawnNote': '此办件已撤回。',
     'case.toCorrect': '需补正：', 'case.reason': '理由：', 'case.flaggedReason': '流程异常，未生效：{reason}',
     'case.readOnly': '{role}只能查看办件，不办理。', 'case.finished': '此办件已全部办完。', 'case.nothing': '目前没有需要您办理的操作。',
@@ -98,7 +98,7 @@ export const STRINGS = {
     'queue.leadSupervisor': '本节点持有的全部未办结办件：红牌为逾期，黄牌为一个工作日内到期。',
     'queue.overdue': '逾期（红牌）', 'queue.soon': '临期（黄牌）', 'queue.await': '待受理', 'queue.correction': '补正中（停止计时）',
     'queue.legendRed': '红色：已超过到期日', 'queue.legendYellow': '黄色：今天或下一个工作日到期', 'queue.empty': '没有待办件，全部办完了',
-    'due.awaitAccept': '待受理', 'due.overdue': '{date} · 逾期 {n} 个工作日', 'due.today': '{date} · 今日到期', 'due.tomorrow': '{date} · 下个工作日到期',
+    'due.awaitAccept': '待受理', 'due.on': '到期日 {date}', 'due.overdue': '{date} · 逾期 {n} 个工作日', 'due.today': '{date} · 今日到期', 'due.tomorrow': '{date} · 下个工作日到期',
 
     'dash.title': '统计分析', 'dash.lead': '{name}及其下级的办件统计', 'dash.under': '下钻：{unit}', 'dash.back': '返回本级', 'dash.print': '打印',
     'dash.range': '统计期间', 'dash.range.all': '全部', 'dash.range.month': '本月', 'dash.range.last30': '近30天', 'dash.range.year': '本年',
@@ -126,7 +126,7 @@ export const STRINGS = {
     'cat.promisedHint': '即办件为 0', 'cat.legalDays': '法定时限（工作日）', 'cat.fee': '收费标准', 'cat.maxVisits': '最多跑几次', 'cat.online': '可网上办理',
     'cat.materialsLead': '逐项填写申请材料，勾选“必需”的材料缺少时不予受理。', 'cat.matName': '第 {n} 项材料名称', 'cat.matRemove': '删除第 {n} 项材料',
     'cat.remove': '删除', 'cat.matAdd': '+ 添加材料', 'cat.saveNew': '保存并发布', 'cat.saveChange': '保存修改并发布',
-    'cat.savedNew': '已新增并发布：{name}', 'cat.savedChange': '已修改并发布：{name}',
+    'cat.savedNew': '已新增并发布：{name}', 'cat.invalid': '未保存：请按标红的提示修改后再保存。', 'cat.savedChange': '已修改并发布：{name}',
 
     'cal.title': '{year} 年节假日安排', 'cal.lead': '到期日按工作日计算：法定节假日休息，调休的周末上班。', 'cal.save': '保存并发布', 'cal.saved': '{year} 年节假日安排已发布',
     'cal.unsaved': '有未保存的修改。', 'cal.name': '新标记的名称', 'cal.namePh': '如 春节', 'cal.defaultName': '节假日',
@@ -207,7 +207,7 @@ export const STRINGS = {
     'case.timeline': 'Timeline', 'case.materials': 'Materials', 'case.details': 'Case details', 'case.actions': 'Actions', 'case.receipt': 'Receipt',
     'case.acceptedAt': 'Accepted', 'case.completedAt': 'Completed', 'case.show': 'Show', 'case.hide': 'Hide',
     'case.mat.got': 'received', 'case.mat.not': 'not given', 'case.mat.fix': 'to correct',
-    'case.recorded': 'Recorded: {what}', 'case.updated': 'The case changed and was refreshed', 'case.changedWhileOpen': 'The case changed while you were filling this in.', 'case.reload': 'Refresh',
+    'case.recorded': 'Recorded: {what}', 'case.updated': 'The case is now: {status}', 'case.changedWhileOpen': 'The case changed while you were filling this in.', 'case.reload': 'Refresh',
     'case.alsoHere': 'Also on this case:', 'case.acting': 'doing: {what}', 'case.withdrawnNote': 'This application was withdrawn.',
     'case.toCorrect': 'To correct: ', 'case.reason': 'Reason: ', 'case.flaggedReason': 'Refused, had no effect: {reason}',
     'case.readOnly': 'A {role} reads cases but does not act on them.', 'case.finished': 'This case is complete.', 'case.nothing': 'Nothing for you to do now.',
@@ -239,7 +239,7 @@ export const STRINGS = {
     'queue.leadSupervisor': 'Every open case held here: red is overdue, yellow is due within a working day.',
     'queue.overdue': 'Overdue (red)', 'queue.soon': 'Due soon (yellow)', 'queue.await': 'To accept', 'queue.correction': 'In correction (clock stopped)',
     'queue.legendRed': 'Red: past the due date', 'queue.legendYellow': 'Yellow: due today or next working day', 'queue.empty': 'Nothing waiting: all done',
-    'due.awaitAccept': 'to accept', 'due.overdue': '{date} · {n} working day(s) overdue', 'due.today': '{date} · due today', 'due.tomorrow': '{date} · due next working day',
+    'due.awaitAccept': 'to accept', 'due.on': 'due {date}', 'due.overdue': '{date} · {n} working day(s) overdue', 'due.today': '{date} · due today', 'due.tomorrow': '{date} · due next working day',
 
     'dash.title': 'Dashboard', 'dash.lead': 'Cases of {name} and the units below it', 'dash.under': 'Drilled into {unit}', 'dash.back': 'Back', 'dash.print': 'Print',
     'dash.range': 'Period', 'dash.range.all': 'All', 'dash.range.month': 'This month', 'dash.range.last30': 'Last 30 days', 'dash.range.year': 'This year',
@@ -267,7 +267,7 @@ export const STRINGS = {
     'cat.promisedHint': '0 for an instant item', 'cat.legalDays': 'Legal time limit (working days)', 'cat.fee': 'Fee', 'cat.maxVisits': 'Most visits', 'cat.online': 'Can be done online',
     'cat.materialsLead': 'One material a line; an application lacking a “required” one is not taken in.', 'cat.matName': 'Material {n}', 'cat.matRemove': 'Remove material {n}',
     'cat.remove': 'Remove', 'cat.matAdd': '+ Add material', 'cat.saveNew': 'Save and publish', 'cat.saveChange': 'Save and publish',
-    'cat.savedNew': 'Added and published: {name}', 'cat.savedChange': 'Changed and published: {name}',
+    'cat.savedNew': 'Added and published: {name}', 'cat.invalid': 'Not saved: correct the fields marked in red.', 'cat.savedChange': 'Changed and published: {name}',
 
     'cal.title': 'Holidays {year}', 'cal.lead': 'Due dates count working days: public holidays rest, adjusted weekends work.', 'cal.save': 'Save and publish', 'cal.saved': 'Holidays {year} published',
     'cal.unsaved': 'There are unsaved changes.', 'cal.name': 'Name for new marks', 'cal.namePh': 'e.g. Spring Festival', 'cal.defaultName': 'Holiday',

@@ -8,7 +8,7 @@ import { api } from '../lib/api.js'
 import { allowedActions, ctx, loadCatalogue, P } from '../lib/ctx.js'
 import { h, mount, toast, confirmDialog } from '../lib/dom.js'
 import { t } from '../lib/i18n.js'
-import { dueChip, eventName, fmtTime, levelName, maskId, maskPhone, ratingName, roleName, statusPill, unitLabel } from '../lib/format.js'
+import { dueChip, eventName, fmtTime, levelName, maskId, maskPhone, ratingName, roleName, statusName, statusPill, unitLabel } from '../lib/format.js'
 import { liveCase } from '../lib/live.js'
 
 /** The order actions are offered in, most likely first. */
@@ -34,7 +34,7 @@ export async function render({ id }) {
           h('div', { class: 'title' },
             h('h1', null, item?.name ?? c.itemCode),
             h('div', { class: 'case-no', dataset: { field: 'case-id' } }, t('case.number') + ' ' + c.id)),
-          h('div', { class: 'row' }, statusPill(c.status, true), dueChip(c))),
+          h('div', { class: 'row' }, statusPill(c.status, true), dueChip(c, true))),
         steps(c),
         presence),
       news,
@@ -63,9 +63,11 @@ export async function render({ id }) {
   draw()
 
   // Live: changes made elsewhere (the township approving, a colleague) appear without reloading.
+  let left = false
   const refresh = async () => {
     const view = await api('GET', path)
-    if (JSON.stringify(view.events) === JSON.stringify(c.events)) return
+    if (left || JSON.stringify(view.events) === JSON.stringify(c.events)) return
+    const moved = view.status !== c.status
     if (openForm) {
       mount(news, t('case.changedWhileOpen'), ' ', h('button', { class: 'btn small secondary', type: 'button', onclick: () => ((c = view), (openForm = null), draw()) }, t('case.reload')))
       news.hidden = false
@@ -73,7 +75,7 @@ export async function render({ id }) {
     }
     c = view
     draw()
-    toast(t('case.updated'))
+    if (moved) toast(t('case.updated', { status: statusName(c.status) }))
   }
   let pending = null
   liveCase(c.id, {
@@ -86,10 +88,14 @@ export async function render({ id }) {
         peers.map((p) => h('span', { class: 'who', dataset: { peer: p.name } }, `${p.name}（${roleName(p.role)}）`, p.acting ? ' · ' + t('case.acting', { what: eventName(p.acting) }) : ''))]
       : []),
   }).then((l) => {
+    if (left) return l.close()
     live = l
     onLeave(() => l.close())
   }, (e) => console.warn('live view unavailable:', e))
-  onLeave(() => clearTimeout(pending))
+  onLeave(() => {
+    left = true
+    clearTimeout(pending)
+  })
   return root
 }
 

@@ -44,7 +44,7 @@ export async function render(_params, query) {
         h('td', null, levelTag(i.level)),
         h('td', null, kindTag(i)),
         h('td', { class: 'nowrap' }, `${i.promisedDays} / ${i.legalDays}`),
-        h('td', null, t('cat.matCount', { n: i.materials.length, r: i.materials.filter((m) => m.required).length })),
+        h('td', { class: 'nowrap' }, t('cat.matCount', { n: i.materials.length, r: i.materials.filter((m) => m.required).length })),
         h('td', null, 'v' + i.version),
         h('td', null, i.retired ? h('span', { class: 'tag' }, t('cat.retired')) : h('span', { class: 'tag instant' }, t('cat.active'))),
         h('td', { class: 'nowrap' },

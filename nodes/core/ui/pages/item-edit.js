@@ -85,7 +85,7 @@ export async function render({ code }) {
           first ??= f[k]
         }
       }
-      notice.textContent = x.message
+      notice.textContent = first ? t('cat.invalid') : x.message
       notice.hidden = false
       ;(first ?? notice).focus()
     }

@@ -1,0 +1,132 @@
+/**
+ * The UI tests' tools: headless Debian chromium driven by playwright-core, real node processes
+ * (`tongban start`, the way people run them) to point it at, screenshots of every page for
+ * people to look at, and a keyboard helper that proves a control can be reached with Tab.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import type { Level } from '../../protocol/index.ts'
+import { spawnNode, stopNode, type TreeNode } from '../../nodes/core/cli/tree.ts'
+import { enrollChild } from '../../nodes/core/link/enrollment.ts'
+import { PROJECT_ROOT } from '../../nodes/core/node.ts'
+
+/** Debian's chromium (`apt-get install chromium fonts-noto-cjk`); never a downloaded browser. */
+export const CHROMIUM = process.env.TONGBAN_CHROMIUM ?? '/usr/bin/chromium'
+export const SCREENSHOTS = join(PROJECT_ROOT, 'test-artifacts/screenshots')
+export const PASSWORD = 'tongban-ui-test'
+
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  })
+}
+
+export interface UiNode extends TreeNode {
+  stop(): Promise<void>
+}
+
+export interface UiNodeSpec {
+  level: Level
+  code: string
+  name: string
+  /** Users provisioned on first start (all with PASSWORD). */
+  users: { name: string; role: 'agent' | 'staff' | 'admin' | 'supervisor' }[]
+  /** A running node to enrol under (its data dir gets the child's token). */
+  parent?: UiNode
+  catalogue?: string
+}
+
+/**
+ * Starts a node process in `<root>/<code>` and resolves once it prints its listening line
+ * (spawnNode polls with a deadline). Port 0: the OS picks one.
+ */
+export async function startUiNode(root: string, spec: UiNodeSpec): Promise<UiNode> {
+  const dataDir = join(root, spec.code)
+  mkdirSync(dataDir, { recursive: true })
+  writeFileSync(join(dataDir, 'users.seed.json'), JSON.stringify(spec.users.map((u) => ({ ...u, password: PASSWORD }))))
+  const token = spec.parent ? enrollChild(spec.parent.dataDir, spec.parent.code, spec.code) : undefined
+  const n = await spawnNode({
+    level: spec.level, code: spec.code, name: spec.name, dataDir, port: 0, catalogue: spec.catalogue,
+    parentUrl: spec.parent?.url, token,
+  }, 90_000)
+  return Object.assign(n, { stop: () => stopNode(n) })
+}
+
+export interface OpenedPage {
+  page: Page
+  context: BrowserContext
+  /** Script errors and console errors seen so far (a test ends by expecting none). */
+  errors: string[]
+}
+
+/**
+ * A fresh browser context at 1366×768 — the screen of an old village laptop — in Chinese and
+ * China time. Uncaught exceptions, console errors and CSP violations are collected; the
+ * browser's own "Failed to load resource" lines for 4xx answers the page expects are not.
+ */
+export async function openPage(browser: Browser, base: string, hash = '#/login'): Promise<OpenedPage> {
+  const context = await browser.newContext({
+    viewport: { width: 1366, height: 768 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai', acceptDownloads: true,
+  })
+  const page = await context.newPage()
+  const errors: string[] = []
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`))
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) errors.push(`console: ${m.text()}`)
+  })
+  page.on('dialog', (d) => {
+    errors.push(`dialog: ${d.type()} ${d.message()}`)
+    void d.dismiss()
+  })
+  await page.goto(base + '/' + hash)
+  return { page, context, errors }
+}
+
+/** Logs in through the login page and waits for the app's navigation. */
+export async function uiLogin(page: Page, name: string): Promise<void> {
+  await page.waitForSelector('#login-name')
+  await page.fill('#login-name', name)
+  await page.fill('#login-password', PASSWORD)
+  await page.click('.login-form button[type=submit]')
+  await page.waitForSelector('nav.nav')
+}
+
+/** Saves a full-page screenshot as test-artifacts/screenshots/<name>.png (CI keeps them as artifacts). */
+export async function shot(page: Page, name: string): Promise<void> {
+  mkdirSync(SCREENSHOTS, { recursive: true })
+  // Let charts and fonts settle: wait for the page's own work, not a fixed sleep.
+  await page.waitForLoadState('networkidle').catch(() => {})
+  await page.evaluate(() => {
+    window.scrollTo(0, 0)
+    return document.fonts.ready.then(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))))
+  })
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
+}
+
+/** Presses Tab until `selector` has focus; throws when `max` presses do not reach it. */
+export async function tabTo(page: Page, selector: string, max = 40): Promise<void> {
+  for (let i = 0; i < max; i++) {
+    if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) return
+    await page.keyboard.press('Tab')
+  }
+  const at = await page.evaluate(() => document.activeElement?.outerHTML.slice(0, 120))
+  throw new Error(`${max} presses of Tab did not reach ${selector}; focus is on ${at}`)
+}
+
+/** A JSON client for a node over HTTP, logged in as `name`. */
+export async function apiAs(base: string, name: string): Promise<(method: string, path: string, body?: unknown) => Promise<any>> {
+  const res = await fetch(`${base}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, password: PASSWORD }) })
+  if (!res.ok) throw new Error(`login ${name} at ${base}: ${res.status} ${await res.text()}`)
+  const { token } = (await res.json()) as { token: string }
+  return async (method, path, body) => {
+    const r = await fetch(`${base}${path}`, {
+      method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    const text = await r.text()
+    if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${text}`)
+    return text ? JSON.parse(text) : null
+  }
+}

@@ -15,6 +15,7 @@ export const API_ERRORS = {
   transition_refused: 409,
   item_retired: 409,
   payload_too_large: 413,
+  rate_limited: 429,
   internal: 500,
   unavailable: 503,
 } as const

@@ -72,6 +72,8 @@ export const StatsQuerySchema = z.object({
   from: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'from is YYYY-MM-DD').optional(),
   to: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'to is YYYY-MM-DD').optional(),
   groupBy: z.enum(['item', 'day', 'child']).default('item'),
+  /** Drill-down: only the subtree of this descendant (groupBy=child then groups by its children). */
+  under: z.string().regex(/^\d{12}$/, 'under is a 12-digit division code').optional(),
 })
 
 /** What statistics need of one case: no personal data. */

@@ -79,8 +79,8 @@ export async function openNode(config: NodeConfig): Promise<TongbanNode> {
     const now = config.now ?? (() => new Date())
     const refreshDays = () => days
     const catalogue = new CatalogueService(db, docs, self)
-    const stats = new StatsService(db, self, refreshDays, now)
-    const publisher = new StatsPublisher(db, docs, stats, self)
+    const stats = new StatsService(db, { code: config.code, name: config.name }, refreshDays, now)
+    const publisher = new StatsPublisher(db, docs, stats, { code: config.code, name: config.name })
     const node: TongbanNode = {
       config, db, docs, catalogue, stats,
       cases: new CaseService(db, docs, catalogue, self, refreshDays, now),

@@ -110,6 +110,13 @@ describe('the demo tree', () => {
     }
     const cityStats = (await city('GET', '/api/stats?groupBy=child')).body
     expect(cityStats.rows.map((r: any) => r.key)).toContain(COUNTY)
+    expect(cityStats.names[VILLAGE]).toBe('长青村') // names travel up with the figures
+    // Drill-down: the city looks under the county and sees it by township.
+    const drill = (await city('GET', `/api/stats?groupBy=child&under=${COUNTY}`)).body
+    expect(drill.under).toBe(COUNTY)
+    expect(drill.rows.map((r: any) => r.key)).toContain(TOWNSHIP)
+    expect(drill.rows.every((r: any) => r.key.startsWith('511302'))).toBe(true)
+    expect((await city('GET', '/api/stats?groupBy=child&under=511400000000')).status).toBe(400)
   })
 
   it('a village case never leaves the village; only counts go up', async () => {

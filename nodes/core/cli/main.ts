@@ -101,12 +101,14 @@ async function start(args: string[]): Promise<number> {
     level, code, name: need(f.name, 'name'), dataDir: need(f.data, 'data'), catalogue: f.catalogue,
     parentUrl: f.parent, token: f.token, databaseUrl: f['database-url'],
   }, port, f.host ?? '127.0.0.1')
-  process.stdout.write(`tongban ${level} ${code} listening on ${running.url}\n`)
-  await new Promise<void>((resolve) => {
+  // Ready to stop cleanly before saying so: whoever reads the line may send SIGTERM at once.
+  const stopped = new Promise<void>((resolve) => {
     const stop = () => void running.stop().then(resolve, (e) => (console.error('stopping failed:', e), resolve()))
     process.once('SIGINT', stop)
     process.once('SIGTERM', stop)
   })
+  process.stdout.write(`tongban ${level} ${code} listening on ${running.url}\n`)
+  await stopped
   return 0
 }
 

@@ -94,7 +94,7 @@ export async function startTree(root: string, specs: TreeNodeSpec[] = DEMO_TREE,
   try {
     for (const level of ['city', 'county', 'township', 'village'] as const) {
       const batch = specs.filter((s) => s.level === level)
-      const started = await Promise.all(batch.map(async (s) => {
+      const settled = await Promise.allSettled(batch.map(async (s) => {
         const dataDir = join(root, `${s.level}-${s.code}`)
         const fresh = !existsSync(join(dataDir, 'node.json'))
         mkdirSync(dataDir, { recursive: true })
@@ -105,7 +105,10 @@ export async function startTree(root: string, specs: TreeNodeSpec[] = DEMO_TREE,
         const port = opts.basePort ? opts.basePort + specs.indexOf(s) : 0
         return spawnNode({ ...s, dataDir, port, parentUrl: token ? parent!.url : undefined, token, catalogue: level === 'city' ? 'sample' : undefined })
       }))
-      nodes.push(...started)
+      // Keep every node that started, so a failure of one stops the others too.
+      for (const r of settled) if (r.status === 'fulfilled') nodes.push(r.value)
+      const failed = settled.find((r) => r.status === 'rejected')
+      if (failed) throw (failed as PromiseRejectedResult).reason
     }
     return nodes
   } catch (e) {

@@ -8,7 +8,7 @@ import type { Queryable } from '../store/db.ts'
 import { readApplication, readEvents } from './case-doc.ts'
 import { readCalendars, readItems } from './catalogue-doc.ts'
 import type { Projector } from './doc-store.ts'
-import { parseStatsDocId, readCounts } from '../stats/stats-doc.ts'
+import { parseStatsDocId, readCounts, readName } from '../stats/stats-doc.ts'
 
 export interface ProjectionHooks {
   /** The working-day calendar in force (refreshed when a catalogue doc brings a new one). */
@@ -76,6 +76,8 @@ async function projectStats(docId: string, doc: Y.Doc, tx: Queryable): Promise<v
   const ref = parseStatsDocId(docId)
   if (!ref) return
   await tx.query('DELETE FROM stats_rows WHERE node_code = $1 AND month = $2', [ref.nodeCode, ref.month])
+  const name = readName(doc)
+  if (name) await tx.query('INSERT INTO units (code, name) VALUES ($1, $2) ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name', [ref.nodeCode, name])
   for (const [key, counts] of readCounts(doc)) {
     const [day, item] = key.split('|')
     await tx.query(

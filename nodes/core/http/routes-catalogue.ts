@@ -9,7 +9,9 @@ import type { AppEnv } from './env.ts'
 const publishes = (level: string) => level === 'city' || level === 'county'
 
 export const catalogueRoutes = new Hono<AppEnv>()
-  .get('/', async (c) => c.json({ items: await c.var.node.catalogue.list({ includeRetired: c.req.query('retired') === 'true' }) }))
+  .get('/', async (c) => c.json({
+    items: await c.var.node.catalogue.list({ includeRetired: c.req.query('retired') === 'true', all: c.req.query('all') === 'true' }),
+  }))
   .get('/calendars', async (c) => c.json({ calendars: await c.var.node.catalogue.calendars() }))
   .get('/items/:code', async (c) => {
     const item = await c.var.node.catalogue.get(c.req.param('code'))

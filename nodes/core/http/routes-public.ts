@@ -7,7 +7,6 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { Hono } from 'hono'
-import { HTTPException } from 'hono/http-exception'
 import { z } from 'zod'
 import { CaseIdSchema, type CaseStatus } from '../../../protocol/index.ts'
 import { ApiError, parseOr400 } from '../errors.ts'
@@ -61,7 +60,7 @@ function clientAddress(env: unknown): string {
 export function publicRoutes(limiter = new AttemptLimiter()) {
   return new Hono<AppEnv>().get('/progress', async (c) => {
     if (!limiter.take(clientAddress(c.env))) {
-      throw new HTTPException(429, { message: '查询过于频繁，请十分钟后再试 (too many lookups: try again in ten minutes)' })
+      throw new ApiError('rate_limited', '查询过于频繁，请十分钟后再试 (too many lookups: try again in ten minutes)')
     }
     const q = parseOr400(ProgressQuerySchema, c.req.query(), 'progress lookup')
     const view = await c.var.node.cases.get(q.id)

@@ -19,7 +19,7 @@ const BACKOFF_MAX_MS = 30_000
 
 export interface SyncStatus {
   parent: (PeerStatus & { url: string; waitingUp: number; waitingDown: number }) | null
-  children: (PeerStatus & { waitingUp: number; waitingDown: number })[]
+  children: (PeerStatus & { name: string | null; waitingUp: number; waitingDown: number })[]
 }
 
 function wsTransport(ws: WebSocket): Transport {
@@ -158,9 +158,10 @@ export class Links {
       const p = this.node.parent
       parent = { ...(await this.stats.status(p)), url: this.parent.url, waitingUp: await waiting(p, false), waitingDown: 0 }
     }
+    const names = await this.node.stats.names()
     const children = []
     for (const code of enrolledChildren(this.node.config.dataDir)) {
-      children.push({ ...(await this.stats.status(code)), waitingUp: 0, waitingDown: await waiting(code, true) })
+      children.push({ ...(await this.stats.status(code)), name: names[code] ?? null, waitingUp: 0, waitingDown: await waiting(code, true) })
     }
     void self
     return { parent, children }

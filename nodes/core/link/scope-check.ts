@@ -37,7 +37,7 @@ export function makeRefuse(self: string, peer: string, peerIsChild: boolean) {
     // Every value a peer inserts must be what that document holds, checked by protocol's schemas:
     // one malformed event would otherwise stop the case folding on every replica.
     const valid = kind === 'case' ? (v: unknown) => ApplicationSchema.safeParse(v).success || CaseEventSchema.safeParse(v).success
-      : kind === 'stats' ? (v: unknown) => StatsCountsSchema.safeParse(v).success
+      : kind === 'stats' ? (v: unknown) => StatsCountsSchema.safeParse(v).success || (typeof v === 'string' && v.length <= 100)
       : (v: unknown) => CatalogueItemSchema.safeParse(v).success || CalendarSchema.safeParse(v).success
     const bad = values.find((v) => !valid(v))
     if (bad !== undefined) return `a malformed value in ${e.docId}: ${JSON.stringify(bad).slice(0, 80)}`

@@ -20,10 +20,13 @@ export class CatalogueService {
     private readonly self: { code: string; level: Level },
   ) {}
 
-  /** Items this node's windows take in: handled at its level or above; retired ones on request. */
-  async list(opts: { includeRetired?: boolean } = {}): Promise<CatalogueItem[]> {
+  /**
+   * Items this node's windows take in: handled at its level or above; retired ones on request;
+   * `all` adds the items decided below (what a publishing admin edits).
+   */
+  async list(opts: { includeRetired?: boolean; all?: boolean } = {}): Promise<CatalogueItem[]> {
     const rows = await this.db.query<{ body: CatalogueItem }>('SELECT body FROM catalogue_items ORDER BY code')
-    return rows.map((r) => r.body).filter((i) => takesIn(this.self.level, i) && (opts.includeRetired || !i.retired))
+    return rows.map((r) => r.body).filter((i) => (opts.all || takesIn(this.self.level, i)) && (opts.includeRetired || !i.retired))
   }
 
   async get(code: string): Promise<CatalogueItem | null> {

@@ -4,32 +4,40 @@
  * never personal data.
  */
 import {
-  addCounts, countCase, emptyCounts, localDate, StatsQuerySchema, toRow,
+  addCounts, countCase, emptyCounts, isInSubtree, localDate, StatsQuerySchema, toRow,
   type StatsCounts, type StatsRow, type WorkingDays,
 } from '../../../protocol/index.ts'
-import { parseOr400 } from '../errors.ts'
+import { ApiError, parseOr400 } from '../errors.ts'
 import type { Db } from '../store/db.ts'
 
 export interface StatsResult {
   from: string | null
   to: string | null
   groupBy: string
+  under: string
   rows: StatsRow[]
+  /** Names of this node and the units below it, by code, for labels. */
+  names: Record<string, string>
   totals: StatsRow
 }
 
 /** Extra sources of counts by key, e.g. children's statistics documents (the tree adds them). */
-export type StatsSource = (q: { from?: string; to?: string; groupBy: string }) => Promise<Map<string, StatsCounts>>
+export type StatsSource = (q: { from?: string; to?: string; groupBy: string; under: string }) => Promise<Map<string, StatsCounts>>
 
 export class StatsService {
   private readonly sources: StatsSource[] = []
 
   constructor(
     private readonly db: Db,
-    private readonly self: { code: string },
+    private readonly self: { code: string; name: string },
     private readonly days: () => WorkingDays,
     private readonly now: () => Date = () => new Date(),
   ) {}
+
+  async names(): Promise<Record<string, string>> {
+    const rows = await this.db.query<{ code: string; name: string }>('SELECT code, name FROM units')
+    return { ...Object.fromEntries(rows.map((r) => [r.code, r.name])), [this.self.code]: this.self.name }
+  }
 
   addSource(s: StatsSource): void {
     this.sources.push(s)
@@ -65,13 +73,16 @@ export class StatsService {
 
   async query(input: unknown): Promise<StatsResult> {
     const q = parseOr400(StatsQuerySchema, input, 'statistics query')
-    const merged = await this.ownCounts(q)
+    const under = q.under ?? this.self.code
+    if (!isInSubtree(under, this.self.code)) throw new ApiError('invalid_input', `under: ${under} is not in this node's subtree (${this.self.code})`)
+    // This node's own windows count only when the drill-down includes it.
+    const merged = under === this.self.code ? await this.ownCounts(q) : new Map<string, StatsCounts>()
     for (const source of this.sources) {
-      for (const [k, c] of await source(q)) merged.set(k, addCounts(merged.get(k) ?? emptyCounts(), c))
+      for (const [k, c] of await source({ ...q, under })) merged.set(k, addCounts(merged.get(k) ?? emptyCounts(), c))
     }
     const total = emptyCounts()
     for (const c of merged.values()) addCounts(total, c)
     const rows = [...merged.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, c]) => toRow(k, c))
-    return { from: q.from ?? null, to: q.to ?? null, groupBy: q.groupBy, rows, totals: toRow('total', total) }
+    return { from: q.from ?? null, to: q.to ?? null, groupBy: q.groupBy, under, rows, totals: toRow('total', total), names: await this.names() }
   }
 }

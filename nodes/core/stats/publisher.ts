@@ -3,11 +3,11 @@
  * every few minutes (overdue and due-soon move with the clock). Also gives the statistics
  * service its descendants' figures, summed from their documents' projected rows.
  */
-import { addCounts, childTowards, emptyCounts, type StatsCounts } from '../../../protocol/index.ts'
+import { addCounts, childTowards, emptyCounts, isInSubtree, type StatsCounts } from '../../../protocol/index.ts'
 import type { DocStore } from '../docs/doc-store.ts'
 import type { Db } from '../store/db.ts'
 import type { StatsService, StatsSource } from '../services/stats.ts'
-import { statsDocId, writeCounts } from './stats-doc.ts'
+import { statsDocId, writeCounts, writeName } from './stats-doc.ts'
 
 export class StatsPublisher {
   private timer: NodeJS.Timeout | null = null
@@ -19,7 +19,7 @@ export class StatsPublisher {
     private readonly db: Db,
     private readonly docs: DocStore,
     private readonly stats: StatsService,
-    private readonly self: { code: string },
+    private readonly self: { code: string; name: string },
     private readonly delayMs = 300,
   ) {
     docs.on('update', (u) => {
@@ -51,7 +51,10 @@ export class StatsPublisher {
     )
     for (const { month } of dirty) {
       const counts = await this.stats.ownCounts({ groupBy: 'day|item', from: `${month}-01`, to: `${month}-31` })
-      await this.docs.change(statsDocId(this.self.code, month), (doc) => writeCounts(doc, counts))
+      await this.docs.change(statsDocId(this.self.code, month), (doc) => {
+        writeCounts(doc, counts)
+        writeName(doc, this.self.name)
+      })
     }
     this.since = now
   }
@@ -68,7 +71,8 @@ export class StatsPublisher {
     )
     const out = new Map<string, StatsCounts>()
     for (const r of rows) {
-      const key = q.groupBy === 'day' ? r.day : q.groupBy === 'child' ? childTowards(this.self.code, r.node_code) : r.item_code
+      if (!isInSubtree(r.node_code, q.under)) continue
+      const key = q.groupBy === 'day' ? r.day : q.groupBy === 'child' ? (r.node_code === q.under ? q.under : childTowards(q.under, r.node_code)) : r.item_code
       if (!key) continue
       out.set(key, addCounts(out.get(key) ?? emptyCounts(), r.counts))
     }

@@ -28,3 +28,13 @@ export function writeCounts(doc: Y.Doc, next: Map<string, StatsCounts>): void {
   }
   for (const k of [...map.keys()]) if (!next.has(k)) map.delete(k)
 }
+
+/** The unit's name travels with its statistics, so ancestors can label their dashboards. */
+export function writeName(doc: Y.Doc, name: string): void {
+  const meta = doc.getMap<string>('meta')
+  if (meta.get('name') !== name) meta.set('name', name)
+}
+
+export function readName(doc: Y.Doc): string | undefined {
+  return doc.getMap<string>('meta').get('name')
+}

@@ -10,7 +10,7 @@
  * written while it runs are never dropped with the old one.
  * Record: u32 length • u32 crc32 • JSON {d: docId, o: origin, u: base64 update}.
  */
-import { closeSync, existsSync, fdatasyncSync, ftruncateSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 
@@ -33,7 +33,22 @@ export class Journal {
     // after torn bytes would be unreadable at the next start, though it was acknowledged.
     for (const n of [0, 1] as const) cutTornTail(this.path(n))
     this.active = existsSync(this.path(1)) && !existsSync(this.path(0)) ? 1 : 0
-    this.fd = openSync(this.path(this.active), 'a')
+    this.fd = this.openActive()
+  }
+
+  /** Opens the active file for appending; a new file's directory entry is fsync'd too, or a power cut could lose the file itself. */
+  private openActive(): number {
+    const fresh = !existsSync(this.path(this.active))
+    const fd = openSync(this.path(this.active), 'a')
+    if (fresh) {
+      const dirFd = openSync(this.dir, 'r')
+      try {
+        fsyncSync(dirFd)
+      } finally {
+        closeSync(dirFd)
+      }
+    }
+    return fd
   }
 
   private path(n: 0 | 1): string {
@@ -95,7 +110,7 @@ export class Journal {
     const old = this.active
     this.active = (1 - old) as 0 | 1
     const oldFd = this.fd
-    this.fd = openSync(this.path(this.active), 'a')
+    this.fd = this.openActive()
     closeSync(oldFd)
     await checkpoint()
     try {

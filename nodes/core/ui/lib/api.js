@@ -74,8 +74,13 @@ export async function api(method, path, body, opts = {}) {
     }
     throw new ApiFailure(res.status, e.code ?? 'http_' + res.status, e.message ?? `HTTP ${res.status}`, e.details)
   }
+  // Statistics carry the names of the units below (they travel up with their figures).
+  if (data && typeof data.names === 'object' && data.names) for (const [code, name] of Object.entries(data.names)) unitNames.set(code, String(name))
   return data
 }
+
+/** Names of units by division code, learnt from statistics replies. */
+export const unitNames = new Map()
 
 /** Builds a query string from the defined values of `params`. */
 export function qs(params) {

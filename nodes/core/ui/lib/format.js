@@ -2,6 +2,7 @@
 import { h } from './dom.js'
 import { lang, t } from './i18n.js'
 import { ctx, P, today } from './ctx.js'
+import { unitNames } from './api.js'
 
 const tz = 'Asia/Shanghai'
 
@@ -82,6 +83,7 @@ export function dueChip(c, labelled = false) {
 export function unitLabel(code) {
   if (!code) return '—'
   if (code === ctx.node.code) return ctx.node.name
+  if (unitNames.has(code)) return unitNames.get(code)
   const l = P.levelOfCode(code)
   return typeof l === 'string' ? `${levelName(l)} ${code}` : code
 }

@@ -1,0 +1,141 @@
+/**
+ * The real CLI on a temp data dir: `tongban start`, `tongban user add`, a restart, and the
+ * refusals (bad flags, a code that does not fit the level, a data dir already in use).
+ */
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { tempDir } from '../helpers/template.ts'
+import { killAll, loginAt, runCli, startArgs, startNodeProcess, type NodeProcess, type NodeSpec, type Remote } from '../helpers/process.ts'
+
+const VILLAGE = '511302101201'
+const TOWNSHIP = '511302101000'
+const COUNTY = '511302000000'
+const tmp = tempDir('tongban-cli-')
+afterAll(async () => {
+  await killAll()
+  tmp.cleanup()
+})
+
+describe('tongban --help and refused flags', { timeout: 120_000 }, () => {
+  it('--help exits 0 and explains every flag', async () => {
+    const r = await runCli(['--help'], 60_000)
+    expect(r.code).toBe(0)
+    for (const flag of ['--level', '--code', '--name', '--port', '--data', '--catalogue', '--parent', '--token', '--host', '--database-url', '--role', '--password']) {
+      expect(r.stdout, flag).toContain(flag)
+    }
+    for (const cmd of ['start', 'user add']) expect(r.stdout).toContain(cmd)
+    // `start --help` is the same help.
+    const sub = await runCli(['start', '--help'], 60_000)
+    expect(sub.code).toBe(0)
+    expect(sub.stdout).toBe(r.stdout)
+  })
+
+  it('a bad flag exits 2 naming it', async () => {
+    const data = join(tmp.dir, 'bad-flag')
+    const r = await runCli(['start', '--level', 'village', '--code', VILLAGE, '--name', '长青村', '--data', data, '--colour', 'red'], 60_000)
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/^tongban: .*--colour/m)
+    expect(r.stderr).toContain('--help')
+    expect(r.stderr).not.toMatch(/\n\s+at /) // one line, not a stack trace
+    expect(existsSync(data)).toBe(false)
+  })
+
+  it('a code that does not fit the level exits 2 saying so', async () => {
+    const data = join(tmp.dir, 'bad-code')
+    const r = await runCli(['start', '--level', 'village', '--code', COUNTY, '--name', '长青村', '--data', data], 60_000)
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/--code: code 511302000000 is a county code, not a village code/)
+    expect(existsSync(data)).toBe(false)
+
+    const notDigits = await runCli(['start', '--level', 'county', '--code', '5113-02', '--name', 'x', '--data', data], 60_000)
+    expect(notDigits.code).toBe(2)
+    expect(notDigits.stderr).toMatch(/12 digits/)
+
+    const badLevel = await runCli(['start', '--level', 'province', '--code', COUNTY, '--name', 'x', '--data', data], 60_000)
+    expect(badLevel.code).toBe(2)
+    expect(badLevel.stderr).toMatch(/--level must be one of city, county, township, village/)
+
+    const missing = await runCli(['start', '--level', 'village', '--code', VILLAGE, '--data', data], 60_000)
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toMatch(/--name is required/)
+  })
+})
+
+describe('a village node from the CLI, with the sample catalogue', { timeout: 600_000 }, () => {
+  const spec: NodeSpec = { level: 'village', code: VILLAGE, name: '长青村', data: join(tmp.dir, 'village'), catalogue: 'sample' }
+  let node: NodeProcess
+  let agent: Remote
+  const taken: { instant?: any; promised?: any } = {}
+  const PASSWORD = 'agent-secret-1'
+
+  it('first start creates the store; a clean stop exits 0', async () => {
+    node = await startNodeProcess(spec)
+    expect(node.port).toBeGreaterThan(0)
+    const health = await (await fetch(`${node.url}/healthz`, { signal: AbortSignal.timeout(30_000) })).json()
+    expect(health).toMatchObject({ level: 'village', code: VILLAGE, name: '长青村', parent: TOWNSHIP })
+    expect(await node.stop(), node.output()).toBe(0)
+    expect(existsSync(join(spec.data, 'pgdata'))).toBe(true)
+    expect(existsSync(join(spec.data, 'tongban.lock'))).toBe(false)
+  })
+
+  it('user add creates an agent in the stopped node\'s data dir', async () => {
+    const r = await runCli(['user', 'add', '--data', spec.data, '--name', 'agent1', '--role', 'agent', '--password', PASSWORD])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/user agent1 \(agent\) added to village 511302101201/)
+    const badRole = await runCli(['user', 'add', '--data', spec.data, '--name', 'x', '--role', 'mayor', '--password', PASSWORD])
+    expect(badRole.code).toBe(2)
+    expect(badRole.stderr).toMatch(/role/)
+  })
+
+  it('started again, it logs the agent in over HTTP and takes in a village instant case and a county promised case', async () => {
+    node = await startNodeProcess({ ...spec, catalogue: undefined })
+    agent = await loginAt(node.url, 'agent1', PASSWORD)
+    const items = (await agent('GET', '/api/catalogue')).body.items as any[]
+    expect(items.length).toBeGreaterThanOrEqual(40)
+    const instant = items.find((i) => i.level === 'village' && i.kind === 'instant')
+    const promised = items.find((i) => i.level === 'county' && i.kind === 'promised')
+    expect(instant && promised).toBeTruthy()
+    const applicant = { name: '李四', idType: 'resident-id', idNumber: '511302198001011234', phone: '13900000000' }
+    const required = (i: any) => i.materials.filter((m: any) => m.required).map((m: any) => m.name)
+
+    const a = await agent('POST', '/api/cases', { itemCode: instant.code, applicant, materials: required(instant) })
+    expect(a.status, JSON.stringify(a.body)).toBe(201)
+    expect(a.body).toMatchObject({ status: 'accepted', handlerCode: VILLAGE })
+    expect(a.body.dueDate).toMatch(/^\d{4}-\d{2}-\d{2}$/)
+    const b = await agent('POST', '/api/cases', { itemCode: promised.code, applicant, materials: required(promised) })
+    expect(b.status, JSON.stringify(b.body)).toBe(201)
+    expect(b.body).toMatchObject({ status: 'submitted', handlerCode: COUNTY, dueDate: null })
+    for (const r of [a, b]) expect(r.body.id).toMatch(new RegExp(`^${VILLAGE}-\\d{8}-\\d{4,6}$`))
+    taken.instant = (await agent('GET', `/api/cases/${a.body.id}`)).body
+    taken.promised = (await agent('GET', `/api/cases/${b.body.id}`)).body
+    expect(taken.instant.events.map((e: any) => e.type)).toEqual(['accepted'])
+  })
+
+  it('a second process on the same data dir is refused while the first runs', async () => {
+    const r = await runCli(startArgs(spec))
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/in use by process \d+/)
+    const userAdd = await runCli(['user', 'add', '--data', spec.data, '--name', 'agent2', '--role', 'agent', '--password', PASSWORD])
+    expect(userAdd.code).toBe(2)
+    expect(userAdd.stderr).toMatch(/in use/)
+    // The running node is untouched.
+    expect((await agent('GET', '/api/cases')).body.total).toBe(2)
+  })
+
+  it('after a restart both cases read back as they were', async () => {
+    expect(await node.stop(), node.output()).toBe(0)
+    node = await startNodeProcess({ ...spec, catalogue: undefined })
+    agent = await loginAt(node.url, 'agent1', PASSWORD)
+    for (const before of [taken.instant, taken.promised]) {
+      const r = await agent('GET', `/api/cases/${before.id}`)
+      expect(r.status).toBe(200)
+      expect(r.body).toEqual(before)
+    }
+    expect(taken.instant).toMatchObject({ status: 'accepted', handlerCode: VILLAGE, originCode: VILLAGE })
+    expect(taken.promised).toMatchObject({ status: 'submitted', handlerCode: COUNTY, originCode: VILLAGE })
+    const list = await agent('GET', '/api/cases')
+    expect(list.body.cases.map((c: any) => c.id).sort()).toEqual([taken.instant.id, taken.promised.id].sort())
+    expect(await node.stop(), node.output()).toBe(0)
+  })
+})

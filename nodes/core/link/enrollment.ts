@@ -6,7 +6,7 @@
  * Re-enrolling a code replaces its token.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parentCode } from '../../../protocol/index.ts'
 
@@ -29,9 +29,13 @@ export function enrollChild(dataDir: string, self: string, child: string): strin
   const token = `${child}.${randomBytes(24).toString('base64url')}`
   const list = read(dataDir).filter((e) => e.code !== child)
   list.push({ code: child, tokenHash: sha256(token), createdAt: new Date().toISOString() })
+  // Written to a temp file, synced, renamed, and the directory synced: the token printed is the
+  // one a power cut leaves behind.
   const tmp = file(dataDir) + '.tmp'
   writeFileSync(tmp, JSON.stringify(list, null, 2))
+  syncPath(tmp)
   renameSync(tmp, file(dataDir))
+  syncPath(dataDir)
   return token
 }
 
@@ -47,4 +51,13 @@ export function verifyChild(dataDir: string, self: string, code: string, token: 
 
 export function enrolledChildren(dataDir: string): string[] {
   return read(dataDir).map((e) => e.code)
+}
+
+function syncPath(path: string): void {
+  const fd = openSync(path, 'r')
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
 }

@@ -44,6 +44,9 @@ export class UserService {
     const exists = await this.db.query('SELECT 1 FROM users WHERE name = $1', [u.name])
     if (exists.length) throw new ApiError('conflict', `a user named ${u.name} already exists`)
     await this.db.query('INSERT INTO users (name, role, password_hash) VALUES ($1, $2, $3)', [u.name, u.role, await hashPassword(u.password)])
+    // Users are not journaled (only document updates are): make a new account durable now.
+    // Rare, so the cost of a checkpoint is fine. (Sessions are not: a power cut means logging in again.)
+    await this.db.checkpoint()
     return { name: u.name, role: u.role }
   }
 

@@ -18,7 +18,6 @@ import type { Db } from './store/db.ts'
 import { Journal } from './store/journal.ts'
 import { lockDataDir } from './store/lock.ts'
 import { migrate } from './store/migrate.ts'
-import { openPg } from './store/pg.ts'
 import { openPglite } from './store/pglite.ts'
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
@@ -67,7 +66,8 @@ export async function openNode(config: NodeConfig): Promise<TongbanNode> {
   let db: Db | null = null
   let timer: NodeJS.Timeout | null = null
   try {
-    db = config.databaseUrl ? await openPg(config.databaseUrl) : await openPglite(join(config.dataDir, 'pgdata'), { loadDataDir: config.loadDataDir })
+    // pg is loaded only when used: a village never needs it, and every start pays for imports.
+    db = config.databaseUrl ? await (await import('./store/pg.ts')).openPg(config.databaseUrl) : await openPglite(join(config.dataDir, 'pgdata'), { loadDataDir: config.loadDataDir })
     await migrate(db)
     await checkIdentity(db, config)
     // Readable without opening the store (the store is locked while the node runs).

@@ -99,6 +99,7 @@ export async function openNode(config: NodeConfig): Promise<TongbanNode> {
       },
     }
     if (journal) await recover(node, journal)
+    await node.cases.realignSequence()
     await seedCatalogue(node)
     await seedUsers(node)
     publisher.schedule(true)

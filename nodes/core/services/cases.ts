@@ -135,19 +135,28 @@ export class CaseService {
     return { ...input, id: `${this.self.code}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`, lamport, author: this.self.code, user: actor.name, at } as CaseEvent
   }
 
-  /** `<origin>-<YYYYMMDD>-<seq>`: unique without coordination, since only this node takes in under its code. */
+  /**
+   * `<origin>-<YYYYMMDD>-<seq>`: unique without coordination, since only this node takes in
+   * under its code. (After a power cut the sequence may lag the replayed journal: start-up
+   * realigns it with `realignSequence`, so a number is never reused.)
+   */
   private async nextId(at: string): Promise<string> {
     const day = localDate(at).replaceAll('-', '')
-    for (let attempt = 0; attempt < 1000; attempt++) {
-      const [row] = await this.db.query<{ next: number }>(
-        `INSERT INTO case_seq (day, next) VALUES ($1, 1) ON CONFLICT (day) DO UPDATE SET next = case_seq.next + 1 RETURNING next`,
-        [day],
-      )
-      const id = `${this.self.code}-${day}-${String(row.next).padStart(4, '0')}`
-      // After a power cut the sequence may lag the replayed journal: never reuse a number.
-      if (!(await this.docs.has(caseDocId(id)))) return id
-    }
-    throw new ApiError('internal', 'could not allocate a case number')
+    const [row] = await this.db.query<{ next: number }>(
+      `INSERT INTO case_seq (day, next) VALUES ($1, 1) ON CONFLICT (day) DO UPDATE SET next = case_seq.next + 1 RETURNING next`,
+      [day],
+    )
+    return `${this.self.code}-${day}-${String(row.next).padStart(4, '0')}`
+  }
+
+  /** Moves each day's sequence past the numbers its cases already use. */
+  async realignSequence(): Promise<void> {
+    await this.db.query(
+      `INSERT INTO case_seq (day, next)
+         SELECT split_part(id, '-', 2), max(split_part(id, '-', 3)::int) FROM cases WHERE origin_code = $1 GROUP BY 1
+       ON CONFLICT (day) DO UPDATE SET next = GREATEST(case_seq.next, EXCLUDED.next)`,
+      [this.self.code],
+    )
   }
 }
 

@@ -18,7 +18,11 @@ export class CatalogueService {
     private readonly db: Db,
     private readonly docs: DocStore,
     private readonly self: { code: string; level: Level },
-  ) {}
+  ) {
+    docs.on('update', (u) => {
+      if (u.docId.startsWith('catalogue:')) this.cache = null
+    })
+  }
 
   /**
    * Items this node's windows take in: handled at its level or above; retired ones on request;
@@ -29,9 +33,15 @@ export class CatalogueService {
     return rows.map((r) => r.body).filter((i) => (opts.all || takesIn(this.self.level, i)) && (opts.includeRetired || !i.retired))
   }
 
+  /** Items by code, read once and dropped whenever a catalogue document changes (intake reads an item every time). */
+  private cache: Map<string, CatalogueItem> | null = null
+
   async get(code: string): Promise<CatalogueItem | null> {
-    const [row] = await this.db.query<{ body: CatalogueItem }>('SELECT body FROM catalogue_items WHERE code = $1', [code])
-    return row?.body ?? null
+    if (!this.cache) {
+      const rows = await this.db.query<{ body: CatalogueItem }>('SELECT body FROM catalogue_items')
+      this.cache = new Map(rows.map((r) => [r.body.code, r.body]))
+    }
+    return this.cache.get(code) ?? null
   }
 
   /** Adds an item, or replaces one with a new version. */

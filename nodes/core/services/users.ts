@@ -65,16 +65,28 @@ export class UserService {
     return { token, name: u.name, role: u.role, expiresAt }
   }
 
+  /** Tokens seen recently, so a request costs no query (every request carries one). */
+  private readonly sessions = new Map<string, { user: { name: string; role: Role }; expiresAt: number }>()
+
   /** The user a bearer token belongs to, or null when it is unknown or expired. */
   async authenticate(token: string): Promise<{ name: string; role: Role } | null> {
-    const [row] = await this.db.query<{ name: string; role: Role }>(
-      'SELECT u.name, u.role FROM tokens t JOIN users u ON u.name = t.user_name WHERE t.token_hash = $1 AND t.expires_at > $2',
-      [sha256(token), this.now().toISOString()],
+    const hash = sha256(token)
+    const now = this.now().getTime()
+    const hit = this.sessions.get(hash)
+    if (hit && hit.expiresAt > now) return hit.user
+    const [row] = await this.db.query<{ name: string; role: Role; expires_at: string }>(
+      'SELECT u.name, u.role, t.expires_at FROM tokens t JOIN users u ON u.name = t.user_name WHERE t.token_hash = $1 AND t.expires_at > $2',
+      [hash, this.now().toISOString()],
     )
-    return row ?? null
+    if (!row) return null
+    if (this.sessions.size >= 1000) this.sessions.clear()
+    const user = { name: row.name, role: row.role }
+    this.sessions.set(hash, { user, expiresAt: new Date(row.expires_at).getTime() })
+    return user
   }
 
   async logout(token: string): Promise<void> {
+    this.sessions.delete(sha256(token))
     await this.db.query('DELETE FROM tokens WHERE token_hash = $1', [sha256(token)])
   }
 }

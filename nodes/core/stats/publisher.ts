@@ -20,7 +20,8 @@ export class StatsPublisher {
     private readonly docs: DocStore,
     private readonly stats: StatsService,
     private readonly self: { code: string; name: string },
-    private readonly delayMs = 300,
+    // Not sooner: a refresh reads the month's cases, and intake comes in bursts.
+    private readonly delayMs = 1_500,
   ) {
     docs.on('update', (u) => {
       if (u.docId.startsWith('case:')) this.schedule()

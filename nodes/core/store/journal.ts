@@ -10,7 +10,7 @@
  * written while it runs are never dropped with the old one.
  * Record: u32 length • u32 crc32 • JSON {d: docId, o: origin, u: base64 update}.
  */
-import { closeSync, existsSync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fdatasync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 
@@ -67,21 +67,33 @@ export class Journal {
     })
   }
 
+  /** The flush whose fdatasync is running, if any (a checkpoint waits for it before closing the file). */
+  private inflight: Promise<void> = Promise.resolve()
+
+  /**
+   * Writes what is waiting and syncs it off the event loop (libuv's pool): while one sync runs,
+   * new records gather and go together in the next — group commit that overlaps the database.
+   */
   private flush(): void {
     if (this.flushing || this.pending.length === 0) return
     this.flushing = true
     const batch = this.pending
     this.pending = []
-    try {
-      writeSync(this.fd, Buffer.concat(batch.map((b) => b.buf)))
-      fdatasyncSync(this.fd)
-      for (const b of batch) b.done()
-    } catch (e) {
-      for (const b of batch) b.fail(e as Error)
-    } finally {
-      this.flushing = false
-      if (this.pending.length) setImmediate(() => this.flush())
-    }
+    const fd = this.fd
+    this.inflight = new Promise<void>((resolve) => {
+      const finish = (err: Error | null) => {
+        for (const b of batch) (err ? b.fail(err) : b.done())
+        this.flushing = false
+        resolve()
+        if (this.pending.length) setImmediate(() => this.flush())
+      }
+      try {
+        writeSync(fd, Buffer.concat(batch.map((b) => b.buf)))
+      } catch (e) {
+        return finish(e as Error)
+      }
+      fdatasync(fd, finish)
+    })
   }
 
   /** Every intact record in both files, older file first; a torn tail record is ignored. */
@@ -111,6 +123,7 @@ export class Journal {
     this.active = (1 - old) as 0 | 1
     const oldFd = this.fd
     this.fd = this.openActive()
+    await this.inflight // a sync may still run on the old file
     closeSync(oldFd)
     await checkpoint()
     try {
@@ -126,8 +139,14 @@ export class Journal {
     await this.checkpoint(async () => {})
   }
 
+  /** Writes and syncs what is still waiting, then closes (call after the last append has settled). */
   close(): void {
-    this.flush()
+    if (this.pending.length) {
+      writeSync(this.fd, Buffer.concat(this.pending.map((b) => b.buf)))
+      fdatasyncSync(this.fd)
+      for (const b of this.pending) b.done()
+      this.pending = []
+    }
     closeSync(this.fd)
   }
 }

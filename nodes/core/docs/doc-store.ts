@@ -75,6 +75,14 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
     return doc
   }
 
+  private fresh(docId: string): Y.Doc {
+    this.evict(docId)
+    const doc = new Y.Doc({ gc: true })
+    this.cache.set(docId, doc)
+    if (this.cache.size > CACHE_DOCS) this.evict(this.cache.keys().next().value as string)
+    return doc
+  }
+
   async has(docId: string): Promise<boolean> {
     if (this.cache.has(docId)) return true
     return (await this.db.query('SELECT 1 FROM doc_updates WHERE doc_id = $1 LIMIT 1', [docId])).length > 0
@@ -85,12 +93,13 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
    * `beforeCommit` runs in the same transaction (e.g. to take a case number).
    * Returns null when the mutation changed nothing.
    */
-  change<T>(docId: string, mutate: (doc: Y.Doc, tx: Queryable) => Promise<T> | T, origin: Origin = 'local'): Promise<{ result: T; stored: StoredUpdate | null }> {
+  change<T>(docId: string, mutate: (doc: Y.Doc, tx: Queryable) => Promise<T> | T, origin: Origin = 'local', opts: { fresh?: boolean } = {}): Promise<{ result: T; stored: StoredUpdate | null }> {
     return this.serial(async () => {
       try {
         return await this.db.transaction(async (tx) => {
           await this.lock(tx, [docId])
-          const doc = await this.get(docId, tx)
+          // A document just named (a new case number) has no rows to read: skip the query.
+          const doc = opts.fresh && !this.shared ? this.fresh(docId) : await this.get(docId, tx)
           const before = Y.encodeStateVector(doc)
           const result = await mutate(doc, tx)
           if (sameBytes(before, Y.encodeStateVector(doc))) return { result, stored: null }

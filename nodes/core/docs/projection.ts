@@ -33,28 +33,27 @@ async function projectCase(doc: Y.Doc, tx: Queryable, days: WorkingDays): Promis
   const app = readApplication(doc)
   if (!app) return // events arrived before the application: projected when it comes
   const f = foldCase(app, readEvents(doc), days)
+  // One round trip for the route, the case row and its events: PGlite's cost is per statement.
   await tx.query(
-    'INSERT INTO doc_routes (doc_id, origin_code, handler_code) VALUES ($1, $2, $3) ON CONFLICT (doc_id) DO NOTHING',
-    [`case:${app.id}`, app.originCode, app.handlerCode],
-  )
-  await tx.query(
-    `INSERT INTO cases (id, item_code, item_version, origin_code, handler_code, kind, status, decision,
-       applicant_name, applicant_phone, created_at, accepted_at, completed_at, delivered_at, due_date, rating, flagged, stat_day, updated_at)
-     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18, now())
-     ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, decision = EXCLUDED.decision, stat_day = EXCLUDED.stat_day,
-       accepted_at = EXCLUDED.accepted_at, completed_at = EXCLUDED.completed_at, delivered_at = EXCLUDED.delivered_at,
-       due_date = EXCLUDED.due_date, rating = EXCLUDED.rating, flagged = EXCLUDED.flagged, updated_at = now()`,
+    `WITH route AS (
+       INSERT INTO doc_routes (doc_id, origin_code, handler_code) VALUES ('case:' || $1, $4, $5) ON CONFLICT (doc_id) DO NOTHING
+     ), row AS (
+       INSERT INTO cases (id, item_code, item_version, origin_code, handler_code, kind, status, decision,
+         applicant_name, applicant_phone, created_at, accepted_at, completed_at, delivered_at, due_date, rating, flagged, stat_day, updated_at)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18, now())
+       ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, decision = EXCLUDED.decision, stat_day = EXCLUDED.stat_day,
+         accepted_at = EXCLUDED.accepted_at, completed_at = EXCLUDED.completed_at, delivered_at = EXCLUDED.delivered_at,
+         due_date = EXCLUDED.due_date, rating = EXCLUDED.rating, flagged = EXCLUDED.flagged, updated_at = now()
+       RETURNING id
+     )
+     INSERT INTO case_events (case_id, event_id, type, lamport, author, user_name, at, body)
+     SELECT (SELECT id FROM row), e->>'id', e->>'type', (e->>'lamport')::int, e->>'author', e->>'user', (e->>'at')::timestamptz, e
+     FROM jsonb_array_elements($19::jsonb) AS e
+     ON CONFLICT DO NOTHING`,
     [app.id, app.itemCode, app.itemVersion, app.originCode, app.handlerCode, app.kind, f.status, f.decision,
       app.applicant.name, app.applicant.phone, app.createdAt, f.acceptedAt, f.completedAt, f.deliveredAt, f.dueDate, f.rating, f.flagged.length,
-      localDate(f.acceptedAt ?? app.createdAt)],
+      localDate(f.acceptedAt ?? app.createdAt), JSON.stringify(f.events)],
   )
-  for (const e of f.events) {
-    await tx.query(
-      `INSERT INTO case_events (case_id, event_id, type, lamport, author, user_name, at, body)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT DO NOTHING`,
-      [app.id, e.id, e.type, e.lamport, e.author, e.user, e.at, JSON.stringify(e)],
-    )
-  }
 }
 
 async function projectCatalogue(scope: string, doc: Y.Doc, tx: Queryable): Promise<void> {

@@ -73,7 +73,7 @@ export class CaseService {
       // Taken in where it is decided: the window accepts it on the spot (当场受理).
       if (handler === this.self.code) appendEvent(doc, this.event({ type: 'accepted' }, 1, actor, at))
       return foldCase(app, readEvents(doc), this.days())
-    })
+    }, 'local', { fresh: true })
     return { id, status: result.status, handlerCode: handler, dueDate: result.dueDate }
   }
 

@@ -13,6 +13,7 @@ import { stopNode, type TreeNode } from '../nodes/core/cli/tree.ts'
 import { startLinkEmulator, type LinkEmulator } from '../test/tools/link-emulator.ts'
 import { eventually, login, type Remote } from '../test/helpers/remote.ts'
 import { benchNode, BENCH_PASSWORD } from './lib/tree-procs.ts'
+import { intakeBody, makeCases, rawJsonBytes } from './lib/cases.ts'
 
 const RATE = 100_000
 const RTT = 600
@@ -23,14 +24,14 @@ function applicantFor(i: number) {
   return { name: `村民${i}`, idType: 'resident-id', idNumber: `51130219${String(50 + (i % 50)).padStart(2, '0')}0101${String(i % 10000).padStart(4, '0')}`, phone: `139${String(i).padStart(8, '0')}` }
 }
 
-async function intakeMany(agent: Remote, item: any, n: number, concurrency = 8): Promise<number> {
-  const materials = item.materials.filter((m: any) => m.required).map((m: any) => m.name)
+async function intakeMany(agent: Remote, n: number, concurrency = 8): Promise<number> {
   let next = 0
   let rawJson = 0
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (next < n) {
       const i = next++
-      const r = await agent('POST', '/api/cases', { itemCode: item.code, applicant: applicantFor(i), materials })
+      // The same applications the peers carry (bench/lib/cases.ts), taken in through the API.
+      const r = await agent('POST', '/api/cases', intakeBody(i))
       if (r.status !== 201) throw new Error(`intake failed: ${JSON.stringify(r.body)}`)
       const full = await agent('GET', `/api/cases/${r.body.id}`)
       const { events: _e, status: _s, dueDate: _d, flagged: _f, rating: _r, acceptedAt: _a, completedAt: _c, ...application } = full.body
@@ -62,11 +63,13 @@ async function poorLinkRun(n: number): Promise<Row> {
       const r = await agent('GET', '/api/catalogue')
       return r.body.items.length > 0 && r.body.items
     }, 120_000, 'catalogue at the village', 250)
-    // A township-level promised item: its cases go exactly one hop, over the poor link.
-    const item = items.find((i: any) => i.level === 'township' && i.kind === 'promised')
+    // Township-level items (bench/lib/cases.ts rotates over them): their cases go exactly one hop, over the poor link.
+    if (!items.some((i: any) => i.level === 'township')) throw new Error('no township items in the catalogue')
     await new Promise((r) => setTimeout(r, 2_000)) // let statistics and catalogue traffic settle
     link.setDown(true)
-    const rawJson = await intakeMany(agent, item, n)
+    const rawJson = await intakeMany(agent, n)
+    const generated = rawJsonBytes(makeCases(n))
+    if (generated !== rawJson) console.warn(`raw JSON: ${rawJson} bytes stored at the village, ${generated} from bench/lib/cases.ts (the peers' figure)`)
     await new Promise((r) => setTimeout(r, 1_000)) // statistics of the offline intake are written too
     const s0 = link.stats()
     const t0 = performance.now()

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { casePath, parentCode, type Level } from '../../protocol/index.ts'
 import { demoUsers, spawnNode, stopNode, type TreeNode, type TreeNodeSpec } from '../../nodes/core/cli/tree.ts'
 import { enrollChild } from '../../nodes/core/link/enrollment.ts'
-import { startLinkEmulator, type LinkEmulator } from '../tools/link-emulator.ts'
+import { mulberry32, startLinkEmulator, type LinkEmulator } from '../tools/link-emulator.ts'
 import { eventually, login, type Remote } from '../helpers/remote.ts'
 import { tempDir } from '../helpers/template.ts'
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -29,16 +29,6 @@ const SEEDS = Number(process.env.TONGBAN_SEEDS ?? (process.env.CI ? 4 : 2))
 const FIRST_SEED = Number(process.env.TONGBAN_SEED ?? 1)
 const STEPS = 40
 
-function mulberry32(seed: number) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 interface Live extends TreeNode {
   proxy: LinkEmulator | null // the emulated link from this node up to its parent

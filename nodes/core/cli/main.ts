@@ -129,8 +129,10 @@ async function userAdd(args: string[]): Promise<number> {
 
 /** The identity a data dir was created with (user add needs no --level/--code). */
 async function readIdentity(dataDir: string, databaseUrl?: string): Promise<{ level: Level; code: string; name: string }> {
-  const { existsSync } = await import('node:fs')
+  const { existsSync, readFileSync } = await import('node:fs')
   const { join } = await import('node:path')
+  // node.json is written at every start: reading it spares opening the store twice.
+  if (existsSync(join(dataDir, 'node.json'))) return JSON.parse(readFileSync(join(dataDir, 'node.json'), 'utf8'))
   if (!databaseUrl && !existsSync(join(dataDir, 'pgdata'))) throw new UsageError(`${dataDir} holds no node: start one there first with tongban start --data ${dataDir} …`)
   const { openPglite } = await import('../store/pglite.ts')
   const { openPg } = await import('../store/pg.ts')

@@ -86,7 +86,7 @@ async function poorLinkRun(n: number): Promise<Row> {
 }
 
 /** A reconnect with nothing new: bytes each way over the new connection, and time to connected. */
-async function reconnectRun(): Promise<{ upBytes: number; downBytes: number; msToConnected: number; helloBytes: number }> {
+async function reconnectRun(): Promise<{ upBytes: number; downBytes: number; msToConnected: number }> {
   const root = mkdtempSync(join(tmpdir(), 'tongban-bench-reconnect-'))
   const procs: TreeNode[] = []
   let link: LinkEmulator | null = null
@@ -108,9 +108,7 @@ async function reconnectRun(): Promise<{ upBytes: number; downBytes: number; msT
     const ms = performance.now() - t0
     await new Promise((r) => setTimeout(r, 2 * RTT)) // anything that follows the hellos
     const s1 = link.stats()
-    const sync = (await agent('GET', '/api/sync')).body.parent
-    void sync
-    return { upBytes: s1.bytesUp - s0.bytesUp, downBytes: s1.bytesDown - s0.bytesDown, msToConnected: ms, helloBytes: 0 }
+    return { upBytes: s1.bytesUp - s0.bytesUp, downBytes: s1.bytesDown - s0.bytesDown, msToConnected: ms }
   } finally {
     for (const p of procs.reverse()) await stopNode(p)
     await link?.close()

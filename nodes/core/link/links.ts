@@ -147,7 +147,6 @@ export class Links {
   }
 
   async status(): Promise<SyncStatus> {
-    const self = this.node.config.code
     const waiting = async (peer: string, peerIsChild: boolean) => {
       const out = new Outbox(this.node.db, peer, peerIsChild)
       const cur = await this.stats.cursor(peer)
@@ -163,7 +162,6 @@ export class Links {
     for (const code of enrolledChildren(this.node.config.dataDir)) {
       children.push({ ...(await this.stats.status(code)), name: names[code] ?? null, waitingUp: 0, waitingDown: await waiting(code, true) })
     }
-    void self
     return { parent, children }
   }
 

@@ -4,7 +4,7 @@
  * never personal data.
  */
 import {
-  addCounts, countCase, emptyCounts, isInSubtree, localDate, StatsQuerySchema, toRow,
+  addCounts, emptyCounts, isInSubtree, localDate, StatsQuerySchema, toRow,
   type StatsCounts, type StatsRow, type WorkingDays,
 } from '../../../protocol/index.ts'
 import { ApiError, parseOr400 } from '../errors.ts'
@@ -45,31 +45,49 @@ export class StatsService {
 
   /** Counts of this node's own cases by key (item, day, or — for its own windows — its own code). */
   async ownCounts(q: { from?: string; to?: string; groupBy: string }): Promise<Map<string, StatsCounts>> {
-    const rows = await this.db.query<{
-      item_code: string; status: string; decision: 'approved' | 'denied' | null; kind: 'instant' | 'promised'
-      stat_day: string; accepted_at: string | null; completed_at: string | null; due_date: string | null; rating: number | null
-    }>(
-      `SELECT item_code, status, decision, kind, stat_day, accepted_at, completed_at, due_date, rating
-       FROM cases WHERE origin_code = $1 AND ($2::text IS NULL OR stat_day >= $2) AND ($3::text IS NULL OR stat_day <= $3)`,
-      [this.self.code, q.from ?? null, q.to ?? null],
-    )
-    const days = this.days()
+    // Counted in SQL (one row per key, not per case): the same rules as protocol's countCase,
+    // with "today" and the next working day worked out once, here, from the calendar.
     const today = localDate(this.now())
-    const cal = { localDate, add: (d: string, n: number) => days.add(d, n) }
+    const nextWorkingDay = this.days().add(today, 1)
+    const key = q.groupBy === 'day' ? 'stat_day' : q.groupBy === 'child' ? '$1::text' : q.groupBy === 'day|item' ? "stat_day || '|' || item_code" : 'item_code'
+    const rows = await this.db.query<Record<string, number | string>>(
+      `WITH c AS (
+         SELECT *, ${key} AS k,
+           accepted_at IS NOT NULL AND completed_at IS NOT NULL AS done,
+           to_char(completed_at AT TIME ZONE 'UTC' + interval '8 hours', 'YYYY-MM-DD') AS done_day,
+           to_char(accepted_at AT TIME ZONE 'UTC' + interval '8 hours', 'YYYY-MM-DD') AS accepted_day,
+           status IN ('submitted', 'accepted') AND due_date IS NOT NULL AS open_due
+         FROM cases WHERE origin_code = $1 AND ($2::text IS NULL OR stat_day >= $2) AND ($3::text IS NULL OR stat_day <= $3)
+       )
+       SELECT k,
+         count(*) FILTER (WHERE accepted_at IS NOT NULL)::int AS accepted,
+         count(*) FILTER (WHERE done)::int AS completed,
+         count(*) FILTER (WHERE done AND decision IS DISTINCT FROM 'denied')::int AS approved,
+         count(*) FILTER (WHERE done AND decision = 'denied')::int AS denied,
+         count(*) FILTER (WHERE done AND due_date IS NOT NULL AND done_day <= due_date)::int AS on_time,
+         count(*) FILTER (WHERE done AND done_day = accepted_day)::int AS on_spot,
+         count(*) FILTER (WHERE done AND kind = 'promised')::int AS promised_completed,
+         count(*) FILTER (WHERE done AND kind = 'promised' AND due_date IS NOT NULL AND done_day < due_date)::int AS early,
+         count(*) FILTER (WHERE open_due AND due_date < $4)::int AS overdue,
+         count(*) FILTER (WHERE open_due AND due_date >= $4 AND due_date <= $5)::int AS due_soon,
+         count(*) FILTER (WHERE rating = 1)::int AS r1, count(*) FILTER (WHERE rating = 2)::int AS r2,
+         count(*) FILTER (WHERE rating = 3)::int AS r3, count(*) FILTER (WHERE rating = 4)::int AS r4,
+         count(*) FILTER (WHERE rating = 5)::int AS r5
+       FROM c GROUP BY k`,
+      [this.self.code, q.from ?? null, q.to ?? null, today, nextWorkingDay],
+    )
     const out = new Map<string, StatsCounts>()
     for (const r of rows) {
-      const iso = (v: string | null) => (v == null ? null : new Date(v).toISOString())
-      const day = r.stat_day
-      const key = q.groupBy === 'day' ? day : q.groupBy === 'child' ? this.self.code : q.groupBy === 'day|item' ? `${day}|${r.item_code}` : r.item_code
-      let c = out.get(key)
-      if (!c) out.set(key, (c = emptyCounts()))
-      countCase(c, {
-        status: r.status, decision: r.decision, kind: r.kind, acceptedAt: iso(r.accepted_at),
-        completedAt: iso(r.completed_at), dueDate: r.due_date, rating: r.rating,
-      }, today, cal)
+      const n = (f: string) => Number(r[f])
+      out.set(String(r.k), {
+        accepted: n('accepted'), completed: n('completed'), approved: n('approved'), denied: n('denied'),
+        onTime: n('on_time'), onSpot: n('on_spot'), promisedCompleted: n('promised_completed'), early: n('early'),
+        overdue: n('overdue'), dueSoon: n('due_soon'), ratings: [n('r1'), n('r2'), n('r3'), n('r4'), n('r5')],
+      })
     }
     return out
   }
+
 
   async query(input: unknown): Promise<StatsResult> {
     const q = parseOr400(StatsQuerySchema, input, 'statistics query')

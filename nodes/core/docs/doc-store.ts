@@ -118,36 +118,6 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
   }
 
   /**
-   * Applies an update received from elsewhere. `check` runs after the update is applied to the
-   * doc, inside the transaction, and may throw to refuse it (scopes). Returns null when the
-   * update was already held (idempotent re-delivery).
-   */
-  apply(docId: string, update: Uint8Array, origin: Origin, check?: (doc: Y.Doc, tx: Queryable) => Promise<void> | void): Promise<StoredUpdate | null> {
-    return this.serial(async () => {
-      try {
-        return await this.db.transaction(async (tx) => {
-          await this.lock(tx, [docId])
-          const doc = await this.get(docId, tx)
-          const before = Y.encodeStateVector(doc)
-          Y.applyUpdate(doc, update, origin)
-          await check?.(doc, tx)
-          // Store only what was new to us: a resent update adds nothing and is dropped. An update
-          // still waiting for its dependencies (pending) is stored too, or a restart would lose it.
-          const pending = doc.store.pendingStructs !== null || doc.store.pendingDs !== null
-          if (!pending && sameBytes(before, Y.encodeStateVector(doc))) return null
-          return this.store(tx, docId, doc, update, origin)
-        })
-      } catch (e) {
-        this.evict(docId)
-        throw e
-      }
-    }).then(async (stored) => {
-      if (stored) await this.after(stored)
-      return stored
-    })
-  }
-
-  /**
    * Applies a batch of received updates in one transaction, in order. `refuse` inspects each
    * before it touches the document and returns a reason to skip it (scopes); `inTx` runs in the
    * same transaction (the link's cursor), so data and sync position commit together.

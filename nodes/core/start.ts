@@ -31,15 +31,7 @@ export async function startNode(flags: NodeConfig, port = 0, host = '127.0.0.1')
         a.route('/api/sync', new Hono<AppEnv>().get('/', async (c) => c.json(await links.status())))
         preset.extend?.(a)
       },
-      health: async () => {
-        const s = await links.status()
-        return {
-          sync: {
-            parent: s.parent && { connected: s.parent.connected, lastSyncAt: s.parent.lastSyncAt, waitingUp: s.parent.waitingUp },
-            children: { enrolled: s.children.length, connected: s.children.filter((c) => c.connected).length },
-          },
-        }
-      },
+      health: async () => ({ sync: await links.summary() }),
     })
     served = await listen(app, port, host, upgrade)
   } catch (e) {

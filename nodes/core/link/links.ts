@@ -165,13 +165,24 @@ export class Links {
     return { parent, children }
   }
 
-  /** A short summary for /healthz. */
-  summary(): { parent: { connected: boolean } | null; childrenConnected: number } {
-    return {
-      parent: this.parent ? { connected: this.parentSession !== null } : null,
-      childrenConnected: this.children.size,
+  /**
+   * The summary /healthz carries (the UI banner polls it): the parent link with what waits to
+   * go up, and how many children are connected — without counting each child's backlog.
+   */
+  async summary(): Promise<{
+    parent: { connected: boolean; lastSyncAt: string | null; waitingUp: number } | null
+    children: { enrolled: number; connected: number }
+  }> {
+    let parent = null
+    if (this.parent && this.node.parent) {
+      const p = this.node.parent
+      const s = await this.stats.status(p)
+      const out = new Outbox(this.node.db, p, false)
+      parent = { connected: s.connected, lastSyncAt: s.lastSyncAt, waitingUp: await out.waiting((await this.stats.cursor(p)).acked) }
     }
+    return { parent, children: { enrolled: enrolledChildren(this.node.config.dataDir).length, connected: this.children.size } }
   }
+
 
   async stop(): Promise<void> {
     this.stopped = true

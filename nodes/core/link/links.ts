@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream'
 import { WebSocket, WebSocketServer } from 'ws'
 import { LINK_CLOSE_CODES, parentCode } from '../../../protocol/index.ts'
 import type { TongbanNode } from '../node.ts'
+import { closeSocket } from './close.ts'
 import { enrolledChildren, verifyChild } from './enrollment.ts'
 import { Outbox } from './outbox.ts'
 import { LinkSession, type Transport } from './session.ts'
@@ -27,7 +28,7 @@ function wsTransport(ws: WebSocket): Transport {
     send: (b) => {
       if (ws.readyState === WebSocket.OPEN) ws.send(b)
     },
-    close: (code, reason) => ws.close(code, reason),
+    close: (code, reason) => closeSocket(ws, code, reason),
   }
 }
 
@@ -76,7 +77,7 @@ export class Links {
     const old = this.children.get(code)
     if (old) {
       old.session.close()
-      old.ws.close(LINK_CLOSE_CODES.replaced, 'replaced by a newer connection from the same child')
+      closeSocket(old.ws, LINK_CLOSE_CODES.replaced, 'replaced by a newer connection from the same child')
     }
     const session = new LinkSession(this.node, code, true, wsTransport(ws), this.stats, this.log)
     this.children.set(code, { ws, session })
@@ -131,8 +132,15 @@ export class Links {
     // Frames are handled one at a time, in order: the cursor must follow the data.
     let chain = Promise.resolve()
     ws.on('message', (data: Buffer, isBinary: boolean) => {
-      if (!isBinary) return ws.close(4400, 'text message on a binary link')
-      chain = chain.then(() => session.receive(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)))
+      if (!isBinary) return closeSocket(ws, LINK_CLOSE_CODES.malformed_frame, 'text message on a binary link')
+      // Nothing a peer sends may end the process: every frame's handling ends in a caught,
+      // logged refusal (session.receive closes the link itself; this is the last guard).
+      chain = chain
+        .then(() => session.receive(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)))
+        .catch((e) => {
+          this.log(`link with ${session.peer}: a frame could not be handled: ${(e as Error)?.message ?? String(e)}`)
+          closeSocket(ws, LINK_CLOSE_CODES.internal, 'this node failed to handle a frame')
+        })
     })
     ws.on('close', () => {
       session.close()
@@ -188,10 +196,10 @@ export class Links {
     this.stopped = true
     if (this.retry) clearTimeout(this.retry)
     this.parentSession?.close()
-    this.parentWs?.close(1001, 'node stopping')
+    if (this.parentWs) closeSocket(this.parentWs, LINK_CLOSE_CODES.going_away, 'node stopping')
     for (const { ws, session } of this.children.values()) {
       session.close()
-      ws.close(1001, 'node stopping')
+      closeSocket(ws, LINK_CLOSE_CODES.going_away, 'node stopping')
     }
     this.children.clear()
     this.wss.close()

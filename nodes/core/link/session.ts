@@ -88,8 +88,19 @@ export class LinkSession {
     })
   }
 
-  /** Feeds one binary message from the transport. */
+  /**
+   * Feeds one binary message from the transport. Never rejects: whatever the peer sent, the
+   * outcome is the frame handled, or the link closed with a code and the reason logged.
+   */
   async receive(bytes: Uint8Array): Promise<void> {
+    try {
+      await this.receiveFrame(bytes)
+    } catch (e) {
+      this.fail(C.internal, `could not handle a frame: ${(e as Error)?.message ?? String(e)}`)
+    }
+  }
+
+  private async receiveFrame(bytes: Uint8Array): Promise<void> {
     if (this.closed) return
     this.lastHeard = Date.now()
     this.stats.countIn(this.peer, bytes.length)
@@ -246,11 +257,17 @@ export class LinkSession {
     if (this.closed) return
     this.log(`link with ${this.peer} closed: ${reason} (${code})`)
     try {
-      this.send({ type: 'error', code, message: reason.slice(0, 200) })
+      // The codec cuts the message to MAX_ERROR_MESSAGE_BYTES of UTF-8 (whole characters).
+      this.send({ type: 'error', code, message: reason })
     } catch {
       /* the transport is already gone */
     }
-    this.transport.close(code, reason.slice(0, 120))
+    try {
+      // The transport cuts the close reason to 123 bytes of UTF-8 (protocol/utf8.ts closeReason).
+      this.transport.close(code, reason)
+    } catch (e) {
+      this.log(`closing the link with ${this.peer} failed: ${(e as Error)?.message ?? String(e)}`)
+    }
     this.close()
   }
 

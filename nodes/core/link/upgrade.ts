@@ -5,6 +5,7 @@ import { WebSocketServer } from 'ws'
 import { CaseIdSchema } from '../../../protocol/index.ts'
 import type { LiveViews } from '../live/live-view.ts'
 import type { UpgradeHandler } from '../server.ts'
+import { closeSocket } from './close.ts'
 import type { Links } from './links.ts'
 
 export function upgradeRouter(links: Links, live: LiveViews): UpgradeHandler & { close(): void } {
@@ -14,9 +15,18 @@ export function upgradeRouter(links: Links, live: LiveViews): UpgradeHandler & {
     const url = new URL(req.url ?? '/', 'http://x')
     const m = /^\/live\/case\/([^/]+)$/.exec(url.pathname)
     if (!m || !CaseIdSchema.safeParse(m[1]).success) return false
+    // Every path ends in a caught, logged refusal: a rejection here would end the process.
     void live.admit(m[1], url.searchParams.get('token')).then((refusal) => {
       if (refusal) return socket.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n${refusal}`)
-      liveWss.handleUpgrade(req, socket, head, (ws) => void live.serve(ws, m[1]))
+      liveWss.handleUpgrade(req, socket, head, (ws) => {
+        live.serve(ws, m[1]).catch((e) => {
+          console.error(`live view of ${m[1]} failed: ${(e as Error)?.message ?? String(e)}`)
+          closeSocket(ws, 1011, 'the live view failed')
+        })
+      })
+    }).catch((e) => {
+      console.error(`live view upgrade for ${m[1]} failed: ${(e as Error)?.message ?? String(e)}`)
+      socket.destroy()
     })
     return true
   }

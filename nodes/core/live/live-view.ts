@@ -16,6 +16,7 @@ import * as Y from 'yjs'
 import type { WebSocket } from 'ws'
 import { caseDocId } from '../docs/case-doc.ts'
 import type { TongbanNode } from '../node.ts'
+import { closeSocket } from '../link/close.ts'
 
 const MESSAGE_SYNC = 0
 const MESSAGE_AWARENESS = 1
@@ -75,7 +76,7 @@ export class LiveViews {
 
     ws.on('message', async (data: Buffer) => {
       try {
-        if (data.length > MAX_MESSAGE) return ws.close(1009, 'message too large')
+        if (data.length > MAX_MESSAGE) return closeSocket(ws, 1009, 'message too large')
         const dec = decoding.createDecoder(new Uint8Array(data))
         const type = decoding.readVarUint(dec)
         if (type === MESSAGE_SYNC) {
@@ -93,7 +94,7 @@ export class LiveViews {
           awarenessProtocol.applyAwarenessUpdate(r.awareness, decoding.readVarUint8Array(dec), ws)
         }
       } catch {
-        ws.close(1003, 'malformed y-websocket message')
+        closeSocket(ws, 1003, 'malformed y-websocket message')
       }
     })
     ws.on('close', () => {
@@ -126,7 +127,7 @@ export class LiveViews {
 
   close(): void {
     for (const r of this.rooms.values()) {
-      for (const ws of r.sockets.keys()) ws.close(1001, 'node stopping')
+      for (const ws of r.sockets.keys()) closeSocket(ws, 1001, 'node stopping')
       r.awareness.destroy()
     }
     this.rooms.clear()

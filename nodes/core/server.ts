@@ -2,6 +2,7 @@
 import { serve, type ServerType } from '@hono/node-server'
 import type { Hono } from 'hono'
 import type { IncomingMessage } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 
@@ -15,13 +16,19 @@ export interface Served {
 /** Handles a WebSocket upgrade request; returns false when no handler wants the path. */
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean
 
-/** Serves `app` on 127.0.0.1 (or `host`) at `port` (0: any free port); resolves once listening. */
-export function listen(app: Hono<any>, port: number, host = '127.0.0.1', upgrade?: UpgradeHandler): Promise<Served> {
+/**
+ * Serves `app` on 127.0.0.1 (or `host`) at `port` (0: any free port); resolves once listening.
+ * With `tls` (PEM certificate and key) it serves https (and wss for upgrades).
+ */
+export function listen(app: Hono<any>, port: number, host = '127.0.0.1', upgrade?: UpgradeHandler, tls?: { cert: string; key: string }): Promise<Served> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: app.fetch, port, hostname: host }, (info: AddressInfo) => {
+    const options = tls
+      ? { fetch: app.fetch, port, hostname: host, createServer: createHttpsServer, serverOptions: { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' as const } }
+      : { fetch: app.fetch, port, hostname: host }
+    const server = serve(options, (info: AddressInfo) => {
       resolve({
         port: info.port,
-        url: `http://${host}:${info.port}`,
+        url: `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${info.port}`,
         server,
         close: () => new Promise<void>((done) => {
           server.close(() => done())

@@ -1,0 +1,119 @@
+/**
+ * Client-side TLS towards the parent, pinned to the certificate fingerprint taken at enrollment.
+ *
+ * Node checks a certificate's chain before any `checkServerIdentity` hook runs, so a pinned
+ * self-signed certificate cannot be checked there. Instead the chain check is off
+ * (`rejectUnauthorized: false`) and the request is held back until the handshake is done: the
+ * peer's certificate fingerprint is compared with the pin, and only on a match does the request —
+ * headers with the token, and body — leave this machine. On a mismatch nothing is sent.
+ * Without a pin, Node's ordinary verification (system CAs, host name) applies.
+ */
+import type { ClientRequest } from 'node:http'
+import { request as httpRequest } from 'node:http'
+import { request as httpsRequest, type RequestOptions } from 'node:https'
+import type { TLSSocket } from 'node:tls'
+import { checkParentUrl, normalizeFingerprint } from '../tls.ts'
+
+export class PinMismatchError extends Error {
+  readonly code = 'ERR_TONGBAN_PIN_MISMATCH'
+}
+
+/** Null when `socket`'s peer certificate has the pinned fingerprint; otherwise why not. */
+export function checkPin(socket: TLSSocket, fingerprint: string): PinMismatchError | null {
+  const cert = socket.getPeerCertificate()
+  const got = cert && cert.fingerprint256 ? normalizeFingerprint(cert.fingerprint256) : null
+  if (got === fingerprint) return null
+  return new PinMismatchError(
+    `the parent's TLS certificate (sha256 ${got ?? 'none'}) is not the one pinned at enrollment (sha256 ${fingerprint}): ` +
+    'refusing to send anything — a man in the middle, or the parent has a new certificate (then re-enroll, or start with --parent-fingerprint)',
+  )
+}
+
+/**
+ * Holds `req` until its TLS handshake completes, then checks the pin: on a match calls `send`
+ * (which writes the body and ends the request); on a mismatch destroys the request with a
+ * PinMismatchError and calls `refused`.
+ */
+export function holdUntilPinned(req: ClientRequest, fingerprint: string, send: () => void, refused: (e: PinMismatchError) => void = () => {}): void {
+  req.once('socket', (socket) => {
+    const tls = socket as TLSSocket
+    const check = () => {
+      const err = checkPin(tls, fingerprint)
+      if (err) {
+        refused(err)
+        req.destroy(err)
+      } else {
+        send()
+      }
+    }
+    // Always a fresh socket (ws makes its own; pinnedFetch uses agent: false): still handshaking.
+    tls.once('secureConnect', check)
+  })
+}
+
+/**
+ * The TLS options for a `ws` client dialling `url`: pinned when `fingerprint` is given
+ * (chain check off, request held until the pin matches), Node's defaults otherwise.
+ */
+export function wsTlsOptions(url: string, fingerprint: string | null, refused: (e: PinMismatchError) => void): Record<string, unknown> {
+  if (!url.startsWith('wss:') || !fingerprint) return {}
+  return {
+    rejectUnauthorized: false,
+    finishRequest: (req: ClientRequest) => holdUntilPinned(req, fingerprint, () => req.end(), refused),
+  }
+}
+
+export interface PinnedInit {
+  method?: string
+  headers?: Record<string, string>
+  body?: string | Uint8Array
+  signal?: AbortSignal
+  /** Bounds the response body (default 8 MiB). */
+  maxBytes?: number
+}
+
+/**
+ * A small fetch for requests to the parent: https pinned to `fingerprint` (or verified against
+ * the system CAs when null); plain http only to a loopback address. Resolves with a WHATWG
+ * Response holding the whole body.
+ */
+export function pinnedFetch(url: string, init: PinnedInit = {}, fingerprint: string | null): Promise<Response> {
+  const bad = checkParentUrl(url)
+  if (bad) return Promise.reject(new Error(bad))
+  const u = new URL(url)
+  const secure = u.protocol === 'https:'
+  const maxBytes = init.maxBytes ?? 8 * 1024 * 1024
+  const body = init.body === undefined ? undefined : typeof init.body === 'string' ? Buffer.from(init.body) : Buffer.from(init.body)
+  const headers: Record<string, string> = { ...init.headers }
+  if (body) headers['content-length'] = String(body.length)
+  const options: RequestOptions = {
+    method: init.method ?? 'GET', headers, agent: false, signal: init.signal,
+    ...(secure && fingerprint ? { rejectUnauthorized: false } : {}),
+  }
+  return new Promise<Response>((resolve, reject) => {
+    const req = (secure ? httpsRequest : httpRequest)(u, options, (res) => {
+      const chunks: Buffer[] = []
+      let size = 0
+      res.on('data', (d: Buffer) => {
+        size += d.length
+        if (size > maxBytes) {
+          req.destroy(new Error(`${url}: response larger than ${maxBytes} bytes`))
+          return
+        }
+        chunks.push(d)
+      })
+      res.on('end', () => {
+        const h = new Headers()
+        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) for (const x of Array.isArray(v) ? v : [v]) h.append(k, x)
+        const status = res.statusCode ?? 0
+        const nullBody = status === 204 || status === 304 || (status >= 100 && status < 200)
+        resolve(new Response(nullBody ? null : Buffer.concat(chunks), { status, statusText: res.statusMessage, headers: h }))
+      })
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    const send = () => req.end(body)
+    if (secure && fingerprint) holdUntilPinned(req, fingerprint, send)
+    else send()
+  })
+}

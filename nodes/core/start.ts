@@ -5,23 +5,67 @@ import type { AppEnv } from './http/env.ts'
 import { Links } from './link/links.ts'
 import { upgradeRouter } from './link/upgrade.ts'
 import { LiveViews } from './live/live-view.ts'
-import { openNode, type NodeConfig, type TongbanNode } from './node.ts'
+import { parseEnrollmentToken } from './link/token.ts'
+import { ConfigError, openNode, type NodeConfig, type TongbanNode } from './node.ts'
 import { PRESETS } from './presets.ts'
 import { listen, type Served } from './server.ts'
+import { checkParentUrl, clearServingCertificate, isLoopback, loadOrCreateCertificate, normalizeFingerprint, type ServingCert, type TlsMode } from './tls.ts'
 
 export interface RunningNode {
   node: TongbanNode
   links: Links
   url: string
   port: number
+  /** SHA-256 of the certificate served with (64 hex digits), or null on plain http. */
+  fingerprint: string | null
   stop(): Promise<void>
 }
 
-export async function startNode(flags: NodeConfig, port = 0, host = '127.0.0.1'): Promise<RunningNode> {
+export interface StartTransport {
+  /** How to serve (default 'insecure-http': plain http, loopback only — what in-process tests use). */
+  tls?: TlsMode
+  /** Pins the parent's certificate (a new certificate at the parent, or a token without a pin). */
+  parentFingerprint?: string
+}
+
+export async function startNode(flags: NodeConfig, port = 0, host = '127.0.0.1', transport: StartTransport = {}): Promise<RunningNode> {
   const preset = PRESETS[flags.level]
   const config = { ...preset.defaults, ...stripUndefined(flags) } as NodeConfig
+  const tlsMode = transport.tls ?? 'insecure-http'
+  if (tlsMode === 'insecure-http' && !isLoopback(host)) {
+    throw new ConfigError(`refusing to listen on ${host} without TLS: logins and cases would cross the network in clear text; drop --insecure-http (a self-signed certificate is made in the data dir) or give --tls-cert/--tls-key`)
+  }
+  if (config.parentUrl) {
+    const bad = checkParentUrl(config.parentUrl)
+    if (bad) throw new ConfigError(bad)
+  }
+  const pinFlag = transport.parentFingerprint === undefined ? undefined : normalizeFingerprint(transport.parentFingerprint)
+  if (pinFlag === null) throw new ConfigError(`--parent-fingerprint must be a SHA-256 fingerprint (64 hex digits, colons allowed), not "${transport.parentFingerprint}"`)
+  if (config.token) {
+    try {
+      parseEnrollmentToken(config.token)
+    } catch (e) {
+      throw new ConfigError(`--token: ${(e as Error).message}`)
+    }
+  }
   const node = await openNode(config)
-  const links = new Links(node, await parentOf(node))
+  let cert: ServingCert | null = null
+  let parent: Awaited<ReturnType<typeof parentOf>>
+  let fingerprint: string | null = null
+  try {
+    if (tlsMode === 'insecure-http') clearServingCertificate(config.dataDir)
+    else cert = await loadOrCreateCertificate(config.dataDir, config.code, tlsMode)
+    parent = await parentOf(node)
+    if (parent) {
+      const bad = checkParentUrl(parent.url)
+      if (bad) throw new ConfigError(`the remembered parent: ${bad}`)
+      fingerprint = await parentPin(node, pinFlag)
+    }
+  } catch (e) {
+    await node.close()
+    throw e
+  }
+  const links = new Links(node, parent && { ...parent, fingerprint })
   const live = new LiveViews(node)
   const upgrade = upgradeRouter(links, live)
   let served: Served
@@ -33,7 +77,7 @@ export async function startNode(flags: NodeConfig, port = 0, host = '127.0.0.1')
       },
       health: async () => ({ sync: await links.summary() }),
     })
-    served = await listen(app, port, host, upgrade)
+    served = await listen(app, port, host, upgrade, cert ?? undefined)
   } catch (e) {
     await node.close()
     throw e
@@ -41,7 +85,7 @@ export async function startNode(flags: NodeConfig, port = 0, host = '127.0.0.1')
   links.start()
   let stopping: Promise<void> | null = null
   return {
-    node, links, url: served.url, port: served.port,
+    node, links, url: served.url, port: served.port, fingerprint: cert?.fingerprint ?? null,
     stop: () => (stopping ??= (async () => {
       await links.stop()
       live.close()
@@ -67,6 +111,24 @@ async function parentOf(node: TongbanNode): Promise<{ url: string; token: string
   const rows = await node.db.query<{ key: string; value: string }>(`SELECT key, value FROM node_meta WHERE key IN ('parent_url', 'parent_token')`)
   const m = Object.fromEntries(rows.map((r) => [r.key, r.value]))
   return m.parent_url && m.parent_token ? { url: m.parent_url, token: m.parent_token } : null
+}
+
+/**
+ * The parent's certificate fingerprint this node pins: from --parent-fingerprint, else from the
+ * token given now (`<secret>#<fingerprint>`), else the one remembered in node_meta — so a
+ * restart needs no flags. A new token without a pin forgets the old pin (the parent then needs a
+ * certificate a system CA vouches for).
+ */
+async function parentPin(node: TongbanNode, flag: string | undefined): Promise<string | null> {
+  const fromToken = node.config.token ? parseEnrollmentToken(node.config.token).fingerprint : undefined
+  const given = flag ?? fromToken
+  if (given !== undefined) {
+    if (given) await node.db.query('INSERT INTO node_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value', ['parent_fingerprint', given])
+    else await node.db.query(`DELETE FROM node_meta WHERE key = 'parent_fingerprint'`)
+    return given
+  }
+  const rows = await node.db.query<{ value: string }>(`SELECT value FROM node_meta WHERE key = 'parent_fingerprint'`)
+  return rows[0]?.value ? normalizeFingerprint(rows[0].value) : null
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

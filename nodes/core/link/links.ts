@@ -11,12 +11,15 @@ import type { TongbanNode } from '../node.ts'
 import { closeSocket } from './close.ts'
 import { enrolledChildren, verifyChild } from './enrollment.ts'
 import { Outbox } from './outbox.ts'
+import { wsTlsOptions } from './tls-client.ts'
+import { parseEnrollmentToken } from './token.ts'
 import { LinkSession, type Transport } from './session.ts'
 import { LinkStats, type PeerStatus } from './status.ts'
 
 const MAX_WS_MESSAGE = 80 * 1024 // a frame is at most 64 KiB; leave room for the WebSocket header
 const BACKOFF_MIN_MS = 250
 const BACKOFF_MAX_MS = 30_000
+const TLS_ERRORS = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS|ERR_SSL/ // a pin mismatch is logged where it is found
 
 export interface SyncStatus {
   parent: (PeerStatus & { url: string; waitingUp: number; waitingDown: number }) | null
@@ -44,7 +47,8 @@ export class Links {
 
   constructor(
     private readonly node: TongbanNode,
-    private readonly parent: { url: string; token: string } | null,
+    /** `fingerprint`: the parent's certificate SHA-256, pinned at enrollment (see tls-client.ts). */
+    private readonly parent: { url: string; token: string; fingerprint?: string | null } | null,
     private readonly log: (msg: string) => void = (m) => console.error(`[${node.config.code}] ${m}`),
   ) {
     this.stats = new LinkStats(node.db)
@@ -90,9 +94,12 @@ export class Links {
   private dial(): void {
     if (this.stopped || !this.parent) return
     const url = this.parent.url.replace(/^http/, 'ws').replace(/\/$/, '') + '/link'
+    // Over wss with a pin, nothing (not even the token) is sent until the parent's certificate
+    // matches the fingerprint pinned at enrollment; without a pin, the system CAs must vouch for it.
     const ws = new WebSocket(url, {
-      headers: { authorization: `Bearer ${this.parent.token}`, 'x-tongban-code': this.node.config.code },
+      headers: { authorization: `Bearer ${parseEnrollmentToken(this.parent.token).secret}`, 'x-tongban-code': this.node.config.code },
       maxPayload: MAX_WS_MESSAGE, handshakeTimeout: 15_000,
+      ...wsTlsOptions(url, this.parent.fingerprint ?? null, (e) => this.logTls(e.message)),
     })
     this.parentWs = ws
     const parent = this.node.parent!
@@ -102,19 +109,32 @@ export class Links {
       res.on('end', () => this.log(`the parent refused the link (${res.statusCode}): ${body}`))
     })
     ws.on('open', () => {
+      this.lastTlsRefusal = ''
       const session = new LinkSession(this.node, parent, false, wsTransport(ws), this.stats, this.log)
       this.parentSession = session
       void session.ready.then(() => (this.backoff = BACKOFF_MIN_MS))
       this.wire(ws, session, () => {})
       void session.open().catch((e) => this.log(`link to parent failed to open: ${(e as Error).message}`))
     })
-    ws.on('error', () => {}) // 'close' follows and schedules the retry
+    ws.on('error', (e: NodeJS.ErrnoException) => {
+      // 'close' follows and schedules the retry; a certificate the link cannot trust is said once.
+      if (e.code && TLS_ERRORS.test(e.code)) this.logTls(`the parent's TLS certificate is not trusted (${e.code}): ${e.message}; start with the token \`tongban child add\` prints (it pins the parent's certificate) or --parent-fingerprint`)
+    })
     ws.on('close', () => {
       this.parentSession?.close()
       this.parentSession = null
       this.parentWs = null
       this.scheduleDial()
     })
+  }
+
+  private lastTlsRefusal = ''
+
+  /** Logs a TLS refusal of the parent, once until it changes (the dial retries every ≤ 30 s). */
+  private logTls(msg: string): void {
+    if (msg === this.lastTlsRefusal) return
+    this.lastTlsRefusal = msg
+    this.log(`not linking to the parent: ${msg}`)
   }
 
   private scheduleDial(): void {

@@ -223,6 +223,17 @@ describe('properties', () => {
     }), { numRuns: 40 })
   })
 
+  it('a key array reused for another key signs with the new key (nothing stale is kept)', () => {
+    const a = sm2KeyPair()
+    const b = sm2KeyPair()
+    const arr = a.privateKey.slice()
+    expect(sm2Verify(a.publicKey, utf8('m'), sm2Sign(arr, utf8('m')))).toBe(true)
+    arr.set(b.privateKey)
+    const sig = sm2Sign(arr, utf8('m'))
+    expect(sm2Verify(b.publicKey, utf8('m'), sig)).toBe(true)
+    expect(sm2Verify(a.publicKey, utf8('m'), sig)).toBe(false)
+  })
+
   it('two signatures of the same message differ (fresh k) and both verify', () => {
     const [k] = keys
     const a = sm2Sign(k.privateKey, utf8('same'))

@@ -345,6 +345,23 @@ export function sm2KeyPair(): { privateKey: Uint8Array; publicKey: Uint8Array } 
   return { privateKey: toBytes(d, ctx.len), publicKey: encodePoint(ctx, publicPoint(ctx, d)) }
 }
 
+/**
+ * What signing needs of a private key beyond d: its public point (for Z_A) and (1 + d)^−1 mod n.
+ * A node signs with one key all its life, so these are kept with the key's array (a WeakMap: they
+ * go when the key goes), checked against its current bytes in case the caller reused the array.
+ */
+const signingKeys = new WeakMap<Uint8Array, { ctx: Ctx; bytes: string; d: bigint; pub: Aff; dInv: bigint }>()
+
+function signingKey(ctx: Ctx, privateKey: Uint8Array): { d: bigint; pub: Aff; dInv: bigint } {
+  const d = privateScalar(ctx, privateKey)
+  const bytes = Buffer.from(privateKey.buffer, privateKey.byteOffset, privateKey.byteLength).toString('hex')
+  const hit = signingKeys.get(privateKey)
+  if (hit && hit.ctx === ctx && hit.bytes === bytes) return hit
+  const entry = { ctx, bytes, d, pub: publicPoint(ctx, d), dInv: invPrime(1n + d, ctx.c.n) }
+  signingKeys.set(privateKey, entry)
+  return entry
+}
+
 /** SM2 signature (GB/T 32918.2) with SM3 and Z_A over the user id (default '1234567812345678'): r||s, 64 bytes. */
 export function sm2Sign(
   privateKey: Uint8Array,
@@ -353,10 +370,9 @@ export function sm2Sign(
 ): Uint8Array {
   const ctx = ctxOf(opts.curve ?? SM2_CURVE)
   const { n } = ctx.c
-  const d = privateScalar(ctx, privateKey)
+  const { d, pub, dInv } = signingKey(ctx, privateKey)
   // Z_A binds the signer's public key and id into the digest (A1–A2).
-  const e = digest(ctx, opts.id ?? DEFAULT_ID, publicPoint(ctx, d), message)
-  const dInv = invPrime(1n + d, n)
+  const e = digest(ctx, opts.id ?? DEFAULT_ID, pub, message)
   for (let attempt = 0; ; attempt++) {
     // A3: k in [1, n−1]. A fixed k (the standard's examples) is for tests only.
     if (opts.k !== undefined && (opts.k < 1n || opts.k >= n)) throw new RangeError('sm2: k out of range [1, n-1]')

@@ -1,6 +1,6 @@
 /** /api/catalogue: what each level's windows see, and the city's editing (items, versions, retiring, CSV). */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { applicant, testNode, type Client, type TestNode } from '../helpers/node.ts'
+import { applicant, TEST_PASSWORD, testNode, type Client, type TestNode } from '../helpers/node.ts'
 import { CITY, COUNTY, FIXTURE, FIXTURE_CATALOGUE, TOWNSHIP, VILLAGE, requiredOf } from '../fixtures/catalogue.ts'
 
 const nodes: TestNode[] = []
@@ -163,7 +163,7 @@ describe('editing the catalogue at the city', { timeout: 120_000 }, () => {
   describe('CSV import', () => {
     const header = 'code,name,department,level,kind,legalDays,promisedDays,materials,fee,online,maxVisits,pinyin'
     const post = async (csv: string) => {
-      const { token } = await city.node.users.login({ name: 'admin', password: 'password1' })
+      const { token } = await city.node.users.login({ name: 'admin', password: TEST_PASSWORD })
       const res = await city.app.request('/api/catalogue/import', {
         method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv; charset=utf-8' }, body: csv,
       })

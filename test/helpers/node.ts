@@ -16,6 +16,9 @@ export interface TestNode {
   close(): Promise<void>
 }
 
+/** The password of users made by `as` (10 characters: enough for an administrator). */
+export const TEST_PASSWORD = 'password10'
+
 export type Client = (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }>
 
 export async function testNode(opts: { level: Level; code: string; name?: string; catalogue?: string } & Partial<NodeConfig>): Promise<TestNode> {
@@ -28,8 +31,8 @@ export async function testNode(opts: { level: Level; code: string; name?: string
   return {
     node, app, dataDir: tmp.dir,
     async as(name, role) {
-      if (!(await node.users.list()).some((u) => u.name === name)) await node.users.add({ name, role, password: 'password1' })
-      const { token } = await node.users.login({ name, password: 'password1' })
+      if (!(await node.users.list()).some((u) => u.name === name)) await node.users.add({ name, role, password: TEST_PASSWORD })
+      const { token } = await node.users.login({ name, password: TEST_PASSWORD })
       return request(app, token)
     },
     async close() {

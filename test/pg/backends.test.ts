@@ -57,13 +57,13 @@ describe.skipIf(!postgresAvailable())('the node on PostgreSQL 15', () => {
   it('gives the same API responses as PGlite for the same script', async () => {
     const pgClock = new Clock()
     const node = await openOnPg(`${tmp.dir}/pg`, pgClock)
-    await node.users.add({ name: 'admin', role: 'admin', password: 'password1' })
+    await node.users.add({ name: 'admin', role: 'admin', password: 'password10' })
     onPg = normalise(await runScenario(createApp(node, { extend: PRESETS.county.extend }), pgClock))
 
     const liteClock = new Clock()
     const lite = await testNode({ level: 'county', code: COUNTY, name: '顺庆区', catalogue: writeCatalogue(tmp.dir), now: liteClock.now })
     try {
-      await lite.node.users.add({ name: 'admin', role: 'admin', password: 'password1' })
+      await lite.node.users.add({ name: 'admin', role: 'admin', password: 'password10' })
       onPglite = normalise(await runScenario(lite.app, liteClock))
     } finally {
       await lite.close()
@@ -91,7 +91,7 @@ describe.skipIf(!postgresAvailable())('the node on PostgreSQL 15', () => {
     const clock = new Clock()
     clock.set('2026-04-07T02:00:00.000Z')
     const node = await openOnPg(`${tmp.dir}/restarted`, clock)
-    const { token } = await node.users.login({ name: '监督乙', password: 'password1' })
+    const { token } = await node.users.login({ name: '监督乙', password: 'password10' })
     const call = request(createApp(node), token)
     const again = normalise([
       { step: 'list all', ...(await call('GET', '/api/cases')) },
@@ -112,8 +112,8 @@ describe.skipIf(!postgresAvailable())('the node when its PostgreSQL server resta
     let node: TongbanNode | null = null
     try {
       node = await openNode({ level: 'city', code: '511300000000', name: '南充市', dataDir: dir.dir, databaseUrl: await server.createDatabase('restart'), catalogue: writeCatalogue(dir.dir) })
-      await node.users.add({ name: 'staff', role: 'staff', password: 'password1' })
-      const call = request(createApp(node), (await node.users.login({ name: 'staff', password: 'password1' })).token)
+      await node.users.add({ name: 'staff', role: 'staff', password: 'password10' })
+      const call = request(createApp(node), (await node.users.login({ name: 'staff', password: 'password10' })).token)
       expect((await call('GET', '/api/cases')).status).toBe(200) // the pool now holds idle connections
       await server.restart() // ...which the server cuts
       const after = await call('GET', '/api/cases')

@@ -58,7 +58,7 @@ const applicant = (n: number) => ({ name: `申请人${n}`, idType: 'resident-id'
 
 /**
  * Runs the script against `app` (a county node whose catalogue is CATALOGUE and which has an
- * `admin` user with password `password1`), moving `clock`. Returns every response, in order.
+ * `admin` user with password `password10`), moving `clock`. Returns every response, in order.
  */
 export async function runScenario(app: Hono<any>, clock: Clock): Promise<Step[]> {
   const steps: Step[] = []
@@ -69,15 +69,15 @@ export async function runScenario(app: Hono<any>, clock: Clock): Promise<Step[]>
   }
   const anon = request(app)
   const login = async (name: string) => {
-    const r = await record(`login ${name}`, anon, 'POST', '/api/login', { name, password: 'password1' })
+    const r = await record(`login ${name}`, anon, 'POST', '/api/login', { name, password: 'password10' })
     if (r.status !== 200) throw new Error(`login ${name}: ${r.status} ${JSON.stringify(r.body)}`)
     return request(app, r.body.token)
   }
 
   const admin = await login('admin')
-  await record('add staff', admin, 'POST', '/api/users', { name: '窗口甲', role: 'staff', password: 'password1' })
-  await record('add supervisor', admin, 'POST', '/api/users', { name: '监督乙', role: 'supervisor', password: 'password1' })
-  await record('add duplicate user', admin, 'POST', '/api/users', { name: '窗口甲', role: 'staff', password: 'password1' })
+  await record('add staff', admin, 'POST', '/api/users', { name: '窗口甲', role: 'staff', password: 'password10' })
+  await record('add supervisor', admin, 'POST', '/api/users', { name: '监督乙', role: 'supervisor', password: 'password10' })
+  await record('add duplicate user', admin, 'POST', '/api/users', { name: '窗口甲', role: 'staff', password: 'password10' })
   await record('list users', admin, 'GET', '/api/users')
   await record('catalogue', admin, 'GET', '/api/catalogue')
   await record('calendars', admin, 'GET', '/api/catalogue/calendars')

@@ -11,7 +11,7 @@ import { requireUser } from './auth.ts'
 import type { AppEnv } from './env.ts'
 import { casesRoutes } from './routes-cases.ts'
 import { catalogueRoutes } from './routes-catalogue.ts'
-import { loginRoute, statsRoutes, usersRoutes } from './routes-misc.ts'
+import { loginRoute, logoutRoute, statsRoutes, usersRoutes } from './routes-misc.ts'
 import { publicRoutes } from './routes-public.ts'
 import { uiRoutes } from './routes-ui.ts'
 
@@ -34,6 +34,7 @@ export function createApp(node: TongbanNode, extras: AppExtras = {}): Hono<AppEn
   app.route('/api/login', loginRoute)
   app.route('/api/public', publicRoutes())
   app.use('/api/*', requireUser)
+  app.route('/api/logout', logoutRoute)
   app.route('/api/catalogue', catalogueRoutes)
   app.route('/api/cases', casesRoutes)
   app.route('/api/stats', statsRoutes)

@@ -21,6 +21,7 @@ export async function runDemo(args: string[]): Promise<number> {
     process.stdout.write(`${indent}${LEVEL_NAMES_ZH[n.level]} ${n.name} ${n.code}  ${n.url}  ${logins}\n`)
   }
   process.stdout.write(`\nlogin at any URL with the user shown and password ${DEMO_PASSWORD}; Ctrl-C stops every node\n`)
+  process.stdout.write(`every node serves https with a self-signed certificate made in its data dir (the links pin it), so the browser warns once per node: accept it to go on\n`)
   await new Promise<void>((resolve) => {
     const stop = () => {
       process.stdout.write('stopping…\n')

@@ -8,6 +8,7 @@ import { ApiError } from '../errors.ts'
 import { ConfigError, openNode } from '../node.ts'
 import { DataDirLockedError } from '../store/lock.ts'
 import { startNode } from '../start.ts'
+import { checkParentUrl, isLoopback, type TlsMode } from '../tls.ts'
 import { runDemo } from './demo.ts'
 
 export const HELP = `tongban — 通办: one node of the four-level government service network
@@ -15,6 +16,7 @@ export const HELP = `tongban — 通办: one node of the four-level government s
 Usage:
   tongban start --level LEVEL --code CODE --name NAME --data DIR [--port N] [--host H]
                 [--catalogue sample|FILE] [--parent URL --token T] [--database-url URL]
+                [--tls-cert FILE --tls-key FILE | --insecure-http] [--parent-fingerprint SHA256]
   tongban user add --data DIR --name NAME --role ROLE --password P
   tongban child add --data DIR --code CHILD
   tongban demo [--data DIR]
@@ -30,7 +32,15 @@ start               run a node and serve its API and web UI
   --host            address to listen on (default 127.0.0.1)
   --catalogue       seed an empty catalogue: "sample" (the built-in sample) or a JSON file
                       (the city seeds the sample by default)
-  --parent, --token the parent node's URL and this node's one-time enrollment token
+  --parent, --token the parent node's https URL and this node's one-time enrollment token (it
+                      carries the parent's certificate fingerprint, which this node pins)
+  --tls-cert, --tls-key
+                    serve https with this certificate and private key (PEM files); without
+                      them a self-signed certificate is made at first start in DIR/tls/
+  --insecure-http   serve plain http (development only: loopback addresses only)
+  --parent-fingerprint
+                    pin this SHA-256 fingerprint for the parent's certificate (after the parent
+                      changed its certificate; otherwise the token's pin is kept)
   --database-url    use a PostgreSQL server instead of the embedded store (county or city)
 
 user add            create a user in a node's data dir (stop the node first)
@@ -86,6 +96,7 @@ async function start(args: string[]): Promise<number> {
     level: { type: 'string' }, code: { type: 'string' }, name: { type: 'string' }, data: { type: 'string' },
     port: { type: 'string' }, host: { type: 'string' }, catalogue: { type: 'string' }, parent: { type: 'string' },
     token: { type: 'string' }, 'database-url': { type: 'string' },
+    'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'insecure-http': { type: 'boolean' }, 'parent-fingerprint': { type: 'string' },
   })
   if (f.help) return (process.stdout.write(HELP), 0)
   const level = need(f.level, 'level') as Level
@@ -96,11 +107,25 @@ async function start(args: string[]): Promise<number> {
   const port = f.port === undefined ? 0 : Number(f.port)
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0–65535, not "${f.port}"`)
   if (Boolean(f.parent) !== Boolean(f.token)) throw new UsageError('--parent and --token go together: the parent issues the token with `tongban child add`')
-  if (f.parent && !/^https?:\/\/\S+$/.test(f.parent)) throw new UsageError(`--parent must be an http(s) URL, not "${f.parent}"`)
+  if (f.parent && !/^https?:\/\/\S+$/.test(f.parent)) throw new UsageError(`--parent must be an https URL, not "${f.parent}"`)
+  if (f.parent) {
+    const bad = checkParentUrl(f.parent)
+    if (bad) throw new UsageError(bad)
+    if (f.parent.startsWith('http:')) process.stderr.write(`tongban: warning: --parent ${f.parent} is plain http: only safe on this machine (loopback)\n`)
+  }
+  if (Boolean(f['tls-cert']) !== Boolean(f['tls-key'])) throw new UsageError('--tls-cert and --tls-key go together: the certificate and its private key, both PEM files')
+  if (f['insecure-http'] && f['tls-cert']) throw new UsageError('--insecure-http and --tls-cert contradict each other: choose one')
+  const host = f.host ?? '127.0.0.1'
+  if (f['insecure-http'] && !isLoopback(host)) {
+    throw new UsageError(`--insecure-http is for development on this machine only: refusing to listen on ${host} without TLS (drop --insecure-http to use a self-signed certificate, or give --tls-cert/--tls-key)`)
+  }
+  const tls: TlsMode = f['insecure-http'] ? 'insecure-http' : f['tls-cert'] ? { certFile: f['tls-cert'], keyFile: f['tls-key']! } : 'self-signed'
   const running = await startNode({
     level, code, name: need(f.name, 'name'), dataDir: need(f.data, 'data'), catalogue: f.catalogue,
     parentUrl: f.parent, token: f.token, databaseUrl: f['database-url'],
-  }, port, f.host ?? '127.0.0.1')
+  }, port, host, { tls, parentFingerprint: f['parent-fingerprint'] })
+  if (running.fingerprint) process.stdout.write(`tongban ${level} ${code} certificate sha256 ${running.fingerprint} (${tls === 'self-signed' ? 'self-signed, in the data dir' : 'from --tls-cert'})\n`)
+  else process.stderr.write(`tongban: warning: serving plain http (--insecure-http): only this machine can reach it safely\n`)
   // Ready to stop cleanly before saying so: whoever reads the line may send SIGTERM at once.
   const stopped = new Promise<void>((resolve) => {
     const stop = () => void running.stop().then(resolve, (e) => (console.error('stopping failed:', e), resolve()))
@@ -161,13 +186,16 @@ async function childAdd(args: string[]): Promise<number> {
   if (!existsSync(metaFile)) throw new UsageError(`${dataDir} holds no node: start one there first with tongban start --data ${dataDir} …`)
   const self = JSON.parse(readFileSync(metaFile, 'utf8')) as { code: string; level: string }
   const { enrollChild } = await import('../link/enrollment.ts')
+  const { pinToken } = await import('../link/token.ts')
   let token: string
   try {
-    token = enrollChild(dataDir, self.code, child)
+    // `<secret>#<sha256 of this node's certificate>`: the child pins the certificate it was given.
+    token = pinToken(enrollChild(dataDir, self.code, child), dataDir)
   } catch (e) {
     throw new UsageError((e as Error).message)
   }
   process.stdout.write(`${token}\n`)
-  process.stderr.write(`enrolled ${child} below ${self.level} ${self.code}; start it with --parent <this node's URL> --token ${token}\n`)
+  process.stderr.write(`enrolled ${child} below ${self.level} ${self.code}; start it with --parent <this node's https URL> --token ${token}\n`)
+  if (!token.includes('#')) process.stderr.write(`warning: this node has not served TLS yet (or runs with --insecure-http), so the token pins no certificate\n`)
   return 0
 }

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parentCode, type Level } from '../../../protocol/index.ts'
 import { enrollChild } from '../link/enrollment.ts'
+import { pinToken } from '../link/token.ts'
 import { PROJECT_ROOT } from '../node.ts'
 
 export interface TreeNodeSpec {
@@ -70,7 +71,7 @@ export function spawnNode(n: TreeNodeSpec & { dataDir: string; port: number; par
       const text = d.toString()
       log.push(text)
       if (log.length > 500) log.splice(0, log.length - 500)
-      const m = /listening on (http:\/\/[\d.]+:(\d+))/.exec(text)
+      const m = /listening on (https?:\/\/[\d.]+:(\d+))/.exec(text)
       if (m) {
         clearTimeout(timer)
         resolve({ ...n, url: m[1], port: Number(m[2]), proc, log })
@@ -101,7 +102,8 @@ export async function startTree(root: string, specs: TreeNodeSpec[] = DEMO_TREE,
         if (fresh) writeFileSync(join(dataDir, 'users.seed.json'), JSON.stringify(demoUsers(s.level)))
         const parent = nodes.find((p) => p.code === parentCode(s.code))
         // Enrolled afresh on every start: the parent's port may have changed since the last run.
-        const token = parent ? enrollChild(parent.dataDir, parent.code, s.code) : undefined
+        // The token pins the parent's certificate (`<secret>#<sha256>`): the links run over TLS.
+        const token = parent ? pinToken(enrollChild(parent.dataDir, parent.code, s.code), parent.dataDir) : undefined
         const port = opts.basePort ? opts.basePort + specs.indexOf(s) : 0
         return spawnNode({ ...s, dataDir, port, parentUrl: token ? parent!.url : undefined, token, catalogue: level === 'city' ? 'sample' : undefined })
       }))

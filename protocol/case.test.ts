@@ -81,11 +81,14 @@ describe('CaseIdSchema and CaseEventSchema', () => {
   })
 
   it('a stored event is the input plus who, where, when and its clock', () => {
-    const base = { id: 'e1', lamport: 3, author: '511302101201', user: 'agent1', at: '2026-11-23T02:00:00Z' }
+    const base = { id: 'AAAAAAAAAAAAAAAAAAAAAA', lamport: 3, author: '511302101201', user: 'agent1', at: '2026-11-23T02:00:00Z', sig: 'S'.repeat(86) }
     expect(CaseEventSchema.safeParse({ ...base, type: 'rated', rating: 4 }).success).toBe(true)
     expect(paths(CaseEventSchema, { ...base, type: 'rated', rating: 9 })).toEqual(['rating'])
     expect(paths(CaseEventSchema, { ...base, type: 'accepted', author: '5113' })).toEqual(['author'])
     expect(paths(CaseEventSchema, { ...base, type: 'accepted', lamport: -1 })).toEqual(['lamport'])
+    // Ids are content hashes and every event is signed (protocol/trust.ts).
+    expect(paths(CaseEventSchema, { ...base, type: 'accepted', id: 'e1' })).toEqual(['id'])
+    expect(paths(CaseEventSchema, { ...base, type: 'accepted', sig: undefined })).toEqual(['sig'])
   })
 })
 
@@ -93,13 +96,18 @@ describe('ApplicationSchema and CaseIntakeSchema', () => {
   const app = {
     id: '511302101201-20261123-0001', itemCode: 'CX-CZ-001', itemVersion: 1, applicant, materials: ['居民身份证'],
     originCode: '511302101201', handlerCode: '511302000000', createdAt: '2026-11-23T02:00:00Z', createdBy: 'agent1',
-    kind: 'promised', promisedDays: 5,
+    kind: 'promised', promisedDays: 5, sig: 'S'.repeat(86),
   }
 
   it('accepts a good application and names the bad applicant field', () => {
     expect(ApplicationSchema.safeParse(app).success).toBe(true)
     expect(paths(ApplicationSchema, { ...app, applicant: { ...applicant, idNumber: '123' } })).toEqual(['applicant.idNumber'])
     expect(paths(ApplicationSchema, { ...app, handlerCode: '5113' })).toEqual(['handlerCode'])
+  })
+
+  it('binds the case number to the window that took it in', () => {
+    expect(paths(ApplicationSchema, { ...app, id: '511302101202-20261123-0001' })).toEqual(['id'])
+    expect(paths(ApplicationSchema, { ...app, originCode: '511302101202' })).toEqual(['id'])
   })
 
   it('intake defaults materials to none and refuses blank material names', () => {

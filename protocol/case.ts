@@ -5,6 +5,7 @@
 import { z } from 'zod'
 import { DivisionCodeSchema } from './division.ts'
 import { ItemCodeSchema } from './catalogue.ts'
+import { EventIdSchema, SignatureSchema } from './trust.ts'
 
 export const CASE_STATUSES = ['submitted', 'accepted', 'correction', 'approved', 'denied', 'delivered', 'withdrawn'] as const
 export type CaseStatus = (typeof CASE_STATUSES)[number]
@@ -31,7 +32,7 @@ export const ApplicantSchema = z.object({
   name: z.string().trim().min(1, 'the applicant needs a name').max(100),
   idType: z.enum(ID_TYPES).default('resident-id'),
   idNumber: z.string().trim().min(1, 'the applicant needs an id number').max(40),
-  phone: z.string().trim().regex(/^[0-9+\- ]{5,20}$/, 'a phone number is 5–20 digits'),
+  phone: z.string().trim().regex(/^(?=(?:\D*\d){5})[0-9+\- ]{5,20}$/, '手机号至少 5 位数字 (a phone number has at least 5 digits; 5–20 characters of digits, +, - and spaces)'),
 }).superRefine((a, ctx) => {
   if (a.idType === 'resident-id' && !/^\d{17}[\dXx]$/.test(a.idNumber)) {
     ctx.addIssue({ code: 'custom', path: ['idNumber'], message: 'a resident id number (居民身份证号) is 17 digits and a digit or X' })
@@ -55,20 +56,27 @@ export const EventInputSchema = z.discriminatedUnion('type', [
 ])
 export type EventInput = z.infer<typeof EventInputSchema>
 
-/** An event as stored in the case document: the input plus who, where, when, and its Lamport clock. */
+/**
+ * An event as stored in the case document: the input plus who, where, when, its Lamport clock,
+ * its id (a hash of all that: protocol/trust.ts) and the author node's signature over it.
+ */
 export const CaseEventSchema = z.intersection(
   EventInputSchema,
   z.object({
-    id: z.string().min(1).max(80),
-    lamport: z.number().int().min(0),
+    id: EventIdSchema,
+    lamport: z.number().int().min(1),
     author: DivisionCodeSchema,
     user: z.string().max(100),
     at: z.iso.datetime({ offset: true }),
+    sig: SignatureSchema,
   }),
 )
 export type CaseEvent = z.infer<typeof CaseEventSchema>
 
-/** The application as taken in: written once at intake, never changed. */
+/**
+ * The application as taken in: written once at intake, never changed, signed by the origin.
+ * Its number begins with the origin's code, so no node can take in under another's numbers.
+ */
 export const ApplicationSchema = z.object({
   id: CaseIdSchema,
   itemCode: ItemCodeSchema,
@@ -82,7 +90,8 @@ export const ApplicationSchema = z.object({
   /** Frozen at intake so every replica computes the same due date. */
   kind: z.enum(['instant', 'promised']),
   promisedDays: z.number().int().min(0),
-})
+  sig: SignatureSchema,
+}).refine((a) => a.id.slice(0, 12) === a.originCode, { message: 'a case number begins with the code of the window that took it in (originCode)', path: ['id'] })
 export type Application = z.infer<typeof ApplicationSchema>
 
 /** `POST /api/cases`. */

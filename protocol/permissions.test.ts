@@ -24,7 +24,7 @@ describe('mayAct: decisions', () => {
 
   it('are refused at the origin and at nodes in between', () => {
     for (const t of DECISIONS) {
-      expect(mayAct(t, 'agent', VILLAGE, escalated)).toBe(`${t} is decided at the handling node ${COUNTY}, not here (${VILLAGE})`)
+      expect(mayAct(t, 'agent', VILLAGE, escalated)).toBe(`${t} is decided at the handling node ${COUNTY}, not at ${VILLAGE}`)
       expect(mayAct(t, 'staff', TOWNSHIP, escalated)).toMatch(/decided at the handling node/)
     }
   })
@@ -37,7 +37,7 @@ describe('mayAct: delivery and rating', () => {
   })
 
   it('are refused at the handler and elsewhere', () => {
-    expect(mayAct('delivered', 'staff', COUNTY, escalated)).toBe(`delivered happens at the window where the case was taken in (${VILLAGE})`)
+    expect(mayAct('delivered', 'staff', COUNTY, escalated)).toBe(`delivered happens at the window where the case was taken in (${VILLAGE}), not at ${COUNTY}`)
     expect(mayAct('rated', 'staff', COUNTY, escalated)).toMatch(/window where the case was taken in/)
     expect(mayAct('delivered', 'agent', OTHER_VILLAGE, escalated)).not.toBeNull()
   })
@@ -52,7 +52,7 @@ describe('mayAct: withdraw and resume', () => {
   })
 
   it('are refused on the way between or at an unrelated node', () => {
-    expect(mayAct('withdrawn', 'staff', TOWNSHIP, escalated)).toBe('withdrawn is recorded at the origin window or the handling node')
+    expect(mayAct('withdrawn', 'staff', TOWNSHIP, escalated)).toBe(`withdrawn is recorded at the origin window or the handling node, not at ${TOWNSHIP}`)
     expect(mayAct('resumed', 'agent', OTHER_VILLAGE, escalated)).toMatch(/origin window or the handling node/)
   })
 })

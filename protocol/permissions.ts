@@ -14,25 +14,25 @@ const DECISIONS: readonly EventType[] = ['accepted', 'correction-requested', 'ap
 const AT_WINDOW: readonly EventType[] = ['delivered', 'rated']
 const EITHER: readonly EventType[] = ['resumed', 'withdrawn']
 
+/**
+ * Returns null when the node `author` may author an event of `type` on this case, else why not:
+ * decisions only at the handler, delivery and rating only at the origin, resume and withdrawal
+ * at either. Checked when a user acts, at every link a signed event crosses, and in the fold.
+ */
+export function mayAuthor(type: EventType, author: string, app: Pick<Application, 'originCode' | 'handlerCode'>): string | null {
+  const atHandler = author === app.handlerCode
+  const atOrigin = author === app.originCode
+  if (DECISIONS.includes(type)) return atHandler ? null : `${type} is decided at the handling node ${app.handlerCode}, not at ${author}`
+  if (AT_WINDOW.includes(type)) return atOrigin ? null : `${type} happens at the window where the case was taken in (${app.originCode}), not at ${author}`
+  if (EITHER.includes(type)) return atOrigin || atHandler ? null : `${type} is recorded at the origin window or the handling node, not at ${author}`
+  return `unknown action ${type}`
+}
+
 /** Returns null when `role` at node `nodeCode` may record `type` on the case, else the reason it may not. */
 export function mayAct(type: EventType, role: Role, nodeCode: string, app: Pick<Application, 'originCode' | 'handlerCode'>): string | null {
   if (role === 'supervisor') return 'supervisors (监督员) read but do not act on cases'
   if (role === 'admin') return 'administrators edit the catalogue and users; window staff act on cases'
-  const atHandler = nodeCode === app.handlerCode
-  const atOrigin = nodeCode === app.originCode
-  if (DECISIONS.includes(type)) {
-    if (!atHandler) return `${type} is decided at the handling node ${app.handlerCode}, not here (${nodeCode})`
-    return null
-  }
-  if (AT_WINDOW.includes(type)) {
-    if (!atOrigin) return `${type} happens at the window where the case was taken in (${app.originCode})`
-    return null
-  }
-  if (EITHER.includes(type)) {
-    if (!atOrigin && !atHandler) return `${type} is recorded at the origin window or the handling node`
-    return null
-  }
-  return `unknown action ${type}`
+  return mayAuthor(type, nodeCode, app)
 }
 
 /** May this role edit the catalogue or users? */

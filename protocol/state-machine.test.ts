@@ -30,6 +30,7 @@ function ev(type: EventType, lamport: number, o: Opts = {}): CaseEvent {
     author: o.author ?? COUNTY,
     user: 'u1',
     at: o.at ?? '2026-11-23T02:00:00Z',
+    sig: 'S'.repeat(86),
   }
   switch (type) {
     case 'rated': return { ...base, type, rating: o.rating ?? 5 }
@@ -311,13 +312,13 @@ const TIMES = ['2026-11-20', '2026-11-21', '2026-11-23', '2026-11-24', '2026-11-
 
 const rawEvent = fc.record({
   type: fc.constantFrom(...EVENT_TYPES),
-  lamport: fc.integer({ min: 0, max: 6 }),
+  lamport: fc.integer({ min: 1, max: 6 }),
   author: fc.constantFrom(...AUTHORS),
   at: fc.constantFrom(...TIMES),
   rating: fc.integer({ min: 1, max: 5 }),
 })
 const eventList = fc.array(rawEvent, { minLength: 1, maxLength: 12 }).map((raws) =>
-  raws.map((r, i) => ev(r.type, r.lamport, { id: `ev-${i}`, author: r.author, at: r.at, rating: r.rating })),
+  raws.map((r, i) => ev(r.type, r.lamport, { id: `ev${i}`.padStart(22, '0'), author: r.author, at: r.at, rating: r.rating })),
 )
 const app = fc.oneof(
   fc.constant(INSTANT),

@@ -6,6 +6,7 @@
  */
 import type { Application, CaseEvent, CaseStatus, EventType } from './case.ts'
 import { localDate, type WorkingDays } from './calendar.ts'
+import { mayAuthor } from './permissions.ts'
 
 /** Which event may follow which status, and where it leads. `resumed` returns to the status the correction interrupted. */
 const TRANSITIONS: Record<CaseStatus, Partial<Record<EventType, CaseStatus | 'previous'>>> = {
@@ -45,8 +46,13 @@ export interface Folded {
   pausedDays: number
 }
 
-/** Folds a case's events (in any order, duplicates by id ignored) into its status and dates. */
-export function foldCase(app: Pick<Application, 'kind' | 'promisedDays'>, events: readonly CaseEvent[], days: WorkingDays): Folded {
+/**
+ * Folds a case's events (in any order, duplicates by id ignored) into its status and dates.
+ * Given the case's origin and handler, an event its author may not take (protocol/permissions.ts
+ * `mayAuthor`: a village approving a county's case) is skipped and flagged like any other
+ * refused step, so a replica that holds a forged event anyway does not follow it.
+ */
+export function foldCase(app: Pick<Application, 'kind' | 'promisedDays'> & Partial<Pick<Application, 'originCode' | 'handlerCode'>>, events: readonly CaseEvent[], days: WorkingDays): Folded {
   const seen = new Set<string>()
   const ordered = [...events].filter((e) => (seen.has(e.id) ? false : (seen.add(e.id), true))).sort(compareEvents)
   let status: CaseStatus = 'submitted'
@@ -56,7 +62,13 @@ export function foldCase(app: Pick<Application, 'kind' | 'promisedDays'>, events
     status, events: ordered, flagged: [], acceptedAt: null, completedAt: null, deliveredAt: null, decision: null,
     dueDate: null, rating: null, pausedDays: 0,
   }
+  const route = app.originCode && app.handlerCode ? { originCode: app.originCode, handlerCode: app.handlerCode } : null
   for (const e of ordered) {
+    const unauthorised = route && mayAuthor(e.type, e.author, route)
+    if (unauthorised) {
+      out.flagged.push({ eventId: e.id, reason: unauthorised })
+      continue
+    }
     if (e.type === 'rated') {
       if (out.rating !== null) out.flagged.push({ eventId: e.id, reason: 'the case was already rated' })
       else if (status === 'approved' || status === 'denied' || status === 'delivered') out.rating = e.rating

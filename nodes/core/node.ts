@@ -6,8 +6,11 @@
 import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { checkCodeForLevel, codeAtLevel, parentCode, WorkingDays, type Calendar, type Level } from '../../protocol/index.ts'
+import { checkCodeForLevel, codeAtLevel, parentCode, WorkingDays, type Calendar, type Level, type SigAlg } from '../../protocol/index.ts'
 import { DocStore } from './docs/doc-store.ts'
+import { appendEntry, DIRECTORY_DOC, readEntries } from './docs/directory-doc.ts'
+import { loadOrCreateKeys } from './trust/keys.ts'
+import { loadPins, Trust } from './trust/trust.ts'
 import { makeProjector } from './docs/projection.ts'
 import { CaseService } from './services/cases.ts'
 import { CatalogueService } from './services/catalogue.ts'
@@ -40,6 +43,8 @@ export interface NodeConfig {
   /** A template data dir (from PGlite's dumpDataDir) to start a new store from, for tests. */
   loadDataDir?: Blob
   now?: () => Date
+  /** The signing algorithm of the key made at first start (never changes afterwards). */
+  signAlg?: SigAlg
 }
 
 export class ConfigError extends Error {}
@@ -52,6 +57,8 @@ export interface TongbanNode {
   cases: CaseService
   stats: StatsService
   users: UserService
+  /** This node's key, the pinned root and parent, and the unit directory resolved from them. */
+  trust: Trust
   days(): WorkingDays
   parent: string | null
   close(): Promise<void>
@@ -74,7 +81,10 @@ export async function openNode(config: NodeConfig): Promise<TongbanNode> {
     writeFileSync(join(config.dataDir, 'node.json'), JSON.stringify({ level: config.level, code: config.code, name: config.name }, null, 2))
     const journal = db.kind === 'pglite' ? new Journal(config.dataDir) : null
     let days = new WorkingDays(await loadCalendars(db))
-    const docs = new DocStore(db, journal, makeProjector({ days: () => days, onCalendars: (c) => (days = new WorkingDays(c)) }))
+    const keys = await loadOrCreateKeys(db, config.signAlg)
+    if (config.signAlg && config.signAlg !== keys.alg) console.error(`note: this node's key is ${keys.alg} (made at its first start); --sign-alg ${config.signAlg} is ignored`)
+    const trust = new Trust({ code: config.code, name: config.name }, keys, await loadPins(db))
+    const docs = new DocStore(db, journal, makeProjector({ days: () => days, onCalendars: (c) => (days = new WorkingDays(c)), trust: () => trust }))
     const self = { code: config.code, level: config.level }
     const now = config.now ?? (() => new Date())
     const refreshDays = () => days
@@ -82,8 +92,8 @@ export async function openNode(config: NodeConfig): Promise<TongbanNode> {
     const stats = new StatsService(db, { code: config.code, name: config.name }, refreshDays, now)
     const publisher = new StatsPublisher(db, docs, stats, { code: config.code, name: config.name })
     const node: TongbanNode = {
-      config, db, docs, catalogue, stats,
-      cases: new CaseService(db, docs, catalogue, self, refreshDays, now),
+      config, db, docs, catalogue, stats, trust,
+      cases: new CaseService(db, docs, catalogue, self, refreshDays, trust, now),
       users: new UserService(db, now),
       days: refreshDays,
       parent: parentCode(config.code),
@@ -98,7 +108,9 @@ export async function openNode(config: NodeConfig): Promise<TongbanNode> {
         lock.release()
       },
     }
+    trust.setEntries(readEntries(await docs.get(DIRECTORY_DOC)))
     if (journal) await recover(node, journal)
+    if (config.level === 'city') await pinSelfAsRoot(node)
     await node.cases.realignSequence()
     await seedCatalogue(node)
     await seedUsers(node)
@@ -131,9 +143,28 @@ async function checkIdentity(db: Db, c: NodeConfig): Promise<void> {
   )
 }
 
+/**
+ * The city is the root of trust: it pins its own key and vouches for itself in the directory,
+ * once. Every other node pins the city's key when it enrolls (through its parent's answer).
+ */
+async function pinSelfAsRoot(node: TongbanNode): Promise<void> {
+  const { trust, config } = node
+  const self = { code: config.code, alg: trust.keys.alg, publicKey: trust.keys.publicKey }
+  if (!trust.rootKey) {
+    await node.db.query(`INSERT INTO node_meta (key, value) VALUES ('root_key', $1) ON CONFLICT (key) DO NOTHING`, [JSON.stringify(self)])
+    trust.pin({ root: self, parent: self, chain: [] })
+    trust.parentKey = null
+  }
+  const held = readEntries(await node.docs.get(DIRECTORY_DOC)).some((e) => e.code === self.code && e.publicKey === self.publicKey)
+  if (!held) {
+    const entry = trust.vouch({ ...self, name: config.name }, 'active', 1, new Date().toISOString())
+    await node.docs.change(DIRECTORY_DOC, (doc) => appendEntry(doc, entry))
+  }
+}
+
 /** Replays what the journal holds that the store may have lost in a power cut; idempotent. */
 async function recover(node: TongbanNode, journal: Journal): Promise<void> {
-  const records = journal.readAll()
+  const records = journal.readAll(); console.error("RECOVER", records.map((r) => r.docId), (journal as any).cut)
   // One transaction for the whole replay, through the same path as updates from a link.
   if (records.length) await node.docs.applyBatch(records, 'replay')
   if (records.length) await journal.reset(() => node.db.checkpoint())

@@ -4,7 +4,8 @@
  * values in array `events`. JSON values, not nested Y.Maps: ~1 KB of heap per case, not 5.
  */
 import * as Y from 'yjs'
-import type { Application, CaseEvent } from '../../../protocol/index.ts'
+import { CaseEventSchema, foldCase, type Application, type CaseEvent, type Folded, type WorkingDays } from '../../../protocol/index.ts'
+import type { Trust } from '../trust/trust.ts'
 
 export const caseDocId = (caseId: string): string => `case:${caseId}`
 
@@ -29,4 +30,25 @@ export function nextLamport(doc: Y.Doc): number {
   let max = 0
   for (const e of readEvents(doc)) max = Math.max(max, e.lamport)
   return max + 1
+}
+
+/**
+ * The case as this node believes it: the application only if the origin signed it, and only
+ * the events whose id is their content hash and whose author signed them. Whatever else the
+ * document holds (a forged event a peer slipped in before the checks existed, a value written
+ * by a compromised node) is left out of the fold and flagged for supervision.
+ */
+export function foldDoc(doc: Y.Doc, trust: Trust, days: WorkingDays): { app: Application; folded: Folded } | null {
+  const app = readApplication(doc)
+  if (!app || trust.checkApplication(app)) return null
+  const good: CaseEvent[] = []
+  const rejected: { eventId: string; reason: string }[] = []
+  for (const e of readEvents(doc)) {
+    const why = CaseEventSchema.safeParse(e).success ? trust.checkEvent(e) : 'the event does not match its schema'
+    if (why) rejected.push({ eventId: String((e as { id?: unknown })?.id ?? '?'), reason: why })
+    else good.push(e)
+  }
+  const folded = foldCase(app, good, days)
+  folded.flagged.unshift(...rejected)
+  return { app, folded }
 }

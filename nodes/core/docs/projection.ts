@@ -3,9 +3,11 @@
  * lists, queues and dashboards are SQL and never disagree with the documents.
  */
 import type * as Y from 'yjs'
-import { foldCase, localDate, type Calendar, type WorkingDays } from '../../../protocol/index.ts'
+import { localDate, type Calendar, type DirectoryEntry, type WorkingDays } from '../../../protocol/index.ts'
 import type { Queryable } from '../store/db.ts'
-import { readApplication, readEvents } from './case-doc.ts'
+import type { Trust } from '../trust/trust.ts'
+import { foldDoc } from './case-doc.ts'
+import { readEntries } from './directory-doc.ts'
 import { readCalendars, readItems } from './catalogue-doc.ts'
 import type { Projector } from './doc-store.ts'
 import { parseStatsDocId, readCounts, readName } from '../stats/stats-doc.ts'
@@ -15,11 +17,14 @@ export interface ProjectionHooks {
   days(): WorkingDays
   /** Called with the calendars a catalogue document publishes, once projected. */
   onCalendars(calendars: Calendar[]): void
+  /** Whom this node believes: signatures are checked before a case is folded. */
+  trust(): Trust
 }
 
 export function makeProjector(hooks: ProjectionHooks): Projector {
   return async (docId, doc, tx) => {
-    if (docId.startsWith('case:')) return projectCase(doc, tx, hooks.days())
+    if (docId.startsWith('case:')) return projectCase(doc, tx, hooks.days(), hooks.trust())
+    if (docId.startsWith('directory:')) return projectDirectory(doc, tx, hooks.trust())
     if (docId.startsWith('stats:')) return projectStats(docId, doc, tx)
     if (docId.startsWith('catalogue:')) {
       await projectCatalogue(docId.slice('catalogue:'.length), doc, tx)
@@ -29,10 +34,11 @@ export function makeProjector(hooks: ProjectionHooks): Projector {
   }
 }
 
-async function projectCase(doc: Y.Doc, tx: Queryable, days: WorkingDays): Promise<void> {
-  const app = readApplication(doc)
-  if (!app) return // events arrived before the application: projected when it comes
-  const f = foldCase(app, readEvents(doc), days)
+async function projectCase(doc: Y.Doc, tx: Queryable, days: WorkingDays, trust: Trust): Promise<void> {
+  // No application yet (events arrived first: projected when it comes), or not the origin's.
+  const held = foldDoc(doc, trust, days)
+  if (!held) return
+  const { app, folded: f } = held
   // One round trip for the route, the case row and its events: PGlite's cost is per statement.
   await tx.query(
     `WITH route AS (
@@ -83,5 +89,15 @@ async function projectStats(docId: string, doc: Y.Doc, tx: Queryable): Promise<v
       'INSERT INTO stats_rows (node_code, month, day, item_code, counts) VALUES ($1,$2,$3,$4,$5)',
       [ref.nodeCode, ref.month, day, item, JSON.stringify(counts)],
     )
+  }
+}
+
+/** The directory changed: re-resolve whom to believe, and keep the names of units for display. */
+async function projectDirectory(doc: Y.Doc, tx: Queryable, trust: Trust): Promise<void> {
+  const entries: DirectoryEntry[] = readEntries(doc)
+  trust.setEntries(entries)
+  for (const e of entries) {
+    const u = trust.unit(e.code)
+    if (u) await tx.query('INSERT INTO units (code, name) VALUES ($1, $2) ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name', [u.code, u.name])
   }
 }

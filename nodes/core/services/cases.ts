@@ -2,15 +2,15 @@
  * Cases (办件): intake at a window, actions along the path, reads. Every write is a change to
  * the case's Yjs document; rows in `cases` and `case_events` follow by projection.
  */
-import { randomBytes } from 'node:crypto'
 import {
   CaseIntakeSchema, EventInputSchema, foldCase, handlerFor, localDate, mayAct, mayTakeIn,
   type Application, type CaseEvent, type EventInput, type CaseStatus, type CaseView, type Level, type Role, type WorkingDays,
 } from '../../../protocol/index.ts'
-import { appendEvent, caseDocId, nextLamport, readApplication, readEvents, writeApplication } from '../docs/case-doc.ts'
+import { appendEvent, caseDocId, foldDoc, nextLamport, readApplication, readEvents, writeApplication } from '../docs/case-doc.ts'
 import type { DocStore } from '../docs/doc-store.ts'
 import { ApiError, parseOr400 } from '../errors.ts'
 import type { Db } from '../store/db.ts'
+import type { Trust, UnsignedEvent } from '../trust/trust.ts'
 import type { CatalogueService } from './catalogue.ts'
 
 export interface Actor {
@@ -41,6 +41,7 @@ export class CaseService {
     private readonly catalogue: CatalogueService,
     private readonly self: { code: string; level: Level },
     private readonly days: () => WorkingDays,
+    private readonly trust: Trust,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
@@ -63,11 +64,12 @@ export class CaseService {
 
     const at = this.now().toISOString()
     const id = await this.nextId(at)
-    const app: Application = {
+    // Signed by this window: no other node can write an application under its numbers.
+    const app: Application = this.trust.signApplication({
       id, itemCode: item.code, itemVersion: item.version, applicant: body.applicant, materials: [...new Set(body.materials)],
       originCode: this.self.code, handlerCode: handler, createdAt: at, createdBy: actor.name,
       kind: item.kind, promisedDays: item.promisedDays,
-    }
+    })
     const { result } = await this.docs.change(caseDocId(id), (doc) => {
       writeApplication(doc, app)
       // Taken in where it is decided: the window accepts it on the spot (当场受理).
@@ -88,9 +90,9 @@ export class CaseService {
       const why = mayAct(body.type, actor.role, this.self.code, app)
       if (why) throw new ApiError('forbidden', why)
       const event = this.event(body, nextLamport(doc), actor, this.now().toISOString())
-      const folded = foldCase(app, [...readEvents(doc), event], this.days())
+      const folded = foldCase(app, [...this.verifiedEvents(doc), event], this.days())
       const flag = folded.flagged.find((f) => f.eventId === event.id)
-      if (flag) throw new ApiError('transition_refused', `cannot record ${body.type} on case ${id}: ${flag.reason}`, { status: foldCase(app, readEvents(doc), this.days()).status })
+      if (flag) throw new ApiError('transition_refused', `cannot record ${body.type} on case ${id}: ${flag.reason}`, { status: foldCase(app, this.verifiedEvents(doc), this.days()).status })
       appendEvent(doc, event)
     })
     return (await this.get(id))!
@@ -100,10 +102,9 @@ export class CaseService {
   async get(id: string): Promise<CaseView | null> {
     const docId = caseDocId(id)
     if (!(await this.docs.has(docId))) return null
-    const doc = await this.docs.get(docId)
-    const app = readApplication(doc)
-    if (!app) return null
-    const f = foldCase(app, readEvents(doc), this.days())
+    const held = foldDoc(await this.docs.get(docId), this.trust, this.days())
+    if (!held) return null
+    const { app, folded: f } = held
     return { ...app, events: f.events, status: f.status, dueDate: f.dueDate, flagged: f.flagged, rating: f.rating, acceptedAt: f.acceptedAt, completedAt: f.completedAt }
   }
 
@@ -131,8 +132,14 @@ export class CaseService {
     return { cases: rows.map(toSummary), total: n }
   }
 
+  /** An event authored here: its id is the hash of its content, and this node signs it. */
   private event(input: EventInput, lamport: number, actor: Actor, at: string): CaseEvent {
-    return { ...input, id: `${this.self.code}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`, lamport, author: this.self.code, user: actor.name, at } as CaseEvent
+    return this.trust.signEvent({ ...input, lamport, author: this.self.code, user: actor.name, at } as UnsignedEvent)
+  }
+
+  /** The events of a case document whose signatures hold (what the fold folds). */
+  private verifiedEvents(doc: import('yjs').Doc): CaseEvent[] {
+    return foldDoc(doc, this.trust, this.days())?.folded.events ?? readEvents(doc).filter((e) => !this.trust.checkEvent(e))
   }
 
   /**

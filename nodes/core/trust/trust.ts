@@ -1,0 +1,159 @@
+/**
+ * What this node believes about signatures: its own key, the root key and parent key pinned at
+ * enrollment, and the unit directory resolved from them. Everything that reads or receives a
+ * signed value asks here: `checkApplication`, `checkEvent`, `signApplication`, `signEvent`.
+ */
+import { createHash } from 'node:crypto'
+import {
+  ApplicationSchema, eventIdText, resolveDirectory, signingText,
+  type Application, type CaseEvent, type DirectoryEntry, type NodeKeyRef, type UnitKeys,
+} from '../../../protocol/index.ts'
+import type { Queryable } from '../store/db.ts'
+import { contentId, verifySignature, type NodeKeys } from './keys.ts'
+
+/** An event before it has its id and signature (Omit over each member of the union). */
+export type UnsignedEvent = CaseEvent extends infer E ? (E extends unknown ? Omit<E, 'id' | 'sig'> : never) : never
+
+export interface PinnedKey extends NodeKeyRef {
+  code: string
+}
+
+/** Signature checks are repeated on every fold of a case: remember the answers (bounded). */
+const VERIFIED_CACHE = 50_000
+
+export class Trust {
+  private units = new Map<string, UnitKeys>()
+  private entries: DirectoryEntry[] = []
+  private root: PinnedKey | null
+  private readonly verified = new Map<string, boolean>()
+  /** Entries the directory holds but does not believe (unknown voucher, bad signature), for the status page. */
+  ignored: { code: string; reason: string }[] = []
+
+  constructor(
+    readonly self: { code: string; name: string },
+    readonly keys: NodeKeys,
+    pins: { root: PinnedKey | null; parent: PinnedKey | null; chain: DirectoryEntry[] },
+  ) {
+    this.root = pins.root
+    this.parentKey = pins.parent
+    this.chain = pins.chain
+    this.resolve()
+  }
+
+  parentKey: PinnedKey | null
+  private chain: DirectoryEntry[]
+
+  /** Pins the root and parent keys (at enrollment) and re-resolves the directory. */
+  pin(p: { root: PinnedKey; parent: PinnedKey; chain: DirectoryEntry[] }): void {
+    this.root = p.root
+    this.parentKey = p.parent
+    this.chain = p.chain
+    this.resolve()
+  }
+
+  get rootKey(): PinnedKey | null {
+    return this.root
+  }
+
+  /** The directory document changed: re-resolve from its entries. */
+  setEntries(entries: DirectoryEntry[]): void {
+    this.entries = entries
+    this.resolve()
+  }
+
+  private resolve(): void {
+    const units = new Map<string, UnitKeys>()
+    this.ignored = []
+    if (this.root) {
+      const r = resolveDirectory([...this.chain, ...this.entries], this.root, (k, t, s) => this.verify(k, t, s))
+      for (const [code, u] of r.units) units.set(code, u)
+      this.ignored = r.ignored.map((i) => ({ code: i.entry.code, reason: i.reason }))
+    }
+    // A node always knows its own key, enrolled or not: a village takes in cases offline from its first start.
+    const own = units.get(this.self.code) ?? { code: this.self.code, name: this.self.name, keys: [] }
+    if (!own.keys.some((k) => k.publicKey === this.keys.publicKey)) own.keys.push({ alg: this.keys.alg, publicKey: this.keys.publicKey, active: true })
+    units.set(this.self.code, own)
+    this.units = units
+  }
+
+  /** The unit directory as resolved (code → name and keys). */
+  unit(code: string): UnitKeys | undefined {
+    return this.units.get(code)
+  }
+
+  unitCount(): number {
+    return this.units.size
+  }
+
+  /** Cached signature check. */
+  verify(key: NodeKeyRef, text: string, sig: string): boolean {
+    const k = `${key.alg}:${key.publicKey}:${sig}:${createHash('sha256').update(text).digest('base64url')}`
+    const hit = this.verified.get(k)
+    if (hit !== undefined) return hit
+    const ok = verifySignature(key, text, sig)
+    if (this.verified.size >= VERIFIED_CACHE) this.verified.delete(this.verified.keys().next().value as string)
+    this.verified.set(k, ok)
+    return ok
+  }
+
+  /**
+   * Null when `sig` over `text` is `author`'s, else why not. `activeOnly` (at a link): only keys
+   * not revoked; reading what is stored accepts any key ever vouched for the author, so a
+   * replaced laptop's earlier events stay valid.
+   */
+  checkSigned(author: string, text: string, sig: string, activeOnly: boolean): string | null {
+    const u = this.units.get(author)
+    if (!u || !u.keys.length) return `no key of ${author} in the unit directory`
+    const keys = activeOnly ? u.keys.filter((k) => k.active) : u.keys
+    if (!keys.length) return `every key of ${author} is revoked`
+    return keys.some((k) => this.verify(k, text, sig)) ? null : `the signature is not ${author}'s`
+  }
+
+  checkApplication(app: Application, activeOnly = false): string | null {
+    if (!ApplicationSchema.safeParse(app).success) return 'the application does not match its schema'
+    const why = this.checkSigned(app.originCode, signingText('application', app), app.sig, activeOnly)
+    return why && `application ${app.id}: ${why}`
+  }
+
+  checkEvent(e: CaseEvent, activeOnly = false): string | null {
+    if (contentId(eventIdText(e)) !== e.id) return `event ${e.id}: its id is not the hash of its content`
+    const why = this.checkSigned(e.author, signingText('event', e), e.sig, activeOnly)
+    return why && `event ${e.id}: ${why}`
+  }
+
+  signApplication(app: Omit<Application, 'sig'>): Application {
+    const signed = { ...app, sig: this.keys.sign(signingText('application', app)) } as Application
+    return signed
+  }
+
+  /** Gives an event its content id and this node's signature. */
+  signEvent(e: UnsignedEvent): CaseEvent {
+    const withId = { ...e, id: contentId(eventIdText(e)) }
+    return { ...withId, sig: this.keys.sign(signingText('event', withId)) } as CaseEvent
+  }
+
+  /** A directory entry for `unit`, vouched for by this node (its parent). */
+  vouch(unit: { code: string; name: string } & NodeKeyRef, status: 'active' | 'revoked', serial: number, at: string): DirectoryEntry {
+    const e = { code: unit.code, name: unit.name, alg: unit.alg, publicKey: unit.publicKey, status, serial, at, vouchedBy: this.self.code }
+    return { ...e, sig: this.keys.sign(signingText('directory', e)) }
+  }
+}
+
+/** The pins a node keeps in `node_meta` (set at enrollment; the city pins itself). */
+export async function loadPins(db: Queryable): Promise<{ root: PinnedKey | null; parent: PinnedKey | null; chain: DirectoryEntry[] }> {
+  const rows = await db.query<{ key: string; value: string }>(`SELECT key, value FROM node_meta WHERE key IN ('root_key', 'parent_key', 'trust_chain')`)
+  const m = Object.fromEntries(rows.map((r) => [r.key, r.value]))
+  return {
+    root: m.root_key ? JSON.parse(m.root_key) : null,
+    parent: m.parent_key ? JSON.parse(m.parent_key) : null,
+    chain: m.trust_chain ? JSON.parse(m.trust_chain) : [],
+  }
+}
+
+export async function savePins(db: Queryable, p: { root: PinnedKey; parent: PinnedKey; chain: DirectoryEntry[] }): Promise<void> {
+  await db.query(
+    `INSERT INTO node_meta (key, value) VALUES ('root_key', $1), ('parent_key', $2), ('trust_chain', $3)
+     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,
+    [JSON.stringify(p.root), JSON.stringify(p.parent), JSON.stringify(p.chain)],
+  )
+}

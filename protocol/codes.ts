@@ -74,6 +74,11 @@ export const LINK_CLOSE_CODES = {
   replaced: 4410,
   /** A frame over MAX_FRAME_BYTES, a message over MAX_MESSAGE_BYTES, or too many chunk streams. */
   frame_too_large: 4413,
+  /**
+   * The peer used more than its hourly quota on this link (new documents, bytes, repair passes,
+   * state vectors to answer): the frame is not applied; the peer redials and resends it later.
+   */
+  quota_exceeded: 4429,
   /** This node failed (a store error): not the peer's fault; it redials later. */
   internal: 4500,
 } as const

@@ -41,7 +41,9 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
   /** Shared store only: the highest `seq` applied to each cached doc. */
   private readonly seen = new Map<string, number>()
   private readonly shared: boolean
-  private writing: Promise<unknown> = Promise.resolve()
+  /** Writes waiting their turn (see `serial`): the node's own first, then what links brought. */
+  private readonly waiting = { own: [] as (() => Promise<void>)[], link: [] as (() => Promise<void>)[] }
+  private writingNow = false
 
   constructor(
     private readonly db: Db,
@@ -94,7 +96,7 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
    * Returns null when the mutation changed nothing.
    */
   change<T>(docId: string, mutate: (doc: Y.Doc, tx: Queryable) => Promise<T> | T, origin: Origin = 'local', opts: { fresh?: boolean } = {}): Promise<{ result: T; stored: StoredUpdate | null }> {
-    return this.serial(async () => {
+    return this.serial(priorityOf(origin), async () => {
       try {
         return await this.db.transaction(async (tx) => {
           await this.lock(tx, [docId])
@@ -127,7 +129,7 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
     opts: { refuse?: (e: { docId: string; update: Uint8Array }, tx: Queryable) => Promise<string | null>; inTx?: (tx: Queryable) => Promise<void> } = {},
   ): Promise<{ stored: StoredUpdate[]; refused: { docId: string; reason: string }[] }> {
     const touched = new Set<string>()
-    return this.serial(async () => {
+    return this.serial(priorityOf(origin), async () => {
       try {
         return await this.db.transaction(async (tx) => {
           await this.lock(tx, entries.map((e) => e.docId))
@@ -214,7 +216,7 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
 
   /** Replaces a document's stored rows with one update holding its whole state. */
   compact(docId: string, origin: Origin): Promise<StoredUpdate | null> {
-    return this.serial(async () => {
+    return this.serial(priorityOf(origin), async () => {
       const stored = await this.db.transaction(async (tx) => {
         await this.lock(tx, [docId])
         const doc = await this.get(docId, tx)
@@ -228,11 +230,30 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
     })
   }
 
-  /** One write at a time: PGlite is one connection, and a doc's in-memory state must follow commit order. */
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.writing.then(fn, fn)
-    this.writing = run.catch(() => {})
-    return run
+  /**
+   * One write at a time: PGlite is one connection, and a doc's in-memory state must follow
+   * commit order. The node's own writes (intake at the window, a browser) go before waiting
+   * link batches, so one peer's flood cannot queue the window behind it (issue 7, class 7);
+   * each queue keeps its order, and a link batch is at most one slice (the session cuts
+   * frames into slices), so a local write waits for at most one slice. Yjs updates commute:
+   * letting a local write pass a waiting link batch changes no document's outcome.
+   */
+  private serial<T>(priority: WritePriority, fn: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.waiting[priority].push(() => Promise.resolve().then(fn).then(resolve, reject))
+      this.nextWrite()
+    })
+  }
+
+  private nextWrite(): void {
+    if (this.writingNow) return
+    const run = this.waiting.own.shift() ?? this.waiting.link.shift()
+    if (!run) return
+    this.writingNow = true
+    void run().finally(() => {
+      this.writingNow = false
+      this.nextWrite()
+    })
   }
 
   evict(docId: string): void {
@@ -260,6 +281,13 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
   clearCache(): void {
     for (const id of [...this.cache.keys()]) this.evict(id)
   }
+}
+
+type WritePriority = 'own' | 'link'
+
+/** What a link brought waits behind the node's own writes (a journal replay runs alone at start). */
+function priorityOf(origin: Origin): WritePriority {
+  return origin === 'parent' || origin.startsWith('child:') ? 'link' : 'own'
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -22,6 +22,7 @@ import {
 import type { TongbanNode } from '../node.ts'
 import { compress, decompress } from './compress.ts'
 import { Outbox } from './outbox.ts'
+import { quotaOf, REPAIR_PAGE, REPAIR_PAGE_WAIT_MS, type PeerQuota, type QuotaKind } from './quotas.ts'
 import { makeRefuse } from './scope-check.ts'
 import type { LinkStats } from './status.ts'
 
@@ -35,12 +36,24 @@ export interface Transport {
  * loses at most this much, and a deep window buys nothing when the line is the bottleneck.
  */
 export const WINDOW_BYTES = 48 * 1024
+/**
+ * A received frame is applied in slices of at most this many entries, one transaction each
+ * (the cursor moves with the last): the node's own writes go first in the store's queue, so
+ * a local write waits behind at most one slice of a peer's batch, never a whole 16 MiB body.
+ * A crash between slices only means the frame is resent: applying an update twice is harmless.
+ */
+export const APPLY_SLICE_ENTRIES = 32
 const C = LINK_CLOSE_CODES
 
 export class LinkSession {
   private readonly outbox: Outbox
   private readonly refuse: ReturnType<typeof makeRefuse>
   private readonly reassembler = new Reassembler()
+  /** This peer's hourly quotas (kept across connections: see quotas.ts). */
+  private readonly quota: PeerQuota
+  /** Documents of our repair pass whose answer (sync-step2) has not come yet; and who waits for them. */
+  private readonly repairAwaiting = new Set<string>()
+  private repairWake: (() => void) | null = null
   private streamId = 0
   /** Documents the peer asked about in this connection's repair pass (we ask back once each). */
   private readonly asked = new Set<string>()
@@ -69,6 +82,7 @@ export class LinkSession {
   ) {
     this.outbox = new Outbox(node.db, peer, peerIsChild)
     this.refuse = makeRefuse(node.config.code, peer, peerIsChild)
+    this.quota = quotaOf(node, peer)
     this.ready = new Promise((r) => (this.markReady = r))
     node.docs.on('update', this.onUpdate)
     this.timer = setInterval(() => {
@@ -104,6 +118,7 @@ export class LinkSession {
     if (this.closed) return
     this.lastHeard = Date.now()
     this.stats.countIn(this.peer, bytes.length)
+    if (this.overQuota('bytesPerHour', bytes.length)) return
     let frame: LinkFrame
     try {
       frame = decodeFrame(bytes)
@@ -142,18 +157,31 @@ export class LinkSession {
         this.helloDone = true
         this.stats.connected(this.peer, true)
         this.markReady()
-        if (send.repair || recv.repair) await this.repair()
+        if (send.repair || recv.repair) {
+          // One pass an hour: a peer that changes its epoch at will would have us send a state
+          // vector for every document in scope each time.
+          if (this.overQuota('repairsPerHour', 1)) return
+          void this.repair().catch((e) => this.fail(C.internal, `the repair pass failed: ${(e as Error)?.message ?? String(e)}`))
+        }
         this.pump()
         return
       }
       case 'updates': {
-        const entries = decodeUpdatesBody(f.compressed ? decompress(f.body, MAX_MESSAGE_BYTES) : f.body)
+        const body = f.compressed ? decompress(f.body, MAX_MESSAGE_BYTES) : f.body
+        if (this.overQuota('bytesPerHour', body.length - f.body.length)) return
+        const entries = decodeUpdatesBody(body)
+        if (this.overQuota('newDocsPerHour', await this.newDocs(entries.map((e) => e.docId)))) return
         const last = entries.length ? entries[entries.length - 1].seq : 0
-        const { refused } = await this.node.docs.applyBatch(entries, this.outbox.peerOrigin as never, {
-          refuse: this.refuse,
-          inTx: (tx) => this.stats.saveReceived(tx, this.peer, last),
-        })
-        for (const r of refused) this.log(`refused ${r.docId} from ${this.peer}: ${r.reason}`)
+        for (let at = 0; at < entries.length; at += APPLY_SLICE_ENTRIES) {
+          const slice = entries.slice(at, at + APPLY_SLICE_ENTRIES)
+          const final = at + APPLY_SLICE_ENTRIES >= entries.length
+          const { refused } = await this.node.docs.applyBatch(slice, this.outbox.peerOrigin as never, {
+            refuse: this.refuse,
+            inTx: final ? (tx) => this.stats.saveReceived(tx, this.peer, last) : undefined,
+          })
+          for (const r of refused) this.log(`refused ${r.docId} from ${this.peer}: ${r.reason}`)
+          if (this.closed) return
+        }
         this.send({ type: 'ack', seq: last })
         return
       }
@@ -164,6 +192,7 @@ export class LinkSession {
         return
       }
       case 'sync-step1': {
+        if (this.overQuota('stateVectorsPerHour', 1)) return
         const doc = await this.node.docs.get(f.docId)
         if (await this.outbox.inScope(f.docId)) this.send({ type: 'sync-step2', docId: f.docId, update: Y.encodeStateAsUpdate(doc, f.stateVector) })
         // Ask back once: the peer may hold what we lost (updates are never echoed, so only a
@@ -175,6 +204,8 @@ export class LinkSession {
         return
       }
       case 'sync-step2': {
+        this.repairAnswered(f.docId)
+        if (this.overQuota('newDocsPerHour', await this.newDocs([f.docId]))) return
         const { refused } = await this.node.docs.applyBatch([{ docId: f.docId, update: f.update }], this.outbox.peerOrigin as never, { refuse: this.refuse })
         for (const r of refused) this.log(`refused repair of ${r.docId} from ${this.peer}: ${r.reason}`)
         return
@@ -193,13 +224,66 @@ export class LinkSession {
     }
   }
 
-  /** Asks the peer for what it has of every document we hold in its scope, and offers ours. */
+  /**
+   * Asks the peer for what it has of every document we hold in its scope, and offers ours —
+   * paged: REPAIR_PAGE state vectors, then on once half of them are answered (or after
+   * REPAIR_PAGE_WAIT_MS), so thousands of documents are never thousands of frames at once,
+   * and a peer that does not answer gets one page.
+   */
   private async repair(): Promise<void> {
-    for (const docId of await this.outbox.docsInScope()) {
-      const doc = await this.node.docs.get(docId)
-      this.asked.add(docId)
-      this.send({ type: 'sync-step1', docId, stateVector: Y.encodeStateVector(doc) })
+    const docIds = await this.outbox.docsInScope()
+    for (let at = 0; at < docIds.length && !this.closed; at += REPAIR_PAGE) {
+      for (const docId of docIds.slice(at, at + REPAIR_PAGE)) {
+        if (this.closed) return
+        const doc = await this.node.docs.get(docId)
+        this.asked.add(docId)
+        this.repairAwaiting.add(docId)
+        this.send({ type: 'sync-step1', docId, stateVector: Y.encodeStateVector(doc) })
+      }
+      await this.repairPageAnswered()
     }
+    this.repairAwaiting.clear()
+  }
+
+  /** Resolves when at most half a page of our step 1s waits for an answer, or the page's time is up. */
+  private repairPageAnswered(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        this.repairWake = null
+        this.repairAwaiting.clear() // the next page is measured on its own
+        resolve()
+      }
+      const timer = setTimeout(done, REPAIR_PAGE_WAIT_MS)
+      timer.unref()
+      this.repairWake = () => {
+        if (this.closed || this.repairAwaiting.size <= REPAIR_PAGE / 2) done()
+      }
+      this.repairWake()
+    })
+  }
+
+  private repairAnswered(docId: string): void {
+    if (this.repairAwaiting.delete(docId)) this.repairWake?.()
+  }
+
+  /**
+   * Takes `n` of the peer's hourly `kind` quota; over it, the link is closed with 4429
+   * (answered with an error frame, logged) and true returned: the frame is not handled.
+   */
+  private overQuota(kind: QuotaKind, n: number): boolean {
+    const refusal = this.quota.take(kind, n)
+    if (!refusal) return false
+    this.fail(C.quota_exceeded, refusal)
+    return true
+  }
+
+  /** How many of `docIds` (distinct) this node does not hold yet. */
+  private async newDocs(docIds: string[]): Promise<number> {
+    const distinct = [...new Set(docIds)]
+    if (!distinct.length) return 0
+    const rows = await this.node.db.query<{ doc_id: string }>('SELECT DISTINCT doc_id FROM doc_updates WHERE doc_id = ANY($1::text[])', [distinct])
+    return distinct.length - rows.length
   }
 
   /** Streams what the peer lacks while the window has room. */
@@ -276,6 +360,7 @@ export class LinkSession {
     if (this.closed) return
     this.closed = true
     clearInterval(this.timer)
+    this.repairWake?.()
     this.reassembler.clear()
     this.node.docs.off('update', this.onUpdate)
     this.stats.connected(this.peer, false)

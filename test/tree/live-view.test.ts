@@ -58,8 +58,9 @@ describe('live case view (y-websocket)', () => {
       await eventually(async () => a.doc.getMap('case').get('application') && b.doc.getMap('case').get('application'), 10_000, 'both views to sync')
       expect((a.doc.getMap('case').get('application') as any).id).toBe(id)
       await eventually(async () => {
-        const names = [...a.provider.awareness.getStates().values()].map((s: any) => s.user?.name)
-        return names.includes('李科员') && names.includes('张科员')
+        // Names are the node's, from each socket's session, not what the browser announced.
+        const names = [...a.provider.awareness.getStates().entries()].filter(([id]) => id !== a.doc.clientID).map(([, s]: any) => s.user?.name)
+        return names.includes('staff2')
       }, 10_000, 'awareness of the other staff member')
 
       expect((await staff('POST', `/api/cases/${id}/events`, { type: 'approved' })).status).toBe(200)

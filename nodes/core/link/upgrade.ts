@@ -19,7 +19,7 @@ export function upgradeRouter(links: Links, live: LiveViews): UpgradeHandler & {
     void live.admit(m[1], url.searchParams.get('token')).then((refusal) => {
       if (refusal) return socket.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n${refusal}`)
       liveWss.handleUpgrade(req, socket, head, (ws) => {
-        live.serve(ws, m[1]).catch((e) => {
+        live.serve(ws, m[1], url.searchParams.get('token')).catch((e) => {
           console.error(`live view of ${m[1]} failed: ${(e as Error)?.message ?? String(e)}`)
           closeSocket(ws, 1011, 'the live view failed')
         })

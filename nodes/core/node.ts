@@ -18,7 +18,7 @@ import { StatsService } from './services/stats.ts'
 import { UserService } from './services/users.ts'
 import { StatsPublisher } from './stats/publisher.ts'
 import type { Db } from './store/db.ts'
-import { Journal } from './store/journal.ts'
+import { Journal, type JournalIo } from './store/journal.ts'
 import { lockDataDir } from './store/lock.ts'
 import { migrate } from './store/migrate.ts'
 import { openPglite } from './store/pglite.ts'
@@ -42,6 +42,10 @@ export interface NodeConfig {
   checkpointMs?: number
   /** A template data dir (from PGlite's dumpDataDir) to start a new store from, for tests. */
   loadDataDir?: Blob
+  /** Start even though the journal has damaged records that good ones follow (they are logged and kept aside). */
+  acceptJournalLoss?: boolean
+  /** The journal's file operations (tests inject a full disk). */
+  journalIo?: JournalIo
   now?: () => Date
   /** The signing algorithm of the key made at first start (never changes afterwards). */
   signAlg?: SigAlg
@@ -79,7 +83,7 @@ export async function openNode(config: NodeConfig): Promise<TongbanNode> {
     await checkIdentity(db, config)
     // Readable without opening the store (the store is locked while the node runs).
     writeFileSync(join(config.dataDir, 'node.json'), JSON.stringify({ level: config.level, code: config.code, name: config.name }, null, 2))
-    const journal = db.kind === 'pglite' ? new Journal(config.dataDir) : null
+    const journal = db.kind === 'pglite' ? new Journal(config.dataDir, config.journalIo) : null
     let days = new WorkingDays(await loadCalendars(db))
     const keys = await loadOrCreateKeys(db, config.signAlg)
     if (config.signAlg && config.signAlg !== keys.alg) console.error(`note: this node's key is ${keys.alg} (made at its first start); --sign-alg ${config.signAlg} is ignored`)
@@ -162,12 +166,59 @@ async function pinSelfAsRoot(node: TongbanNode): Promise<void> {
   }
 }
 
-/** Replays what the journal holds that the store may have lost in a power cut; idempotent. */
+/**
+ * The start refused: the journal holds bad bytes that good records follow, so they were on disk
+ * when a later reply was sent and may have held an acknowledged change.
+ */
+export class JournalLossError extends ConfigError {}
+
+/**
+ * Replays what the journal holds that the store may have lost in a power cut; idempotent.
+ *
+ * What is right when the journal is damaged (decided here, for issue 7 class 8):
+ * - Every good record is replayed, including those after a bad one (the framing resyncs).
+ * - A torn tail (bad bytes with no good record after them) is the write a crash interrupted:
+ *   its sync never returned, so nothing in it was acknowledged. It is cut off and logged.
+ * - Bad bytes *followed by* good records were synced with them, so they may have held a change
+ *   a reply acknowledged: a case, an approval. Which change, the bad bytes cannot say for sure
+ *   (a legible document id is only a hint), and the store is no proof either way — PGlite never
+ *   fsyncs, so the store holding the document does not mean it holds that update. So the node
+ *   refuses to start and names what it skipped, rather than run on with a hole nobody was told
+ *   of. An operator who has checked (the listed documents at this node or at its parent, which
+ *   holds every case that left the village) restarts with `--accept-journal-loss`: the good
+ *   records are replayed, the skipped bytes are logged again, and the damaged files are kept
+ *   beside the journal (`journal.N.damaged-<time>`) before it is reset.
+ */
 async function recover(node: TongbanNode, journal: Journal): Promise<void> {
-  const records = journal.readAll(); console.error("RECOVER", records.map((r) => r.docId), (journal as any).cut)
+  for (const d of journal.cut) {
+    console.warn(`[${node.config.code}] journal: cut ${d.length} torn bytes at the end of ${d.file} (offset ${d.offset}, ${d.reason}): a write a crash interrupted, never acknowledged`)
+  }
+  const { records, damage } = journal.scan()
+  const skipped = damage.filter((d) => d.followedByGood)
+  if (skipped.length) {
+    const lines: string[] = []
+    for (const d of skipped) {
+      let what = 'its document id is not legible'
+      if (d.docId) {
+        const held = await node.docs.has(d.docId).catch(() => false)
+        what = `it seems to hold an update of ${d.docId}, which the store ${held ? 'holds (the lost update may be a later change to it)' : 'does NOT hold'}`
+      }
+      lines.push(`  ${d.file} bytes ${d.offset}–${d.offset + d.length - 1} (${d.length} bytes, ${d.reason}): ${what}`)
+    }
+    const head = `the journal in ${node.config.dataDir} has ${skipped.length} damaged record${skipped.length > 1 ? 's' : ''} followed by good ones; ` +
+      `what ${skipped.length > 1 ? 'they' : 'it'} held may be an acknowledged change the store lost in a power cut:\n${lines.join('\n')}\n`
+    if (!node.config.acceptJournalLoss) {
+      journal.close()
+      throw new JournalLossError(head +
+        `  The ${records.length} good records are kept. Check those documents (here, or at the parent), then start with --accept-journal-loss ` +
+        'to replay the good records and go on without the damaged ones.')
+    }
+    const kept = journal.preserve(new Date().toISOString().replace(/[:.]/g, '-'))
+    console.error(`[${node.config.code}] ${head}  Going on without them (--accept-journal-loss); ${records.length} good records replayed; the damaged journal is kept as ${kept.join(', ')}`)
+  }
   // One transaction for the whole replay, through the same path as updates from a link.
   if (records.length) await node.docs.applyBatch(records, 'replay')
-  if (records.length) await journal.reset(() => node.db.checkpoint())
+  if (records.length || skipped.length) await journal.reset(() => node.db.checkpoint())
 }
 
 async function loadCalendars(db: Db): Promise<Calendar[]> {

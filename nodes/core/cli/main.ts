@@ -17,6 +17,7 @@ Usage:
   tongban start --level LEVEL --code CODE --name NAME --data DIR [--port N] [--host H]
                 [--catalogue sample|FILE] [--parent URL --token T] [--database-url URL]
                 [--tls-cert FILE --tls-key FILE | --insecure-http] [--parent-fingerprint SHA256]
+                [--accept-journal-loss]
   tongban user add --data DIR --name NAME --role ROLE --password P
   tongban child add --data DIR --code CHILD
   tongban demo [--data DIR]
@@ -42,6 +43,10 @@ start               run a node and serve its API and web UI
                     pin this SHA-256 fingerprint for the parent's certificate (after the parent
                       changed its certificate; otherwise the token's pin is kept)
   --database-url    use a PostgreSQL server instead of the embedded store (county or city)
+  --accept-journal-loss
+                    start even though the durability journal has damaged records (after a
+                      power cut or a disk fault): the good records are replayed, the damaged
+                      ones are logged and kept aside. Without it such a start is refused.
 
 user add            create a user in a node's data dir (stop the node first)
   --role            agent (代办员) | staff (窗口工作人员) | admin (管理员) | supervisor (监督员)
@@ -97,6 +102,7 @@ async function start(args: string[]): Promise<number> {
     port: { type: 'string' }, host: { type: 'string' }, catalogue: { type: 'string' }, parent: { type: 'string' },
     token: { type: 'string' }, 'database-url': { type: 'string' },
     'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'insecure-http': { type: 'boolean' }, 'parent-fingerprint': { type: 'string' },
+    'accept-journal-loss': { type: 'boolean' },
   })
   if (f.help) return (process.stdout.write(HELP), 0)
   const level = need(f.level, 'level') as Level
@@ -122,7 +128,7 @@ async function start(args: string[]): Promise<number> {
   const tls: TlsMode = f['insecure-http'] ? 'insecure-http' : f['tls-cert'] ? { certFile: f['tls-cert'], keyFile: f['tls-key']! } : 'self-signed'
   const running = await startNode({
     level, code, name: need(f.name, 'name'), dataDir: need(f.data, 'data'), catalogue: f.catalogue,
-    parentUrl: f.parent, token: f.token, databaseUrl: f['database-url'],
+    parentUrl: f.parent, token: f.token, databaseUrl: f['database-url'], acceptJournalLoss: f['accept-journal-loss'],
   }, port, host, { tls, parentFingerprint: f['parent-fingerprint'] })
   if (running.fingerprint) process.stdout.write(`tongban ${level} ${code} certificate sha256 ${running.fingerprint} (${tls === 'self-signed' ? 'self-signed, in the data dir' : 'from --tls-cert'})\n`)
   else process.stderr.write(`tongban: warning: serving plain http (--insecure-http): only this machine can reach it safely\n`)

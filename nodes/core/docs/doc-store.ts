@@ -98,7 +98,7 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
   change<T>(docId: string, mutate: (doc: Y.Doc, tx: Queryable) => Promise<T> | T, origin: Origin = 'local', opts: { fresh?: boolean } = {}): Promise<{ result: T; stored: StoredUpdate | null }> {
     return this.serial(priorityOf(origin), async () => {
       try {
-        return await this.db.transaction(async (tx) => {
+        return await this.transaction(async (tx) => {
           await this.lock(tx, [docId])
           // A document just named (a new case number) has no rows to read: skip the query.
           const doc = opts.fresh && !this.shared ? this.fresh(docId) : await this.get(docId, tx)
@@ -131,7 +131,7 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
     const touched = new Set<string>()
     return this.serial(priorityOf(origin), async () => {
       try {
-        return await this.db.transaction(async (tx) => {
+        return await this.transaction(async (tx) => {
           await this.lock(tx, entries.map((e) => e.docId))
           const stored: StoredUpdate[] = []
           const refused: { docId: string; reason: string }[] = []
@@ -189,13 +189,35 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
     if (!row) return null
     if (this.shared) this.seen.set(docId, Math.max(this.seen.get(docId) ?? 0, Number(row.seq)))
     await this.project(docId, doc, tx)
+    // Written to the journal before COMMIT (a full disk rolls the change back: "not stored");
+    // synced after it, grouped (`after`). A replay is already in the journal.
+    if (this.journal && origin !== 'replay') this.journal.write({ docId, origin, update })
     return { seq: Number(row.seq), docId, update, origin }
   }
 
+  /** A store transaction whose journal records are cut off again if it rolls back. */
+  private async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    const mark = this.journal?.mark()
+    try {
+      return await this.db.transaction(fn)
+    } catch (e) {
+      if (mark) this.journal!.undo(mark)
+      throw e
+    }
+  }
+
+  /** Resolves once every change committed so far is on disk (a retried request answers only then). */
+  async durable(): Promise<void> {
+    await this.journal?.sync()
+  }
+
   private async after(stored: StoredUpdate): Promise<void> {
-    if (this.journal && stored.origin !== 'replay') await this.journal.append({ docId: stored.docId, origin: stored.origin, update: stored.update })
+    let unsynced: unknown = null
+    if (this.journal && stored.origin !== 'replay') await this.journal.sync().catch((e) => (unsynced = e))
+    // Committed either way: listeners hear of it; the caller learns it is not known to be on disk.
     this.emit('update', stored)
     if (stored.docId.startsWith('stats:')) this.maybeCompact(stored.docId, stored.origin)
+    if (unsynced) throw unsynced
   }
 
   private readonly rowCounts = new Map<string, number>()
@@ -217,15 +239,15 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
   /** Replaces a document's stored rows with one update holding its whole state. */
   compact(docId: string, origin: Origin): Promise<StoredUpdate | null> {
     return this.serial(priorityOf(origin), async () => {
-      const stored = await this.db.transaction(async (tx) => {
+      const stored = await this.transaction(async (tx) => {
         await this.lock(tx, [docId])
         const doc = await this.get(docId, tx)
         const whole = Y.encodeStateAsUpdate(doc)
         await tx.query('DELETE FROM doc_updates WHERE doc_id = $1', [docId])
         return this.store(tx, docId, doc, whole, origin)
       })
-      // Journaled like any write: the delete and the insert must survive a power cut together.
-      if (stored && this.journal) await this.journal.append({ docId, origin, update: stored.update })
+      // Journaled like any write (in store): the delete and the insert must survive a power cut together.
+      if (stored && this.journal) await this.journal.sync()
       return stored
     })
   }

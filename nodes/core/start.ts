@@ -2,6 +2,7 @@
 import { Hono } from 'hono'
 import { createApp } from './http/app.ts'
 import type { AppEnv } from './http/env.ts'
+import { linkRoutes } from './link/link-routes.ts'
 import { Links } from './link/links.ts'
 import { upgradeRouter } from './link/upgrade.ts'
 import { LiveViews } from './live/live-view.ts'
@@ -9,7 +10,7 @@ import { parseEnrollmentToken } from './link/token.ts'
 import { ConfigError, openNode, type NodeConfig, type TongbanNode } from './node.ts'
 import { PRESETS } from './presets.ts'
 import { listen, type Served } from './server.ts'
-import { checkParentUrl, clearServingCertificate, isLoopback, loadOrCreateCertificate, normalizeFingerprint, type ServingCert, type TlsMode } from './tls.ts'
+import { checkCertificateFiles, checkParentUrl, clearServingCertificate, isLoopback, loadOrCreateCertificate, normalizeFingerprint, type ServingCert, type TlsMode } from './tls.ts'
 
 export interface RunningNode {
   node: TongbanNode
@@ -48,6 +49,7 @@ export async function startNode(flags: NodeConfig, port = 0, host = '127.0.0.1',
       throw new ConfigError(`--token: ${(e as Error).message}`)
     }
   }
+  if (typeof tlsMode === 'object') checkCertificateFiles(tlsMode) // before the store: a typo costs no first start
   const node = await openNode(config)
   let cert: ServingCert | null = null
   let parent: Awaited<ReturnType<typeof parentOf>>
@@ -73,6 +75,7 @@ export async function startNode(flags: NodeConfig, port = 0, host = '127.0.0.1',
     const app = createApp(node, {
       extend: (a) => {
         a.route('/api/sync', new Hono<AppEnv>().get('/', async (c) => c.json(await links.status())))
+        a.route('/link', linkRoutes(links.auth))
         preset.extend?.(a)
       },
       health: async () => ({ sync: await links.summary() }),
@@ -98,19 +101,16 @@ export async function startNode(flags: NodeConfig, port = 0, host = '127.0.0.1',
 
 /**
  * The parent link: from --parent/--token on first start, remembered in the store so a restart
- * needs no flags; new flags replace the remembered ones.
+ * needs no flags; new flags replace the remembered ones. The token is kept only until it has
+ * been exchanged for the registration of this node's key (link-auth.ts), then deleted.
  */
 async function parentOf(node: TongbanNode): Promise<{ url: string; token: string } | null> {
   const { parentUrl, token } = node.config
-  if (parentUrl && token) {
-    for (const [key, value] of [['parent_url', parentUrl], ['parent_token', token]]) {
-      await node.db.query('INSERT INTO node_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value', [key, value])
-    }
-    return { url: parentUrl, token }
-  }
-  const rows = await node.db.query<{ key: string; value: string }>(`SELECT key, value FROM node_meta WHERE key IN ('parent_url', 'parent_token')`)
-  const m = Object.fromEntries(rows.map((r) => [r.key, r.value]))
-  return m.parent_url && m.parent_token ? { url: m.parent_url, token: m.parent_token } : null
+  const save = (key: string, value: string) => node.db.query('INSERT INTO node_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value', [key, value])
+  if (parentUrl) await save('parent_url', parentUrl)
+  if (parentUrl && token) await save('parent_token', token)
+  const [row] = await node.db.query<{ value: string }>(`SELECT value FROM node_meta WHERE key = 'parent_url'`)
+  return row ? { url: row.value, token: token ?? '' } : null
 }
 
 /**

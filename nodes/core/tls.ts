@@ -106,6 +106,11 @@ export function servingFingerprint(dataDir: string): string | null {
   }
 }
 
+/** Checks the operator's certificate and key files (readable PEM, the key is the certificate's); throws ConfigError. */
+export function checkCertificateFiles(mode: { certFile: string; keyFile: string }): void {
+  readPair(mode.certFile, mode.keyFile)
+}
+
 function readPair(certFile: string, keyFile: string): { cert: string; key: string } {
   let cert: string, key: string
   try {

@@ -9,7 +9,9 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import type { Level } from '../../protocol/index.ts'
 import { spawnNode, stopNode, type TreeNode } from '../../nodes/core/cli/tree.ts'
 import { enrollChild } from '../../nodes/core/link/enrollment.ts'
+import { pinToken } from '../../nodes/core/link/token.ts'
 import { PROJECT_ROOT } from '../../nodes/core/node.ts'
+import { trustNode } from './tls.ts'
 
 /** Debian's chromium (`apt-get install chromium fonts-noto-cjk`); never a downloaded browser. */
 export const CHROMIUM = process.env.TONGBAN_CHROMIUM ?? '/usr/bin/chromium'
@@ -46,11 +48,12 @@ export async function startUiNode(root: string, spec: UiNodeSpec): Promise<UiNod
   const dataDir = join(root, spec.code)
   mkdirSync(dataDir, { recursive: true })
   writeFileSync(join(dataDir, 'users.seed.json'), JSON.stringify(spec.users.map((u) => ({ ...u, password: PASSWORD }))))
-  const token = spec.parent ? enrollChild(spec.parent.dataDir, spec.parent.code, spec.code) : undefined
+  const token = spec.parent ? pinToken(enrollChild(spec.parent.dataDir, spec.parent.code, spec.code), spec.parent.dataDir) : undefined
   const n = await spawnNode({
     level: spec.level, code: spec.code, name: spec.name, dataDir, port: 0, catalogue: spec.catalogue,
     parentUrl: spec.parent?.url, token,
   }, 90_000)
+  trustNode(dataDir)
   return Object.assign(n, { stop: () => stopNode(n) })
 }
 
@@ -69,6 +72,8 @@ export interface OpenedPage {
 export async function openPage(browser: Browser, base: string, hash = '#/login'): Promise<OpenedPage> {
   const context = await browser.newContext({
     viewport: { width: 1366, height: 768 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai', acceptDownloads: true,
+    // The nodes serve https with self-signed certificates (a person accepts the browser's warning once).
+    ignoreHTTPSErrors: true,
   })
   const page = await context.newPage()
   const errors: string[] = []

@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { PROJECT_ROOT } from '../../nodes/core/node.ts'
+import { trustNode } from './tls.ts'
 
 export const BIN = join(PROJECT_ROOT, 'bin/tongban.mjs')
 
@@ -82,11 +83,12 @@ function exited(proc: ChildProcess, ms: number): Promise<number | string | null>
 
 /**
  * Starts `tongban start` and resolves once it prints `tongban <level> <code> listening on
- * http://127.0.0.1:<port>`; rejects with its output if it exits first or the bound passes.
+ * https://127.0.0.1:<port>`; rejects with its output if it exits first or the bound passes.
+ * Its self-signed certificate is then trusted by this process's fetch (helpers/tls.ts).
  */
 export async function startNodeProcess(spec: NodeSpec, timeoutMs = START_TIMEOUT_MS): Promise<NodeProcess> {
   const { proc, output } = spawnCli(startArgs(spec))
-  const line = new RegExp(`^tongban ${spec.level} ${spec.code} listening on (http://127\\.0\\.0\\.1:(\\d+))$`, 'm')
+  const line = new RegExp(`^tongban ${spec.level} ${spec.code} listening on (https?://127\\.0\\.0\\.1:(\\d+))$`, 'm')
   const url = await new Promise<{ url: string; port: number }>((resolve, reject) => {
     const timer = setTimeout(() => {
       cleanup()
@@ -113,6 +115,7 @@ export async function startNodeProcess(spec: NodeSpec, timeoutMs = START_TIMEOUT
     proc.once('exit', onExit)
     check()
   })
+  trustNode(spec.data)
   return {
     proc, pid: proc.pid!, ...url, output,
     async stop(ms = STOP_TIMEOUT_MS) {

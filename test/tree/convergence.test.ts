@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { casePath, parentCode, type Level } from '../../protocol/index.ts'
 import { demoUsers, spawnNode, stopNode, type TreeNode, type TreeNodeSpec } from '../../nodes/core/cli/tree.ts'
 import { enrollChild } from '../../nodes/core/link/enrollment.ts'
+import { pinToken } from '../../nodes/core/link/token.ts'
+import { trustNode } from '../helpers/tls.ts'
 import { mulberry32, startLinkEmulator, type LinkEmulator } from '../tools/link-emulator.ts'
 import { eventually, login, type Remote } from '../helpers/remote.ts'
 import { tempDir } from '../helpers/template.ts'
@@ -49,10 +51,12 @@ async function start(spec: TreeNodeSpec, port = 0): Promise<Live> {
   const pcode = parentCode(spec.code)
   if (pcode && !proxy) {
     const parent = live.get(pcode)!
-    token = enrollChild(parent.dataDir, pcode, spec.code)
+    token = pinToken(enrollChild(parent.dataDir, pcode, spec.code), parent.dataDir)
     proxy = await startLinkEmulator({ host: '127.0.0.1', port: parent.port }, { rateBitsPerSec: 50_000_000, rttMs: 4, seed: 7 })
   }
-  const n = await spawnNode({ ...spec, dataDir, port, parentUrl: proxy?.url(), token, catalogue: spec.level === 'city' ? 'sample' : undefined })
+  // TLS passes through the emulator (a TCP proxy): the child pins its parent's certificate.
+  const n = await spawnNode({ ...spec, dataDir, port, parentUrl: proxy?.url().replace(/^http:/, 'https:'), token, catalogue: spec.level === 'city' ? 'sample' : undefined })
+  trustNode(dataDir)
   const l: Live = { ...n, proxy, token }
   live.set(spec.code, l)
   return l

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTree, stopTree, type TreeNode } from '../../nodes/core/cli/tree.ts'
 import { eventually, login, type Remote } from '../helpers/remote.ts'
 import { tempDir } from '../helpers/template.ts'
+import { trustNode } from '../helpers/tls.ts'
 
 const tmp = tempDir('tongban-tree-')
 let nodes: TreeNode[] = []
@@ -46,6 +47,7 @@ describe('the demo tree', () => {
 
   beforeAll(async () => {
     nodes = await startTree(tmp.dir)
+    nodes.forEach(trustNode) // https with each node's self-signed certificate
     agent = await login(at(VILLAGE).url, 'agent')
     town = await login(at(TOWNSHIP).url, 'staff')
     county = await login(at(COUNTY).url, 'staff')
@@ -151,6 +153,7 @@ describe('the demo tree', () => {
     }
     // Restart for the tests after this one.
     nodes = await startTree(tmp.dir)
+    nodes.forEach(trustNode) // https with each node's self-signed certificate
   }, 180_000)
 
   it('a city catalogue change reaches every village; a county list only its own subtree', async () => {

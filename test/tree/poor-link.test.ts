@@ -10,6 +10,8 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawnNode, stopNode, type TreeNode } from '../../nodes/core/cli/tree.ts'
 import { enrollChild } from '../../nodes/core/link/enrollment.ts'
+import { pinToken } from '../../nodes/core/link/token.ts'
+import { trustNode } from '../helpers/tls.ts'
 import { WINDOW_BYTES } from '../../nodes/core/link/session.ts'
 import { startLinkEmulator, type LinkEmulator } from '../tools/link-emulator.ts'
 import { eventually, login, type Remote } from '../helpers/remote.ts'
@@ -26,8 +28,11 @@ async function node(level: 'county' | 'township' | 'village', code: string, pare
   const dataDir = join(tmp.dir, code)
   mkdirSync(dataDir, { recursive: true })
   writeFileSync(join(dataDir, 'users.seed.json'), JSON.stringify([{ name: level === 'village' ? 'agent' : 'staff', role: level === 'village' ? 'agent' : 'staff', password: 'password1' }]))
-  const token = parent ? enrollChild(parent.node.dataDir, parent.node.code, code) : undefined
-  return spawnNode({ level, code, name: code, dataDir, port, parentUrl: parent?.via.url(), token, catalogue: level === 'county' ? 'sample' : undefined })
+  const token = parent ? pinToken(enrollChild(parent.node.dataDir, parent.node.code, code), parent.node.dataDir) : undefined
+  // TLS passes through the emulator (a TCP proxy): the child pins its parent's certificate.
+  const n = await spawnNode({ level, code, name: code, dataDir, port, parentUrl: parent?.via.url().replace(/^http:/, 'https:'), token, catalogue: level === 'county' ? 'sample' : undefined })
+  trustNode(dataDir)
+  return n
 }
 
 async function intake(n: number, tag: string): Promise<string[]> {

@@ -28,6 +28,7 @@ const ROUTES = [
   { path: 'catalogue/edit/:code', page: () => import('./pages/item-edit.js'), nav: 'catalogue' },
   { path: 'calendar', page: () => import('./pages/calendar.js'), nav: 'calendar' },
   { path: 'users', page: () => import('./pages/users.js'), nav: 'users' },
+  { path: 'password', page: () => import('./pages/password.js') },
 ]
 
 /** The navigation each role sees, in order; the first is its home page. */
@@ -148,7 +149,8 @@ function renderHeader(route) {
       h('div', { class: 'userbox' },
         h('span', { class: 'who' }, user.name, h('small', null, roleName(user.role))),
         langButton('btn-top'),
-        h('button', { class: 'btn-top', type: 'button', onclick: logout }, t('nav.logout')))),
+        h('a', { class: 'btn-top', href: '#/password', dataset: { nav: 'password' } }, t('nav.password')),
+        h('button', { class: 'btn-top', type: 'button', onclick: logout, dataset: { action: 'logout' } }, t('nav.logout')))),
     h('nav', { class: 'nav', 'aria-label': t('nav.label') },
       nav.map((key) => h('a', { href: '#/' + key, 'aria-current': route.nav === key ? 'page' : null, dataset: { nav: key } },
         t(key === 'queue' && user.role === 'supervisor' ? 'nav.warnings' : 'nav.' + key)))))
@@ -166,7 +168,9 @@ export function langButton(cls) {
   }, lang() === 'zh' ? 'English' : '中文')
 }
 
+/** Ends the session at the node too (the token stops working everywhere), then here. */
 async function logout() {
+  if (session.get()?.token) await api('POST', '/api/logout').catch(() => {}) // offline or already ended: nothing to end
   session.clear()
   ctx.user = null
   go('#/login')

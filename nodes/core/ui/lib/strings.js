@@ -134,7 +134,15 @@ export const STRINGS = {
     'cal.how': '点击工作日标为节假日，点击周末标为调休上班；再点一次取消。', 'cal.summary': '共 {h} 天节假日、{w} 天调休上班', 'cal.month': '{m} 月',
 
     'users.title': '用户', 'users.lead': '可以登录 {name} 的工作人员。', 'users.list': '现有用户', 'users.add': '新增用户', 'users.name': '用户名', 'users.role': '岗位',
-    'users.password': '初始密码', 'users.pwHint': '至少 6 位', 'users.submit': '新增', 'users.added': '已新增用户 {name}',
+    'users.password': '初始密码', 'users.pwHint': '至少 6 位；管理员至少 10 位', 'users.submit': '新增', 'users.added': '已新增用户 {name}',
+    'users.status': '状态', 'users.actions': '操作', 'users.enabled': '正常', 'users.disabled': '已停用', 'users.you': '（本人）',
+    'users.disable': '停用', 'users.enable': '启用', 'users.disableTitle': '停用 {name}？', 'users.disableBody': '{name} 将立即退出登录，且不能再登录，直到重新启用。',
+    'users.disabledDone': '已停用 {name}，其登录已全部失效', 'users.enabledDone': '已启用 {name}',
+    'users.reset': '重置密码', 'users.resetLead': '为忘记密码的同事设置新密码；其所有登录立即失效，请当面告知新密码。', 'users.resetWho': '用户', 'users.resetPw': '新密码',
+    'users.resetSubmit': '重置', 'users.resetDone': '已重置 {name} 的密码',
+    'nav.password': '修改密码',
+    'pw.title': '修改密码', 'pw.lead': '修改后，你在其他电脑上的登录会全部退出；本页的登录保持。', 'pw.current': '当前密码', 'pw.new': '新密码', 'pw.again': '再次输入新密码',
+    'pw.hint': '至少 6 位；管理员至少 10 位', 'pw.mismatch': '两次输入的新密码不一致', 'pw.submit': '修改', 'pw.done': '密码已修改',
   },
   en: {
     'app.name': 'Tongban', 'app.full': 'Tongban · government services', 'app.skip': 'Skip to main content',
@@ -275,6 +283,14 @@ export const STRINGS = {
     'cal.how': 'Click a weekday to mark a holiday, a weekend day to mark a workday; click again to clear.', 'cal.summary': '{h} holidays, {w} adjusted workdays', 'cal.month': '{y}-{m}',
 
     'users.title': 'Users', 'users.lead': 'Who may log in at {name}.', 'users.list': 'Users', 'users.add': 'Add a user', 'users.name': 'User name', 'users.role': 'Role',
-    'users.password': 'Initial password', 'users.pwHint': 'At least 6 characters', 'users.submit': 'Add', 'users.added': 'Added {name}',
+    'users.password': 'Initial password', 'users.pwHint': 'At least 6 characters; 10 for an administrator', 'users.submit': 'Add', 'users.added': 'Added {name}',
+    'users.status': 'Status', 'users.actions': 'Actions', 'users.enabled': 'Active', 'users.disabled': 'Disabled', 'users.you': ' (you)',
+    'users.disable': 'Disable', 'users.enable': 'Enable', 'users.disableTitle': 'Disable {name}?', 'users.disableBody': '{name} is logged out at once and cannot log in until enabled again.',
+    'users.disabledDone': '{name} disabled; every session of theirs has ended', 'users.enabledDone': '{name} enabled',
+    'users.reset': 'Reset a password', 'users.resetLead': 'Set a new password for a colleague who forgot theirs; their sessions end at once. Tell them in person.', 'users.resetWho': 'User', 'users.resetPw': 'New password',
+    'users.resetSubmit': 'Reset', 'users.resetDone': 'Password of {name} reset',
+    'nav.password': 'Change password',
+    'pw.title': 'Change password', 'pw.lead': 'Your sessions on other computers end; this one stays.', 'pw.current': 'Current password', 'pw.new': 'New password', 'pw.again': 'New password again',
+    'pw.hint': 'At least 6 characters; 10 for an administrator', 'pw.mismatch': 'The two new passwords differ', 'pw.submit': 'Change', 'pw.done': 'Password changed',
   },
 }

@@ -1,19 +1,52 @@
-/** Users of this node (administrators): who may log in here and in which role. */
+/**
+ * Users of this node (administrators): who may log in here and in which role; disable and
+ * enable an account (its sessions end at once), and reset a forgotten password.
+ */
 import { api } from '../lib/api.js'
 import { ctx, P } from '../lib/ctx.js'
-import { h, mount, toast } from '../lib/dom.js'
+import { confirmDialog, h, mount, toast } from '../lib/dom.js'
 import { t } from '../lib/i18n.js'
 import { roleName } from '../lib/format.js'
+
+const path = (name) => `/api/users/${encodeURIComponent(name)}`
 
 export async function render() {
   if (ctx.user.role !== 'admin') throw new Error(t('err.adminOnly'))
   const list = h('div')
+  const who = h('select', { id: 'r-name' })
   const draw = async () => {
     const { users } = await api('GET', '/api/users')
     mount(list, h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
-      h('thead', null, h('tr', null, h('th', { scope: 'col' }, t('users.name')), h('th', { scope: 'col' }, t('users.role')))),
-      h('tbody', null, users.map((u) => h('tr', null, h('td', null, u.name), h('td', null, roleName(u.role))))))))
+      h('thead', null, h('tr', null,
+        h('th', { scope: 'col' }, t('users.name')), h('th', { scope: 'col' }, t('users.role')),
+        h('th', { scope: 'col' }, t('users.status')), h('th', { scope: 'col' }, t('users.actions')))),
+      h('tbody', null, users.map((u) => h('tr', { dataset: { user: u.name } },
+        h('td', null, u.name, u.name === ctx.user.name ? t('users.you') : ''),
+        h('td', null, roleName(u.role)),
+        h('td', null, h('span', { class: ['pill', u.disabled ? 's-denied' : 's-approved'] }, t(u.disabled ? 'users.disabled' : 'users.enabled'))),
+        h('td', null, u.name === ctx.user.name ? null : h('button', {
+          class: ['btn', 'small', 'secondary'], type: 'button', dataset: { action: u.disabled ? 'enable' : 'disable' },
+          'aria-label': `${t(u.disabled ? 'users.enable' : 'users.disable')} ${u.name}`,
+          onclick: () => void toggle(u),
+        }, t(u.disabled ? 'users.enable' : 'users.disable')))))))))
+    const keep = who.value
+    mount(who, users.map((u) => h('option', { value: u.name }, `${u.name} · ${roleName(u.role)}`)))
+    if (keep) who.value = keep
   }
+  const toggle = async (u) => {
+    try {
+      if (!u.disabled) {
+        const ok = await confirmDialog({ title: t('users.disableTitle', { name: u.name }), body: t('users.disableBody', { name: u.name }), ok: t('users.disable'), cancel: t('cancel'), danger: true })
+        if (!ok) return
+      }
+      await api('POST', `${path(u.name)}/${u.disabled ? 'enable' : 'disable'}`)
+      toast(t(u.disabled ? 'users.enabledDone' : 'users.disabledDone', { name: u.name }))
+      await draw()
+    } catch (x) {
+      toast(x.message, 'error')
+    }
+  }
+
   const name = h('input', { type: 'text', id: 'u-name', autocomplete: 'off' })
   const role = h('select', { id: 'u-role' }, P.ROLES.map((r) => h('option', { value: r }, roleName(r))))
   const pw = h('input', { type: 'password', id: 'u-pw', autocomplete: 'new-password' })
@@ -32,15 +65,39 @@ export async function render() {
       err.hidden = false
     }
   }
+
+  const rpw = h('input', { type: 'password', id: 'r-pw', autocomplete: 'new-password' })
+  const rerr = h('div', { class: 'notice error', role: 'alert', hidden: true })
+  const onreset = async (e) => {
+    e.preventDefault()
+    rerr.hidden = true
+    try {
+      const u = await api('PUT', `${path(who.value)}/password`, { password: rpw.value })
+      toast(t('users.resetDone', { name: u.name }))
+      rpw.value = ''
+      await draw()
+    } catch (x) {
+      rerr.textContent = x.message
+      rerr.hidden = false
+    }
+  }
+
   await draw()
   return h('div', null,
     h('div', { class: 'page-head' }, h('div', null, h('h1', null, t('users.title')), h('p', { class: 'sub' }, t('users.lead', { name: ctx.node.name })))),
     h('div', { class: 'grid-2' },
       h('section', { class: 'card' }, h('h2', null, t('users.list')), list),
-      h('section', { class: 'card' }, h('h2', null, t('users.add')), err,
-        h('form', { onsubmit, novalidate: true },
-          h('div', { class: 'field' }, h('label', { htmlFor: 'u-name' }, t('users.name')), name),
-          h('div', { class: 'field' }, h('label', { htmlFor: 'u-role' }, t('users.role')), role),
-          h('div', { class: 'field' }, h('label', { htmlFor: 'u-pw' }, t('users.password')), pw, h('span', { class: 'hint' }, t('users.pwHint'))),
-          h('button', { class: 'btn', type: 'submit' }, t('users.submit'))))))
+      h('div', null,
+        h('section', { class: 'card' }, h('h2', null, t('users.add')), err,
+          h('form', { onsubmit, novalidate: true },
+            h('div', { class: 'field' }, h('label', { htmlFor: 'u-name' }, t('users.name')), name),
+            h('div', { class: 'field' }, h('label', { htmlFor: 'u-role' }, t('users.role')), role),
+            h('div', { class: 'field' }, h('label', { htmlFor: 'u-pw' }, t('users.password')), pw, h('span', { class: 'hint' }, t('users.pwHint'))),
+            h('button', { class: 'btn', type: 'submit' }, t('users.submit')))),
+        h('section', { class: 'card', style: { marginTop: '16px' } }, h('h2', null, t('users.reset')),
+          h('p', { class: 'muted' }, t('users.resetLead')), rerr,
+          h('form', { onsubmit: onreset, novalidate: true, dataset: { form: 'reset' } },
+            h('div', { class: 'field' }, h('label', { htmlFor: 'r-name' }, t('users.resetWho')), who),
+            h('div', { class: 'field' }, h('label', { htmlFor: 'r-pw' }, t('users.resetPw')), rpw, h('span', { class: 'hint' }, t('users.pwHint'))),
+            h('button', { class: 'btn', type: 'submit' }, t('users.resetSubmit')))))))
 }

@@ -5,7 +5,9 @@
  * - a case goes only to nodes on its path: from its origin (where it was taken in) up to its
  *   handler (where it is decided), never above the handler;
  * - catalogue documents go down from their publisher to every descendant, never up;
- * - a node's statistics go up to every ancestor, never down.
+ * - a node's statistics go up to every ancestor, never down;
+ * - the unit directory (codes, names and public keys: no personal data) goes everywhere, each
+ *   entry checked against its voucher's signature on arrival.
  */
 import { isInSubtree, levelOfCode, levelRank } from './division.ts'
 
@@ -13,6 +15,7 @@ export type DocRef =
   | { kind: 'case'; originCode: string; handlerCode: string }
   | { kind: 'catalogue'; scope: string }
   | { kind: 'stats'; nodeCode: string }
+  | { kind: 'directory' }
 
 /** Is `code` on the path of a case (between origin and handler, both included)? */
 export function onCasePath(code: string, c: { originCode: string; handlerCode: string }): boolean {
@@ -23,14 +26,14 @@ export function onCasePath(code: string, c: { originCode: string; handlerCode: s
 export function sendsUp(parent: string, doc: DocRef): boolean {
   if (doc.kind === 'case') return onCasePath(parent, doc)
   if (doc.kind === 'stats') return isInSubtree(doc.nodeCode, parent) && doc.nodeCode !== parent
-  return false
+  return doc.kind === 'directory'
 }
 
 /** Should a node send this document down to its child `child`? */
 export function sendsDown(child: string, doc: DocRef): boolean {
   if (doc.kind === 'case') return onCasePath(child, doc)
   if (doc.kind === 'catalogue') return isInSubtree(child, doc.scope) && child !== doc.scope
-  return false
+  return doc.kind === 'directory'
 }
 
 /**
@@ -39,6 +42,7 @@ export function sendsDown(child: string, doc: DocRef): boolean {
  */
 export function childMayWrite(parent: string, child: string, doc: DocRef): string | null {
   if (doc.kind === 'catalogue') return 'a child never sends catalogue changes up'
+  if (doc.kind === 'directory') return null // each entry's voucher is checked against the child's subtree
   if (doc.kind === 'stats') {
     return isInSubtree(doc.nodeCode, child) ? null : `statistics of ${doc.nodeCode} are not in ${child}'s subtree`
   }
@@ -50,6 +54,7 @@ export function childMayWrite(parent: string, child: string, doc: DocRef): strin
 /** May `parent` write this document to its child `child`? Returns null, or why not. */
 export function parentMayWrite(child: string, doc: DocRef): string | null {
   if (doc.kind === 'stats') return 'statistics never go down'
+  if (doc.kind === 'directory') return null // each entry is checked against its voucher's signature
   if (doc.kind === 'catalogue') return isInSubtree(child, doc.scope) ? null : `catalogue of ${doc.scope} does not cover ${child}`
   return onCasePath(child, doc) ? null : `${child} is not on the path of the case (${doc.originCode} → ${doc.handlerCode})`
 }

@@ -139,7 +139,8 @@ export type EnrollRequest = z.infer<typeof EnrollRequestSchema>
 /** The parent's answer: its own key and the root's (both pinned by the child), and the chain of entries up to the root. */
 export const EnrollResponseSchema = z.object({
   parent: z.object({ code: DivisionCodeSchema }).extend(NodeKeySchema.shape),
-  root: z.object({ code: DivisionCodeSchema }).extend(NodeKeySchema.shape),
+  /** Null while the parent is not yet linked to the root itself. */
+  root: z.object({ code: DivisionCodeSchema }).extend(NodeKeySchema.shape).nullable(),
   chain: z.array(DirectoryEntrySchema).max(16),
 })
 export type EnrollResponse = z.infer<typeof EnrollResponseSchema>

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { checkCodeForLevel, codeAtLevel, parentCode, WorkingDays, type Calendar, type Level, type SigAlg } from '../../protocol/index.ts'
 import { DocStore } from './docs/doc-store.ts'
 import { appendEntry, DIRECTORY_DOC, readEntries } from './docs/directory-doc.ts'
+import { readEnrollments } from './link/enrollment.ts'
 import { loadOrCreateKeys } from './trust/keys.ts'
 import { loadPins, Trust } from './trust/trust.ts'
 import { makeProjector } from './docs/projection.ts'
@@ -112,6 +113,7 @@ export async function openNode(config: NodeConfig): Promise<TongbanNode> {
         lock.release()
       },
     }
+    trust.setChildren(readEnrollments(config.dataDir))
     trust.setEntries(readEntries(await docs.get(DIRECTORY_DOC)))
     if (journal) await recover(node, journal)
     if (config.level === 'city') await pinSelfAsRoot(node)

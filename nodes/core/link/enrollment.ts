@@ -1,56 +1,108 @@
 /**
- * Enrollment: a parent accepts a link only from a child it has enrolled. `tongban child add`
- * writes the child's code and the SHA-256 of a fresh token into `<data>/enrollments.json`
- * (a file, so it works while the parent runs and holds its store's lock); the token is shown
- * once and given to the child's operator, who starts the child with `--parent URL --token T`.
- * Re-enrolling a code replaces its token.
+ * Enrollment: a parent accepts a link only from a child it has enrolled, and knows the child
+ * by its public key, not by a secret it could leak. `tongban child add` writes the child's
+ * code and the SHA-256 of a fresh one-time token into `<data>/enrollments.json` (a file, so it
+ * works while the parent runs and holds its store's lock); the token is shown once. The child
+ * exchanges it, once, for the registration of its public key (`POST /link/enroll`); from then
+ * on it authenticates by challenge–response with its key (link-auth.ts), so nothing replayable
+ * is stored or sent. Re-enrolling a code (a replaced laptop) or `tongban child revoke` retires
+ * the key: the running parent cuts its link at once and publishes the revocation.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { parentCode } from '../../../protocol/index.ts'
+import { parentCode, type EnrollRequest, type NodeKeyRef } from '../../../protocol/index.ts'
 
-interface Enrollment {
+export interface Enrollment {
   code: string
-  tokenHash: string
+  /** The one-time token's hash, kept after redemption so a retry by the same key gets the same answer. */
+  tokenHash: string | null
+  /** The key that redeemed the token (a second client with another key is refused). */
+  key: NodeKeyRef | null
+  /** The name the child gave when it enrolled. */
+  name: string | null
+  /** Keys this code held before (a replaced laptop, a revocation): never accepted again. */
+  retired: NodeKeyRef[]
+  revoked: boolean
   createdAt: string
 }
 
-const file = (dataDir: string) => join(dataDir, 'enrollments.json')
+export const enrollmentsFile = (dataDir: string) => join(dataDir, 'enrollments.json')
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex')
 
-function read(dataDir: string): Enrollment[] {
-  return existsSync(file(dataDir)) ? (JSON.parse(readFileSync(file(dataDir), 'utf8')) as Enrollment[]) : []
+export function readEnrollments(dataDir: string): Enrollment[] {
+  if (!existsSync(enrollmentsFile(dataDir))) return []
+  const list = JSON.parse(readFileSync(enrollmentsFile(dataDir), 'utf8')) as Partial<Enrollment>[]
+  return list.map((e) => ({ code: e.code!, tokenHash: e.tokenHash ?? null, key: e.key ?? null, name: e.name ?? null, retired: e.retired ?? [], revoked: e.revoked ?? false, createdAt: e.createdAt ?? '' }))
 }
 
-/** Enrolls `child` below `self`; returns the one-time token. Throws when the child is not directly below. */
+function write(dataDir: string, list: Enrollment[]): void {
+  // Written to a temp file, synced, renamed, and the directory synced: the token printed is the
+  // one a power cut leaves behind.
+  const tmp = enrollmentsFile(dataDir) + '.tmp'
+  writeFileSync(tmp, JSON.stringify(list, null, 2), { mode: 0o600 })
+  syncPath(tmp)
+  renameSync(tmp, enrollmentsFile(dataDir))
+  syncPath(dataDir)
+}
+
+function update(dataDir: string, code: string, fn: (e: Enrollment | undefined) => Enrollment): Enrollment {
+  const list = readEnrollments(dataDir)
+  const i = list.findIndex((e) => e.code === code)
+  const next = fn(list[i])
+  if (i >= 0) list[i] = next
+  else list.push(next)
+  write(dataDir, list)
+  return next
+}
+
+/**
+ * Enrolls `child` below `self`; returns the one-time token. A key the child held before is
+ * retired (the replaced laptop can no longer link). Throws when the child is not directly below.
+ */
 export function enrollChild(dataDir: string, self: string, child: string): string {
   if (parentCode(child) !== self) throw new Error(`${child} is not directly below ${self}: a node enrolls only its own children`)
   const token = `${child}.${randomBytes(24).toString('base64url')}`
-  const list = read(dataDir).filter((e) => e.code !== child)
-  list.push({ code: child, tokenHash: sha256(token), createdAt: new Date().toISOString() })
-  // Written to a temp file, synced, renamed, and the directory synced: the token printed is the
-  // one a power cut leaves behind.
-  const tmp = file(dataDir) + '.tmp'
-  writeFileSync(tmp, JSON.stringify(list, null, 2))
-  syncPath(tmp)
-  renameSync(tmp, file(dataDir))
-  syncPath(dataDir)
+  update(dataDir, child, (old) => ({
+    code: child, tokenHash: sha256(token), key: null, name: old?.name ?? null,
+    retired: [...(old?.retired ?? []), ...(old?.key ? [old.key] : [])], revoked: false, createdAt: new Date().toISOString(),
+  }))
   return token
 }
 
-/** The enrolled child a token belongs to, or null. */
-export function verifyChild(dataDir: string, self: string, code: string, token: string): boolean {
-  if (parentCode(code) !== self) return false
-  const e = read(dataDir).find((x) => x.code === code)
-  if (!e) return false
-  const a = Buffer.from(e.tokenHash, 'hex')
-  const b = Buffer.from(sha256(token), 'hex')
-  return a.length === b.length && timingSafeEqual(a, b)
+/** `tongban child revoke`: the child's key is retired and its token void; the running parent cuts the link. */
+export function revokeChild(dataDir: string, self: string, child: string): Enrollment {
+  const old = readEnrollments(dataDir).find((e) => e.code === child)
+  if (!old || parentCode(child) !== self) throw new Error(`${child} is not enrolled below ${self}`)
+  return update(dataDir, child, () => ({ ...old, tokenHash: null, key: null, retired: [...old.retired, ...(old.key ? [old.key] : [])], revoked: true }))
+}
+
+/**
+ * Redeems a one-time token for the child's public key. The same key may redeem the same token
+ * again (the answer was lost on a poor line); any other key, a used or wrong token, a revoked
+ * child or a retired key is refused.
+ */
+export function redeemToken(dataDir: string, self: string, req: EnrollRequest): { ok: true } | { ok: false; reason: string } {
+  if (parentCode(req.code) !== self) return { ok: false, reason: `${req.code} is not a child of ${self}` }
+  const e = readEnrollments(dataDir).find((x) => x.code === req.code)
+  const secret = req.token
+  const matches = !!e?.tokenHash && timingSafeEqual(Buffer.from(e.tokenHash, 'hex'), Buffer.from(sha256(secret), 'hex'))
+  if (!e || e.revoked || !matches) return { ok: false, reason: `${req.code} is not enrolled here, or its token is wrong or revoked: run \`tongban child add --code ${req.code}\` on this node for a new one` }
+  if (e.retired.some((k) => k.publicKey === req.publicKey)) return { ok: false, reason: 'this key was retired: the unit was re-enrolled or revoked' }
+  if (e.key && e.key.publicKey !== req.publicKey) return { ok: false, reason: 'this enrollment token was already used by another key: a token enrolls one node once' }
+  if (!e.key) update(dataDir, req.code, (cur) => ({ ...cur!, key: { alg: req.alg, publicKey: req.publicKey }, name: req.name }))
+  return { ok: true }
+}
+
+/** The key an enrolled child links with, or null (not enrolled, not yet redeemed, revoked). */
+export function childKey(dataDir: string, self: string, code: string): NodeKeyRef | null {
+  if (parentCode(code) !== self) return null
+  const e = readEnrollments(dataDir).find((x) => x.code === code)
+  return e && !e.revoked ? e.key : null
 }
 
 export function enrolledChildren(dataDir: string): string[] {
-  return read(dataDir).map((e) => e.code)
+  return readEnrollments(dataDir).filter((e) => !e.revoked).map((e) => e.code)
 }
 
 function syncPath(path: string): void {

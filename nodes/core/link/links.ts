@@ -3,13 +3,15 @@
  * and those from its enrolled children (accepted at `/link`). Both ends run a LinkSession; this
  * file is only the transport around it (the `ws` package, Node 20 having no global WebSocket).
  */
+import { unwatchFile, watchFile } from 'node:fs'
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocket, WebSocketServer } from 'ws'
 import { LINK_CLOSE_CODES, parentCode } from '../../../protocol/index.ts'
 import type { TongbanNode } from '../node.ts'
 import { closeSocket } from './close.ts'
-import { enrolledChildren, verifyChild } from './enrollment.ts'
+import { childKey, enrolledChildren, enrollmentsFile, readEnrollments } from './enrollment.ts'
+import { LinkAuth, ParentAuth } from './link-auth.ts'
 import { Outbox } from './outbox.ts'
 import { wsTlsOptions } from './tls-client.ts'
 import { parseEnrollmentToken } from './token.ts'
@@ -38,12 +40,16 @@ function wsTransport(ws: WebSocket): Transport {
 export class Links {
   readonly stats: LinkStats
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_MESSAGE })
-  private readonly children = new Map<string, { ws: WebSocket; session: LinkSession }>()
+  private readonly children = new Map<string, { ws: WebSocket; session: LinkSession; key: string }>()
   private parentWs: WebSocket | null = null
   private parentSession: LinkSession | null = null
   private retry: NodeJS.Timeout | null = null
   private backoff = BACKOFF_MIN_MS
   private stopped = false
+  /** The parent's side of enrollment and challenges (routes in link-routes.ts). */
+  readonly auth: LinkAuth
+  private readonly parentAuth: ParentAuth | null
+  private readonly onEnrollments = () => void this.enforceEnrollments().catch((e) => this.log(`applying enrollments.json failed: ${(e as Error).message}`))
 
   constructor(
     private readonly node: TongbanNode,
@@ -52,19 +58,40 @@ export class Links {
     private readonly log: (msg: string) => void = (m) => console.error(`[${node.config.code}] ${m}`),
   ) {
     this.stats = new LinkStats(node.db)
+    this.auth = new LinkAuth(node)
+    this.parentAuth = parent ? new ParentAuth(node, parent.url, parent.fingerprint ?? null) : null
   }
 
-  /** Starts dialling the parent, if this node has one configured. */
+  /** Starts dialling the parent, if this node has one configured, and enforcing enrollments. */
   start(): void {
     if (this.parent) this.dial()
+    // `tongban child add`/`child revoke` write enrollments.json from another process: watch it,
+    // so a revoked or replaced key loses its link at once (4401) and the directory says so.
+    watchFile(enrollmentsFile(this.node.config.dataDir), { interval: 500 }, this.onEnrollments)
+    this.onEnrollments()
   }
 
-  /** The `/link` upgrade from a child: enrolled, directly below, with its token. */
+  /** Cuts the link of every child whose enrolled key changed or was revoked, and publishes the change. */
+  private async enforceEnrollments(): Promise<void> {
+    if (this.stopped) return
+    for (const [code, c] of this.children) {
+      const key = childKey(this.node.config.dataDir, this.node.config.code, code)
+      if (!key || key.publicKey !== c.key) {
+        this.log(`cut the link of ${code}: its key was revoked or replaced`)
+        c.session.close()
+        closeSocket(c.ws, LINK_CLOSE_CODES.unauthorized, 'this key was revoked: the unit was re-enrolled or revoked')
+        this.children.delete(code)
+      }
+    }
+    this.node.trust.setChildren(readEnrollments(this.node.config.dataDir))
+    if (this.node.trust.rootKey) await this.auth.publish()
+  }
+
+  /** The `/link` upgrade from a child: enrolled, directly below, proving it holds its enrolled key. */
   handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): boolean => {
     const url = new URL(req.url ?? '/', 'http://x')
     if (url.pathname !== '/link') return false
-    const code = String(req.headers['x-tongban-code'] ?? '')
-    const token = /^Bearer\s+(\S+)$/i.exec(String(req.headers.authorization ?? ''))?.[1] ?? ''
+    const code = String(req.headers['x-tongban-code'] ?? '').slice(0, 12)
     const self = this.node.config.code
     const refuse = (status: number, message: string) => {
       this.log(`refused a link from ${code || '(no code)'}: ${message}`)
@@ -72,19 +99,21 @@ export class Links {
       return true
     }
     if (parentCode(code) !== self) return refuse(403, `${code} is not a child of ${self}: a node links only to children directly below it`)
-    if (!verifyChild(this.node.config.dataDir, self, code, token)) return refuse(401, `${code} is not enrolled here or its token is wrong: run \`tongban child add --data <dir> --code ${code}\` on this node`)
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.acceptChild(code, ws))
+    const why = this.auth.verifyUpgrade(code, String(req.headers['x-tongban-nonce'] ?? ''), String(req.headers['x-tongban-proof'] ?? ''))
+    if (why) return refuse(401, `${why} — if this unit was re-enrolled, start it with the new token from \`tongban child add --code ${code}\``)
+    const key = childKey(this.node.config.dataDir, self, code)!
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.acceptChild(code, key.publicKey, ws))
     return true
   }
 
-  private acceptChild(code: string, ws: WebSocket): void {
+  private acceptChild(code: string, key: string, ws: WebSocket): void {
     const old = this.children.get(code)
     if (old) {
       old.session.close()
       closeSocket(old.ws, LINK_CLOSE_CODES.replaced, 'replaced by a newer connection from the same child')
     }
     const session = new LinkSession(this.node, code, true, wsTransport(ws), this.stats, this.log)
-    this.children.set(code, { ws, session })
+    this.children.set(code, { ws, session, key })
     this.wire(ws, session, () => {
       if (this.children.get(code)?.ws === ws) this.children.delete(code)
     })
@@ -93,11 +122,31 @@ export class Links {
 
   private dial(): void {
     if (this.stopped || !this.parent) return
+    void this.prepare().then((headers) => this.open(headers), (e) => {
+      this.logTls(`cannot link to the parent yet: ${(e as Error).message}`)
+      this.scheduleDial()
+    })
+  }
+
+  /** Enrolls with the one-time token if it has not been exchanged yet, then answers a fresh challenge. */
+  private async prepare(): Promise<Record<string, string>> {
+    const [pending] = await this.node.db.query<{ value: string }>(`SELECT value FROM node_meta WHERE key = 'parent_token'`)
+    if (pending || !this.node.trust.parentKey || !this.node.trust.rootKey) {
+      if (!pending) throw new Error('this node has no key of its parent and no enrollment token: start it with --token from `tongban child add` on the parent')
+      await this.parentAuth!.enroll(parseEnrollmentToken(pending.value).secret)
+      this.log(`enrolled with the parent ${this.node.parent}: its key${this.node.trust.rootKey ? " and the root's are" : ' is'} pinned`)
+      this.onEnrollments() // now able to vouch for our own children in the directory
+    }
+    return this.parentAuth!.linkHeaders()
+  }
+
+  private open(headers: Record<string, string>): void {
+    if (this.stopped || !this.parent) return
     const url = this.parent.url.replace(/^http/, 'ws').replace(/\/$/, '') + '/link'
-    // Over wss with a pin, nothing (not even the token) is sent until the parent's certificate
+    // Over wss with a pin, nothing (not even the proof) is sent until the parent's certificate
     // matches the fingerprint pinned at enrollment; without a pin, the system CAs must vouch for it.
     const ws = new WebSocket(url, {
-      headers: { authorization: `Bearer ${parseEnrollmentToken(this.parent.token).secret}`, 'x-tongban-code': this.node.config.code },
+      headers,
       maxPayload: MAX_WS_MESSAGE, handshakeTimeout: 15_000,
       ...wsTlsOptions(url, this.parent.fingerprint ?? null, (e) => this.logTls(e.message)),
     })
@@ -214,6 +263,7 @@ export class Links {
 
   async stop(): Promise<void> {
     this.stopped = true
+    unwatchFile(enrollmentsFile(this.node.config.dataDir), this.onEnrollments)
     if (this.retry) clearTimeout(this.retry)
     this.parentSession?.close()
     if (this.parentWs) closeSocket(this.parentWs, LINK_CLOSE_CODES.going_away, 'node stopping')

@@ -41,6 +41,7 @@ export class Outbox {
       ref = { kind, originCode: r.origin_code, handlerCode: r.handler_code }
     } else if (kind === 'catalogue') ref = { kind, scope: rest }
     else if (kind === 'stats') ref = { kind, nodeCode: rest.slice(0, 12) }
+    else if (kind === 'directory') ref = { kind }
     else return false
     return this.peerIsChild ? sendsDown(this.peer, ref) : sendsUp(this.peer, ref)
   }

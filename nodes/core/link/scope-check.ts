@@ -1,62 +1,153 @@
 /**
- * The receiver's side of the scopes: every update arriving on a link is inspected before it
- * touches a document — without applying it — and refused (and logged) when its sender may not
- * write it. Case documents are append-only, so a child's update may only add events authored
- * in its own subtree, and the application once.
+ * The receiver's side of the scopes and of the signatures: every update arriving on a link is
+ * inspected before it touches a document — without applying it — and refused (and logged) when
+ * its sender may not write it. What an update may carry, by document kind:
+ *
+ * - case: only JSON values (Yjs ContentAny, what our writers make: no ContentJSON, strings,
+ *   nested types or deletions — a case is append-only); the application once, numbered under
+ *   its origin's code and signed by the origin; events whose id is their content hash, signed
+ *   by their author with a key the directory holds active, that the author may take on this
+ *   case (permissions.ts `mayAuthor`), and whose Lamport clock is above the author's own
+ *   earlier events on the case (no back-dating a withdrawal before a decision). From a child,
+ *   only events authored in its subtree.
+ * - directory: only appended entries (no deletions); from a child only entries vouched for in
+ *   its subtree; an entry whose voucher is known must carry the voucher's signature.
+ * - stats (from a child, its subtree's only) and catalogue (from the parent): values that match
+ *   protocol's schemas exactly.
  */
 import * as Y from 'yjs'
 import {
-  ApplicationSchema, CalendarSchema, CaseEventSchema, CatalogueItemSchema, childMayWrite, mayAuthorFrom, parentMayWrite,
-  StatsCountsSchema, type Application, type CaseEvent, type DocRef,
+  ApplicationSchema, CalendarSchema, CaseEventSchema, CatalogueItemSchema, childMayWrite, DirectoryEntrySchema, isInSubtree,
+  mayAuthor, mayAuthorFrom, parentMayWrite, signingText, StatsCountsSchema,
+  type Application, type CaseEvent, type DirectoryEntry, type DocRef,
 } from '../../../protocol/index.ts'
+import { readApplication, readEvents } from '../docs/case-doc.ts'
+import type { DocStore } from '../docs/doc-store.ts'
 import type { Queryable } from '../store/db.ts'
+import type { Trust } from '../trust/trust.ts'
 
-/** The JSON values an update inserts (application and events of a case, counts of statistics). */
-export function insertedValues(update: Uint8Array): unknown[] {
-  const out: unknown[] = []
-  for (const s of Y.decodeUpdate(update).structs) {
-    if (s instanceof Y.Item && s.content instanceof Y.ContentAny) out.push(...s.content.arr)
+interface Inspected {
+  values: unknown[]
+  /** Content other than JSON values (Yjs ContentAny), by class name. */
+  foreign: string[]
+  /** Garbage-collected (deleted) ranges the update carries. */
+  gc: boolean
+  deletes: boolean
+}
+
+/** What an update inserts, and whether it carries anything but JSON values. Throws on bytes that are not an update. */
+export function inspectUpdate(update: Uint8Array): Inspected {
+  const out: Inspected = { values: [], foreign: [], gc: false, deletes: false }
+  const decoded = Y.decodeUpdate(update)
+  for (const s of decoded.structs) {
+    if (s instanceof Y.Item) {
+      if (s.content instanceof Y.ContentAny) out.values.push(...s.content.arr)
+      else if (s.content instanceof Y.ContentDeleted) out.gc = true
+      else out.foreign.push(s.content.constructor.name)
+    } else if (s instanceof Y.GC) out.gc = true
   }
+  out.deletes = decoded.ds.clients.size > 0
   return out
 }
 
+/** The JSON values an update inserts (application and events of a case, counts of statistics). */
+export function insertedValues(update: Uint8Array): unknown[] {
+  return inspectUpdate(update).values
+}
+
 const isApplication = (v: unknown): v is Application => !!v && typeof v === 'object' && 'originCode' in v && 'handlerCode' in v
-const isEvent = (v: unknown): v is CaseEvent => !!v && typeof v === 'object' && 'lamport' in v && 'author' in v
 
 /** Builds the check for updates arriving from `peer` at `self`. */
-export function makeRefuse(self: string, peer: string, peerIsChild: boolean) {
+export function makeRefuse(self: string, peer: string, peerIsChild: boolean, trust: Trust, docs: DocStore) {
   return async (e: { docId: string; update: Uint8Array }, tx: Queryable): Promise<string | null> => {
-    const [kind, rest] = [e.docId.slice(0, e.docId.indexOf(':')), e.docId.slice(e.docId.indexOf(':') + 1)]
-    let ref: DocRef
-    let values: unknown[]
+    const colon = e.docId.indexOf(':')
+    const [kind, rest] = [e.docId.slice(0, colon), e.docId.slice(colon + 1)]
+    let u: Inspected
     try {
-      values = insertedValues(e.update)
+      u = inspectUpdate(e.update)
     } catch {
       return 'not a Yjs update'
     }
-    // Every value a peer inserts must be what that document holds, checked by protocol's schemas:
-    // one malformed event would otherwise stop the case folding on every replica.
-    const valid = kind === 'case' ? (v: unknown) => ApplicationSchema.safeParse(v).success || CaseEventSchema.safeParse(v).success
-      : kind === 'stats' ? (v: unknown) => StatsCountsSchema.safeParse(v).success || (typeof v === 'string' && v.length <= 100)
-      : (v: unknown) => CatalogueItemSchema.safeParse(v).success || CalendarSchema.safeParse(v).success
-    const bad = values.find((v) => !valid(v))
-    if (bad !== undefined) return `a malformed value in ${e.docId}: ${JSON.stringify(bad).slice(0, 80)}`
-    if (kind === 'catalogue') ref = { kind, scope: rest }
-    else if (kind === 'stats') ref = { kind, nodeCode: rest.slice(0, 12) }
-    else if (kind === 'case') {
-      const apps = values.filter(isApplication)
-      const [held] = await tx.query<{ origin_code: string; handler_code: string }>('SELECT origin_code, handler_code FROM doc_routes WHERE doc_id = $1', [e.docId])
-      if (held && apps.length) return 'the application of a case is written once'
-      const route = held ? { originCode: held.origin_code, handlerCode: held.handler_code } : apps[0]
-      if (!route) return 'events for a case whose application has not arrived'
-      if (apps.some((a) => `case:${a.id}` !== e.docId)) return 'the application does not match its document'
-      ref = { kind, originCode: route.originCode, handlerCode: route.handlerCode }
-      if (peerIsChild) {
-        if (Y.decodeUpdate(e.update).ds.clients.size > 0) return 'a case is append-only: a child may not delete from it'
-        const stranger = values.filter(isEvent).find((ev) => !mayAuthorFrom(peer, ev.author))
-        if (stranger) return `event ${stranger.id} was authored at ${stranger.author}, outside ${peer}'s subtree`
-      }
+    // Our writers only ever insert JSON values: anything else (ContentJSON, strings, nested
+    // types) is a way around the value checks below, so it is refused whatever it holds.
+    if (u.foreign.length) return `${e.docId} holds only JSON values, not ${[...new Set(u.foreign)].join(', ')}`
+    let ref: DocRef
+    if (kind === 'case') {
+      if (u.deletes || u.gc) return 'a case is append-only: nothing in it may be deleted'
+      return checkCase(e.docId, u.values, tx)
+    }
+    if (kind === 'directory') {
+      if (e.docId !== 'directory:tree') return `unknown directory document ${e.docId}`
+      if (u.deletes || u.gc) return 'the unit directory is append-only: a revocation is a new entry'
+      return checkDirectory(u.values)
+    }
+    if (kind === 'stats') {
+      const bad = u.values.find((v) => !(StatsCountsSchema.safeParse(v).success || (typeof v === 'string' && v.length <= 100)))
+      if (bad !== undefined) return `a malformed value in ${e.docId}: ${JSON.stringify(bad).slice(0, 80)}`
+      ref = { kind, nodeCode: rest.slice(0, 12) }
+    } else if (kind === 'catalogue') {
+      const bad = u.values.find((v) => !(CatalogueItemSchema.safeParse(v).success || CalendarSchema.safeParse(v).success))
+      if (bad !== undefined) return `a malformed value in ${e.docId}: ${JSON.stringify(bad).slice(0, 80)}`
+      ref = { kind, scope: rest }
     } else return `unknown document kind "${kind}"`
     return peerIsChild ? childMayWrite(self, peer, ref) : parentMayWrite(self, ref)
+  }
+
+  async function checkCase(docId: string, values: unknown[], tx: Queryable): Promise<string | null> {
+    const doc = await docs.get(docId, tx)
+    const held = readApplication(doc)
+    const apps: Application[] = []
+    const events: CaseEvent[] = []
+    for (const v of values) {
+      if (isApplication(v)) {
+        const p = ApplicationSchema.safeParse(v)
+        if (!p.success) return `a malformed application in ${docId}: ${p.error.issues[0]?.message}`
+        apps.push(v)
+      } else {
+        const p = CaseEventSchema.safeParse(v)
+        if (!p.success) return `a malformed event in ${docId}: ${p.error.issues[0]?.path.join('.')} ${p.error.issues[0]?.message}`
+        events.push(v as CaseEvent)
+      }
+    }
+    if (apps.length > 1 || (held && apps.length)) return 'the application of a case is written once'
+    const app = held ?? apps[0]
+    if (!app) return 'events for a case whose application has not arrived'
+    if (`case:${app.id}` !== docId) return 'the application does not match its document'
+    if (apps.length) {
+      const why = trust.checkApplication(apps[0], true)
+      if (why) return why
+    }
+    const ref: DocRef = { kind: 'case', originCode: app.originCode, handlerCode: app.handlerCode }
+    // Lamport clocks each author has used on this case, to refuse back-dating.
+    const latest = new Map<string, number>()
+    for (const ev of readEvents(doc)) latest.set(ev.author, Math.max(latest.get(ev.author) ?? 0, ev.lamport))
+    for (const ev of events) {
+      if (peerIsChild && !mayAuthorFrom(peer, ev.author)) return `event ${ev.id} was authored at ${ev.author}, outside ${peer}'s subtree`
+      const why = trust.checkEvent(ev, true) ?? mayAuthor(ev.type, ev.author, app)
+      if (why) return why
+      const before = latest.get(ev.author) ?? 0
+      if (ev.lamport <= before) return `event ${ev.id} has Lamport clock ${ev.lamport}, not above ${ev.author}'s earlier events on the case (${before})`
+      latest.set(ev.author, ev.lamport)
+    }
+    return peerIsChild ? childMayWrite(self, peer, ref) : parentMayWrite(self, ref)
+  }
+
+  function checkDirectory(values: unknown[]): string | null {
+    const entries: DirectoryEntry[] = []
+    for (const v of values) {
+      const p = DirectoryEntrySchema.safeParse(v)
+      if (!p.success) return `a malformed directory entry: ${p.error.issues[0]?.path.join('.')} ${p.error.issues[0]?.message}`
+      entries.push(v as DirectoryEntry)
+    }
+    for (const en of entries) {
+      if (peerIsChild && !isInSubtree(en.vouchedBy, peer)) return `an entry for ${en.code} vouched for by ${en.vouchedBy}, outside ${peer}'s subtree`
+      const root = trust.rootKey
+      if (root && en.code === root.code && en.status === 'active' && en.publicKey !== root.publicKey) return `an entry for the root ${en.code} with a key other than the pinned one`
+      // A voucher we know must have signed it; one we don't know yet is held, not believed
+      // (resolveDirectory leaves it out until the chain to the root is complete).
+      const voucher = trust.unit(en.vouchedBy)
+      if (voucher && trust.checkSigned(en.vouchedBy, signingText('directory', en), en.sig, true)) return `the entry for ${en.code} is not signed by ${en.vouchedBy}`
+    }
+    return null
   }
 }

@@ -81,7 +81,7 @@ export class LinkSession {
     private readonly log: (msg: string) => void,
   ) {
     this.outbox = new Outbox(node.db, peer, peerIsChild)
-    this.refuse = makeRefuse(node.config.code, peer, peerIsChild)
+    this.refuse = makeRefuse(node.config.code, peer, peerIsChild, node.trust, node.docs)
     this.quota = quotaOf(node, peer)
     this.ready = new Promise((r) => (this.markReady = r))
     node.docs.on('update', this.onUpdate)

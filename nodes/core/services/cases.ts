@@ -12,6 +12,7 @@ import { ApiError, parseOr400 } from '../errors.ts'
 import type { Db } from '../store/db.ts'
 import type { Trust, UnsignedEvent } from '../trust/trust.ts'
 import type { CatalogueService } from './catalogue.ts'
+import { recordRequest, type RequestKey } from './request-keys.ts'
 
 export interface Actor {
   name: string
@@ -46,7 +47,7 @@ export class CaseService {
   ) {}
 
   /** Takes in an application (受理/代办). Missing required materials are named all at once (一次性告知). */
-  async intake(input: unknown, actor: Actor): Promise<{ id: string; status: CaseStatus; handlerCode: string; dueDate: string | null }> {
+  async intake(input: unknown, actor: Actor, opts?: { request?: RequestKey }): Promise<{ id: string; status: CaseStatus; handlerCode: string; dueDate: string | null }> {
     if (!mayTakeIn(actor.role)) throw new ApiError('forbidden', `a ${actor.role} does not take in applications; window staff and village agents do`)
     const body = parseOr400(CaseIntakeSchema, input, 'application')
     const item = await this.catalogue.get(body.itemCode)
@@ -70,21 +71,24 @@ export class CaseService {
       originCode: this.self.code, handlerCode: handler, createdAt: at, createdBy: actor.name,
       kind: item.kind, promisedDays: item.promisedDays,
     })
-    const { result } = await this.docs.change(caseDocId(id), (doc) => {
+    const { result } = await this.docs.change(caseDocId(id), async (doc, tx) => {
       writeApplication(doc, app)
       // Taken in where it is decided: the window accepts it on the spot (当场受理).
       if (handler === this.self.code) appendEvent(doc, this.event({ type: 'accepted' }, 1, actor, at))
-      return foldCase(app, readEvents(doc), this.days())
+      const folded = foldCase(app, readEvents(doc), this.days())
+      // The client's idempotency key, in the same transaction: a retry answers this, stores nothing.
+      if (opts?.request) await recordRequest(tx, opts.request, { id, status: folded.status, handlerCode: handler, dueDate: folded.dueDate })
+      return folded
     }, 'local', { fresh: true })
     return { id, status: result.status, handlerCode: handler, dueDate: result.dueDate }
   }
 
   /** Records an action on a case; 409 when the state machine refuses it, 403 when this node or role may not. */
-  async act(id: string, input: unknown, actor: Actor): Promise<CaseView> {
+  async act(id: string, input: unknown, actor: Actor, opts?: { request?: RequestKey }): Promise<CaseView> {
     const docId = caseDocId(id)
     if (!(await this.docs.has(docId))) throw new ApiError('not_found', `case ${id} is not held at this node`)
     const body = parseOr400(EventInputSchema, input, 'action')
-    await this.docs.change(docId, (doc) => {
+    await this.docs.change(docId, async (doc, tx) => {
       const app = readApplication(doc)
       if (!app) throw new ApiError('conflict', `case ${id} has events but its application has not arrived yet`)
       const why = mayAct(body.type, actor.role, this.self.code, app)
@@ -94,6 +98,7 @@ export class CaseService {
       const flag = folded.flagged.find((f) => f.eventId === event.id)
       if (flag) throw new ApiError('transition_refused', `cannot record ${body.type} on case ${id}: ${flag.reason}`, { status: foldCase(app, this.verifiedEvents(doc), this.days()).status })
       appendEvent(doc, event)
+      if (opts?.request) await recordRequest(tx, opts.request, { id }) // a retry answers the case as it is then
     })
     return (await this.get(id))!
   }

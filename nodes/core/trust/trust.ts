@@ -44,10 +44,21 @@ export class Trust {
   private chain: DirectoryEntry[]
 
   /** Pins the root and parent keys (at enrollment) and re-resolves the directory. */
-  pin(p: { root: PinnedKey; parent: PinnedKey; chain: DirectoryEntry[] }): void {
+  pin(p: { root: PinnedKey | null; parent: PinnedKey | null; chain: DirectoryEntry[] }): void {
     this.root = p.root
     this.parentKey = p.parent
     this.chain = p.chain
+    this.resolve()
+  }
+
+  private direct: { code: string; name: string | null; key: NodeKeyRef | null; retired: NodeKeyRef[] }[] = []
+
+  /**
+   * The keys of this node's enrolled children, known first-hand from their enrollment (so a
+   * parent that is not yet linked to the root still knows whom it enrolled).
+   */
+  setChildren(children: { code: string; name: string | null; key: NodeKeyRef | null; retired: NodeKeyRef[] }[]): void {
+    this.direct = children
     this.resolve()
   }
 
@@ -69,10 +80,21 @@ export class Trust {
       for (const [code, u] of r.units) units.set(code, u)
       this.ignored = r.ignored.map((i) => ({ code: i.entry.code, reason: i.reason }))
     }
-    // A node always knows its own key, enrolled or not: a village takes in cases offline from its first start.
-    const own = units.get(this.self.code) ?? { code: this.self.code, name: this.self.name, keys: [] }
-    if (!own.keys.some((k) => k.publicKey === this.keys.publicKey)) own.keys.push({ alg: this.keys.alg, publicKey: this.keys.publicKey, active: true })
-    units.set(this.self.code, own)
+    // First-hand keys: its own (a village takes in cases offline from its first start, before
+    // anyone has vouched for it), its parent's as pinned, its children's as enrolled.
+    const know = (code: string, name: string | null, key: NodeKeyRef, active: boolean) => {
+      const u = units.get(code) ?? { code, name: name ?? code, keys: [] }
+      const k = u.keys.find((x) => x.publicKey === key.publicKey)
+      if (k) k.active = active
+      else u.keys.push({ alg: key.alg, publicKey: key.publicKey, active })
+      units.set(code, u)
+    }
+    know(this.self.code, this.self.name, this.keys, true)
+    if (this.parentKey) know(this.parentKey.code, null, this.parentKey, true)
+    for (const c of this.direct) {
+      for (const k of c.retired) know(c.code, c.name, k, false)
+      if (c.key) know(c.code, c.name, c.key, true)
+    }
     this.units = units
   }
 
@@ -150,10 +172,10 @@ export async function loadPins(db: Queryable): Promise<{ root: PinnedKey | null;
   }
 }
 
-export async function savePins(db: Queryable, p: { root: PinnedKey; parent: PinnedKey; chain: DirectoryEntry[] }): Promise<void> {
-  await db.query(
-    `INSERT INTO node_meta (key, value) VALUES ('root_key', $1), ('parent_key', $2), ('trust_chain', $3)
-     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,
-    [JSON.stringify(p.root), JSON.stringify(p.parent), JSON.stringify(p.chain)],
-  )
+export async function savePins(db: Queryable, p: { root: PinnedKey | null; parent: PinnedKey; chain: DirectoryEntry[] }): Promise<void> {
+  const rows: [string, string][] = [['parent_key', JSON.stringify(p.parent)], ['trust_chain', JSON.stringify(p.chain)]]
+  if (p.root) rows.push(['root_key', JSON.stringify(p.root)])
+  for (const [key, value] of rows) {
+    await db.query('INSERT INTO node_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value', [key, value])
+  }
 }

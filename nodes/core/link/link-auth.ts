@@ -1,0 +1,166 @@
+/**
+ * Who is at the other end of a link, proven with node keys (protocol/trust.ts):
+ *
+ * - `POST /link/enroll` (parent side): the child's one-time token, exchanged once for the
+ *   registration of its public key; the parent vouches for the key in the unit directory and
+ *   answers with its own key, the root's and the chain of entries up to the root, which the
+ *   child pins.
+ * - `POST /link/challenge`: the child sends a nonce, the parent answers with a nonce of its own
+ *   and its signature over both (the child checks it against the pinned parent key: a machine
+ *   in the middle cannot answer); the child opens `/link` with its signature over both. A nonce
+ *   serves one upgrade within a minute: nothing a listener records can be replayed.
+ */
+import { randomBytes } from 'node:crypto'
+import {
+  ancestors, EnrollRequestSchema, EnrollResponseSchema, LinkChallengeRequestSchema, LinkChallengeSchema, linkProofText,
+  type EnrollResponse, type NodeKeyRef,
+} from '../../../protocol/index.ts'
+import { appendEntry, DIRECTORY_DOC, readEntries } from '../docs/directory-doc.ts'
+import { ApiError, parseOr400 } from '../errors.ts'
+import type { TongbanNode } from '../node.ts'
+import { verifySignature } from '../trust/keys.ts'
+import { savePins } from '../trust/trust.ts'
+import { childKey, readEnrollments, redeemToken } from './enrollment.ts'
+import { pinnedFetch } from './tls-client.ts'
+
+const NONCE_TTL_MS = 60_000
+const MAX_NONCES = 2_000
+const MAX_NONCES_PER_CHILD = 8
+
+const nonce = () => randomBytes(24).toString('base64url')
+
+/** The parent's side: enrollment, challenges, and the check of an upgrade. */
+export class LinkAuth {
+  private readonly nonces = new Map<string, { code: string; childNonce: string; expires: number }>()
+
+  constructor(private readonly node: TongbanNode) {}
+
+  private get self(): string {
+    return this.node.config.code
+  }
+
+  /** `POST /link/enroll`. */
+  async enroll(body: unknown): Promise<EnrollResponse> {
+    const req = parseOr400(EnrollRequestSchema, body, 'enrollment')
+    const { trust } = this.node
+    const root = trust.rootKey
+    const r = redeemToken(this.node.config.dataDir, this.self, req)
+    if (!r.ok) throw new ApiError('unauthenticated', r.reason)
+    trust.setChildren(readEnrollments(this.node.config.dataDir))
+    // Not yet linked to the root itself: the child learns the root on a later dial (its token,
+    // now bound to its key, is asked again until the answer carries the root).
+    if (root) await this.publish(req.code)
+    const line = new Set([...ancestors(this.self), this.self])
+    const chain = readEntries(await this.node.docs.get(DIRECTORY_DOC)).filter((e) => line.has(e.code)).slice(-16)
+    return { parent: { code: this.self, alg: trust.keys.alg, publicKey: trust.keys.publicKey }, root, chain }
+  }
+
+  /**
+   * Writes into the directory what enrollments.json says of `code` (or of every child): its
+   * active key vouched for, and every retired key revoked. Idempotent: entries already there are not repeated.
+   */
+  async publish(code?: string): Promise<void> {
+    const all = readEnrollments(this.node.config.dataDir).filter((e) => !code || e.code === code)
+    await this.node.docs.change(DIRECTORY_DOC, (doc) => {
+      const entries = readEntries(doc).filter((e) => e.vouchedBy === this.self)
+      const at = new Date().toISOString()
+      for (const e of all) {
+        const mine = entries.filter((x) => x.code === e.code)
+        const serial = () => mine.reduce((m, x) => Math.max(m, x.serial), 0) + 1
+        const want: { key: NodeKeyRef; status: 'active' | 'revoked' }[] = [
+          ...e.retired.map((key) => ({ key, status: 'revoked' as const })),
+          ...(e.key ? [{ key: e.key, status: 'active' as const }] : []),
+        ]
+        for (const w of want) {
+          const last = mine.filter((x) => x.publicKey === w.key.publicKey).sort((a, b) => b.serial - a.serial)[0]
+          if (last?.status === w.status || (!last && w.status === 'revoked')) continue
+          const entry = this.node.trust.vouch({ code: e.code, name: e.name ?? e.code, ...w.key }, w.status, serial(), at)
+          appendEntry(doc, entry)
+          mine.push(entry)
+        }
+      }
+    })
+  }
+
+  /** `POST /link/challenge`. */
+  challenge(body: unknown): { nonce: string; sig: string } {
+    const req = parseOr400(LinkChallengeRequestSchema, body, 'challenge')
+    if (!childKey(this.node.config.dataDir, this.self, req.code)) throw new ApiError('unauthenticated', `${req.code} is not enrolled here (or its key was revoked): run \`tongban child add --code ${req.code}\` on this node`)
+    this.sweep()
+    if ([...this.nonces.values()].filter((n) => n.code === req.code).length >= MAX_NONCES_PER_CHILD || this.nonces.size >= MAX_NONCES) {
+      throw new ApiError('rate_limited', 'too many open link challenges: wait a minute and dial again')
+    }
+    const n = nonce()
+    this.nonces.set(n, { code: req.code, childNonce: req.nonce, expires: Date.now() + NONCE_TTL_MS })
+    return { nonce: n, sig: this.node.trust.keys.sign(linkProofText('link-parent', this.self, req.code, n, req.nonce)) }
+  }
+
+  /** Checks an upgrade's proof; null when the child proved it holds its enrolled key, else why not. */
+  verifyUpgrade(code: string, parentNonce: string, proof: string): string | null {
+    const n = this.nonces.get(parentNonce)
+    this.nonces.delete(parentNonce) // one use, whatever the outcome
+    if (!n || n.expires < Date.now() || n.code !== code) return 'no open challenge for this link: ask /link/challenge first (a challenge serves one link within a minute)'
+    const key = childKey(this.node.config.dataDir, this.self, code)
+    if (!key) return `${code} is not enrolled here (or its key was revoked)`
+    return verifySignature(key, linkProofText('link-child', this.self, code, parentNonce, n.childNonce), proof) ? null : `the proof is not signed by ${code}'s enrolled key`
+  }
+
+  private sweep(): void {
+    const now = Date.now()
+    for (const [k, v] of this.nonces) if (v.expires < now) this.nonces.delete(k)
+  }
+}
+
+/** The child's side: everything a dial needs before the WebSocket opens. */
+export class ParentAuth {
+  constructor(private readonly node: TongbanNode, private readonly url: string, private readonly fingerprint: string | null) {}
+
+  private async post(path: string, body: unknown): Promise<unknown> {
+    const res = await pinnedFetch(this.url.replace(/\/$/, '') + path, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), maxBytes: 256 * 1024,
+    }, this.fingerprint)
+    const text = await res.text()
+    let json: unknown
+    try {
+      json = JSON.parse(text)
+    } catch {
+      throw new Error(`${path} answered ${res.status} with something that is not JSON`)
+    }
+    if (!res.ok) throw new Error(`${path} answered ${res.status}: ${(json as { error?: { message?: string } })?.error?.message ?? text.slice(0, 200)}`)
+    return json
+  }
+
+  /** Exchanges the one-time token for the registration of this node's key, and pins what the parent answers. */
+  async enroll(tokenSecret: string): Promise<void> {
+    const { trust, config } = this.node
+    const r = EnrollResponseSchema.safeParse(await this.post('/link/enroll', {
+      code: config.code, name: config.name, token: tokenSecret, alg: trust.keys.alg, publicKey: trust.keys.publicKey,
+    }))
+    if (!r.success) throw new Error(`the parent's enrollment answer is malformed: ${r.error.issues[0]?.message}`)
+    if (r.data.parent.code !== this.node.parent) throw new Error(`the enrollment was answered by ${r.data.parent.code}, not this node's parent ${this.node.parent}`)
+    const pins = { root: r.data.root, parent: r.data.parent, chain: r.data.chain }
+    await savePins(this.node.db, pins)
+    trust.pin(pins)
+    // Nothing replayable stays behind: from now on the key proves who we are. (Until the answer
+    // names the root the token is kept — it is bound to this key now, so no one else can use it.)
+    if (pins.root) await this.node.db.query(`DELETE FROM node_meta WHERE key = 'parent_token'`)
+  }
+
+  /** A fresh challenge, checked against the pinned parent key; the headers that open the link. */
+  async linkHeaders(): Promise<Record<string, string>> {
+    const { trust, config } = this.node
+    const parentKey = trust.parentKey
+    if (!parentKey) throw new Error('not enrolled with the parent yet')
+    const childNonce = nonce()
+    const r = LinkChallengeSchema.safeParse(await this.post('/link/challenge', { code: config.code, nonce: childNonce }))
+    if (!r.success) throw new Error(`the parent's challenge is malformed: ${r.error.issues[0]?.message}`)
+    if (!verifySignature(parentKey, linkProofText('link-parent', parentKey.code, config.code, r.data.nonce, childNonce), r.data.sig)) {
+      throw new Error(`the node at ${this.url} could not prove it is ${parentKey.code} (its answer is not signed by the key pinned at enrollment)`)
+    }
+    return {
+      'x-tongban-code': config.code,
+      'x-tongban-nonce': r.data.nonce,
+      'x-tongban-proof': trust.keys.sign(linkProofText('link-child', parentKey.code, config.code, r.data.nonce, childNonce)),
+    }
+  }
+}

@@ -123,6 +123,8 @@ async function loopbackRun(cases = 100): Promise<{ p50: number; p95: number; cat
   const root = mkdtempSync(join(tmpdir(), 'tongban-bench-loop-'))
   const { startTree, stopTree } = await import('../nodes/core/cli/tree.ts')
   const nodes = await startTree(root)
+  const { trustNode } = await import('../test/helpers/tls.ts')
+  nodes.forEach(trustNode)
   try {
     const url = (code: string) => nodes.find((n) => n.code === code)!.url
     const agent = await login(url('511302101201'), 'agent', 'tongban-demo')

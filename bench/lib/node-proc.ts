@@ -34,6 +34,8 @@ export interface BenchProc {
 export function startProc(spec: NodeSpec, timeoutMs = 120_000): Promise<BenchProc> {
   const args = ['start', '--level', spec.level, '--code', spec.code, '--name', spec.name, '--port', '0', '--data', spec.dataDir]
   if (spec.catalogue) args.push('--catalogue', spec.catalogue)
+  // Loopback only: the node bench measures the node's own work, not TLS (the link bench runs over TLS).
+  args.push('--insecure-http')
   const t0 = performance.now()
   const proc = spawn(process.execPath, [...(spec.nodeArgs ?? []), BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
   const log: string[] = []
@@ -48,7 +50,7 @@ export function startProc(spec: NodeSpec, timeoutMs = 120_000): Promise<BenchPro
       log.push(text)
       if (log.length > 200) log.splice(0, log.length - 200)
       out += text
-      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(out)
+      const m = /listening on (https?:\/\/[\d.]+:\d+)/.exec(out)
       if (m) {
         const startMs = performance.now() - t0
         clearTimeout(timer)

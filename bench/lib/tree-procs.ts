@@ -4,6 +4,8 @@ import { join } from 'node:path'
 import type { Level } from '../../protocol/index.ts'
 import { spawnNode, type TreeNode } from '../../nodes/core/cli/tree.ts'
 import { enrollChild } from '../../nodes/core/link/enrollment.ts'
+import { pinToken } from '../../nodes/core/link/token.ts'
+import { trustNode } from '../../test/helpers/tls.ts'
 
 export const BENCH_PASSWORD = 'bench-password'
 
@@ -12,6 +14,9 @@ export async function benchNode(root: string, level: Level, code: string, parent
   mkdirSync(dataDir, { recursive: true })
   const role = level === 'village' ? 'agent' : 'staff'
   writeFileSync(join(dataDir, 'users.seed.json'), JSON.stringify([{ name: role, role, password: BENCH_PASSWORD }]))
-  const token = parent ? enrollChild(parent.node.dataDir, parent.node.code, code) : undefined
-  return spawnNode({ level, code, name: code, dataDir, port: opts.port ?? 0, parentUrl: parent?.url, token, catalogue: opts.catalogue })
+  const token = parent ? pinToken(enrollChild(parent.node.dataDir, parent.node.code, code), parent.node.dataDir) : undefined
+  // Over TLS like the nodes in the field (the link emulator is a TCP proxy: TLS passes through).
+  const n = await spawnNode({ level, code, name: code, dataDir, port: opts.port ?? 0, parentUrl: parent?.url.replace(/^http:/, 'https:'), token, catalogue: opts.catalogue })
+  trustNode(dataDir)
+  return n
 }

@@ -8,6 +8,7 @@ import type { ApiErrorBody } from '../../../protocol/index.ts'
 import { ApiError } from '../errors.ts'
 import type { TongbanNode } from '../node.ts'
 import { requireUser } from './auth.ts'
+import { refuseNul, storageFault } from './guards.ts'
 import type { AppEnv } from './env.ts'
 import { casesRoutes } from './routes-cases.ts'
 import { catalogueRoutes } from './routes-catalogue.ts'
@@ -28,6 +29,7 @@ export function createApp(node: TongbanNode, extras: AppExtras = {}): Hono<AppEn
     c.set('node', node)
     await next()
   })
+  app.use('*', refuseNul)
   app.get('/healthz', async (c) =>
     c.json({ level: node.config.level, code: node.config.code, name: node.config.name, parent: node.parent, ...(await extras.health?.()) }),
   )
@@ -44,6 +46,8 @@ export function createApp(node: TongbanNode, extras: AppExtras = {}): Hono<AppEn
 
   app.notFound((c) => c.json<ApiErrorBody>({ error: { code: 'not_found', message: `no route ${c.req.method} ${c.req.path}` } }, 404))
   app.onError((err, c) => {
+    const fault = storageFault(err, c)
+    if (fault) return fault
     if (err instanceof ApiError) {
       return c.json<ApiErrorBody>({ error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } }, err.status as 400)
     }

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
-import { addCounts, countCase, emptyCounts, StatsCountsSchema, toRow, type CaseFigures, type StatsCounts } from './stats.ts'
+import { addCounts, countCase, emptyCounts, MAX_COUNT, parseCounts, StatsCountsSchema, toRow, type CaseFigures, type StatsCounts } from './stats.ts'
 import { localDate, WorkingDays } from './calendar.ts'
 
 // 2026-11-23 is a Monday; 11-27 a Friday; 11-28/29 the weekend.
@@ -59,6 +59,57 @@ describe('toRow', () => {
   })
 })
 
+/** Random counts that keep the relations of real ones (what countCase and the SQL produce). */
+const n = fc.nat({ max: 1000 })
+const consistentCounts: fc.Arbitrary<StatsCounts> = fc
+  .record({ approved: n, denied: n, open: n, onTime: n, onSpot: n, promised: n, early: n, overdue: n, dueSoon: n, ratings: fc.array(n, { minLength: 5, maxLength: 5 }) })
+  .map((r) => {
+    const completed = r.approved + r.denied
+    const promisedCompleted = r.promised % (completed + 1)
+    return {
+      accepted: completed + r.open, completed, approved: r.approved, denied: r.denied,
+      onTime: r.onTime % (completed + 1), onSpot: r.onSpot % (completed + 1), promisedCompleted, early: r.early % (promisedCompleted + 1),
+      overdue: r.overdue, dueSoon: r.dueSoon, ratings: r.ratings,
+    }
+  })
+
+describe('StatsCountsSchema: the exact shape of a statistics value', () => {
+  const good = counts({ accepted: 3, completed: 2, approved: 1, denied: 1, onTime: 2, onSpot: 1, promisedCompleted: 1, early: 1, overdue: 1, dueSoon: 1, ratings: [0, 1, 0, 0, 2] })
+
+  it('accepts what the producers make', () => {
+    expect(parseCounts(emptyCounts())).toEqual(emptyCounts())
+    expect(parseCounts(good)).toEqual(good)
+    fc.assert(fc.property(consistentCounts, (c) => { expect(parseCounts(c)).toEqual(c) }), { numRuns: 200 })
+    // countCase's output, for every kind of case the countCase tests below use.
+    const c = emptyCounts()
+    countCase(c, { status: 'approved', decision: 'approved', kind: 'promised', acceptedAt: at10('2026-11-23'), completedAt: at10('2026-11-24'), dueDate: '2026-11-26', rating: 4 }, '2026-11-25', cal)
+    countCase(c, { status: 'denied', decision: 'denied', kind: 'instant', acceptedAt: at10('2026-11-23'), completedAt: at10('2026-11-23'), dueDate: '2026-11-23', rating: null }, '2026-11-25', cal)
+    countCase(c, { status: 'accepted', decision: null, kind: 'promised', acceptedAt: at10('2026-11-20'), completedAt: null, dueDate: '2026-11-24', rating: null }, '2026-11-25', cal)
+    expect(parseCounts(c)).toEqual(c)
+  })
+
+  it('refuses anything else, without throwing', () => {
+    const bad: unknown[] = [
+      null, undefined, 'x', 42, [], { ...good, accepted: '3' }, { ...good, overdue: -1 }, { ...good, dueSoon: 1.5 },
+      { ...good, overdue: Number.NaN }, { ...good, overdue: Number.POSITIVE_INFINITY }, { ...good, overdue: MAX_COUNT + 1 },
+      { ...good, overdue: 2 ** 53 }, { ...good, extra: 1 }, { ...good, __proto__: { accepted: 1 }, constructor: 1 },
+      { ...good, ratings: [0, 0, 0, 0] }, { ...good, ratings: [0, 0, 0, 0, 0, 0] }, { ...good, ratings: [0, 0, 0, 0, '1'] },
+      { ...good, ratings: 'xxxxx' }, Object.fromEntries(Object.entries(good).filter(([k]) => k !== 'early')),
+      // Inconsistent: a rate above 100 %, or decisions that do not add up.
+      { ...good, completed: 4, approved: 3, denied: 1 }, { ...good, approved: 2 }, { ...good, onTime: 3 }, { ...good, onSpot: 3 },
+      { ...good, promisedCompleted: 3 }, { ...good, early: 2 },
+    ]
+    for (const v of bad) {
+      expect(StatsCountsSchema.safeParse(v).success, JSON.stringify(v)).toBe(false)
+      expect(parseCounts(v)).toBeNull()
+    }
+  })
+
+  it('a sum of valid counts is valid (the relations are kept by addition)', () => {
+    fc.assert(fc.property(consistentCounts, consistentCounts, (x, y) => { expect(parseCounts(addCounts(structuredClone(x), y))).not.toBeNull() }), { numRuns: 100 })
+  })
+})
+
 describe('addCounts', () => {
   it('sums every count and the ratings element by element, into the first argument', () => {
     const a = counts({ accepted: 1, completed: 1, approved: 1, onTime: 1, onSpot: 1, ratings: [0, 0, 0, 1, 0] })
@@ -73,11 +124,7 @@ describe('addCounts', () => {
   })
 
   it('is commutative and has emptyCounts as identity (random counts)', () => {
-    const n = fc.nat({ max: 1000 })
-    const arb = fc.record({
-      accepted: n, completed: n, approved: n, denied: n, onTime: n, onSpot: n, promisedCompleted: n, early: n,
-      overdue: n, dueSoon: n, ratings: fc.array(n, { minLength: 5, maxLength: 5 }),
-    })
+    const arb = consistentCounts
     fc.assert(
       fc.property(arb, arb, (x, y) => {
         const xy = addCounts(structuredClone(x), y)

@@ -15,19 +15,40 @@
  */
 import { z } from 'zod'
 
-export const StatsCountsSchema = z.object({
-  accepted: z.number().int().min(0),
-  completed: z.number().int().min(0),
-  approved: z.number().int().min(0),
-  denied: z.number().int().min(0),
-  onTime: z.number().int().min(0),
-  onSpot: z.number().int().min(0),
-  promisedCompleted: z.number().int().min(0),
-  early: z.number().int().min(0),
-  overdue: z.number().int().min(0),
-  dueSoon: z.number().int().min(0),
-  ratings: z.array(z.number().int().min(0)).length(5),
-})
+/**
+ * The most one count may be. A statistics row is one unit's cases of one day and one item: a
+ * billion is beyond any real figure, and keeps every sum over a subtree (millions of rows) an
+ * exact integer in a double, so one huge value cannot make totals lose precision or turn to
+ * Infinity.
+ */
+export const MAX_COUNT = 1_000_000_000
+
+const count = z.number().int().min(0).max(MAX_COUNT)
+
+/**
+ * The exact shape of one statistics value, as it travels in statistics documents and is checked
+ * at the link and again before it is projected or summed: known keys only (strict), non-negative
+ * integer counts, five ratings, and the relations every producer (countCase, the SQL of
+ * StatsService.ownCounts) keeps — so a value from a hostile or broken child can neither break an
+ * ancestor's dashboard nor show a rate above 100 %.
+ */
+export const StatsCountsSchema = z.strictObject({
+  accepted: count,
+  completed: count,
+  approved: count,
+  denied: count,
+  onTime: count,
+  onSpot: count,
+  promisedCompleted: count,
+  early: count,
+  overdue: count,
+  dueSoon: count,
+  ratings: z.array(count).length(5),
+}).refine(
+  (c) => c.completed <= c.accepted && c.approved + c.denied === c.completed
+    && c.onTime <= c.completed && c.onSpot <= c.completed && c.promisedCompleted <= c.completed && c.early <= c.promisedCompleted,
+  { message: 'inconsistent counts: completed ≤ accepted, approved + denied = completed, onTime, onSpot, promisedCompleted ≤ completed, early ≤ promisedCompleted' },
+)
 export type StatsCounts = z.infer<typeof StatsCountsSchema>
 
 export interface StatsRow extends Omit<StatsCounts, 'onTime' | 'onSpot' | 'promisedCompleted' | 'early'> {
@@ -43,6 +64,12 @@ export const emptyCounts = (): StatsCounts => ({
   accepted: 0, completed: 0, approved: 0, denied: 0, onTime: 0, onSpot: 0,
   promisedCompleted: 0, early: 0, overdue: 0, dueSoon: 0, ratings: [0, 0, 0, 0, 0],
 })
+
+/** The value as StatsCounts if it has exactly that shape, else null (never throws). */
+export function parseCounts(v: unknown): StatsCounts | null {
+  const r = StatsCountsSchema.safeParse(v)
+  return r.success ? r.data : null
+}
 
 export function addCounts(into: StatsCounts, c: StatsCounts): StatsCounts {
   for (const k of Object.keys(into) as (keyof StatsCounts)[]) {

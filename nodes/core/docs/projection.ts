@@ -10,7 +10,7 @@ import { foldDoc } from './case-doc.ts'
 import { readEntries } from './directory-doc.ts'
 import { readCalendars, readItems } from './catalogue-doc.ts'
 import type { Projector } from './doc-store.ts'
-import { parseStatsDocId, readCounts, readName } from '../stats/stats-doc.ts'
+import { projectStats } from '../stats/project.ts'
 
 export interface ProjectionHooks {
   /** The working-day calendar in force (refreshed when a catalogue doc brings a new one). */
@@ -25,7 +25,10 @@ export function makeProjector(hooks: ProjectionHooks): Projector {
   return async (docId, doc, tx) => {
     if (docId.startsWith('case:')) return projectCase(doc, tx, hooks.days(), hooks.trust())
     if (docId.startsWith('directory:')) return projectDirectory(doc, tx, hooks.trust())
-    if (docId.startsWith('stats:')) return projectStats(docId, doc, tx)
+    if (docId.startsWith('stats:')) {
+      await projectStats(docId, doc, tx) // checks every value; never throws on content
+      return
+    }
     if (docId.startsWith('catalogue:')) {
       await projectCatalogue(docId.slice('catalogue:'.length), doc, tx)
       const calendars = readCalendars(doc)
@@ -74,21 +77,6 @@ async function projectCatalogue(scope: string, doc: Y.Doc, tx: Queryable): Promi
   }
   for (const cal of readCalendars(doc)) {
     await tx.query('INSERT INTO calendars (year, body) VALUES ($1,$2) ON CONFLICT (year) DO UPDATE SET body = EXCLUDED.body', [cal.year, JSON.stringify(cal)])
-  }
-}
-
-async function projectStats(docId: string, doc: Y.Doc, tx: Queryable): Promise<void> {
-  const ref = parseStatsDocId(docId)
-  if (!ref) return
-  await tx.query('DELETE FROM stats_rows WHERE node_code = $1 AND month = $2', [ref.nodeCode, ref.month])
-  const name = readName(doc)
-  if (name) await tx.query('INSERT INTO units (code, name) VALUES ($1, $2) ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name', [ref.nodeCode, name])
-  for (const [key, counts] of readCounts(doc)) {
-    const [day, item] = key.split('|')
-    await tx.query(
-      'INSERT INTO stats_rows (node_code, month, day, item_code, counts) VALUES ($1,$2,$3,$4,$5)',
-      [ref.nodeCode, ref.month, day, item, JSON.stringify(counts)],
-    )
   }
 }
 

@@ -19,10 +19,18 @@ export interface StatsResult {
   /** Names of this node and the units below it, by code, for labels. */
   names: Record<string, string>
   totals: StatsRow
+  /**
+   * Statistics values of descendants left out of these figures because they were not exactly
+   * StatsCounts (a broken or hostile unit below): the dashboard warns when this is not 0.
+   */
+  skipped: number
 }
 
-/** Extra sources of counts by key, e.g. children's statistics documents (the tree adds them). */
-export type StatsSource = (q: { from?: string; to?: string; groupBy: string; under: string }) => Promise<Map<string, StatsCounts>>
+/**
+ * Extra sources of counts by key, e.g. children's statistics documents (the tree adds them),
+ * with how many values they skipped as malformed.
+ */
+export type StatsSource = (q: { from?: string; to?: string; groupBy: string; under: string }) => Promise<{ counts: Map<string, StatsCounts>; skipped: number }>
 
 export class StatsService {
   private readonly sources: StatsSource[] = []
@@ -95,12 +103,15 @@ export class StatsService {
     if (!isInSubtree(under, this.self.code)) throw new ApiError('invalid_input', `under: ${under} is not in this node's subtree (${this.self.code})`)
     // This node's own windows count only when the drill-down includes it.
     const merged = under === this.self.code ? await this.ownCounts(q) : new Map<string, StatsCounts>()
+    let skipped = 0
     for (const source of this.sources) {
-      for (const [k, c] of await source({ ...q, under })) merged.set(k, addCounts(merged.get(k) ?? emptyCounts(), c))
+      const got = await source({ ...q, under })
+      skipped += got.skipped
+      for (const [k, c] of got.counts) merged.set(k, addCounts(merged.get(k) ?? emptyCounts(), c))
     }
     const total = emptyCounts()
     for (const c of merged.values()) addCounts(total, c)
     const rows = [...merged.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, c]) => toRow(k, c))
-    return { from: q.from ?? null, to: q.to ?? null, groupBy: q.groupBy, under, rows, totals: toRow('total', total), names: await this.names() }
+    return { from: q.from ?? null, to: q.to ?? null, groupBy: q.groupBy, under, rows, totals: toRow('total', total), skipped, names: await this.names() }
   }
 }

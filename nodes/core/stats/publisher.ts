@@ -3,10 +3,11 @@
  * every few minutes (overdue and due-soon move with the clock). Also gives the statistics
  * service its descendants' figures, summed from their documents' projected rows.
  */
-import { addCounts, childTowards, emptyCounts, isInSubtree, type StatsCounts } from '../../../protocol/index.ts'
+import { addCounts, childTowards, emptyCounts, isInSubtree, parseCounts, type StatsCounts } from '../../../protocol/index.ts'
 import type { DocStore } from '../docs/doc-store.ts'
 import type { Db } from '../store/db.ts'
 import type { StatsService, StatsSource } from '../services/stats.ts'
+import { REJECTED_PREFIX } from './project.ts'
 import { statsDocId, writeCounts, writeName } from './stats-doc.ts'
 
 export class StatsPublisher {
@@ -63,21 +64,36 @@ export class StatsPublisher {
   /** Database time of the last refresh's start: cases updated since are in dirty months. */
   private since: string | null = null
 
-  /** Sums of every descendant's statistics, grouped as asked. */
+  /**
+   * Sums of every descendant's statistics, grouped as asked. A stored row whose counts are not
+   * exactly StatsCounts — a marker the projection left for a refused value, or a row stored
+   * before values were checked — is skipped and counted, never summed: one bad row must not
+   * break (or skew) every ancestor's dashboard.
+   */
   private descendants: StatsSource = async (q) => {
-    const rows = await this.db.query<{ node_code: string; day: string; item_code: string; counts: StatsCounts }>(
+    const rows = await this.db.query<{ node_code: string; day: string; item_code: string; counts: unknown }>(
       `SELECT node_code, day, item_code, counts FROM stats_rows
        WHERE node_code <> $1 AND ($2::text IS NULL OR day >= $2) AND ($3::text IS NULL OR day <= $3)`,
       [this.self.code, q.from ?? null, q.to ?? null],
     )
     const out = new Map<string, StatsCounts>()
+    let skipped = 0
+    let unmarked = 0
     for (const r of rows) {
       if (!isInSubtree(r.node_code, q.under)) continue
+      const counts = parseCounts(r.counts)
+      if (!counts) {
+        skipped++
+        if (!r.item_code.startsWith(REJECTED_PREFIX)) unmarked++
+        continue
+      }
       const key = q.groupBy === 'day' ? r.day : q.groupBy === 'child' ? (r.node_code === q.under ? q.under : childTowards(q.under, r.node_code)) : r.item_code
       if (!key) continue
-      out.set(key, addCounts(out.get(key) ?? emptyCounts(), r.counts))
+      out.set(key, addCounts(out.get(key) ?? emptyCounts(), counts))
     }
-    return out
+    // Markers were logged when projected; a bad row without one came from elsewhere: say so.
+    if (unmarked) console.warn(`[${this.self.code}] statistics: ${unmarked} stored row(s) with malformed counts skipped`)
+    return { counts: out, skipped }
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,99 @@
+/**
+ * Projects a statistics document into stats_rows, inside the transaction that stores its update.
+ *
+ * A statistics document comes from a descendant, which may be broken or hostile; the link checks
+ * every value it inserts (scope-check, with StatsCountsSchema), but that check lets strings
+ * through (the unit's name is one) and a replica may hold values from before the check existed.
+ * So the projection checks again, and never throws on content: a throw here would roll back the
+ * whole batch the update came in, and the link would fail on it again and again.
+ *
+ * An entry whose key is not `<day of this month>|<item code>` or whose value is not exactly
+ * StatsCounts is not projected as counts. It is logged, and a marker row takes its place — item
+ * code `!rejected:<hash of the key>`, counts `{ rejected: reason }` — so that every later
+ * GET /api/stats of the subtree finds it (the marker is not counts, so the summing skips it
+ * and reports it in `skipped`) and the dashboard can warn, across restarts, for as long as the
+ * document holds the bad entry. Item codes never start with `!` (ItemCodeSchema), so a marker
+ * cannot collide with a real row.
+ */
+import { createHash } from 'node:crypto'
+import type * as Y from 'yjs'
+import { ItemCodeSchema, parseCounts, type StatsCounts } from '../../../protocol/index.ts'
+import type { Queryable } from '../store/db.ts'
+import { parseStatsDocId } from './stats-doc.ts'
+
+export const REJECTED_PREFIX = '!rejected:'
+
+/** What a projection did: rows written as counts, entries refused (each left as a marker row). */
+export interface StatsProjection {
+  rows: number
+  rejected: { key: string; reason: string }[]
+}
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/
+
+/** Reads a statistics document's entries without trusting them: each is counts, or a reason. */
+export function checkEntries(month: string, doc: Y.Doc): { key: string; day: string | null; item: string | null; counts: StatsCounts | null; reason: string | null }[] {
+  const out: ReturnType<typeof checkEntries> = []
+  let entries: [string, unknown][]
+  try {
+    entries = [...doc.getMap<unknown>('counts').entries()]
+  } catch (e) {
+    // 'counts' made as another shared type by a hostile writer: nothing in it can be counts.
+    return [{ key: '(counts)', day: null, item: null, counts: null, reason: `unreadable counts map: ${String((e as Error)?.message ?? e).slice(0, 100)}` }]
+  }
+  for (const [key, value] of entries) {
+    const bar = key.indexOf('|')
+    const day = bar > 0 ? key.slice(0, bar) : ''
+    const item = bar > 0 ? key.slice(bar + 1) : ''
+    const dayOk = DAY.test(day) && day.startsWith(`${month}-`)
+    let reason: string | null = null
+    if (!dayOk) reason = `the key's day is not a day of ${month}`
+    else if (!ItemCodeSchema.safeParse(item).success) reason = 'the key has no valid item code'
+    const counts = reason ? null : parseCounts(value)
+    if (!reason && !counts) reason = 'not exactly StatsCounts'
+    out.push({ key, day: dayOk ? day : null, item: reason ? null : item, counts, reason })
+  }
+  return out
+}
+
+/** For the marker and the log: jsonb refuses NUL and lone surrogates, so keep printable ASCII only. */
+const printable = (s: string): string => s.replace(/[^\x20-\x7e]/g, '?')
+
+export async function projectStats(docId: string, doc: Y.Doc, tx: Queryable): Promise<StatsProjection> {
+  const ref = parseStatsDocId(docId)
+  const result: StatsProjection = { rows: 0, rejected: [] }
+  if (!ref) return result
+  await tx.query('DELETE FROM stats_rows WHERE node_code = $1 AND month = $2', [ref.nodeCode, ref.month])
+  let name: unknown
+  try {
+    name = doc.getMap<unknown>('meta').get('name')
+  } catch {
+    name = undefined
+  }
+  // The scope check allows strings of at most 100 characters; PostgreSQL text holds no NUL.
+  if (typeof name === 'string' && name.trim() && name.length <= 100 && !/[\u0000-\u001f\u007f]/.test(name)) {
+    await tx.query('INSERT INTO units (code, name) VALUES ($1, $2) ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name', [ref.nodeCode, name])
+  }
+  for (const e of checkEntries(ref.month, doc)) {
+    if (e.counts && e.day && e.item) {
+      await tx.query(
+        'INSERT INTO stats_rows (node_code, month, day, item_code, counts) VALUES ($1,$2,$3,$4,$5)',
+        [ref.nodeCode, ref.month, e.day, e.item, JSON.stringify(e.counts)],
+      )
+      result.rows++
+      continue
+    }
+    const reason = e.reason ?? 'malformed'
+    result.rejected.push({ key: e.key, reason })
+    const marker = REJECTED_PREFIX + createHash('sha256').update(e.key).digest('hex').slice(0, 24)
+    await tx.query(
+      'INSERT INTO stats_rows (node_code, month, day, item_code, counts) VALUES ($1,$2,$3,$4,$5) ON CONFLICT DO NOTHING',
+      [ref.nodeCode, ref.month, e.day ?? `${ref.month}-01`, marker, JSON.stringify({ rejected: printable(reason), key: printable(e.key.slice(0, 80)) })],
+    )
+  }
+  if (result.rejected.length) {
+    const shown = result.rejected.slice(0, 3).map((r) => `"${printable(r.key.slice(0, 60))}": ${printable(r.reason)}`).join('; ')
+    console.warn(`[stats] ${docId}: ${result.rejected.length} malformed value(s) not counted (${shown}${result.rejected.length > 3 ? '; …' : ''})`)
+  }
+  return result
+}

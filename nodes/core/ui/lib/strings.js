@@ -111,7 +111,7 @@ export const STRINGS = {
     'dash.col.key.child': '单位', 'dash.col.key.item': '事项', 'dash.col.key.day': '日期', 'dash.col.accepted': '受理', 'dash.col.completed': '办结',
     'dash.col.completionRate': '办结率', 'dash.col.onTimeRate': '按时办结率', 'dash.col.onSpotRate': '现场办结率', 'dash.col.earlyRate': '提前办结率',
     'dash.col.satisfactionRate': '满意率', 'dash.col.rated': '评价数', 'dash.col.overdue': '逾期', 'dash.col.dueSoon': '临期',
-    'dash.noData': '这段时间没有办件', 'dash.noRatings': '还没有评价', 'dash.warn': '红黄牌办件', 'dash.warnLead': '本节点持有的逾期和临期办件', 'dash.warnNone': '没有逾期或临期的办件',
+    'dash.noData': '这段时间没有办件', 'dash.noRatings': '还没有评价', 'dash.warn': '红黄牌办件', 'dash.warnLead': '本节点持有的逾期和临期办件', 'dash.warnNone': '没有逾期或临期的办件', 'dash.skipped': '下级上报的统计中有 {n} 条数据格式不对，未计入以下数字（请联系该单位核查）',
 
     'cat.title': '事项目录', 'cat.lead': '{name}发布的事项目录，修改后自动下发到各级窗口。', 'cat.new': '新增事项', 'cat.import': '导入 CSV', 'cat.export': '导出 CSV',
     'cat.search': '按名称、拼音或编码查找', 'cat.showRetired': '显示已停用', 'cat.csvHint': 'CSV 表头：code,name,department,level,kind,legalDays,promisedDays,materials,fee,online,maxVisits,pinyin',
@@ -260,7 +260,7 @@ export const STRINGS = {
     'dash.col.key.child': 'Unit', 'dash.col.key.item': 'Item', 'dash.col.key.day': 'Day', 'dash.col.accepted': 'Accepted', 'dash.col.completed': 'Completed',
     'dash.col.completionRate': 'Completion', 'dash.col.onTimeRate': 'On time', 'dash.col.onSpotRate': 'On the spot', 'dash.col.earlyRate': 'Early',
     'dash.col.satisfactionRate': 'Satisfaction', 'dash.col.rated': 'Ratings', 'dash.col.overdue': 'Overdue', 'dash.col.dueSoon': 'Due soon',
-    'dash.noData': 'No cases in this period', 'dash.noRatings': 'No ratings yet', 'dash.warn': 'Red and yellow cases', 'dash.warnLead': 'Overdue and due-soon cases held here', 'dash.warnNone': 'No overdue or due-soon cases',
+    'dash.noData': 'No cases in this period', 'dash.noRatings': 'No ratings yet', 'dash.warn': 'Red and yellow cases', 'dash.warnLead': 'Overdue and due-soon cases held here', 'dash.warnNone': 'No overdue or due-soon cases', 'dash.skipped': '{n} statistics value(s) reported by units below were malformed and are not counted in these figures (ask that unit to check)',
 
     'cat.title': 'Catalogue', 'cat.lead': 'The catalogue {name} publishes; changes go down to every window.', 'cat.new': 'New item', 'cat.import': 'Import CSV', 'cat.export': 'Export CSV',
     'cat.search': 'Find by name, pinyin or code', 'cat.showRetired': 'Show retired', 'cat.csvHint': 'CSV header: code,name,department,level,kind,legalDays,promisedDays,materials,fee,online,maxVisits,pinyin',

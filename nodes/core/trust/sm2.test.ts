@@ -13,9 +13,9 @@
  *   test/sm2_internal_test.c (its second sm2_sig_test case); the public key as printed in the
  *   standard's encryption example (same d), e.g. in gmalg's tests.
  *
- * OpenSSL interop (this machine's Node links OpenSSL 3.0): crypto.sign with an SM2 key loaded
- * from PEM makes a real SM2 signature (DER) with Z_A over an EMPTY id — Node has no way to pass
- * OpenSSL's "distid" — so the node:crypto cross-checks use id = empty. The openssl command line
+ * OpenSSL interop (Node 20 links OpenSSL 3.0): crypto.sign with an SM2 key loaded from PEM
+ * makes a real SM2 signature (DER) with Z_A over an EMPTY id — Node has no way to pass OpenSSL's
+ * "distid" — so the node:crypto cross-checks use the id OpenSSL applies (empty, on 3.0). The openssl command line
  * can set distid, so the default-id cross-check uses it when it is installed.
  * (A key from generateKeyPairSync('ec', { namedCurve: 'SM2' }) signs ECDSA-over-SM2-curve, not
  * SM2: only the PEM round trip makes OpenSSL treat it as an SM2 key.)
@@ -71,6 +71,16 @@ describe('GB/T 32918.2 Annex A: the test curve', () => {
     expect(sm2Verify(pub, utf8('message digesT'), hex(rs), { id, curve: TEST_CURVE })).toBe(false)
     // Not on the recommended curve (the default): the point is not even on it.
     expect(sm2Verify(pub, msg, hex(rs), { id })).toBe(false)
+  })
+  it('refuses the same r and s shifted by n (no malleability: r and s must be below n)', () => {
+    // On this curve n < 2^255, so r + n and s + n still fit in 32 bytes; s + n is the same s
+    // modulo n and would verify without the range check.
+    const be = (x: bigint) => hex(x.toString(16).padStart(64, '0'))
+    const r = big(rs.slice(0, rs.length / 2))
+    const s = big(rs.slice(rs.length / 2))
+    expect(s + TEST_CURVE.n < 2n ** 256n && r + TEST_CURVE.n < 2n ** 256n).toBe(true)
+    expect(sm2Verify(pub, msg, Uint8Array.from([...be(r), ...be(s + TEST_CURVE.n)]), { id, curve: TEST_CURVE })).toBe(false)
+    expect(sm2Verify(pub, msg, Uint8Array.from([...be(r + TEST_CURVE.n), ...be(s)]), { id, curve: TEST_CURVE })).toBe(false)
   })
 })
 
@@ -139,27 +149,34 @@ describe('interop with OpenSSL', () => {
     expect(toHex(sm2PublicKey(k.d))).toBe(toHex(k.pubRaw))
   })
 
-  it("node:crypto's SM2 signatures (Z_A over an empty id) verify here, and ours there", () => {
-    const empty = new Uint8Array()
+  it("node:crypto's SM2 signatures verify here, and ours there (with the id OpenSSL applies)", () => {
+    // OpenSSL 3.0 (Node 20) applies Z_A over an empty id when none is set, and Node cannot set
+    // one; should a later OpenSSL default to 1234567812345678 instead, follow it — but it must be
+    // one of the two, and the same one every time.
+    const probe = opensslKey()
+    const probeSig = derToRaw(sign(null, utf8('probe'), probe.key))
+    const id = sm2Verify(probe.pubRaw, utf8('probe'), probeSig, { id: new Uint8Array() }) ? new Uint8Array() : utf8('1234567812345678')
+    expect(sm2Verify(probe.pubRaw, utf8('probe'), probeSig, { id })).toBe(true)
     for (let i = 0; i < 8; i++) {
       const k = opensslKey()
       const msg = utf8(`案件 ${i} ` + 'x'.repeat(i * 37))
       for (const alg of [null, 'sm3']) {
         const theirs = derToRaw(sign(alg, msg, k.key))
-        expect(sm2Verify(k.pubRaw, msg, theirs, { id: empty })).toBe(true)
-        expect(sm2Verify(k.pubRaw, utf8('other'), theirs, { id: empty })).toBe(false)
-        const ours = sm2Sign(k.d, msg, { id: empty })
+        expect(sm2Verify(k.pubRaw, msg, theirs, { id })).toBe(true)
+        expect(sm2Verify(k.pubRaw, utf8('other'), theirs, { id })).toBe(false)
+        const ours = sm2Sign(k.d, msg, { id })
         expect(verify(alg, msg, k.pub, rawToDer(ours))).toBe(true)
         expect(verify(alg, utf8('other'), k.pub, rawToDer(ours))).toBe(false)
       }
     }
   })
 
+  // The command line needs OpenSSL 3 (pkeyutl -rawin, distid); without it the node:crypto
+  // cross-check above still runs.
   let cli = false
   try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' })
-    cli = true
-  } catch { /* not installed: the node:crypto cross-check above still runs */ }
+    cli = /^OpenSSL 3\./.test(execFileSync('openssl', ['version'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString())
+  } catch { /* not installed */ }
 
   it.skipIf(!cli)('the openssl command line with distid 1234567812345678 (the default id) agrees both ways', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sm2-'))

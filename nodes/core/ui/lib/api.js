@@ -38,11 +38,16 @@ export function whenLoggedOut(fn) {
   onUnauthenticated = fn
 }
 
-/** Calls the API; resolves with the parsed JSON, throws ApiFailure. */
+/**
+ * Calls the API; resolves with the parsed JSON, throws ApiFailure. `opts.idempotencyKey` names a
+ * write: sent again with the same key (after a lost reply, a network failure, a 503), the node
+ * answers the first result and stores nothing twice.
+ */
 export async function api(method, path, body, opts = {}) {
   const headers = {}
   const s = session.get()
   if (s?.token && opts.auth !== false) headers.authorization = `Bearer ${s.token}`
+  if (opts.idempotencyKey) headers['idempotency-key'] = opts.idempotencyKey
   let payload
   if (body !== undefined) {
     if (typeof body === 'string') {
@@ -88,4 +93,27 @@ export function qs(params) {
   for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') p.set(k, String(v))
   const s = p.toString()
   return s ? '?' + s : ''
+}
+
+/** A fresh Idempotency-Key for one submission. */
+export function newRequestKey() {
+  if (globalThis.crypto?.randomUUID) return crypto.randomUUID()
+  const b = crypto.getRandomValues(new Uint8Array(16))
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')
+}
+
+/**
+ * Sends a keyed write, retrying (a bounded few times) while the network is down or the node
+ * answers 503: the same key each time, so a retry of something that did arrive stores nothing twice.
+ */
+export async function apiRetrying(method, path, body, key, tries = 3) {
+  for (let i = 0; ; i++) {
+    try {
+      return await api(method, path, body, { idempotencyKey: key })
+    } catch (x) {
+      const again = x instanceof ApiFailure && (x.status === 0 || x.status === 503)
+      if (!again || i + 1 >= tries) throw x
+      await new Promise((r) => setTimeout(r, 1000 * 2 ** i))
+    }
+  }
 }

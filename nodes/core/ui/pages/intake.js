@@ -4,7 +4,7 @@
  * (400 missing_materials with details.missing), which is the word that counts.
  */
 import { go } from '../app.js'
-import { api, ApiFailure } from '../lib/api.js'
+import { apiRetrying, ApiFailure, newRequestKey } from '../lib/api.js'
 import { ctx, loadCatalogue, P, today } from '../lib/ctx.js'
 import { h, mount, toast } from '../lib/dom.js'
 import { t } from '../lib/i18n.js'
@@ -71,6 +71,9 @@ export async function render({ code }) {
     if (issues.length) inputs[issues[0]].focus()
   }
 
+  // One Idempotency-Key per submission: sending the same application again (after a network
+  // failure or a 503) reuses it, so the node stores it once; a changed application gets a new one.
+  let pending = null
   const onsubmit = async (e) => {
     e.preventDefault()
     notice.hidden = true
@@ -83,7 +86,11 @@ export async function render({ code }) {
     submit.disabled = true
     try {
       const materials = boxes.filter((b) => b.box.checked).map((b) => b.m.name)
-      const out = await api('POST', '/api/cases', { itemCode: item.code, applicant: parsed.data, materials })
+      const body = { itemCode: item.code, applicant: parsed.data, materials }
+      const text = JSON.stringify(body)
+      if (pending?.text !== text) pending = { text, key: newRequestKey() }
+      const out = await apiRetrying('POST', '/api/cases', body, pending.key)
+      pending = null
       toast(t('intake.done', { id: out.id }))
       go('#/receipt/' + encodeURIComponent(out.id))
     } catch (x) {

@@ -67,3 +67,25 @@ export const childHello = (code: string, epoch = 'hostile-epoch', latest = 0): L
   ({ type: 'hello', code, role: 'child', epoch, peerEpoch: '', received: 0, latest })
 export const parentHello = (code: string, epoch = 'hostile-epoch'): LinkFrame =>
   ({ type: 'hello', code, role: 'parent', epoch, peerEpoch: '', received: 0, latest: 0 })
+
+/**
+ * The hostile child here is an enrolled child gone bad (a stolen or compromised village): it
+ * holds valid credentials, so what is under test is what the link does with its frames, not
+ * how it authenticates (that has its own tests). This lets any enrolled-looking child in: the
+ * test files mock the enrolled-key lookup (`vi.mock` of enrollment.ts, see frames.test.ts), and
+ * this accepts any upgrade proof.
+ */
+export function admitAnyChild(links: object): void {
+  const auth = (links as { auth?: { verifyUpgrade?: unknown } }).auth
+  if (auth && typeof auth.verifyUpgrade === 'function') auth.verifyUpgrade = () => null
+}
+
+/**
+ * The hostile parent is a compromised township the village enrolled with (its key pinned):
+ * what is under test is what the village does with its frames. This skips the village's
+ * enrollment and challenge before each dial (the next dial after this call uses it).
+ */
+export function trustAnyParent(links: object): void {
+  const l = links as { prepare?: unknown }
+  if (typeof l.prepare === 'function') l.prepare = async () => ({})
+}

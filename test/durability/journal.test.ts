@@ -3,7 +3,7 @@
  * write the power cut interrupted, never acknowledged — is ignored, the records before it are
  * replayed, and what is appended after a restart stays readable.
  */
-import { appendFileSync, copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { appendFileSync, copyFileSync, cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { openNode, type TongbanNode } from '../../nodes/core/node.ts'
@@ -145,19 +145,25 @@ describe('a node restarting over a journal with a torn tail', { timeout: 300_000
   })
 
   it('replays the intact records and starts; the torn one is dropped', async () => {
+    // The store as the disk had it: after a clean stop, before the case. (The same data dir,
+    // so the same node key: the replayed application is this node's own, signed by it.)
+    const b = fresh()
+    node = await open(b, await pgliteTemplate())
+    await node.close()
+    const disk = fresh()
+    cpSync(join(b, 'pgdata'), join(disk, 'pgdata'), { recursive: true })
     // A node takes in a case; its journal (copied while it runs) is what survived a power cut…
-    const a = fresh()
-    node = await open(a, await pgliteTemplate())
+    node = await open(b)
     const id = (await node.cases.intake({ itemCode: 'V-I01', applicant, materials: requiredOf('V-I01') }, { name: 'agent', role: 'agent' })).id
-    const journal = readFileSync(activeFile(a))
+    const journal = readFileSync(activeFile(b))
     expect(journal.length).toBeGreaterThan(0)
     await node.close()
     node = null
 
-    // …while the store lost everything since it was created (a fresh store from the same template).
-    const b = fresh()
-    node = await open(b, await pgliteTemplate())
-    await node.close()
+    // …while the store lost everything since (pgdata as the disk had it).
+    rmSync(join(b, 'pgdata'), { recursive: true, force: true })
+    cpSync(join(disk, 'pgdata'), join(b, 'pgdata'), { recursive: true })
+    for (const f of readdirSync(b).filter((f) => /^journal\.\d$/.test(f))) rmSync(join(b, f))
     writeFileSync(join(b, 'journal.0'), Buffer.concat([journal, journal.subarray(0, 30)])) // the last write torn
     node = await open(b)
     const view = await node.cases.get(id)

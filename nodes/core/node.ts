@@ -14,6 +14,7 @@ import { loadOrCreateKeys } from './trust/keys.ts'
 import { loadPins, Trust } from './trust/trust.ts'
 import { makeProjector } from './docs/projection.ts'
 import { CaseService } from './services/cases.ts'
+import { purgeRequestKeys } from './services/request-keys.ts'
 import { CatalogueService } from './services/catalogue.ts'
 import { StatsService } from './services/stats.ts'
 import { UserService } from './services/users.ts'
@@ -118,6 +119,7 @@ export async function openNode(config: NodeConfig): Promise<TongbanNode> {
     if (journal) await recover(node, journal)
     if (config.level === 'city') await pinSelfAsRoot(node)
     await node.cases.realignSequence()
+    await purgeRequestKeys(db)
     await seedCatalogue(node)
     await seedUsers(node)
     publisher.schedule(true)

@@ -41,3 +41,11 @@ export async function findRequest<T>(q: Queryable, k: RequestKey): Promise<T | n
 export function isDuplicateKey(e: unknown): boolean {
   return (e as { code?: string } | null)?.code === '23505'
 }
+
+/** How long a key is remembered: far longer than any client retries (an offline village laptop included). */
+export const KEY_DAYS = 30
+
+/** Forgets keys older than KEY_DAYS (at start; the table stays small). */
+export async function purgeRequestKeys(q: Queryable): Promise<void> {
+  await q.query(`DELETE FROM request_keys WHERE created_at < now() - make_interval(days => $1)`, [KEY_DAYS])
+}

@@ -179,7 +179,7 @@ export class LinkSession {
             refuse: this.refuse,
             inTx: final ? (tx) => this.stats.saveReceived(tx, this.peer, last) : undefined,
           })
-          for (const r of refused) this.log(`refused ${r.docId} from ${this.peer}: ${r.reason}`)
+          this.logRefused(refused)
           if (this.closed) return
         }
         this.send({ type: 'ack', seq: last })
@@ -276,6 +276,15 @@ export class LinkSession {
     if (!refusal) return false
     this.fail(C.quota_exceeded, refusal)
     return true
+  }
+
+  /**
+   * Logs what was refused, a few lines per slice at most: a peer sending thousands of bad
+   * entries must not turn into thousands of synchronous log writes (they stall the window).
+   */
+  private logRefused(refused: { docId: string; reason: string }[]): void {
+    for (const r of refused.slice(0, 3)) this.log(`refused ${r.docId} from ${this.peer}: ${r.reason}`)
+    if (refused.length > 3) this.log(`refused ${refused.length - 3} more entries from ${this.peer} in this batch`)
   }
 
   /** How many of `docIds` (distinct) this node does not hold yet. */

@@ -99,7 +99,7 @@ describe('per-link quotas', () => {
     const rows = await town.node.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM doc_updates WHERE doc_id LIKE $1 AND doc_id >= $2`, [`case:${v}-%`, `case:${v}-20261123-0041`])
     expect(rows[0].n).toBe(0)
     // Redialled: a frame that creates nothing new still passes.
-    const again = await open('201', { ...childHello(v), epoch: 'hostile-epoch' })
+    const again = await open('201', childHello(v, 'hostile-epoch'))
     again.send(updates(cases(v, 1, 5, 41)))
     await waitFor('the ack of a frame of known documents', () => again.frames.some((f) => f.type === 'ack' && f.seq === 45))
     again.ws.close()
@@ -131,11 +131,11 @@ describe('per-link quotas', () => {
     for (const { docId } of seeded) {
       await town.node.db.query('INSERT INTO doc_routes (doc_id, origin_code, handler_code) VALUES ($1, $2, $3) ON CONFLICT (doc_id) DO NOTHING', [docId, v, TOWN])
     }
-    const first = await open('203', { ...childHello(v), epoch: 'epoch-one' })
+    const first = await open('203', childHello(v, 'epoch-one'))
     first.ws.close()
     await first.closed
     // A new epoch: the township's cursor is void, a repair pass is due.
-    const second = await open('203', { ...childHello(v), epoch: 'epoch-two' })
+    const second = await open('203', childHello(v, 'epoch-two'))
     const step1s = () => second.frames.filter((f) => f.type === 'sync-step1') as Extract<LinkFrame, { type: 'sync-step1' }>[]
     await waitFor('the first page of state vectors', () => step1s().length >= REPAIR_PAGE)
     await new Promise((r) => setTimeout(r, 500))
@@ -147,7 +147,7 @@ describe('per-link quotas', () => {
     await second.closed
     const third = dialAsChild(town.url, v, tokens['203'])
     await third.opened
-    third.send({ ...childHello(v), epoch: 'epoch-three' })
+    third.send(childHello(v, 'epoch-three'))
     await expectQuotaRefusal(third, 'repairs')
     await serving()
   })

@@ -112,7 +112,9 @@ async function start(args: string[]): Promise<number> {
   if (bad) throw new UsageError(`--code: ${bad}`)
   const port = f.port === undefined ? 0 : Number(f.port)
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0–65535, not "${f.port}"`)
-  if (Boolean(f.parent) !== Boolean(f.token)) throw new UsageError('--parent and --token go together: the parent issues the token with `tongban child add`')
+  // --token without --parent has nowhere to go; --parent alone moves an enrolled node's parent URL
+  // (its key is registered there already: it needs no token again).
+  if (f.token && !f.parent) throw new UsageError('--token needs --parent: the URL of the node that issued it with `tongban child add`')
   if (f.parent && !/^https?:\/\/\S+$/.test(f.parent)) throw new UsageError(`--parent must be an https URL, not "${f.parent}"`)
   if (f.parent) {
     const bad = checkParentUrl(f.parent)

@@ -58,7 +58,8 @@ const BIN = join(PROJECT_ROOT, 'bin/tongban.mjs')
 /** Spawns one node and resolves with its URL once it prints its listening line. */
 export function spawnNode(n: TreeNodeSpec & { dataDir: string; port: number; parentUrl?: string; token?: string; catalogue?: string }, timeoutMs = 180_000): Promise<TreeNode> {
   const args = ['start', '--level', n.level, '--code', n.code, '--name', n.name, '--data', n.dataDir, '--port', String(n.port)]
-  if (n.parentUrl && n.token) args.push('--parent', n.parentUrl, '--token', n.token)
+  if (n.parentUrl) args.push('--parent', n.parentUrl)
+  if (n.parentUrl && n.token) args.push('--token', n.token)
   if (n.catalogue) args.push('--catalogue', n.catalogue)
   const proc = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   const log: string[] = []
@@ -101,11 +102,12 @@ export async function startTree(root: string, specs: TreeNodeSpec[] = DEMO_TREE,
         mkdirSync(dataDir, { recursive: true })
         if (fresh) writeFileSync(join(dataDir, 'users.seed.json'), JSON.stringify(demoUsers(s.level)))
         const parent = nodes.find((p) => p.code === parentCode(s.code))
-        // Enrolled afresh on every start: the parent's port may have changed since the last run.
+        // Enrolled on its first start (a one-time token for its key; re-enrolling would retire
+        // the key); on a restart only the parent's URL is given again, its port may have changed.
         // The token pins the parent's certificate (`<secret>#<sha256>`): the links run over TLS.
-        const token = parent ? pinToken(enrollChild(parent.dataDir, parent.code, s.code), parent.dataDir) : undefined
+        const token = parent && fresh ? pinToken(enrollChild(parent.dataDir, parent.code, s.code), parent.dataDir) : undefined
         const port = opts.basePort ? opts.basePort + specs.indexOf(s) : 0
-        return spawnNode({ ...s, dataDir, port, parentUrl: token ? parent!.url : undefined, token, catalogue: level === 'city' ? 'sample' : undefined })
+        return spawnNode({ ...s, dataDir, port, parentUrl: parent?.url, token, catalogue: level === 'city' ? 'sample' : undefined })
       }))
       // Keep every node that started, so a failure of one stops the others too.
       for (const r of settled) if (r.status === 'fulfilled') nodes.push(r.value)

@@ -8,8 +8,10 @@
  *   its origin's code and signed by the origin; events whose id is their content hash, signed
  *   by their author with a key the directory holds active, that the author may take on this
  *   case (permissions.ts `mayAuthor`), and whose Lamport clock is above the author's own
- *   earlier events on the case (no back-dating a withdrawal before a decision). From a child,
- *   only events authored in its subtree.
+ *   earlier events on the case. From a child, only events authored in its subtree, and — for
+ *   what it authored itself — a clock above every event this node had already delivered to it
+ *   (the child acknowledged them: it saw them, so its event comes after; a village cannot slip
+ *   a withdrawal in before a decision it has received).
  * - directory: only appended entries (no deletions); from a child only entries vouched for in
  *   its subtree; an entry whose voucher is known must carry the voucher's signature.
  * - stats (from a child, its subtree's only) and catalogue (from the parent): values that match
@@ -94,7 +96,9 @@ export function makeRefuse(self: string, peer: string, peerIsChild: boolean, tru
   }
 
   async function checkCase(docId: string, values: unknown[], tx: Queryable): Promise<string | null> {
-    const doc = await docs.get(docId, tx)
+    // Read without caching a document this node does not hold (a refused update must leave no trace).
+    const [stored] = await tx.query('SELECT 1 FROM doc_updates WHERE doc_id = $1 LIMIT 1', [docId])
+    const doc = stored ? await docs.get(docId, tx) : new Y.Doc()
     const held = readApplication(doc)
     const apps: Application[] = []
     const events: CaseEvent[] = []
@@ -121,8 +125,13 @@ export function makeRefuse(self: string, peer: string, peerIsChild: boolean, tru
     // Lamport clocks each author has used on this case, to refuse back-dating.
     const latest = new Map<string, number>()
     for (const ev of readEvents(doc)) latest.set(ev.author, Math.max(latest.get(ev.author) ?? 0, ev.lamport))
+    let seen: number | null = null
     for (const ev of events) {
       if (peerIsChild && !mayAuthorFrom(peer, ev.author)) return `event ${ev.id} was authored at ${ev.author}, outside ${peer}'s subtree`
+      if (peerIsChild && ev.author === peer) {
+        seen ??= await deliveredLamport(docId, tx)
+        if (ev.lamport <= seen) return `event ${ev.id} has Lamport clock ${ev.lamport}, but ${peer} had already received events of this case up to ${seen}: it cannot come before them`
+      }
       const why = trust.checkEvent(ev, true) ?? mayAuthor(ev.type, ev.author, app)
       if (why) return why
       const before = latest.get(ev.author) ?? 0
@@ -130,6 +139,21 @@ export function makeRefuse(self: string, peer: string, peerIsChild: boolean, tru
       latest.set(ev.author, ev.lamport)
     }
     return peerIsChild ? childMayWrite(self, peer, ref) : parentMayWrite(self, ref)
+  }
+
+  /** The highest Lamport clock among the events of `docId` this node sent the child and it acknowledged. */
+  async function deliveredLamport(docId: string, tx: Queryable): Promise<number> {
+    const rows = await tx.query<{ update: Uint8Array }>(
+      `SELECT u.update FROM doc_updates u, link_cursors c
+       WHERE u.doc_id = $1 AND c.peer = $2 AND u.seq <= c.acked AND u.origin <> $3`, [docId, peer, `child:${peer}`])
+    let max = 0
+    for (const r of rows) {
+      for (const v of inspectUpdate(r.update).values) {
+        const lamport = (v as { lamport?: unknown })?.lamport
+        if (typeof lamport === 'number' && lamport > max) max = lamport
+      }
+    }
+    return max
   }
 
   function checkDirectory(values: unknown[]): string | null {

@@ -84,3 +84,9 @@ export function keyFingerprint(key: NodeKeyRef): string {
 export function contentId(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('base64url').slice(0, 22)
 }
+
+/** A key pair held only in memory (tests that play a node, tools): the same signing as a node's. */
+export function memoryKeys(alg: SigAlg = 'ed25519'): NodeKeys {
+  const made = makeKeyPair(alg)
+  return keysFrom(alg, made.privateKey, made.publicKey)
+}

@@ -98,6 +98,8 @@ describe('document ids', () => {
     expect(parseDocId('case:511302101201-20261123-0001')).toEqual({ kind: 'case', caseId: '511302101201-20261123-0001', originCode: '511302101201' })
     expect(parseDocId('catalogue:511300000000')).toEqual({ kind: 'catalogue', scope: '511300000000' })
     expect(parseDocId('stats:511302101000:2026-11')).toEqual({ kind: 'stats', nodeCode: '511302101000', month: '2026-11' })
+    expect(parseDocId('directory:tree')).toEqual({ kind: 'directory' })
+    expect(formatDocId({ kind: 'directory' })).toBe('directory:tree')
     fc.assert(fc.property(docArb, (d) => {
       expect(parseDocId(formatDocId(d))).toEqual(d)
       expect(DocIdSchema.safeParse(formatDocId(d)).success).toBe(true)
@@ -111,6 +113,7 @@ describe('document ids', () => {
       ['catalogue:5113', 'catalogue:<12-digit'],
       ['stats:511302101201:2026-13', 'stats:<12-digit'],
       ['room:abc', 'names no kind'],
+      ['directory:511300000000', 'directory:tree'],
       ['511300000000', 'names no kind'],
       [`case:${'1'.repeat(100)}`, 'longer than'],
     ] as const) {

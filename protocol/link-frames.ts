@@ -74,11 +74,15 @@ const shown = (s: string) => JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}â€
 // ---------------------------------------------------------------------------------------------
 // Document ids
 
-/** A document id, parsed: `case:<caseId>`, `catalogue:<publisher code>`, `stats:<node code>:<YYYY-MM>`. */
+/**
+ * A document id, parsed: `case:<caseId>`, `catalogue:<publisher code>`, `stats:<node code>:<YYYY-MM>`,
+ * or `directory:tree` (the one unit directory, protocol/trust.ts).
+ */
 export type DocId =
   | { kind: 'case'; caseId: string; originCode: string }
   | { kind: 'catalogue'; scope: string }
   | { kind: 'stats'; nodeCode: string; month: string }
+  | { kind: 'directory' }
 
 const STATS_REST = /^(\d{12}):(\d{4}-(?:0[1-9]|1[0-2]))$/
 
@@ -106,8 +110,10 @@ function docIdOrProblem(id: string): DocId | string {
       if (!m) return `document id ${shown(id)}: statistics are stats:<12-digit node code>:<YYYY-MM>`
       return codeProblem(m[1]) ?? { kind, nodeCode: m[1], month: m[2] }
     }
+    case 'directory':
+      return rest === 'tree' ? { kind } : `document id ${shown(id)}: the unit directory is directory:tree`
     default:
-      return `document id ${shown(id)} names no kind: it starts with case:, catalogue: or stats:`
+      return `document id ${shown(id)} names no kind: it starts with case:, catalogue:, stats: or directory:`
   }
 }
 
@@ -128,6 +134,7 @@ export function parseDocId(id: string): DocId {
 export function formatDocId(d: DocId): string {
   if (d.kind === 'case') return `case:${d.caseId}`
   if (d.kind === 'catalogue') return `catalogue:${d.scope}`
+  if (d.kind === 'directory') return 'directory:tree'
   return `stats:${d.nodeCode}:${d.month}`
 }
 

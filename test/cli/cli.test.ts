@@ -2,7 +2,7 @@
  * The real CLI on a temp data dir: `tongban start`, `tongban user add`, a restart, and the
  * refusals (bad flags, a code that does not fit the level, a data dir already in use).
  */
-import { existsSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { tempDir } from '../helpers/template.ts'
@@ -77,6 +77,27 @@ describe('a village node from the CLI, with the sample catalogue', { timeout: 60
     expect(await node.stop(), node.output()).toBe(0)
     expect(existsSync(join(spec.data, 'pgdata'))).toBe(true)
     expect(existsSync(join(spec.data, 'tongban.lock'))).toBe(false)
+  })
+
+  it('child add prints a one-time token; child revoke retires the child; codes not enrolled or not below are refused', async () => {
+    // Both work from the data dir's files while the node runs: a township's node.json suffices here.
+    const town = join(tmp.dir, 'town-enrol')
+    mkdirSync(town, { recursive: true })
+    writeFileSync(join(town, 'node.json'), JSON.stringify({ level: 'township', code: TOWNSHIP, name: '潆溪镇' }))
+    const added = await runCli(['child', 'add', '--data', town, '--code', VILLAGE])
+    expect(added.code, added.stderr).toBe(0)
+    const token = added.stdout.trim()
+    expect(token.startsWith(`${VILLAGE}.`)).toBe(true)
+    expect(readFileSync(join(town, 'enrollments.json'), 'utf8')).not.toContain(token.split('#')[0].split('.')[1]) // only its hash
+    const revoked = await runCli(['child', 'revoke', '--data', town, '--code', VILLAGE])
+    expect(revoked.code, revoked.stderr).toBe(0)
+    expect(JSON.parse(readFileSync(join(town, 'enrollments.json'), 'utf8'))).toEqual([expect.objectContaining({ code: VILLAGE, revoked: true, key: null, tokenHash: null })])
+    const unknown = await runCli(['child', 'revoke', '--data', town, '--code', '511302101299'])
+    expect(unknown.code).toBe(2)
+    expect(unknown.stderr).toMatch(/not enrolled/)
+    const notBelow = await runCli(['child', 'add', '--data', town, '--code', '511302102201'])
+    expect(notBelow.code).toBe(2)
+    expect(notBelow.stderr).toMatch(/not directly below/)
   })
 
   it('user add creates an agent in the stopped node\'s data dir', async () => {

@@ -20,6 +20,7 @@ Usage:
                 [--accept-journal-loss]
   tongban user add --data DIR --name NAME --role ROLE --password P
   tongban child add --data DIR --code CHILD
+  tongban child revoke --data DIR --code CHILD
   tongban demo [--data DIR]
   tongban --help
 
@@ -53,7 +54,9 @@ user add            create a user in a node's data dir (stop the node first)
   --password        at least 6 characters
 
 child add           enrol a child node (its code directly below this node's) and print its
-                    one-time token; works while the node runs. Re-enrolling replaces the token.
+                    one-time token, exchanged once for the child's key; works while the node
+                    runs. Re-enrolling (a replaced laptop) retires the key it held before.
+child revoke        retire a child's key (a lost laptop): its link is cut at once and refused
 
 demo                start a working node on the embedded store and print its URL and a login
 `
@@ -71,6 +74,7 @@ export async function main(argv: string[]): Promise<number> {
     if (cmd === 'user' && rest[0] === 'add') return await userAdd(rest.slice(1))
     if (cmd === 'demo') return await runDemo(rest)
     if (cmd === 'child' && rest[0] === 'add') return await childAdd(rest.slice(1))
+    if (cmd === 'child' && rest[0] === 'revoke') return await childRevoke(rest.slice(1))
     throw new UsageError(`unknown command "${[cmd, ...rest.slice(0, 1)].join(' ')}"; try: tongban --help`)
   } catch (e) {
     if (e instanceof UsageError || e instanceof ConfigError || e instanceof DataDirLockedError || e instanceof ApiError) {
@@ -181,6 +185,27 @@ async function readIdentity(dataDir: string, databaseUrl?: string): Promise<{ le
     await db.close()
     lock.release()
   }
+}
+
+/** `child revoke`: retires the child's key; the running node cuts its link at once (4401) and publishes the revocation. */
+async function childRevoke(args: string[]): Promise<number> {
+  const f = parse(args, { data: { type: 'string' }, code: { type: 'string' } })
+  if (f.help) return (process.stdout.write(HELP), 0)
+  const dataDir = need(f.data, 'data')
+  const child = need(f.code, 'code')
+  const { existsSync, readFileSync } = await import('node:fs')
+  const { join } = await import('node:path')
+  const metaFile = join(dataDir, 'node.json')
+  if (!existsSync(metaFile)) throw new UsageError(`${dataDir} holds no node: start one there first with tongban start --data ${dataDir} …`)
+  const self = JSON.parse(readFileSync(metaFile, 'utf8')) as { code: string; level: string }
+  const { revokeChild } = await import('../link/enrollment.ts')
+  try {
+    revokeChild(dataDir, self.code, child)
+  } catch (e) {
+    throw new UsageError((e as Error).message)
+  }
+  process.stderr.write(`revoked ${child} below ${self.level} ${self.code}: its key is refused from now on; a running node cuts its link now. To enrol a replacement, run tongban child add --code ${child}\n`)
+  return 0
 }
 
 async function childAdd(args: string[]): Promise<number> {

@@ -248,3 +248,13 @@ describe('the fold does not follow a forged event a replica holds anyway', () =>
     expect(view.flagged.map((f: { eventId: string }) => f.eventId)).toContain(forged.id)
   })
 })
+
+describe('class 9: a clock far off is flagged, not believed', () => {
+  it('the township logs a village clock three hours ahead and shows the skew in its sync status', async () => {
+    const before = logs.length
+    link.send({ type: 'ping', time: Date.now() + 3 * 3600_000 })
+    await waitFor('the skew to be logged', () => logs.slice(before).some((m) => /clock of 511302101201 is 1[78]\d min ahead/.test(m)))
+    const sync = await town.links.status()
+    expect(sync.children.find((c) => c.peer === VILLAGE)?.clockSkewMs).toBeGreaterThan(2 * 3600_000)
+  })
+})

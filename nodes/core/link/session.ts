@@ -36,6 +36,8 @@ export interface Transport {
  * loses at most this much, and a deep window buys nothing when the line is the bottleneck.
  */
 export const WINDOW_BYTES = 48 * 1024
+/** A peer's clock further off than this (beyond any line delay) is flagged. */
+export const CLOCK_TOLERANCE_MS = 5 * 60_000
 /**
  * A received frame is applied in slices of at most this many entries, one transaction each
  * (the cursor moves with the last): the node's own writes go first in the store's queue, so
@@ -210,9 +212,19 @@ export class LinkSession {
         for (const r of refused) this.log(`refused repair of ${r.docId} from ${this.peer}: ${r.reason}`)
         return
       }
-      case 'ping':
+      case 'ping': {
         this.send({ type: 'pong', time: f.time })
+        // A clock far off is flagged, not believed: event times are the author's clock (the
+        // Lamport order decides outcomes), so a laptop hours off makes due dates wrong. Said once
+        // per change of its sign, and shown in /api/sync for the operator.
+        const skew = f.time - Date.now()
+        const before = this.stats.skew(this.peer, skew)
+        const off = Math.abs(skew) > CLOCK_TOLERANCE_MS
+        if (off && (before === null || Math.abs(before) <= CLOCK_TOLERANCE_MS || Math.sign(before) !== Math.sign(skew))) {
+          this.log(`the clock of ${this.peer} is ${Math.round(Math.abs(skew) / 60_000)} min ${skew > 0 ? 'ahead of' : 'behind'} this node's: the times it records (intake, decisions) are off by as much — set its clock`)
+        }
         return
+      }
       case 'pong':
         this.stats.rtt(this.peer, Date.now() - f.time)
         return

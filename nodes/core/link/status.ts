@@ -12,17 +12,19 @@ export interface PeerStatus {
   bytesSent: number
   bytesReceived: number
   rttMs: number | null
+  /** How far the peer's clock is ahead (+) or behind (−) ours, from its pings (null until one came). */
+  clockSkewMs: number | null
 }
 
 export class LinkStats {
-  private readonly live = new Map<string, { connected: boolean; sent: number; received: number; rtt: number | null; lastSyncAt: string | null }>()
+  private readonly live = new Map<string, { connected: boolean; sent: number; received: number; rtt: number | null; skew: number | null; lastSyncAt: string | null }>()
   private epochValue: string | null = null
 
   constructor(private readonly db: Db) {}
 
   private entry(peer: string) {
     let e = this.live.get(peer)
-    if (!e) this.live.set(peer, (e = { connected: false, sent: 0, received: 0, rtt: null, lastSyncAt: null }))
+    if (!e) this.live.set(peer, (e = { connected: false, sent: 0, received: 0, rtt: null, skew: null, lastSyncAt: null }))
     return e
   }
 
@@ -84,13 +86,21 @@ export class LinkStats {
     this.entry(peer).rtt = ms
   }
 
+  /** Records the peer's clock skew; returns the previous one (to log a change once). */
+  skew(peer: string, ms: number): number | null {
+    const e = this.entry(peer)
+    const before = e.skew
+    e.skew = ms
+    return before
+  }
+
   async status(peer: string): Promise<PeerStatus> {
     const [r] = await this.db.query<{ last_sync_at: string | null }>('SELECT last_sync_at FROM link_cursors WHERE peer = $1', [peer])
     const e = this.entry(peer)
     const persisted = r?.last_sync_at ? new Date(r.last_sync_at).toISOString() : null
     return {
       peer, connected: e.connected, lastSyncAt: e.lastSyncAt ?? persisted,
-      bytesSent: e.sent, bytesReceived: e.received, rttMs: e.rtt,
+      bytesSent: e.sent, bytesReceived: e.received, rttMs: e.rtt, clockSkewMs: e.skew,
     }
   }
 }

@@ -3,7 +3,7 @@
  * gets one line saying what is wrong and how to fix it, and exit code 2.
  */
 import { parseArgs } from 'node:util'
-import { checkCodeForLevel, LEVELS, type Level } from '../../../protocol/index.ts'
+import { checkCodeForLevel, LEVELS, SIG_ALGS, type Level, type SigAlg } from '../../../protocol/index.ts'
 import { ApiError } from '../errors.ts'
 import { ConfigError, openNode } from '../node.ts'
 import { DataDirLockedError } from '../store/lock.ts'
@@ -44,6 +44,8 @@ start               run a node and serve its API and web UI
                     pin this SHA-256 fingerprint for the parent's certificate (after the parent
                       changed its certificate; otherwise the token's pin is kept)
   --database-url    use a PostgreSQL server instead of the embedded store (county or city)
+  --sign-alg        the node key made at first start: ed25519 (default) or sm2 (国密 SM2 with SM3);
+                    a node keeps its key's algorithm for life
   --accept-journal-loss
                     start even though the durability journal has damaged records (after a
                       power cut or a disk fault): the good records are replayed, the damaged
@@ -104,7 +106,7 @@ async function start(args: string[]): Promise<number> {
   const f = parse(args, {
     level: { type: 'string' }, code: { type: 'string' }, name: { type: 'string' }, data: { type: 'string' },
     port: { type: 'string' }, host: { type: 'string' }, catalogue: { type: 'string' }, parent: { type: 'string' },
-    token: { type: 'string' }, 'database-url': { type: 'string' },
+    token: { type: 'string' }, 'database-url': { type: 'string' }, 'sign-alg': { type: 'string' },
     'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'insecure-http': { type: 'boolean' }, 'parent-fingerprint': { type: 'string' },
     'accept-journal-loss': { type: 'boolean' },
   })
@@ -118,6 +120,8 @@ async function start(args: string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0–65535, not "${f.port}"`)
   // --token without --parent has nowhere to go; --parent alone moves an enrolled node's parent URL
   // (its key is registered there already: it needs no token again).
+  const signAlg = f['sign-alg'] as SigAlg | undefined
+  if (signAlg !== undefined && !SIG_ALGS.includes(signAlg)) throw new UsageError(`--sign-alg is ${SIG_ALGS.join(' or ')}, not "${signAlg}"`)
   if (f.token && !f.parent) throw new UsageError('--token needs --parent: the URL of the node that issued it with `tongban child add`')
   if (f.parent && !/^https?:\/\/\S+$/.test(f.parent)) throw new UsageError(`--parent must be an https URL, not "${f.parent}"`)
   if (f.parent) {
@@ -134,7 +138,7 @@ async function start(args: string[]): Promise<number> {
   const tls: TlsMode = f['insecure-http'] ? 'insecure-http' : f['tls-cert'] ? { certFile: f['tls-cert'], keyFile: f['tls-key']! } : 'self-signed'
   const running = await startNode({
     level, code, name: need(f.name, 'name'), dataDir: need(f.data, 'data'), catalogue: f.catalogue,
-    parentUrl: f.parent, token: f.token, databaseUrl: f['database-url'], acceptJournalLoss: f['accept-journal-loss'],
+    parentUrl: f.parent, token: f.token, databaseUrl: f['database-url'], acceptJournalLoss: f['accept-journal-loss'], signAlg,
   }, port, host, { tls, parentFingerprint: f['parent-fingerprint'] })
   if (running.fingerprint) process.stdout.write(`tongban ${level} ${code} certificate sha256 ${running.fingerprint} (${tls === 'self-signed' ? 'self-signed, in the data dir' : 'from --tls-cert'})\n`)
   else process.stderr.write(`tongban: warning: serving plain http (--insecure-http): only this machine can reach it safely\n`)

@@ -109,13 +109,24 @@ export class Trust {
 
   /** Cached signature check. */
   verify(key: NodeKeyRef, text: string, sig: string): boolean {
-    const k = `${key.alg}:${key.publicKey}:${sig}:${createHash('sha256').update(text).digest('base64url')}`
+    const k = cacheKey(key, text, sig)
     const hit = this.verified.get(k)
     if (hit !== undefined) return hit
     const ok = verifySignature(key, text, sig)
+    this.remember(k, ok)
+    return ok
+  }
+
+  private remember(k: string, ok: boolean): void {
     if (this.verified.size >= VERIFIED_CACHE) this.verified.delete(this.verified.keys().next().value as string)
     this.verified.set(k, ok)
-    return ok
+  }
+
+  /** Signs with this node's key; what it signed needs no verifying when it is read back. */
+  private sign(text: string): string {
+    const sig = this.keys.sign(text)
+    this.remember(cacheKey(this.keys, text, sig), true)
+    return sig
   }
 
   /**
@@ -144,14 +155,13 @@ export class Trust {
   }
 
   signApplication(app: Omit<Application, 'sig'>): Application {
-    const signed = { ...app, sig: this.keys.sign(signingText('application', app)) } as Application
-    return signed
+    return { ...app, sig: this.sign(signingText('application', app)) } as Application
   }
 
   /** Gives an event its content id and this node's signature. */
   signEvent(e: UnsignedEvent): CaseEvent {
     const withId = { ...e, id: contentId(eventIdText(e)) }
-    return { ...withId, sig: this.keys.sign(signingText('event', withId)) } as CaseEvent
+    return { ...withId, sig: this.sign(signingText('event', withId)) } as CaseEvent
   }
 
   /** A directory entry for `unit`, vouched for by this node (its parent). */
@@ -160,6 +170,8 @@ export class Trust {
     return { ...e, sig: this.keys.sign(signingText('directory', e)) }
   }
 }
+
+const cacheKey = (key: NodeKeyRef, text: string, sig: string) => `${key.alg}:${key.publicKey}:${sig}:${createHash('sha256').update(text).digest('base64url')}`
 
 /** The pins a node keeps in `node_meta` (set at enrollment; the city pins itself). */
 export async function loadPins(db: Queryable): Promise<{ root: PinnedKey | null; parent: PinnedKey | null; chain: DirectoryEntry[] }> {

@@ -6,7 +6,7 @@
  * under a flood is measured, not asserted: bench/flood-bench.ts.)
  */
 import { join } from 'node:path'
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { compress } from '../../nodes/core/link/compress.ts'
 import { enrollChild } from '../../nodes/core/link/enrollment.ts'
@@ -14,28 +14,27 @@ import { LINK_QUOTAS, REPAIR_PAGE } from '../../nodes/core/link/quotas.ts'
 import { startNode, type RunningNode } from '../../nodes/core/start.ts'
 import { encodeFrame, encodeUpdatesBody, LINK_CLOSE_CODES, type LinkFrame, type UpdateEntry } from '../../protocol/index.ts'
 import { applicant } from '../helpers/node.ts'
+import { caseUpdate as writeCase, enroll, identity, signedApplication, type Identity } from '../helpers/link-client.ts'
 import { pgliteTemplate, tempDir } from '../helpers/template.ts'
 import { failOnUnhandled, waitFor } from './guard.ts'
-import { admitAnyChild, childHello, dialAsChild, type RawLink } from './peers.ts'
-
-// An enrolled child gone bad: it holds a key the parent knows (see admitAnyChild in peers.ts).
-vi.mock('../../nodes/core/link/enrollment.ts', async (importOriginal) => {
-  const real = await importOriginal<Record<string, unknown>>()
-  return { ...real, childKey: (_dir: string, _self: string, code: string) => ({ code, publicKey: 'attack-test-key', alg: 'ed25519' }), verifyChild: () => true }
-})
+import { childHello, dialAsChild, type RawLink } from './peers.ts'
 
 failOnUnhandled()
 const tmp = tempDir('tongban-attack-flood-')
 const TOWN = '511302101000'
 const C = LINK_CLOSE_CODES
 let town: RunningNode
-const tokens: Record<string, string> = {}
+/** The hostile children: enrolled villages gone bad (each key registered with its one-time token). */
+const ids: Record<string, Identity> = {}
 const saved = { ...LINK_QUOTAS.village }
 
 beforeAll(async () => {
   town = await startNode({ level: 'township', code: TOWN, name: '镇', dataDir: join(tmp.dir, 'town'), loadDataDir: await pgliteTemplate() })
-  admitAnyChild(town.links)
-  for (const v of ['201', '202', '203', '204', '205']) tokens[v] = enrollChild(join(tmp.dir, 'town'), TOWN, `511302101${v}`)
+  for (const v of ['201', '202', '203', '204', '205']) {
+    ids[v] = identity(`511302101${v}`)
+    const r = await enroll(town.url, ids[v], enrollChild(join(tmp.dir, 'town'), TOWN, ids[v].code))
+    if (r.status !== 200) throw new Error(`enrollment of ${ids[v].code} refused (${r.status})`)
+  }
 }, 120_000)
 
 afterAll(async () => {
@@ -46,16 +45,20 @@ afterAll(async () => {
 
 const village = (v: string) => `511302101${v}`
 
-/** A case document's first update, as a village would send it (whether it verifies is not the point here). */
-function caseUpdate(id: string, origin: string): Uint8Array {
-  const doc = new Y.Doc()
-  doc.getMap('case').set('application', { id, itemCode: 'T-001', itemVersion: 1, applicant, materials: [], originCode: origin, handlerCode: TOWN, createdAt: new Date().toISOString(), createdBy: 'x', kind: 'promised', promisedDays: 5 })
-  return Y.encodeStateAsUpdate(doc)
+/** A case document's first update, as a village would send it: its application, signed by the village (the same bytes when sent again). */
+const written = new Map<string, Uint8Array>()
+function caseUpdate(id: string, origin: Identity): Uint8Array {
+  const known = written.get(id)
+  if (known) return known
+  const app = signedApplication({ id, itemCode: 'T-001', itemVersion: 1, applicant, materials: [], originCode: origin.code, handlerCode: TOWN, createdAt: new Date().toISOString(), createdBy: 'x', kind: 'promised', promisedDays: 5 }, origin.keys)
+  const { update } = writeCase((doc) => doc.getMap('case').set('application', app))
+  written.set(id, update)
+  return update
 }
 
-function cases(origin: string, from: number, n: number, seqFrom = from): UpdateEntry[] {
+function cases(origin: Identity, from: number, n: number, seqFrom = from): UpdateEntry[] {
   return Array.from({ length: n }, (_, i) => {
-    const id = `${origin}-20261123-${String(from + i).padStart(4, '0')}`
+    const id = `${origin.code}-20261123-${String(from + i).padStart(4, '0')}`
     return { seq: seqFrom + i, docId: `case:${id}`, update: caseUpdate(id, origin) }
   })
 }
@@ -63,7 +66,7 @@ function cases(origin: string, from: number, n: number, seqFrom = from): UpdateE
 const updates = (entries: UpdateEntry[]): LinkFrame => ({ type: 'updates', compressed: true, body: compress(encodeUpdatesBody(entries)) })
 
 async function open(v: string, hello: LinkFrame = childHello(village(v))): Promise<RawLink> {
-  const link = dialAsChild(town.url, village(v), tokens[v])
+  const link = await dialAsChild(town.url, TOWN, ids[v])
   await link.opened
   link.send(hello)
   await waitFor('the township hello', () => link.frames.some((f) => f.type === 'hello'))
@@ -91,16 +94,18 @@ describe('per-link quotas', () => {
     LINK_QUOTAS.village.newDocsPerHour = 50
     const v = village('201')
     const link = await open('201')
-    link.send(updates(cases(v, 1, 40)))
+    link.send(updates(cases(ids['201'], 1, 40)))
     await waitFor('the ack of the first 40', () => link.frames.some((f) => f.type === 'ack' && f.seq === 40))
-    link.send(updates(cases(v, 41, 20))) // 20 new, 10 left in the bucket
+    const held = await town.node.db.query<{ n: number }>(`SELECT count(DISTINCT doc_id)::int AS n FROM doc_updates WHERE doc_id LIKE $1`, [`case:${v}-%`])
+    expect(held[0].n).toBe(40) // signed by the village: stored, and counted against its quota
+    link.send(updates(cases(ids['201'], 41, 20))) // 20 new, 10 left in the bucket
     await expectQuotaRefusal(link, 'new docs')
     expect(link.frames.some((f) => f.type === 'ack' && f.seq === 60)).toBe(false)
     const rows = await town.node.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM doc_updates WHERE doc_id LIKE $1 AND doc_id >= $2`, [`case:${v}-%`, `case:${v}-20261123-0041`])
     expect(rows[0].n).toBe(0)
     // Redialled: a frame that creates nothing new still passes.
     const again = await open('201', childHello(v, 'hostile-epoch'))
-    again.send(updates(cases(v, 1, 5, 41)))
+    again.send(updates(cases(ids['201'], 1, 5, 41)))
     await waitFor('the ack of a frame of known documents', () => again.frames.some((f) => f.type === 'ack' && f.seq === 45))
     again.ws.close()
     await serving()
@@ -113,7 +118,7 @@ describe('per-link quotas', () => {
     let closed = false
     void link.closed.then(() => (closed = true))
     for (let i = 0; i < 40 && !closed; i++) {
-      link.send(encodeFrame({ type: 'updates', compressed: false, body: encodeUpdatesBody(cases(village('202'), i * 10 + 1, 10)) }))
+      link.send(encodeFrame({ type: 'updates', compressed: false, body: encodeUpdatesBody(cases(ids['202'], i * 10 + 1, 10)) }))
       await new Promise((r) => setTimeout(r, 10))
     }
     await expectQuotaRefusal(link, 'bytes')
@@ -124,9 +129,8 @@ describe('per-link quotas', () => {
     LINK_QUOTAS.village.repairsPerHour = 1
     const v = village('203')
     // The township holds many documents in this village's scope (as after a long sync).
-    // Stored directly, with their routes (whether these unsigned applications would pass the
-    // link's checks is not what this test is about: the township holds them either way).
-    const seeded = cases(v, 1, REPAIR_PAGE * 3).map(({ docId, update }) => ({ docId, update }))
+    // Stored directly, with their routes.
+    const seeded = cases(ids['203'], 1, REPAIR_PAGE * 3).map(({ docId, update }) => ({ docId, update }))
     await town.node.docs.applyBatch(seeded, 'local')
     for (const { docId } of seeded) {
       await town.node.db.query('INSERT INTO doc_routes (doc_id, origin_code, handler_code) VALUES ($1, $2, $3) ON CONFLICT (doc_id) DO NOTHING', [docId, v, TOWN])
@@ -145,7 +149,7 @@ describe('per-link quotas', () => {
     await waitFor('the second page', () => step1s().length >= 2 * REPAIR_PAGE)
     second.ws.close()
     await second.closed
-    const third = dialAsChild(town.url, v, tokens['203'])
+    const third = await dialAsChild(town.url, TOWN, ids['203'])
     await third.opened
     third.send(childHello(v, 'epoch-three'))
     await expectQuotaRefusal(third, 'repairs')
@@ -167,7 +171,7 @@ describe('the node\'s own writes before a peer\'s batches', () => {
     const v = village('205')
     const order: string[] = []
     const batches = Array.from({ length: 20 }, (_, b) =>
-      town.node.docs.applyBatch(cases(v, b * 20 + 1, 20).map(({ docId, update }) => ({ docId, update })), `child:${v}`).then(() => order.push(`link ${b}`)))
+      town.node.docs.applyBatch(cases(ids['205'], b * 20 + 1, 20).map(({ docId, update }) => ({ docId, update })), `child:${v}`).then(() => order.push(`link ${b}`)))
     const local = town.node.docs.change(`stats:${TOWN}:2026-11`, (doc) => doc.getMap('x').set('k', 1), 'local').then(() => order.push('local'))
     await Promise.all([...batches, local])
     // The first batch may already be running; the local write passes every other one.

@@ -8,20 +8,15 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import * as encoding from 'lib0/encoding'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { enrollChild } from '../../nodes/core/link/enrollment.ts'
 import { compress } from '../../nodes/core/link/compress.ts'
 import { startNode, type RunningNode } from '../../nodes/core/start.ts'
 import { LINK_CLOSE_CODES, LINK_FRAME_TYPES, MAX_CLOSE_REASON_BYTES, MAX_ERROR_MESSAGE_BYTES, encodeFrame } from '../../protocol/index.ts'
+import { enroll, identity } from '../helpers/link-client.ts'
 import { pgliteTemplate, tempDir } from '../helpers/template.ts'
 import { failOnUnhandled, waitFor } from './guard.ts'
-import { admitAnyChild, childHello, dialAsChild, fakeParent, parentHello, trustAnyParent, type RawLink } from './peers.ts'
-
-// An enrolled child gone bad: it holds a key the parent knows (see admitAnyChild in peers.ts).
-vi.mock('../../nodes/core/link/enrollment.ts', async (importOriginal) => {
-  const real = await importOriginal<Record<string, unknown>>()
-  return { ...real, childKey: (_dir: string, _self: string, code: string) => ({ code, publicKey: 'attack-test-key', alg: 'ed25519' }), verifyChild: () => true }
-})
+import { childHello, dialAsChild, fakeParent, parentHello, type RawLink } from './peers.ts'
 
 failOnUnhandled()
 const tmp = tempDir('tongban-attack-frames-')
@@ -29,13 +24,14 @@ const TOWN = '511302101000'
 const VILLAGE = '511302101201'
 const C = LINK_CLOSE_CODES
 let town: RunningNode
-let token: string
+/** The hostile child: an enrolled village gone bad (its key registered with the one-time token). */
+const village = identity(VILLAGE, '村')
 
 beforeAll(async () => {
   writeFileSync(join(tmp.dir, 'cat.json'), JSON.stringify({ items: [], calendars: [] }))
   town = await startNode({ level: 'township', code: TOWN, name: '镇', dataDir: join(tmp.dir, 'town'), loadDataDir: await pgliteTemplate() })
-  admitAnyChild(town.links)
-  token = enrollChild(join(tmp.dir, 'town'), TOWN, VILLAGE)
+  const r = await enroll(town.url, village, enrollChild(join(tmp.dir, 'town'), TOWN, VILLAGE))
+  if (r.status !== 200) throw new Error(`enrollment refused (${r.status})`)
 }, 120_000)
 
 afterAll(async () => {
@@ -114,7 +110,7 @@ async function serving(url: string) {
 describe('a hostile child cannot end the township', () => {
   for (const a of ATTACKS) {
     it(`${a.name}: closed with ${a.code}, still serving`, async () => {
-      const link = dialAsChild(town.url, VILLAGE, token)
+      const link = await dialAsChild(town.url, TOWN, village)
       await link.opened
       if (a.afterHello) {
         link.send(childHello(VILLAGE))
@@ -129,7 +125,7 @@ describe('a hostile child cannot end the township', () => {
   }
 
   it('an error frame with a long UTF-8 message is logged, not fatal', async () => {
-    const link = dialAsChild(town.url, VILLAGE, token)
+    const link = await dialAsChild(town.url, TOWN, village)
     await link.opened
     link.send(childHello(VILLAGE))
     link.send(longErrorFrame)
@@ -146,7 +142,10 @@ describe('a hostile parent cannot end the village', () => {
     const results: { name: string; code: number; reasonBytes: number; undecodable: number }[] = []
     const queue = [...ATTACKS, { name: 'a long UTF-8 error frame', afterHello: true, frame: () => longErrorFrame, code: -1 }]
     let next = 0
-    const parent = await fakeParent((link) => {
+    // An enrolled township gone bad: the village enrolls with it and pins its key, checks its
+    // signature on every challenge, then meets its frames.
+    const bad = identity(TOWN, '镇')
+    const parent = await fakeParent(bad, (link) => {
       const a = queue[next++]
       if (!a) return void link.ws.close(1000, 'done')
       if (a.afterHello) link.send(parentHello(TOWN))
@@ -156,11 +155,10 @@ describe('a hostile parent cannot end the village', () => {
       if (a.code === -1) setTimeout(() => link.ws.close(1000, 'done'), 100)
       void link.closed.then((c) => results.push({ name: a.name, code: c.code, reasonBytes: c.reason.length, undecodable: link.frames.filter((x) => x.type === 'undecodable').length }))
     })
-    const village = await startNode({
+    const node = await startNode({
       level: 'village', code: VILLAGE, name: '村', dataDir: join(tmp.dir, 'village'), loadDataDir: await pgliteTemplate(),
       parentUrl: parent.url, token: 'hostile-parent-token',
     })
-    trustAnyParent(village.links)
     try {
       // Each close makes the village redial (backoff up to 30 s, jittered): allow for it.
       await waitFor('every attack to be met', () => results.length >= queue.length, 120_000)
@@ -170,9 +168,11 @@ describe('a hostile parent cannot end the village', () => {
         expect(r.reasonBytes).toBeLessThanOrEqual(MAX_CLOSE_REASON_BYTES)
         expect(r.undecodable).toBe(0)
       }
-      await serving(village.url)
+      expect(parent.enrollments).toBe(1) // the key pinned once, then a challenge before every dial
+      expect(node.node.trust.parentKey?.publicKey).toBe(bad.keys.publicKey)
+      await serving(node.url)
     } finally {
-      await village.stop()
+      await node.stop()
       await parent.close()
     }
   }, 180_000)

@@ -1,10 +1,21 @@
 /**
  * Hostile peers over real sockets, speaking protocol's encoders (or not): a child dialling a
- * node's /link, and a parent a node dials. Every wait is bounded.
+ * node's /link, and a parent a node dials. Both authenticate for real, with node keys
+ * (test/helpers/link-client.ts): the hostile child is an enrolled village gone bad (a stolen
+ * laptop: its key was registered with the one-time token, it answers the challenge), the hostile
+ * parent an enrolled township gone bad (the village pinned its key at enrollment and checks its
+ * signature on every challenge). What is under test is what a node does with their frames.
+ * Every wait is bounded.
  */
+import { randomBytes } from 'node:crypto'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { WebSocket, WebSocketServer } from 'ws'
-import { decodeFrame, encodeFrame, type LinkFrame } from '../../protocol/index.ts'
+import {
+  decodeFrame, encodeFrame, EnrollRequestSchema, LinkChallengeRequestSchema, linkProofText,
+  type EnrollResponse, type LinkFrame,
+} from '../../protocol/index.ts'
+import { proofHeaders, type Identity } from '../helpers/link-client.ts'
 
 export interface RawLink {
   ws: WebSocket
@@ -33,9 +44,12 @@ function wrap(ws: WebSocket, opened: Promise<void>): RawLink {
   }
 }
 
-/** Dials `url`/link as child `code` with `token`. */
-export function dialAsChild(url: string, code: string, token: string): RawLink {
-  const ws = new WebSocket(url.replace(/^http/, 'ws') + '/link', { headers: { authorization: `Bearer ${token}`, 'x-tongban-code': code } })
+/**
+ * Dials `url`/link as the enrolled child `who` (see `enroll` in link-client.ts): a fresh
+ * challenge from `parent`, answered with `who`'s key, then the upgrade.
+ */
+export async function dialAsChild(url: string, parent: string, who: Identity): Promise<RawLink> {
+  const ws = new WebSocket(url.replace(/^http/, 'ws') + '/link', { headers: await proofHeaders(url, parent, who) })
   const opened = new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve())
     ws.once('unexpected-response', (_q, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)))
@@ -44,16 +58,73 @@ export function dialAsChild(url: string, code: string, token: string): RawLink {
   return wrap(ws, opened)
 }
 
-/** A parent that accepts any child's link; each connection is handed to `onLink`. */
-export async function fakeParent(onLink: (link: RawLink) => void): Promise<{ url: string; connections: number; close(): Promise<void> }> {
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', path: '/link' })
-  await new Promise<void>((r) => wss.once('listening', () => r()))
-  const state = {
-    url: `http://127.0.0.1:${(wss.address() as AddressInfo).port}`,
+export interface FakeParent {
+  url: string
+  /** Links accepted (each after a challenge signed with the parent's key). */
+  connections: number
+  /** Enrollments answered (the child's token exchanged for its key). */
+  enrollments: number
+  /** Upgrades asked for (accepted or refused). */
+  upgrades: number
+  close(): Promise<void>
+}
+
+/**
+ * A parent gone bad that a real child dials: `me` (code and key) answers `POST /link/enroll`
+ * with its own key as parent and root (the child pins it) and `POST /link/challenge` with its
+ * signature over both nonces (the child checks it against the pin), then accepts the upgrade;
+ * each connection is handed to `onLink`. It takes any token and any proof: it is the one lying.
+ * `refuseUpgrade` (asked at each upgrade): an HTTP status to refuse it with instead.
+ */
+export async function fakeParent(me: Identity, onLink: (link: RawLink) => void, opts: { refuseUpgrade?: () => number | null } = {}): Promise<FakeParent> {
+  const self = { code: me.code, alg: me.keys.alg, publicKey: me.keys.publicKey }
+  const answer = async (req: IncomingMessage, res: ServerResponse) => {
+    const reply = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' })
+      res.end(JSON.stringify(body))
+    }
+    let text = ''
+    for await (const chunk of req) text += chunk
+    let body: unknown
+    try {
+      body = JSON.parse(text)
+    } catch {
+      return reply(400, { error: { code: 'bad_request', message: 'not JSON' } })
+    }
+    if (req.method === 'POST' && req.url === '/link/enroll') {
+      const r = EnrollRequestSchema.safeParse(body)
+      if (!r.success) return reply(400, { error: { code: 'bad_request', message: r.error.issues[0]?.message } })
+      state.enrollments++
+      return reply(200, { parent: self, root: self, chain: [] } satisfies EnrollResponse)
+    }
+    if (req.method === 'POST' && req.url === '/link/challenge') {
+      const r = LinkChallengeRequestSchema.safeParse(body)
+      if (!r.success) return reply(400, { error: { code: 'bad_request', message: r.error.issues[0]?.message } })
+      const nonce = randomBytes(24).toString('base64url')
+      return reply(200, { nonce, sig: me.keys.sign(linkProofText('link-parent', me.code, r.data.code, nonce, r.data.nonce)) })
+    }
+    reply(404, { error: { code: 'not_found', message: `${req.method} ${req.url}` } })
+  }
+  const server = createServer((req, res) => void answer(req, res).catch(() => res.destroy()))
+  const wss = new WebSocketServer({
+    server, path: '/link',
+    verifyClient: (_info, done) => {
+      state.upgrades++
+      const status = opts.refuseUpgrade?.() ?? null
+      if (status) done(false, status, 'refused by the test')
+      else done(true)
+    },
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+  const state: FakeParent = {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     connections: 0,
+    enrollments: 0,
+    upgrades: 0,
     close: () => new Promise<void>((r) => {
       for (const c of wss.clients) c.terminate()
-      wss.close(() => r())
+      wss.close(() => server.close(() => r()))
+      server.closeAllConnections()
     }),
   }
   wss.on('connection', (ws) => {
@@ -67,25 +138,3 @@ export const childHello = (code: string, epoch = 'hostile-epoch', latest = 0): L
   ({ type: 'hello', code, role: 'child', epoch, peerEpoch: '', received: 0, latest })
 export const parentHello = (code: string, epoch = 'hostile-epoch'): LinkFrame =>
   ({ type: 'hello', code, role: 'parent', epoch, peerEpoch: '', received: 0, latest: 0 })
-
-/**
- * The hostile child here is an enrolled child gone bad (a stolen or compromised village): it
- * holds valid credentials, so what is under test is what the link does with its frames, not
- * how it authenticates (that has its own tests). This lets any enrolled-looking child in: the
- * test files mock the enrolled-key lookup (`vi.mock` of enrollment.ts, see frames.test.ts), and
- * this accepts any upgrade proof.
- */
-export function admitAnyChild(links: object): void {
-  const auth = (links as { auth?: { verifyUpgrade?: unknown } }).auth
-  if (auth && typeof auth.verifyUpgrade === 'function') auth.verifyUpgrade = () => null
-}
-
-/**
- * The hostile parent is a compromised township the village enrolled with (its key pinned):
- * what is under test is what the village does with its frames. This skips the village's
- * enrollment and challenge before each dial (the next dial after this call uses it).
- */
-export function trustAnyParent(links: object): void {
-  const l = links as { prepare?: unknown }
-  if (typeof l.prepare === 'function') l.prepare = async () => ({})
-}

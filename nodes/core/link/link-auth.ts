@@ -126,7 +126,8 @@ export class ParentAuth {
     } catch {
       throw new Error(`${path} answered ${res.status} with something that is not JSON`)
     }
-    if (!res.ok) throw new Error(`${path} answered ${res.status}: ${(json as { error?: { message?: string } })?.error?.message ?? text.slice(0, 200)}`)
+    // The status goes with the error: a refusal (401, 403, 429) makes the next dial wait longer (links.ts).
+    if (!res.ok) throw Object.assign(new Error(`${path} answered ${res.status}: ${(json as { error?: { message?: string } })?.error?.message ?? text.slice(0, 200)}`), { status: res.status })
     return json
   }
 

@@ -21,6 +21,24 @@ import { LinkStats, type PeerStatus } from './status.ts'
 const MAX_WS_MESSAGE = 80 * 1024 // a frame is at most 64 KiB; leave room for the WebSocket header
 const BACKOFF_MIN_MS = 250
 const BACKOFF_MAX_MS = 30_000
+/**
+ * After the parent refused this node — closed the link with 4429 (a quota) or 4401 (the key was
+ * revoked or replaced), or answered the challenge or upgrade with 401/403/429 — the next dial
+ * waits at least this long (jittered up to twice it): redialling at once would only be refused
+ * again, and would spend the parent's quota and log.
+ */
+export const REFUSED_WAIT_MS = 60_000
+const REFUSAL_CLOSE_CODES: ReadonlySet<number> = new Set([LINK_CLOSE_CODES.quota_exceeded, LINK_CLOSE_CODES.unauthorized])
+const REFUSAL_HTTP_STATUSES: ReadonlySet<number> = new Set([401, 403, 429])
+
+/**
+ * The wait before the next dial: full jitter over the current backoff after a drop (villages
+ * reconnecting after a township outage don't all dial at once); after a refusal, at least
+ * REFUSED_WAIT_MS, still jittered.
+ */
+export function redialDelay(backoff: number, refused: boolean, random: () => number = Math.random): number {
+  return refused ? Math.round(REFUSED_WAIT_MS * (1 + random())) : Math.round(random() * backoff)
+}
 const TLS_ERRORS = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS|ERR_SSL/ // a pin mismatch is logged where it is found
 
 export interface SyncStatus {
@@ -124,7 +142,7 @@ export class Links {
     if (this.stopped || !this.parent) return
     void this.prepare().then((headers) => this.open(headers), (e) => {
       this.logTls(`cannot link to the parent yet: ${(e as Error).message}`)
-      this.scheduleDial()
+      this.scheduleDial(REFUSAL_HTTP_STATUSES.has((e as { status?: number }).status ?? 0))
     })
   }
 
@@ -152,10 +170,16 @@ export class Links {
     })
     this.parentWs = ws
     const parent = this.node.parent!
+    let refused = false
     ws.on('unexpected-response', (_req, res) => {
+      refused = REFUSAL_HTTP_STATUSES.has(res.statusCode ?? 0)
       let body = ''
-      res.on('data', (d: Buffer) => (body += d.toString()))
+      res.on('data', (d: Buffer) => (body = (body + d.toString()).slice(0, 1000)))
+      res.on('error', () => {})
       res.on('end', () => this.log(`the parent refused the link (${res.statusCode}): ${body}`))
+      // With this listener `ws` leaves the handshake to us: end it, so 'close' follows and
+      // schedules the next dial (else the link would wait for nothing).
+      res.on('close', () => ws.terminate())
     })
     ws.on('open', () => {
       this.lastTlsRefusal = ''
@@ -169,11 +193,11 @@ export class Links {
       // 'close' follows and schedules the retry; a certificate the link cannot trust is said once.
       if (e.code && TLS_ERRORS.test(e.code)) this.logTls(`the parent's TLS certificate is not trusted (${e.code}): ${e.message}; start with the token \`tongban child add\` prints (it pins the parent's certificate) or --parent-fingerprint`)
     })
-    ws.on('close', () => {
+    ws.on('close', (code: number) => {
       this.parentSession?.close()
       this.parentSession = null
       this.parentWs = null
-      this.scheduleDial()
+      this.scheduleDial(refused || REFUSAL_CLOSE_CODES.has(code))
     })
   }
 
@@ -186,10 +210,10 @@ export class Links {
     this.log(`not linking to the parent: ${msg}`)
   }
 
-  private scheduleDial(): void {
+  private scheduleDial(refused = false): void {
     if (this.stopped || this.retry) return
-    // Full jitter: villages reconnecting after a township outage don't all dial at once.
-    const wait = Math.round(Math.random() * this.backoff)
+    const wait = redialDelay(this.backoff, refused)
+    if (refused) this.log(`the parent refused this node: the next dial in ${Math.round(wait / 1000)} s`)
     this.backoff = Math.min(BACKOFF_MAX_MS, this.backoff * 2)
     this.retry = setTimeout(() => {
       this.retry = null

@@ -217,6 +217,16 @@ describe('class 2: a child cannot write a decision it does not own', () => {
   })
 })
 
+describe('an honest resend is not a forgery', () => {
+  it('the same application and events sent again (an ack lost on the way) are taken quietly', async () => {
+    const c = await escalated(true)
+    const before = logs.length
+    await push(c.docId, held.get(c.docId)!) // the whole document as the village holds it
+    expect(logs.slice(before).join('\n')).not.toMatch(/refused/)
+    expect(await status(c.id)).toBe('approved')
+  })
+})
+
 describe('class 3: case numbers are bound to the origin that signs them', () => {
   it('refuses an application under a sibling\'s numbers, under the township\'s own, or signed by another key', async () => {
     const sibling = application({ id: `${SIBLING}-20261123-0001` })

@@ -79,6 +79,8 @@ export interface UnitKeys {
 export function resolveDirectory(entries: readonly DirectoryEntry[], root: { code: string } & NodeKeyRef, verify: VerifyFn): { units: Map<string, UnitKeys>; ignored: { entry: DirectoryEntry; reason: string }[] } {
   const units = new Map<string, UnitKeys>()
   const ignored: { entry: DirectoryEntry; reason: string }[] = []
+  // The pinned root is believed before any entry (its own entry only adds its name).
+  units.set(root.code, { code: root.code, name: root.code, keys: [{ alg: root.alg, publicKey: root.publicKey, active: true }] })
   // Parents before children, then by serial: a voucher's keys are known before what it vouches.
   const ordered = [...entries].sort((a, b) => depthOf(a.code) - depthOf(b.code) || a.serial - b.serial)
   const latest = new Map<string, number>() // code|publicKey → serial applied

@@ -117,7 +117,7 @@ export async function openNode(config: NodeConfig): Promise<TongbanNode> {
     trust.setChildren(readEnrollments(config.dataDir))
     trust.setEntries(readEntries(await docs.get(DIRECTORY_DOC)))
     if (journal) await recover(node, journal)
-    if (config.level === 'city') await pinSelfAsRoot(node)
+    if (config.level === 'city' || !(await hasParent(node))) await pinSelfAsRoot(node)
     await node.cases.realignSequence()
     await purgeRequestKeys(db)
     await seedCatalogue(node)
@@ -153,8 +153,16 @@ async function checkIdentity(db: Db, c: NodeConfig): Promise<void> {
 
 /**
  * The city is the root of trust: it pins its own key and vouches for itself in the directory,
- * once. Every other node pins the city's key when it enrolls (through its parent's answer).
+ * once. Every other node pins the city's key when it enrolls (through its parent's answer). A
+ * node run with no parent at all (a county before its city is up, a test tree) is the root of
+ * its own tree the same way, until it enrolls under a parent and pins that tree's root instead.
  */
+/** Has this node a parent to link to (given now, or remembered from an earlier start)? */
+async function hasParent(node: TongbanNode): Promise<boolean> {
+  if (node.config.parentUrl) return true
+  return (await node.db.query(`SELECT 1 FROM node_meta WHERE key = 'parent_url'`)).length > 0
+}
+
 async function pinSelfAsRoot(node: TongbanNode): Promise<void> {
   const { trust, config } = node
   const self = { code: config.code, alg: trust.keys.alg, publicKey: trust.keys.publicKey }
@@ -163,6 +171,9 @@ async function pinSelfAsRoot(node: TongbanNode): Promise<void> {
     trust.pin({ root: self, parent: self, chain: [] })
     trust.parentKey = null
   }
+  // The self-vouched entry names the root in the directory; only the city's is well-formed (a
+  // unit is vouched for by its parent): a parentless county is known to its tree by the pin.
+  if (config.level !== 'city') return
   const held = readEntries(await node.docs.get(DIRECTORY_DOC)).some((e) => e.code === self.code && e.publicKey === self.publicKey)
   if (!held) {
     const entry = trust.vouch({ ...self, name: config.name }, 'active', 1, new Date().toISOString())

@@ -191,17 +191,22 @@ async function readIdentity(dataDir: string, databaseUrl?: string): Promise<{ le
   }
 }
 
-/** `child revoke`: retires the child's key; the running node cuts its link at once (4401) and publishes the revocation. */
-async function childRevoke(args: string[]): Promise<number> {
-  const f = parse(args, { data: { type: 'string' }, code: { type: 'string' } })
-  if (f.help) return (process.stdout.write(HELP), 0)
+/** What `child add` and `child revoke` work on: this node (from its data dir's node.json, readable while it runs) and the child's code. */
+async function childCommand(f: { data?: string; code?: string }): Promise<{ dataDir: string; child: string; self: { code: string; level: string } }> {
   const dataDir = need(f.data, 'data')
   const child = need(f.code, 'code')
   const { existsSync, readFileSync } = await import('node:fs')
   const { join } = await import('node:path')
   const metaFile = join(dataDir, 'node.json')
   if (!existsSync(metaFile)) throw new UsageError(`${dataDir} holds no node: start one there first with tongban start --data ${dataDir} …`)
-  const self = JSON.parse(readFileSync(metaFile, 'utf8')) as { code: string; level: string }
+  return { dataDir, child, self: JSON.parse(readFileSync(metaFile, 'utf8')) as { code: string; level: string } }
+}
+
+/** `child revoke`: retires the child's key; the running node cuts its link at once (4401) and publishes the revocation. */
+async function childRevoke(args: string[]): Promise<number> {
+  const f = parse(args, { data: { type: 'string' }, code: { type: 'string' } })
+  if (f.help) return (process.stdout.write(HELP), 0)
+  const { dataDir, child, self } = await childCommand(f)
   const { revokeChild } = await import('../link/enrollment.ts')
   try {
     revokeChild(dataDir, self.code, child)
@@ -215,13 +220,7 @@ async function childRevoke(args: string[]): Promise<number> {
 async function childAdd(args: string[]): Promise<number> {
   const f = parse(args, { data: { type: 'string' }, code: { type: 'string' }, url: { type: 'string' } })
   if (f.help) return (process.stdout.write(HELP), 0)
-  const dataDir = need(f.data, 'data')
-  const child = need(f.code, 'code')
-  const { existsSync, readFileSync } = await import('node:fs')
-  const { join } = await import('node:path')
-  const metaFile = join(dataDir, 'node.json')
-  if (!existsSync(metaFile)) throw new UsageError(`${dataDir} holds no node: start one there first with tongban start --data ${dataDir} …`)
-  const self = JSON.parse(readFileSync(metaFile, 'utf8')) as { code: string; level: string }
+  const { dataDir, child, self } = await childCommand(f)
   const { enrollChild } = await import('../link/enrollment.ts')
   const { pinToken } = await import('../link/token.ts')
   let token: string

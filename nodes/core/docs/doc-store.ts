@@ -103,8 +103,15 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
           // A document just named (a new case number) has no rows to read: skip the query.
           const doc = opts.fresh && !this.shared ? this.fresh(docId) : await this.get(docId, tx)
           const before = Y.encodeStateVector(doc)
-          const result = await mutate(doc, tx)
-          if (sameBytes(before, Y.encodeStateVector(doc))) return { result, stored: null }
+          const deleted = watchDeletes(doc)
+          let result: T
+          try {
+            result = await mutate(doc, tx)
+          } finally {
+            deleted.stop()
+          }
+          // A change that only deletes (a statistics key emptied) moves no state vector: it is a change all the same.
+          if (!deleted.any && sameBytes(before, Y.encodeStateVector(doc))) return { result, stored: null }
           const update = Y.encodeStateAsUpdate(doc, before)
           const stored = await this.store(tx, docId, doc, update, origin)
           return { result, stored }
@@ -144,9 +151,14 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
             const doc = await this.get(e.docId, tx)
             touched.add(e.docId)
             const before = Y.encodeStateVector(doc)
-            Y.applyUpdate(doc, e.update, origin)
+            const deleted = watchDeletes(doc)
+            try {
+              Y.applyUpdate(doc, e.update, origin)
+            } finally {
+              deleted.stop()
+            }
             const pending = doc.store.pendingStructs !== null || doc.store.pendingDs !== null
-            if (!pending && sameBytes(before, Y.encodeStateVector(doc))) continue
+            if (!pending && !deleted.any && sameBytes(before, Y.encodeStateVector(doc))) continue
             const s = await this.store(tx, e.docId, doc, e.update, origin)
             if (s) stored.push(s)
           }
@@ -310,6 +322,16 @@ type WritePriority = 'own' | 'link'
 /** What a link brought waits behind the node's own writes (a journal replay runs alone at start). */
 function priorityOf(origin: Origin): WritePriority {
   return origin === 'parent' || origin.startsWith('child:') ? 'link' : 'own'
+}
+
+/** Notes whether any transaction on `doc` deletes something until `stop()`. */
+function watchDeletes(doc: Y.Doc): { readonly any: boolean; stop(): void } {
+  const seen = { any: false, stop: () => doc.off('afterTransaction', on) }
+  const on = (tr: Y.Transaction) => {
+    if (tr.deleteSet.clients.size > 0) seen.any = true
+  }
+  doc.on('afterTransaction', on)
+  return seen
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

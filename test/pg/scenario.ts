@@ -164,11 +164,12 @@ export async function runScenario(app: Hono<any>, clock: Clock): Promise<Step[]>
 
 /**
  * Replaces what is random by design with stable placeholders: event ids (`<code>-<time>-<hex>`)
- * by their order of first appearance, and login tokens.
+ * by their order of first appearance, login tokens, and signatures (each node has its own key;
+ * event ids are content hashes now, equal wherever the content is).
  */
 export function normalise(steps: Step[]): Step[] {
   const ids = new Map<string, string>()
-  const text = JSON.stringify(steps, (k, v) => (k === 'token' && typeof v === 'string' ? '<token>' : v))
+  const text = JSON.stringify(steps, (k, v) => (k === 'token' && typeof v === 'string' ? '<token>' : k === 'sig' && typeof v === 'string' ? '<sig>' : v))
   return JSON.parse(text.replace(/\b\d{12}-[0-9a-z]{6,12}-[0-9a-f]{8}\b/g, (id) => {
     if (!ids.has(id)) ids.set(id, `<event ${ids.size + 1}>`)
     return ids.get(id)!

@@ -155,7 +155,8 @@ describe.skipIf(!postgresAvailable())('one PostgreSQL database shared by several
     const catalogue = writeCatalogue(tmp.dir)
     const startProc = (name: string) => new Promise<string>((resolve, reject) => {
       const p = spawn(process.execPath, [bin, 'start', '--level', 'city', '--code', CITY, '--name', '南充市', '--port', '0',
-        '--data', join(tmp.dir, name), '--database-url', url, '--catalogue', catalogue], { stdio: ['ignore', 'pipe', 'pipe'] })
+        '--data', join(tmp.dir, name), '--database-url', url, '--catalogue', catalogue,
+        '--insecure-http'], { stdio: ['ignore', 'pipe', 'pipe'] }) // this test is about the shared store, not TLS (test/attack/transport.test.ts)
       procs.push(p)
       let out = ''
       const timer = setTimeout(() => (p.kill('SIGKILL'), reject(new Error(`${name} did not start within 60 s:\n${out}`))), 60_000)

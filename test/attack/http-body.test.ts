@@ -50,8 +50,13 @@ function chunkedPost(port: number, path: string, totalBytes: number): Promise<{ 
     })
     sock.on('error', () => finish(sent < totalBytes))
     sock.on('close', () => finish(sent < totalBytes))
+    // Past a few times the limit the client stops and waits for the answer, still mid-body (no
+    // last chunk): the server must answer without the rest. (Writing on regardless would race
+    // the server's reset of the connection against reading its 413: a TCP reset throws away
+    // what the client's kernel has received but the client has not yet read.)
+    const pauseAt = Math.min(totalBytes, 16 * 1024 * 1024)
     const pump = () => {
-      while (!done && sent < totalBytes) {
+      while (!done && sent < pauseAt) {
         sent += piece.length
         const ok = sock.write(Buffer.concat([header, piece, Buffer.from('\r\n')]))
         if (!ok) return void sock.once('drain', pump)

@@ -39,16 +39,23 @@ export function nextLamport(doc: Y.Doc): number {
  * by a compromised node) is left out of the fold and flagged for supervision.
  */
 export function foldDoc(doc: Y.Doc, trust: Trust, days: WorkingDays): { app: Application; folded: Folded } | null {
+  const held = readVerified(doc, trust)
+  if (!held) return null
+  const folded = foldCase(held.app, held.events, days)
+  folded.flagged.unshift(...held.rejected)
+  return { app: held.app, folded }
+}
+
+/** The origin-signed application and the events whose signatures hold; the rest, with why. Null without a good application. */
+export function readVerified(doc: Y.Doc, trust: Trust): { app: Application; events: CaseEvent[]; rejected: { eventId: string; reason: string }[] } | null {
   const app = readApplication(doc)
   if (!app || trust.checkApplication(app)) return null
-  const good: CaseEvent[] = []
+  const events: CaseEvent[] = []
   const rejected: { eventId: string; reason: string }[] = []
   for (const e of readEvents(doc)) {
     const why = CaseEventSchema.safeParse(e).success ? trust.checkEvent(e) : 'the event does not match its schema'
     if (why) rejected.push({ eventId: String((e as { id?: unknown })?.id ?? '?'), reason: why })
-    else good.push(e)
+    else events.push(e)
   }
-  const folded = foldCase(app, good, days)
-  folded.flagged.unshift(...rejected)
-  return { app, folded }
+  return { app, events, rejected }
 }

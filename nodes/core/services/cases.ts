@@ -6,7 +6,7 @@ import {
   CaseIntakeSchema, EventInputSchema, foldCase, handlerFor, localDate, mayAct, mayTakeIn,
   type Application, type CaseEvent, type EventInput, type CaseStatus, type CaseView, type Level, type Role, type WorkingDays,
 } from '../../../protocol/index.ts'
-import { appendEvent, caseDocId, foldDoc, nextLamport, readApplication, readEvents, writeApplication } from '../docs/case-doc.ts'
+import { appendEvent, caseDocId, foldDoc, nextLamport, readEvents, readVerified, writeApplication } from '../docs/case-doc.ts'
 import type { DocStore } from '../docs/doc-store.ts'
 import { ApiError, parseOr400 } from '../errors.ts'
 import type { Db } from '../store/db.ts'
@@ -89,14 +89,15 @@ export class CaseService {
     if (!(await this.docs.has(docId))) throw new ApiError('not_found', `case ${id} is not held at this node`)
     const body = parseOr400(EventInputSchema, input, 'action')
     await this.docs.change(docId, async (doc, tx) => {
-      const app = readApplication(doc)
-      if (!app) throw new ApiError('conflict', `case ${id} has events but its application has not arrived yet`)
+      const held = readVerified(doc, this.trust)
+      if (!held) throw new ApiError('conflict', `case ${id} has events but its application has not arrived yet (or is not its origin's)`)
+      const { app, events } = held
       const why = mayAct(body.type, actor.role, this.self.code, app)
       if (why) throw new ApiError('forbidden', why)
       const event = this.event(body, nextLamport(doc), actor, this.now().toISOString())
-      const folded = foldCase(app, [...this.verifiedEvents(doc), event], this.days())
+      const folded = foldCase(app, [...events, event], this.days())
       const flag = folded.flagged.find((f) => f.eventId === event.id)
-      if (flag) throw new ApiError('transition_refused', `cannot record ${body.type} on case ${id}: ${flag.reason}`, { status: foldCase(app, this.verifiedEvents(doc), this.days()).status })
+      if (flag) throw new ApiError('transition_refused', `cannot record ${body.type} on case ${id}: ${flag.reason}`, { status: foldCase(app, events, this.days()).status })
       appendEvent(doc, event)
       if (opts?.request) await recordRequest(tx, opts.request, { id }) // a retry answers the case as it is then
     })
@@ -142,10 +143,6 @@ export class CaseService {
     return this.trust.signEvent({ ...input, lamport, author: this.self.code, user: actor.name, at } as UnsignedEvent)
   }
 
-  /** The events of a case document whose signatures hold (what the fold folds). */
-  private verifiedEvents(doc: import('yjs').Doc): CaseEvent[] {
-    return foldDoc(doc, this.trust, this.days())?.folded.events ?? readEvents(doc).filter((e) => !this.trust.checkEvent(e))
-  }
 
   /**
    * `<origin>-<YYYYMMDD>-<seq>`: unique without coordination, since only this node takes in

@@ -6,32 +6,25 @@
  * The attacker speaks the y-websocket protocol by hand over a real WebSocket (y-protocols'
  * framing, its own awareness entries); the people it would fool are stock y-websocket clients.
  */
-import { writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
-import { startNode, type RunningNode } from '../../nodes/core/start.ts'
+import type { RunningNode } from '../../nodes/core/start.ts'
 import { applicant } from '../helpers/node.ts'
 import { eventually, login, type Remote } from '../helpers/remote.ts'
-import { pgliteTemplate, tempDir } from '../helpers/template.ts'
+import { tempDir } from '../helpers/template.ts'
+import { startOneItemTownship } from '../helpers/township.ts'
 
 const tmp = tempDir('tongban-attack-live-')
 let running: RunningNode
 let staff: Remote
 let admin: Remote
 
-const FIXTURE = {
-  items: [{ code: 'T-001', name: '测试事项', department: '便民服务中心', level: 'township', kind: 'promised', legalDays: 10, promisedDays: 5, materials: [{ name: '申请书', required: true }] }],
-  calendars: [],
-}
-
 beforeAll(async () => {
-  writeFileSync(join(tmp.dir, 'cat.json'), JSON.stringify(FIXTURE))
-  running = await startNode({ level: 'township', code: '511302101000', name: '镇', dataDir: join(tmp.dir, 'node'), catalogue: join(tmp.dir, 'cat.json'), loadDataDir: await pgliteTemplate() })
+  running = await startOneItemTownship(tmp.dir)
   for (const name of ['staff', 'mallory', 'honest', 'third']) await running.node.users.add({ name, role: 'staff', password: 'password1' })
   await running.node.users.add({ name: 'admin', role: 'admin', password: 'admin-password' })
   staff = await login(running.url, 'staff', 'password1')

@@ -7,13 +7,12 @@
  * address (Linux routes all of 127/8 to lo), which is how the node sees a client's address.
  */
 import { request as httpRequest } from 'node:http'
-import { writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ApplicantSchema } from '../../protocol/index.ts'
 import { samePhone } from '../../nodes/core/http/routes-public.ts'
-import { startNode, type RunningNode } from '../../nodes/core/start.ts'
-import { pgliteTemplate, tempDir } from '../helpers/template.ts'
+import type { RunningNode } from '../../nodes/core/start.ts'
+import { tempDir } from '../helpers/template.ts'
+import { startOneItemTownship } from '../helpers/township.ts'
 import { login, type Remote } from '../helpers/remote.ts'
 import { applicant } from '../helpers/node.ts'
 
@@ -21,14 +20,8 @@ const tmp = tempDir('tongban-attack-lookup-')
 let running: RunningNode
 let staff: Remote
 
-const FIXTURE = {
-  items: [{ code: 'T-001', name: '测试事项', department: '便民服务中心', level: 'township', kind: 'promised', legalDays: 10, promisedDays: 5, materials: [{ name: '申请书', required: true }] }],
-  calendars: [],
-}
-
 beforeAll(async () => {
-  writeFileSync(join(tmp.dir, 'cat.json'), JSON.stringify(FIXTURE))
-  running = await startNode({ level: 'township', code: '511302101000', name: '镇', dataDir: join(tmp.dir, 'node'), catalogue: join(tmp.dir, 'cat.json'), loadDataDir: await pgliteTemplate() })
+  running = await startOneItemTownship(tmp.dir)
   await running.node.users.add({ name: 'staff', role: 'staff', password: 'password1' })
   staff = await login(running.url, 'staff', 'password1')
 }, 120_000)

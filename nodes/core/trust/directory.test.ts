@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { memoryKeys, verifySignature, type NodeKeys } from '../nodes/core/trust/keys.ts'
-import { canonicalJson } from './canonical.ts'
-import { DirectoryEntrySchema, resolveDirectory, signingText, type DirectoryEntry } from './trust.ts'
+import { memoryKeys, verifySignature, type NodeKeys } from './keys.ts'
+import { canonicalJson } from '../../../protocol/canonical.ts'
+import { DirectoryEntrySchema, resolveDirectory, signingText, type DirectoryEntry } from '../../../protocol/trust.ts'
 
 const CITY = '511300000000'
 const COUNTY = '511302000000'

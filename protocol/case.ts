@@ -21,7 +21,7 @@ export const STATUS_NAMES_ZH: Record<CaseStatus, string> = {
   denied: '不予许可', delivered: '已出件', withdrawn: '已撤回',
 }
 
-export const EVENT_TYPES = ['accepted', 'correction-requested', 'resumed', 'approved', 'denied', 'delivered', 'withdrawn', 'rated'] as const
+export const EVENT_TYPES = ['accepted', 'correction-requested', 'resumed', 'approved', 'denied', 'delivered', 'withdrawn', 'rated', 'transferred'] as const
 export type EventType = (typeof EVENT_TYPES)[number]
 
 export const RATING_NAMES_ZH = ['非常不满意', '不满意', '基本满意', '满意', '非常满意'] as const
@@ -53,6 +53,8 @@ export const EventInputSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('delivered'), note: z.string().max(500).optional() }),
   z.object({ type: z.literal('withdrawn'), reason: z.string().max(500).optional() }),
   z.object({ type: z.literal('rated'), rating: z.number().int().min(1).max(5), comment: z.string().max(500).optional() }),
+  /** 转办: the handler hands a misrouted case to the competent unit (protocol/case-path.ts). */
+  z.object({ type: z.literal('transferred'), to: DivisionCodeSchema, reason: z.string().trim().min(1, 'a transfer needs its reason (转办理由)').max(500) }),
 ])
 export type EventInput = z.infer<typeof EventInputSchema>
 
@@ -97,6 +99,8 @@ export type Application = z.infer<typeof ApplicationSchema>
 /** `POST /api/cases`. */
 export const CaseIntakeSchema = z.object({
   itemCode: ItemCodeSchema,
+  /** The deciding unit (异地办理 / 代收代办); absent: the window's own ancestor at the item's level. */
+  handlerCode: DivisionCodeSchema.optional(),
   applicant: ApplicantSchema,
   materials: z.array(z.string().trim().min(1)).max(100).default([]),
 })
@@ -112,4 +116,8 @@ export interface CaseView extends Application {
   rating: number | null
   acceptedAt: string | null
   completedAt: string | null
+  /** The unit deciding the case now (the application's handler, or the last transfer's target). */
+  currentHandlerCode: string
+  /** Every unit that has been its handler, in order: the path is the union of their routes. */
+  handlers: string[]
 }

@@ -4,20 +4,23 @@
  * delivery and the villager's rating happen at the origin. Pure: the node and the UI share it.
  */
 import type { Application, EventType } from './case.ts'
+import type { CaseRoute } from './case-path.ts'
 
 export const ROLES = ['agent', 'staff', 'admin', 'supervisor'] as const
 export type Role = (typeof ROLES)[number]
 
 export const ROLE_NAMES_ZH: Record<Role, string> = { agent: '代办员', staff: '窗口工作人员', admin: '管理员', supervisor: '监督员' }
 
-const DECISIONS: readonly EventType[] = ['accepted', 'correction-requested', 'approved', 'denied']
+const DECISIONS: readonly EventType[] = ['accepted', 'correction-requested', 'approved', 'denied', 'transferred']
 const AT_WINDOW: readonly EventType[] = ['delivered', 'rated']
 const EITHER: readonly EventType[] = ['resumed', 'withdrawn']
 
 /**
  * Returns null when the node `author` may author an event of `type` on this case, else why not:
- * decisions only at the handler, delivery and rating only at the origin, resume and withdrawal
- * at either. Checked when a user acts, at every link a signed event crosses, and in the fold.
+ * decisions (and a transfer) only at the handler, delivery and rating only at the origin, resume
+ * and withdrawal at either. `handlerCode` is the handler *now* (after transfers: the fold's
+ * `handlerCode`). Units between origin and handler only relay the case and may author nothing.
+ * Checked when a user acts, at every link a signed event crosses, and in the fold.
  */
 export function mayAuthor(type: EventType, author: string, app: Pick<Application, 'originCode' | 'handlerCode'>): string | null {
   const atHandler = author === app.handlerCode
@@ -26,6 +29,20 @@ export function mayAuthor(type: EventType, author: string, app: Pick<Application
   if (AT_WINDOW.includes(type)) return atOrigin ? null : `${type} happens at the window where the case was taken in (${app.originCode}), not at ${author}`
   if (EITHER.includes(type)) return atOrigin || atHandler ? null : `${type} is recorded at the origin window or the handling node, not at ${author}`
   return `unknown action ${type}`
+}
+
+/**
+ * The link's looser form of `mayAuthor`, for events that may cross a transfer concurrently: null
+ * when `author` may take `type` with one of the handlers the case has had. The fold then holds
+ * each event to the handler at its point in the order.
+ */
+export function mayAuthorOnRoute(type: EventType, author: string, route: CaseRoute): string | null {
+  let why: string | null = `unknown action ${type}`
+  for (const h of route.handlers) {
+    why = mayAuthor(type, author, { originCode: route.originCode, handlerCode: h })
+    if (!why) return null
+  }
+  return route.handlers.length > 1 ? `${why} (nor at any earlier handler: ${route.handlers.join(', ')})` : why
 }
 
 /** Returns null when `role` at node `nodeCode` may record `type` on the case, else the reason it may not. */

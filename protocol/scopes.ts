@@ -2,25 +2,22 @@
  * What replicates where (design.md's table), as pure decisions both ends of a link share:
  * the sender uses them to choose what to stream, the receiver to refuse what it may not take.
  *
- * - a case goes only to nodes on its path: from its origin (where it was taken in) up to its
- *   handler (where it is decided), never above the handler;
+ * - a case goes only to nodes on its path (case-path.ts): from its origin (where it was taken
+ *   in) up to the lowest common ancestor of origin and handler, then down to the handler — and
+ *   after a transfer, to every handler it has had; never to a node off that path;
  * - catalogue documents go down from their publisher to every descendant, never up;
  * - a node's statistics go up to every ancestor, never down;
  * - the unit directory (codes, names and public keys: no personal data) goes everywhere, each
  *   entry checked against its voucher's signature on arrival.
  */
+import { onCasePath, type CaseRoute } from './case-path.ts'
 import { isInSubtree, levelOfCode, levelRank } from './division.ts'
 
 export type DocRef =
-  | { kind: 'case'; originCode: string; handlerCode: string }
+  | ({ kind: 'case' } & CaseRoute)
   | { kind: 'catalogue'; scope: string }
   | { kind: 'stats'; nodeCode: string }
   | { kind: 'directory' }
-
-/** Is `code` on the path of a case (between origin and handler, both included)? */
-export function onCasePath(code: string, c: { originCode: string; handlerCode: string }): boolean {
-  return isInSubtree(c.originCode, code) && isInSubtree(code, c.handlerCode)
-}
 
 /** Should a node send this document up to its parent `parent`? */
 export function sendsUp(parent: string, doc: DocRef): boolean {
@@ -37,8 +34,11 @@ export function sendsDown(child: string, doc: DocRef): boolean {
 }
 
 /**
- * May `child` write this document to its parent `parent`? Returns null, or why not.
- * (Each event's author is checked separately: see `mayAuthorFrom`.)
+ * May `child` write this document to its parent `parent`? Returns null, or why not. A case
+ * crosses a link only when both ends are on its path: up from the origin, and — when the
+ * handler is in another subtree — up from the handler's side with the decision. (Each event's
+ * author is checked separately: see `mayAuthorFrom`; an application the parent does not hold
+ * yet must come from the origin's side: see the link's checks.)
  */
 export function childMayWrite(parent: string, child: string, doc: DocRef): string | null {
   if (doc.kind === 'catalogue') return 'a child never sends catalogue changes up'
@@ -46,8 +46,8 @@ export function childMayWrite(parent: string, child: string, doc: DocRef): strin
   if (doc.kind === 'stats') {
     return isInSubtree(doc.nodeCode, child) ? null : `statistics of ${doc.nodeCode} are not in ${child}'s subtree`
   }
-  if (!isInSubtree(doc.originCode, child)) return `case taken in at ${doc.originCode}, outside ${child}'s subtree`
-  if (!onCasePath(parent, doc)) return `case decided at ${doc.handlerCode}: ${parent} is not on its path`
+  if (!onCasePath(child, doc)) return `${child} is not on the path of the case (${describeRoute(doc)})`
+  if (!onCasePath(parent, doc)) return `${parent} is not on the path of the case (${describeRoute(doc)})`
   return null
 }
 
@@ -56,8 +56,10 @@ export function parentMayWrite(child: string, doc: DocRef): string | null {
   if (doc.kind === 'stats') return 'statistics never go down'
   if (doc.kind === 'directory') return null // each entry is checked against its voucher's signature
   if (doc.kind === 'catalogue') return isInSubtree(child, doc.scope) ? null : `catalogue of ${doc.scope} does not cover ${child}`
-  return onCasePath(child, doc) ? null : `${child} is not on the path of the case (${doc.originCode} → ${doc.handlerCode})`
+  return onCasePath(child, doc) ? null : `${child} is not on the path of the case (${describeRoute(doc)})`
 }
+
+const describeRoute = (r: CaseRoute): string => `${r.originCode} → ${r.handlers.join(' → ')}`
 
 /** May an event authored at `author` arrive through a link from `sender` (a child)? Only from the sender's subtree. */
 export function mayAuthorFrom(sender: string, author: string): boolean {

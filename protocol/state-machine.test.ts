@@ -20,7 +20,7 @@ const days = new WorkingDays([
 const PROMISED5 = { kind: 'promised' as const, promisedDays: 5 }
 const INSTANT = { kind: 'instant' as const, promisedDays: 0 }
 
-interface Opts { id?: string; author?: string; at?: string; rating?: number }
+interface Opts { id?: string; author?: string; at?: string; rating?: number; to?: string }
 let counter = 0
 /** An event of `type` at Lamport `lamport`; 10:00 China time on 2026-11-23 unless `at` is given. */
 function ev(type: EventType, lamport: number, o: Opts = {}): CaseEvent {
@@ -36,6 +36,7 @@ function ev(type: EventType, lamport: number, o: Opts = {}): CaseEvent {
     case 'rated': return { ...base, type, rating: o.rating ?? 5 }
     case 'denied': return { ...base, type, reason: '不符合法定条件' }
     case 'correction-requested': return { ...base, type, materials: ['户口簿'] }
+    case 'transferred': return { ...base, type, to: o.to ?? '511303000000', reason: '户籍不在本区' }
     default: return { ...base, type }
   }
 }
@@ -64,8 +65,8 @@ describe('compareEvents', () => {
 
 describe('allowedNext', () => {
   it('lists the transitions of each status', () => {
-    expect(allowedNext('submitted', false).sort()).toEqual(['accepted', 'correction-requested', 'denied', 'withdrawn'])
-    expect(allowedNext('accepted', false).sort()).toEqual(['approved', 'correction-requested', 'denied', 'withdrawn'])
+    expect(allowedNext('submitted', false).sort()).toEqual(['accepted', 'correction-requested', 'denied', 'transferred', 'withdrawn'])
+    expect(allowedNext('accepted', false).sort()).toEqual(['approved', 'correction-requested', 'denied', 'transferred', 'withdrawn'])
     expect(allowedNext('correction', false).sort()).toEqual(['resumed', 'withdrawn'])
     expect(allowedNext('withdrawn', false)).toEqual([])
   })
@@ -316,13 +317,16 @@ const rawEvent = fc.record({
   author: fc.constantFrom(...AUTHORS),
   at: fc.constantFrom(...TIMES),
   rating: fc.integer({ min: 1, max: 5 }),
+  to: fc.constantFrom(COUNTY, '511303000000', '511304000000', TOWNSHIP),
 })
 const eventList = fc.array(rawEvent, { minLength: 1, maxLength: 12 }).map((raws) =>
-  raws.map((r, i) => ev(r.type, r.lamport, { id: `ev${i}`.padStart(22, '0'), author: r.author, at: r.at, rating: r.rating })),
+  raws.map((r, i) => ev(r.type, r.lamport, { id: `ev${i}`.padStart(22, '0'), author: r.author, at: r.at, rating: r.rating, to: r.to })),
 )
 const app = fc.oneof(
   fc.constant(INSTANT),
   fc.integer({ min: 1, max: 20 }).map((n) => ({ kind: 'promised' as const, promisedDays: n })),
+  // With a route, so authority and transfers (转办) are folded too.
+  fc.integer({ min: 1, max: 20 }).map((n) => ({ kind: 'promised' as const, promisedDays: n, originCode: VILLAGE, handlerCode: COUNTY })),
 )
 
 /** Everything the fold decides, for comparison. */
@@ -337,6 +341,8 @@ function outcome(f: Folded) {
     completedAt: f.completedAt,
     deliveredAt: f.deliveredAt,
     pausedDays: f.pausedDays,
+    handlerCode: f.handlerCode,
+    handlers: f.handlers,
     order: f.events.map((e) => e.id),
   }
 }

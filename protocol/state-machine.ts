@@ -7,11 +7,12 @@
 import type { Application, CaseEvent, CaseStatus, EventType } from './case.ts'
 import { localDate, type WorkingDays } from './calendar.ts'
 import { mayAuthor } from './permissions.ts'
+import { checkHandlerLevel } from './case-path.ts'
 
 /** Which event may follow which status, and where it leads. `resumed` returns to the status the correction interrupted. */
 const TRANSITIONS: Record<CaseStatus, Partial<Record<EventType, CaseStatus | 'previous'>>> = {
-  submitted: { accepted: 'accepted', 'correction-requested': 'correction', denied: 'denied', withdrawn: 'withdrawn' },
-  accepted: { 'correction-requested': 'correction', approved: 'approved', denied: 'denied', withdrawn: 'withdrawn' },
+  submitted: { accepted: 'accepted', 'correction-requested': 'correction', denied: 'denied', withdrawn: 'withdrawn', transferred: 'submitted' },
+  accepted: { 'correction-requested': 'correction', approved: 'approved', denied: 'denied', withdrawn: 'withdrawn', transferred: 'submitted' },
   correction: { resumed: 'previous', withdrawn: 'withdrawn' },
   approved: { delivered: 'delivered' },
   denied: { delivered: 'delivered' },
@@ -44,6 +45,10 @@ export interface Folded {
   rating: number | null
   /** Working days the clock stood still for corrections. */
   pausedDays: number
+  /** The handler now: the application's, or the target of the last transfer the fold followed. */
+  handlerCode: string | null
+  /** The handlers in the order the fold followed them (the first is the application's). */
+  handlers: string[]
 }
 
 /**
@@ -51,6 +56,13 @@ export interface Folded {
  * Given the case's origin and handler, an event its author may not take (protocol/permissions.ts
  * `mayAuthor`: a village approving a county's case) is skipped and flagged like any other
  * refused step, so a replica that holds a forged event anyway does not follow it.
+ *
+ * A transfer (转办, allowed to the handler now, while submitted or accepted) makes its target the
+ * handler and returns the case to `submitted`: the competent unit accepts it itself, and the
+ * due-date clock is the handler's — it starts at the new acceptance, with the promised days of
+ * the item, and the days the case spent at the unit that could not decide it (and any correction
+ * pause there) do not count against the new one. Time in all counts toward nothing else: the
+ * transfer and its reason stay on the timeline for supervision.
  */
 export function foldCase(app: Pick<Application, 'kind' | 'promisedDays'> & Partial<Pick<Application, 'originCode' | 'handlerCode'>>, events: readonly CaseEvent[], days: WorkingDays): Folded {
   const seen = new Set<string>()
@@ -60,7 +72,7 @@ export function foldCase(app: Pick<Application, 'kind' | 'promisedDays'> & Parti
   let correctionSince: string | null = null
   const out: Folded = {
     status, events: ordered, flagged: [], acceptedAt: null, completedAt: null, deliveredAt: null, decision: null,
-    dueDate: null, rating: null, pausedDays: 0,
+    dueDate: null, rating: null, pausedDays: 0, handlerCode: app.handlerCode ?? null, handlers: app.handlerCode ? [app.handlerCode] : [],
   }
   const route = app.originCode && app.handlerCode ? { originCode: app.originCode, handlerCode: app.handlerCode } : null
   for (const e of ordered) {
@@ -79,6 +91,19 @@ export function foldCase(app: Pick<Application, 'kind' | 'promisedDays'> & Parti
     if (!to) {
       out.flagged.push({ eventId: e.id, reason: `${e.type} is not allowed while ${status}` })
       continue
+    }
+    if (e.type === 'transferred' && route) {
+      const why = e.to === route.handlerCode ? `the case is already decided at ${e.to}` : checkHandlerLevel(e.to, app.handlerCode!)
+      if (why) {
+        out.flagged.push({ eventId: e.id, reason: why })
+        continue
+      }
+      route.handlerCode = e.to
+      out.handlerCode = e.to
+      out.handlers.push(e.to)
+      out.acceptedAt = null
+      out.pausedDays = 0
+      correctionSince = null
     }
     if (e.type === 'correction-requested') {
       beforeCorrection = status

@@ -21,8 +21,11 @@ export interface StoredUpdate {
   origin: Origin
 }
 
-/** Projects a document into rows after an update, inside the same transaction. */
-export type Projector = (docId: string, doc: Y.Doc, tx: Queryable) => Promise<void>
+/**
+ * Projects a document into rows after an update, inside the same transaction. `widened`: the
+ * document's path grew (a case transferred), so peers newly on it are owed all of it.
+ */
+export type Projector = (docId: string, doc: Y.Doc, tx: Queryable) => Promise<{ widened?: boolean } | void>
 
 const CACHE_DOCS = 256
 const COMPACT_ROWS = 200
@@ -200,10 +203,15 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
     )
     if (!row) return null
     if (this.shared) this.seen.set(docId, Math.max(this.seen.get(docId) ?? 0, Number(row.seq)))
-    await this.project(docId, doc, tx)
+    const projected = await this.project(docId, doc, tx)
     // Written to the journal before COMMIT (a full disk rolls the change back: "not stored");
     // synced after it, grouped (`after`). A replay is already in the journal.
     if (this.journal && origin !== 'replay') this.journal.write({ docId, origin, update })
+    // A path that grew (a transfer): the peers now on it skipped the document's earlier updates
+    // (they were not in scope then), so the whole document is stored again as one update, after
+    // this one. The link sends it to every peer in scope; those that hold it already skip it
+    // (Yjs), and it is not echoed to where this update came from.
+    if (projected?.widened) await this.store(tx, docId, doc, Y.encodeStateAsUpdate(doc), origin === 'replay' ? 'local' : origin)
     return { seq: Number(row.seq), docId, update, origin }
   }
 

@@ -3,10 +3,11 @@
  * lists, queues and dashboards are SQL and never disagree with the documents.
  */
 import type * as Y from 'yjs'
-import { localDate, type Calendar, type DirectoryEntry, type WorkingDays } from '../../../protocol/index.ts'
+import { isInSubtree, localDate, routeOf, type Calendar, type DirectoryEntry, type WorkingDays } from '../../../protocol/index.ts'
 import type { Queryable } from '../store/db.ts'
 import type { Trust } from '../trust/trust.ts'
-import { foldDoc } from './case-doc.ts'
+import { readVerified } from './case-doc.ts'
+import { foldCase } from '../../../protocol/index.ts'
 import { readEntries } from './directory-doc.ts'
 import { readCalendars, readItems } from './catalogue-doc.ts'
 import type { Projector } from './doc-store.ts'
@@ -37,32 +38,50 @@ export function makeProjector(hooks: ProjectionHooks): Projector {
   }
 }
 
-async function projectCase(doc: Y.Doc, tx: Queryable, days: WorkingDays, trust: Trust): Promise<void> {
+/**
+ * Returns `{ widened: true }` when the case's path grew (a transfer named a handler whose route
+ * passes peers that were not on it): the store then re-sends the whole document, since those
+ * peers were skipped for its earlier updates.
+ */
+async function projectCase(doc: Y.Doc, tx: Queryable, days: WorkingDays, trust: Trust): Promise<{ widened: boolean } | undefined> {
   // No application yet (events arrived first: projected when it comes), or not the origin's.
-  const held = foldDoc(doc, trust, days)
+  const held = readVerified(doc, trust)
   if (!held) return
-  const { app, folded: f } = held
+  const { app } = held
+  const f = foldCase(app, held.events, days)
+  f.flagged.unshift(...held.rejected)
+  // The path (every handler a signed transfer named) routes the document; the fold's handler decides it.
+  const route = routeOf(app, held.events)
+  const handler = f.handlerCode ?? app.handlerCode
   // One round trip for the route, the case row and its events: PGlite's cost is per statement.
-  await tx.query(
-    `WITH route AS (
-       INSERT INTO doc_routes (doc_id, origin_code, handler_code) VALUES ('case:' || $1, $4, $5) ON CONFLICT (doc_id) DO NOTHING
+  const [r] = await tx.query<{ before: number | null }>(
+    `WITH old AS (SELECT cardinality(handlers) AS n FROM doc_routes WHERE doc_id = 'case:' || $1),
+     route AS (
+       INSERT INTO doc_routes (doc_id, origin_code, handler_code, handlers) VALUES ('case:' || $1, $4, $20, $21::text[])
+       ON CONFLICT (doc_id) DO UPDATE SET handlers = EXCLUDED.handlers WHERE cardinality(doc_routes.handlers) < cardinality(EXCLUDED.handlers)
      ), row AS (
        INSERT INTO cases (id, item_code, item_version, origin_code, handler_code, kind, status, decision,
-         applicant_name, applicant_phone, created_at, accepted_at, completed_at, delivered_at, due_date, rating, flagged, stat_day, updated_at)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18, now())
+         applicant_name, applicant_phone, created_at, accepted_at, completed_at, delivered_at, due_date, rating, flagged, stat_day, updated_at,
+         first_handler_code, cross_unit, transfers)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18, now(), $20, $22, $23)
        ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, decision = EXCLUDED.decision, stat_day = EXCLUDED.stat_day,
          accepted_at = EXCLUDED.accepted_at, completed_at = EXCLUDED.completed_at, delivered_at = EXCLUDED.delivered_at,
-         due_date = EXCLUDED.due_date, rating = EXCLUDED.rating, flagged = EXCLUDED.flagged, updated_at = now()
+         due_date = EXCLUDED.due_date, rating = EXCLUDED.rating, flagged = EXCLUDED.flagged, updated_at = now(),
+         handler_code = EXCLUDED.handler_code, cross_unit = EXCLUDED.cross_unit, transfers = EXCLUDED.transfers
        RETURNING id
+     ), ev AS (
+       INSERT INTO case_events (case_id, event_id, type, lamport, author, user_name, at, body)
+       SELECT (SELECT id FROM row), e->>'id', e->>'type', (e->>'lamport')::int, e->>'author', e->>'user', (e->>'at')::timestamptz, e
+       FROM jsonb_array_elements($19::jsonb) AS e
+       ON CONFLICT DO NOTHING
      )
-     INSERT INTO case_events (case_id, event_id, type, lamport, author, user_name, at, body)
-     SELECT (SELECT id FROM row), e->>'id', e->>'type', (e->>'lamport')::int, e->>'author', e->>'user', (e->>'at')::timestamptz, e
-     FROM jsonb_array_elements($19::jsonb) AS e
-     ON CONFLICT DO NOTHING`,
-    [app.id, app.itemCode, app.itemVersion, app.originCode, app.handlerCode, app.kind, f.status, f.decision,
+     SELECT (SELECT n FROM old) AS before`,
+    [app.id, app.itemCode, app.itemVersion, app.originCode, handler, app.kind, f.status, f.decision,
       app.applicant.name, app.applicant.phone, app.createdAt, f.acceptedAt, f.completedAt, f.deliveredAt, f.dueDate, f.rating, f.flagged.length,
-      localDate(f.acceptedAt ?? app.createdAt), JSON.stringify(f.events)],
+      localDate(f.acceptedAt ?? app.createdAt), JSON.stringify(f.events), app.handlerCode, route.handlers,
+      !isInSubtree(app.originCode, handler), f.handlers.length - 1],
   )
+  return { widened: r?.before != null && Number(r.before) < route.handlers.length }
 }
 
 async function projectCatalogue(scope: string, doc: Y.Doc, tx: Queryable): Promise<void> {

@@ -17,7 +17,8 @@ interface Row {
   origin: string
   update?: Uint8Array
   origin_code: string | null
-  handler_code: string | null
+  /** Every handler the case has had (its path is the union of the routes to them). */
+  handlers: string[] | null
 }
 
 export class Outbox {
@@ -37,8 +38,8 @@ export class Outbox {
     const [kind, rest] = [r.doc_id.slice(0, r.doc_id.indexOf(':')), r.doc_id.slice(r.doc_id.indexOf(':') + 1)]
     let ref: DocRef
     if (kind === 'case') {
-      if (!r.origin_code || !r.handler_code) return false
-      ref = { kind, originCode: r.origin_code, handlerCode: r.handler_code }
+      if (!r.origin_code || !r.handlers?.length) return false
+      ref = { kind, originCode: r.origin_code, handlers: r.handlers }
     } else if (kind === 'catalogue') ref = { kind, scope: rest }
     else if (kind === 'stats') ref = { kind, nodeCode: rest.slice(0, 12) }
     else if (kind === 'directory') ref = { kind }
@@ -52,7 +53,7 @@ export class Outbox {
    */
   async next(after: number, maxBytes: number, maxRows = 400): Promise<{ entries: OutEntry[]; scannedTo: number }> {
     const rows = await this.db.query<Row>(
-      `SELECT u.seq::float8 AS seq, u.doc_id, u.origin, u.update, r.origin_code, r.handler_code
+      `SELECT u.seq::float8 AS seq, u.doc_id, u.origin, u.update, r.origin_code, r.handlers
        FROM doc_updates u LEFT JOIN doc_routes r ON r.doc_id = u.doc_id
        WHERE u.seq > $1 ORDER BY u.seq LIMIT $2`,
       [after, maxRows],
@@ -74,7 +75,7 @@ export class Outbox {
   /** How many updates after `after` are waiting for this peer. */
   async waiting(after: number): Promise<number> {
     const rows = await this.db.query<Row>(
-      `SELECT u.seq::float8 AS seq, u.doc_id, u.origin, r.origin_code, r.handler_code
+      `SELECT u.seq::float8 AS seq, u.doc_id, u.origin, r.origin_code, r.handlers
        FROM doc_updates u LEFT JOIN doc_routes r ON r.doc_id = u.doc_id WHERE u.seq > $1`,
       [after],
     )
@@ -84,7 +85,7 @@ export class Outbox {
   /** Should this peer hold this document? */
   async inScope(docId: string): Promise<boolean> {
     const [r] = await this.db.query<Row>(
-      `SELECT $1::text AS doc_id, ''::text AS origin, 0::float8 AS seq, r.origin_code, r.handler_code
+      `SELECT $1::text AS doc_id, ''::text AS origin, 0::float8 AS seq, r.origin_code, r.handlers
        FROM (SELECT 1) one LEFT JOIN doc_routes r ON r.doc_id = $1`,
       [docId],
     )
@@ -94,7 +95,7 @@ export class Outbox {
   /** Every document this peer should hold (for the repair pass). */
   async docsInScope(): Promise<string[]> {
     const rows = await this.db.query<Row>(
-      `SELECT DISTINCT ON (u.doc_id) u.doc_id, ''::text AS origin, 0::float8 AS seq, r.origin_code, r.handler_code
+      `SELECT DISTINCT ON (u.doc_id) u.doc_id, ''::text AS origin, 0::float8 AS seq, r.origin_code, r.handlers
        FROM doc_updates u LEFT JOIN doc_routes r ON r.doc_id = u.doc_id`,
     )
     return rows.filter((r) => this.wanted(r)).map((r) => r.doc_id)

@@ -20,7 +20,7 @@
 import * as Y from 'yjs'
 import {
   ApplicationSchema, CalendarSchema, canonicalJson, CaseEventSchema, CatalogueItemSchema, childMayWrite, DirectoryEntrySchema, isInSubtree,
-  mayAuthor, mayAuthorFrom, parentMayWrite, signingText, StatsCountsSchema,
+  checkHandlerLevel, mayAuthorFrom, mayAuthorOnRoute, parentMayWrite, routeOf, signingText, StatsCountsSchema,
   type Application, type CaseEvent, type DirectoryEntry, type DocRef,
 } from '../../../protocol/index.ts'
 import { readApplication, readEvents } from '../docs/case-doc.ts'
@@ -121,17 +121,26 @@ export function makeRefuse(self: string, peer: string, peerIsChild: boolean, tru
     if (!app) return 'events for a case whose application has not arrived'
     if (`case:${app.id}` !== docId) return 'the application does not match its document'
     if (apps.length) {
+      // A case this node has not seen enters through a child only from the side it was taken
+      // in; from the handler's side the application can only be a resend (held: skipped above).
+      if (peerIsChild && !isInSubtree(app.originCode, peer)) return `case taken in at ${app.originCode}, outside ${peer}'s subtree`
       const why = trust.checkApplication(apps[0], true)
       if (why) return why
     }
-    const ref: DocRef = { kind: 'case', originCode: app.originCode, handlerCode: app.handlerCode }
     // Lamport clocks each author has used on this case, to refuse back-dating.
     const latest = new Map<string, number>()
     const heldIds = new Set<string>()
-    for (const ev of readEvents(doc)) {
+    const heldEvents = readEvents(doc)
+    for (const ev of heldEvents) {
       latest.set(ev.author, Math.max(latest.get(ev.author) ?? 0, ev.lamport))
       heldIds.add(ev.id)
     }
+    // The path with every transfer this update brings whose signature holds (routeOf follows a
+    // transfer only from a unit already among the handlers): a decision by the new handler may
+    // come in the same update as the transfer that made it the handler, in any order.
+    const signedTransfers = events.filter((ev) => ev.type === 'transferred' && !trust.checkEvent(ev))
+    const route = routeOf(app, [...heldEvents, ...signedTransfers])
+    const ref: DocRef = { kind: 'case', ...route }
     let seen: number | null = null
     for (const ev of events) {
       // Ids are content hashes: an id held is that very event, resent.
@@ -141,8 +150,12 @@ export function makeRefuse(self: string, peer: string, peerIsChild: boolean, tru
         seen ??= await deliveredLamport(docId, tx)
         if (ev.lamport <= seen) return `event ${ev.id} has Lamport clock ${ev.lamport}, but ${peer} had already received events of this case up to ${seen}: it cannot come before them`
       }
-      const why = trust.checkEvent(ev, true) ?? mayAuthor(ev.type, ev.author, app)
+      const why = trust.checkEvent(ev, true) ?? mayAuthorOnRoute(ev.type, ev.author, route)
       if (why) return why
+      if (ev.type === 'transferred') {
+        const bad = ev.to === ev.author ? `event ${ev.id} transfers the case to the unit that transfers it` : checkHandlerLevel(ev.to, app.handlerCode)
+        if (bad) return bad
+      }
       const before = latest.get(ev.author) ?? 0
       if (ev.lamport <= before) return `event ${ev.id} has Lamport clock ${ev.lamport}, not above ${ev.author}'s earlier events on the case (${before})`
       latest.set(ev.author, ev.lamport)

@@ -23,7 +23,13 @@ export interface CaseSummary {
   id: string
   itemCode: string
   originCode: string
+  /** The handler now (after any transfer). */
   handlerCode: string
+  /** The handler the window chose at intake. */
+  firstHandlerCode: string
+  /** 异地件: decided by a unit that is not the window's own ancestor-or-self. */
+  crossUnit: boolean
+  transfers: number
   status: CaseStatus
   kind: 'instant' | 'promised'
   applicantName: string
@@ -53,8 +59,9 @@ export class CaseService {
     const item = await this.catalogue.get(body.itemCode)
     if (!item) throw new ApiError('not_found', `no item ${body.itemCode} in this node's catalogue`)
     if (item.retired) throw new ApiError('item_retired', `${item.name} (${item.code}) has been retired from the catalogue and takes no new applications`)
-    const handler = handlerFor(this.self.code, item)
+    const handler = handlerFor(this.self.code, item, body.handlerCode)
     if (typeof handler !== 'string') throw new ApiError('invalid_input', handler.error)
+    if (body.handlerCode !== undefined) this.checkUnit(handler, 'handlerCode')
     const known = new Set(item.materials.map((m) => m.name))
     const unknown = body.materials.filter((m) => !known.has(m))
     if (unknown.length) throw new ApiError('invalid_input', `materials not in the guide of ${item.name}: ${unknown.join('、')}`, { unknown })
@@ -92,12 +99,15 @@ export class CaseService {
       const held = readVerified(doc, this.trust)
       if (!held) throw new ApiError('conflict', `case ${id} has events but its application has not arrived yet (or is not its origin's)`)
       const { app, events } = held
-      const why = mayAct(body.type, actor.role, this.self.code, app)
+      // Decisions belong to the handler now (a transfer moves them): the fold knows which unit that is.
+      const now = foldCase(app, events, this.days())
+      const why = mayAct(body.type, actor.role, this.self.code, { originCode: app.originCode, handlerCode: now.handlerCode ?? app.handlerCode })
       if (why) throw new ApiError('forbidden', why)
+      if (body.type === 'transferred') this.checkUnit(body.to, 'to')
       const event = this.event(body, nextLamport(doc), actor, this.now().toISOString())
       const folded = foldCase(app, [...events, event], this.days())
       const flag = folded.flagged.find((f) => f.eventId === event.id)
-      if (flag) throw new ApiError('transition_refused', `cannot record ${body.type} on case ${id}: ${flag.reason}`, { status: foldCase(app, events, this.days()).status })
+      if (flag) throw new ApiError('transition_refused', `cannot record ${body.type} on case ${id}: ${flag.reason}`, { status: now.status })
       appendEvent(doc, event)
       if (opts?.request) await recordRequest(tx, opts.request, { id }) // a retry answers the case as it is then
     })
@@ -111,7 +121,17 @@ export class CaseService {
     const held = foldDoc(await this.docs.get(docId), this.trust, this.days())
     if (!held) return null
     const { app, folded: f } = held
-    return { ...app, events: f.events, status: f.status, dueDate: f.dueDate, flagged: f.flagged, rating: f.rating, acceptedAt: f.acceptedAt, completedAt: f.completedAt }
+    return {
+      ...app, events: f.events, status: f.status, dueDate: f.dueDate, flagged: f.flagged, rating: f.rating, acceptedAt: f.acceptedAt,
+      completedAt: f.completedAt, currentHandlerCode: f.handlerCode ?? app.handlerCode, handlers: f.handlers,
+    }
+  }
+
+  /** A deciding unit named by a person must be one the directory knows and believes (not retired): else the case would go nowhere. */
+  private checkUnit(code: string, field: string): void {
+    const u = this.trust.unit(code)
+    if (!u) throw new ApiError('invalid_input', `${field}: no unit ${code} in the unit directory (单位目录) of this node`)
+    if (!u.keys.some((k) => k.active)) throw new ApiError('invalid_input', `${field}: ${u.name} (${code}) has been retired and takes no cases`)
   }
 
   /** Cases held here, newest first, filtered by status, handler, origin and overdue. */
@@ -130,7 +150,8 @@ export class CaseService {
     const [{ n }] = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM cases ${filter}`, params)
     params.push(Math.min(q.limit ?? 200, 1000), q.offset ?? 0)
     const rows = await this.db.query<Record<string, unknown>>(
-      `SELECT id, item_code, origin_code, handler_code, status, kind, applicant_name, created_at, accepted_at, completed_at, due_date, rating, flagged
+      `SELECT id, item_code, origin_code, handler_code, first_handler_code, cross_unit, transfers, status, kind, applicant_name,
+         created_at, accepted_at, completed_at, due_date, rating, flagged
        FROM cases ${filter}
        ORDER BY created_at DESC, id DESC LIMIT $${params.length - 1} OFFSET $${params.length}`,
       params,
@@ -174,6 +195,7 @@ const iso = (v: unknown): string | null => (v == null ? null : new Date(v as str
 function toSummary(r: Record<string, unknown>): CaseSummary {
   return {
     id: r.id as string, itemCode: r.item_code as string, originCode: r.origin_code as string, handlerCode: r.handler_code as string,
+    firstHandlerCode: (r.first_handler_code as string | null) ?? (r.handler_code as string), crossUnit: Boolean(r.cross_unit), transfers: Number(r.transfers ?? 0),
     status: r.status as CaseStatus, kind: r.kind as 'instant' | 'promised', applicantName: r.applicant_name as string,
     createdAt: iso(r.created_at)!, acceptedAt: iso(r.accepted_at), completedAt: iso(r.completed_at),
     dueDate: (r.due_date as string | null) ?? null, rating: (r.rating as number | null) ?? null, flagged: Number(r.flagged),

@@ -12,6 +12,13 @@
  * - earlyRate = promised cases completed before the due date / promised cases completed
  * - overdue = open (submitted, accepted) past the due date; dueSoon = open, due today or next working day
  * - satisfactionRate = ratings 基本满意 (3) or better / all ratings
+ * - crossUnit (异地件): cases decided by a unit other than the window's own ancestor-or-self;
+ *   transferred: cases handed on by a transfer (转办) at least once. Both count every case of
+ *   the period, accepted or not.
+ *
+ * Two dimensions (`by`): 受理地 (`origin`, the default) counts each case at the window that took
+ * it in; 办理地 (`handler`) counts it at the unit that decides it now. Within one dimension each
+ * case is counted once, so subtree sums never double count.
  */
 import { z } from 'zod'
 
@@ -44,6 +51,9 @@ export const StatsCountsSchema = z.strictObject({
   overdue: count,
   dueSoon: count,
   ratings: z.array(count).length(5),
+  // Absent in values written before 通办 (issue 8): they count as none.
+  crossUnit: count.default(0),
+  transferred: count.default(0),
 }).refine(
   (c) => c.completed <= c.accepted && c.approved + c.denied === c.completed
     && c.onTime <= c.completed && c.onSpot <= c.completed && c.promisedCompleted <= c.completed && c.early <= c.promisedCompleted,
@@ -62,7 +72,7 @@ export interface StatsRow extends Omit<StatsCounts, 'onTime' | 'onSpot' | 'promi
 
 export const emptyCounts = (): StatsCounts => ({
   accepted: 0, completed: 0, approved: 0, denied: 0, onTime: 0, onSpot: 0,
-  promisedCompleted: 0, early: 0, overdue: 0, dueSoon: 0, ratings: [0, 0, 0, 0, 0],
+  promisedCompleted: 0, early: 0, overdue: 0, dueSoon: 0, ratings: [0, 0, 0, 0, 0], crossUnit: 0, transferred: 0,
 })
 
 /** The value as StatsCounts if it has exactly that shape, else null (never throws). */
@@ -86,7 +96,7 @@ export function toRow(key: string, c: StatsCounts): StatsRow {
   const rated = c.ratings.reduce((a, b) => a + b, 0)
   return {
     key, accepted: c.accepted, completed: c.completed, approved: c.approved, denied: c.denied,
-    overdue: c.overdue, dueSoon: c.dueSoon, ratings: [...c.ratings],
+    overdue: c.overdue, dueSoon: c.dueSoon, ratings: [...c.ratings], crossUnit: c.crossUnit, transferred: c.transferred,
     completionRate: rate(c.completed, c.accepted),
     onTimeRate: rate(c.onTime, c.completed),
     onSpotRate: rate(c.onSpot, c.completed),
@@ -99,6 +109,8 @@ export const StatsQuerySchema = z.object({
   from: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'from is YYYY-MM-DD').optional(),
   to: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'to is YYYY-MM-DD').optional(),
   groupBy: z.enum(['item', 'day', 'child']).default('item'),
+  /** 受理地 (origin: where taken in) or 办理地 (handler: where decided). */
+  by: z.enum(['origin', 'handler']).default('origin'),
   /** Drill-down: only the subtree of this descendant (groupBy=child then groups by its children). */
   under: z.string().regex(/^\d{12}$/, 'under is a 12-digit division code').optional(),
 })
@@ -113,6 +125,8 @@ export interface CaseFigures {
   completedAt: string | null
   dueDate: string | null
   rating: number | null
+  crossUnit?: boolean
+  transfers?: number
 }
 
 /**
@@ -141,4 +155,6 @@ export function countCase(
     else if (f.dueDate <= cal.add(today, 1)) c.dueSoon++
   }
   if (f.rating && f.rating >= 1 && f.rating <= 5) c.ratings[f.rating - 1]++
+  if (f.crossUnit) c.crossUnit++
+  if (f.transfers) c.transferred++
 }

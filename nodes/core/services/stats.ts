@@ -14,6 +14,8 @@ export interface StatsResult {
   from: string | null
   to: string | null
   groupBy: string
+  /** 受理地 (origin) or 办理地 (handler). */
+  by: 'origin' | 'handler'
   under: string
   rows: StatsRow[]
   /** Names of this node and the units below it, by code, for labels. */
@@ -30,7 +32,7 @@ export interface StatsResult {
  * Extra sources of counts by key, e.g. children's statistics documents (the tree adds them),
  * with how many values they skipped as malformed.
  */
-export type StatsSource = (q: { from?: string; to?: string; groupBy: string; under: string }) => Promise<{ counts: Map<string, StatsCounts>; skipped: number }>
+export type StatsSource = (q: { from?: string; to?: string; groupBy: string; under: string; by?: 'origin' | 'handler' }) => Promise<{ counts: Map<string, StatsCounts>; skipped: number }>
 
 export class StatsService {
   private readonly sources: StatsSource[] = []
@@ -51,8 +53,12 @@ export class StatsService {
     this.sources.push(s)
   }
 
-  /** Counts of this node's own cases by key (item, day, or — for its own windows — its own code). */
-  async ownCounts(q: { from?: string; to?: string; groupBy: string }): Promise<Map<string, StatsCounts>> {
+  /**
+   * Counts of this node's own cases by key (item, day, or — for its own windows — its own code):
+   * those taken in here (by origin, 受理地) or those decided here now (by handler, 办理地).
+   */
+  async ownCounts(q: { from?: string; to?: string; groupBy: string; by?: 'origin' | 'handler' }): Promise<Map<string, StatsCounts>> {
+    const column = q.by === 'handler' ? 'handler_code' : 'origin_code'
     // Counted in SQL (one row per key, not per case): the same rules as protocol's countCase,
     // with "today" and the next working day worked out once, here, from the calendar.
     const today = localDate(this.now())
@@ -65,7 +71,7 @@ export class StatsService {
            to_char(completed_at AT TIME ZONE 'UTC' + interval '8 hours', 'YYYY-MM-DD') AS done_day,
            to_char(accepted_at AT TIME ZONE 'UTC' + interval '8 hours', 'YYYY-MM-DD') AS accepted_day,
            status IN ('submitted', 'accepted') AND due_date IS NOT NULL AS open_due
-         FROM cases WHERE origin_code = $1 AND ($2::text IS NULL OR stat_day >= $2) AND ($3::text IS NULL OR stat_day <= $3)
+         FROM cases WHERE ${column} = $1 AND ($2::text IS NULL OR stat_day >= $2) AND ($3::text IS NULL OR stat_day <= $3)
        )
        SELECT k,
          count(*) FILTER (WHERE accepted_at IS NOT NULL)::int AS accepted,
@@ -80,7 +86,8 @@ export class StatsService {
          count(*) FILTER (WHERE open_due AND due_date >= $4 AND due_date <= $5)::int AS due_soon,
          count(*) FILTER (WHERE rating = 1)::int AS r1, count(*) FILTER (WHERE rating = 2)::int AS r2,
          count(*) FILTER (WHERE rating = 3)::int AS r3, count(*) FILTER (WHERE rating = 4)::int AS r4,
-         count(*) FILTER (WHERE rating = 5)::int AS r5
+         count(*) FILTER (WHERE rating = 5)::int AS r5,
+         count(*) FILTER (WHERE cross_unit)::int AS cross_unit, count(*) FILTER (WHERE transfers > 0)::int AS transferred
        FROM c GROUP BY k`,
       [this.self.code, q.from ?? null, q.to ?? null, today, nextWorkingDay],
     )
@@ -91,6 +98,7 @@ export class StatsService {
         accepted: n('accepted'), completed: n('completed'), approved: n('approved'), denied: n('denied'),
         onTime: n('on_time'), onSpot: n('on_spot'), promisedCompleted: n('promised_completed'), early: n('early'),
         overdue: n('overdue'), dueSoon: n('due_soon'), ratings: [n('r1'), n('r2'), n('r3'), n('r4'), n('r5')],
+        crossUnit: n('cross_unit'), transferred: n('transferred'),
       })
     }
     return out
@@ -112,6 +120,6 @@ export class StatsService {
     const total = emptyCounts()
     for (const c of merged.values()) addCounts(total, c)
     const rows = [...merged.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, c]) => toRow(k, c))
-    return { from: q.from ?? null, to: q.to ?? null, groupBy: q.groupBy, under, rows, totals: toRow('total', total), skipped, names: await this.names() }
+    return { from: q.from ?? null, to: q.to ?? null, groupBy: q.groupBy, by: q.by, under, rows, totals: toRow('total', total), skipped, names: await this.names() }
   }
 }

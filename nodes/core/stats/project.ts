@@ -63,7 +63,7 @@ export async function projectStats(docId: string, doc: Y.Doc, tx: Queryable): Pr
   const ref = parseStatsDocId(docId)
   const result: StatsProjection = { rows: 0, rejected: [] }
   if (!ref) return result
-  await tx.query('DELETE FROM stats_rows WHERE node_code = $1 AND month = $2', [ref.nodeCode, ref.month])
+  await tx.query('DELETE FROM stats_rows WHERE node_code = $1 AND month = $2 AND dim = $3', [ref.nodeCode, ref.month, ref.dim])
   let name: unknown
   try {
     name = doc.getMap<unknown>('meta').get('name')
@@ -77,8 +77,8 @@ export async function projectStats(docId: string, doc: Y.Doc, tx: Queryable): Pr
   for (const e of checkEntries(ref.month, doc)) {
     if (e.counts && e.day && e.item) {
       await tx.query(
-        'INSERT INTO stats_rows (node_code, month, day, item_code, counts) VALUES ($1,$2,$3,$4,$5)',
-        [ref.nodeCode, ref.month, e.day, e.item, JSON.stringify(e.counts)],
+        'INSERT INTO stats_rows (node_code, month, day, item_code, counts, dim) VALUES ($1,$2,$3,$4,$5,$6)',
+        [ref.nodeCode, ref.month, e.day, e.item, JSON.stringify(e.counts), ref.dim],
       )
       result.rows++
       continue
@@ -87,8 +87,8 @@ export async function projectStats(docId: string, doc: Y.Doc, tx: Queryable): Pr
     result.rejected.push({ key: e.key, reason })
     const marker = REJECTED_PREFIX + createHash('sha256').update(e.key).digest('hex').slice(0, 24)
     await tx.query(
-      'INSERT INTO stats_rows (node_code, month, day, item_code, counts) VALUES ($1,$2,$3,$4,$5) ON CONFLICT DO NOTHING',
-      [ref.nodeCode, ref.month, e.day ?? `${ref.month}-01`, marker, JSON.stringify({ rejected: printable(reason), key: printable(e.key.slice(0, 80)) })],
+      'INSERT INTO stats_rows (node_code, month, day, item_code, counts, dim) VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING',
+      [ref.nodeCode, ref.month, e.day ?? `${ref.month}-01`, marker, JSON.stringify({ rejected: printable(reason), key: printable(e.key.slice(0, 80)) }), ref.dim],
     )
   }
   if (result.rejected.length) {

@@ -46,17 +46,20 @@ export class StatsPublisher {
    */
   async refresh(withOpen = false): Promise<void> {
     const [{ now }] = await this.db.query<{ now: string }>('SELECT now()::text AS now')
-    const dirty = await this.db.query<{ month: string }>(
-      `SELECT DISTINCT substr(stat_day, 1, 7) AS month FROM cases
-       WHERE origin_code = $1 AND (($2::timestamptz IS NULL OR updated_at >= $2) OR ($3 AND status IN ('submitted', 'accepted')))`,
-      [this.self.code, this.since, withOpen],
-    )
-    for (const { month } of dirty) {
-      const counts = await this.stats.ownCounts({ groupBy: 'day|item', from: `${month}-01`, to: `${month}-31` })
-      await this.docs.change(statsDocId(this.self.code, month), (doc) => {
-        writeCounts(doc, counts)
-        writeName(doc, this.self.name)
-      })
+    for (const dim of ['origin', 'handler'] as const) {
+      const column = dim === 'origin' ? 'origin_code' : 'handler_code'
+      const dirty = await this.db.query<{ month: string }>(
+        `SELECT DISTINCT substr(stat_day, 1, 7) AS month FROM cases
+         WHERE ${column} = $1 AND (($2::timestamptz IS NULL OR updated_at >= $2) OR ($3 AND status IN ('submitted', 'accepted')))`,
+        [this.self.code, this.since, withOpen],
+      )
+      for (const { month } of dirty) {
+        const counts = await this.stats.ownCounts({ groupBy: 'day|item', from: `${month}-01`, to: `${month}-31`, by: dim })
+        await this.docs.change(statsDocId(this.self.code, month, dim), (doc) => {
+          writeCounts(doc, counts)
+          writeName(doc, this.self.name)
+        })
+      }
     }
     this.since = now
   }
@@ -73,8 +76,8 @@ export class StatsPublisher {
   private descendants: StatsSource = async (q) => {
     const rows = await this.db.query<{ node_code: string; day: string; item_code: string; counts: unknown }>(
       `SELECT node_code, day, item_code, counts FROM stats_rows
-       WHERE node_code <> $1 AND ($2::text IS NULL OR day >= $2) AND ($3::text IS NULL OR day <= $3)`,
-      [this.self.code, q.from ?? null, q.to ?? null],
+       WHERE node_code <> $1 AND dim = $4 AND ($2::text IS NULL OR day >= $2) AND ($3::text IS NULL OR day <= $3)`,
+      [this.self.code, q.from ?? null, q.to ?? null, q.by ?? 'origin'],
     )
     const out = new Map<string, StatsCounts>()
     let skipped = 0

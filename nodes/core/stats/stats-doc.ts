@@ -1,5 +1,6 @@
 /**
- * Statistics documents: one per node per month (`stats:<code>:<YYYY-MM>`), written by that
+ * Statistics documents: two per node per month (`stats:<code>:<YYYY-MM>` by where cases were
+ * taken in, `stats:<code>:<YYYY-MM>:handled` by where they are decided), written by that
  * node alone from its own cases, sent up to every ancestor. Map `counts` holds, per
  * `<day>|<item code>`, the summable counts of the cases accepted (or taken in) that day. Counts
  * only: no personal data ever enters a statistics document. Monthly documents keep each one
@@ -8,11 +9,16 @@
 import type * as Y from 'yjs'
 import type { StatsCounts } from '../../../protocol/index.ts'
 
-export const statsDocId = (code: string, month: string): string => `stats:${code}:${month}`
+/** Which cases a document counts: those taken in here (受理地), or those decided here (办理地). */
+export type StatsDim = 'origin' | 'handler'
 
-export function parseStatsDocId(id: string): { nodeCode: string; month: string } | null {
-  const m = /^stats:(\d{12}):(\d{4}-\d{2})$/.exec(id)
-  return m ? { nodeCode: m[1], month: m[2] } : null
+/** `stats:<code>:<month>` counts by origin (as before 通办); `…:handled` by handler. */
+export const statsDocId = (code: string, month: string, dim: StatsDim = 'origin'): string =>
+  `stats:${code}:${month}${dim === 'handler' ? ':handled' : ''}`
+
+export function parseStatsDocId(id: string): { nodeCode: string; month: string; dim: StatsDim } | null {
+  const m = /^stats:(\d{12}):(\d{4}-\d{2})(:handled)?$/.exec(id)
+  return m ? { nodeCode: m[1], month: m[2], dim: m[3] ? 'handler' : 'origin' } : null
 }
 
 export function readCounts(doc: Y.Doc): Map<string, StatsCounts> {

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod'
 import { CASE_STATUSES } from './case.ts'
+import { LevelSchema, type Level } from './division.ts'
 
 /** The largest page a list route answers, and the furthest it lets a client skip. */
 export const MAX_PAGE = 1000
@@ -44,3 +45,21 @@ export type CaseListQuery = z.infer<typeof CaseListQuerySchema>
 
 /** The `Idempotency-Key` header: a client-chosen name for one write (a UUID will do). */
 export const IdempotencyKeySchema = z.string().regex(/^[\x21-\x7e]{1,128}$/, 'Idempotency-Key is 1–128 visible ASCII characters, e.g. a UUID')
+
+/** `GET /api/units`: the unit directory (codes and names of every unit of the tree; no personal data), for the unit picker. */
+export const UnitListQuerySchema = z.object({
+  level: optional(LevelSchema),
+  /** A name fragment, pinyin initials or a code fragment. */
+  q: optional(QueryText(50)),
+})
+export type UnitListQuery = z.infer<typeof UnitListQuerySchema>
+
+/** One unit as the directory lists it. */
+export interface UnitView {
+  code: string
+  name: string
+  level: Level
+  parentCode: string | null
+  /** False once every key of the unit has been revoked (a retired unit keeps its code and name). */
+  active: boolean
+}

@@ -12,7 +12,7 @@ import { refuseNul, storageFault } from './guards.ts'
 import type { AppEnv } from './env.ts'
 import { casesRoutes } from './routes-cases.ts'
 import { catalogueRoutes } from './routes-catalogue.ts'
-import { loginRoute, logoutRoute, statsRoutes, usersRoutes } from './routes-misc.ts'
+import { loginRoute, logoutRoute, statsRoutes, unitsRoutes, usersRoutes } from './routes-misc.ts'
 import { publicRoutes } from './routes-public.ts'
 import { uiRoutes } from './routes-ui.ts'
 
@@ -41,6 +41,7 @@ export function createApp(node: TongbanNode, extras: AppExtras = {}): Hono<AppEn
   app.route('/api/cases', casesRoutes)
   app.route('/api/stats', statsRoutes)
   app.route('/api/users', usersRoutes)
+  app.route('/api/units', unitsRoutes)
   app.route('/', uiRoutes)
   extras.extend?.(app)
 

@@ -4,6 +4,7 @@ import { clientAddress } from './address.ts'
 import { bearerToken, requireRole, withRetryAfter } from './auth.ts'
 import { jsonBody } from './body.ts'
 import type { AppEnv } from './env.ts'
+import { listUnits } from '../services/units.ts'
 
 export const loginRoute = new Hono<AppEnv>().post('/', async (c) => {
   const body = await jsonBody(c)
@@ -30,3 +31,6 @@ export const usersRoutes = new Hono<AppEnv>()
   .put('/:name/password', requireRole('admin'), async (c) => c.json(await c.var.node.users.resetPassword(c.req.param('name'), await jsonBody(c))))
 
 export const statsRoutes = new Hono<AppEnv>().get('/', async (c) => c.json(await c.var.node.stats.query(c.req.query())))
+
+/** The unit directory: every unit of the tree by code and name (for the unit picker). */
+export const unitsRoutes = new Hono<AppEnv>().get('/', (c) => c.json(listUnits(c.var.node.trust, c.req.query())))

@@ -103,6 +103,11 @@ export class Trust {
     return this.units.get(code)
   }
 
+  /** Every unit the directory resolves (for the unit picker). */
+  allUnits(): UnitKeys[] {
+    return [...this.units.values()]
+  }
+
   unitCount(): number {
     return this.units.size
   }

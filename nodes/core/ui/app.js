@@ -7,6 +7,7 @@
 import { api, session, whenLoggedOut } from './lib/api.js'
 import { render as renderBanner, startBanner } from './lib/banner.js'
 import { ctx, loadCalendars } from './lib/ctx.js'
+import { loadUnits } from './lib/units.js'
 import { h, mount } from './lib/dom.js'
 import { lang, setLang, t } from './lib/i18n.js'
 import { levelName, roleName } from './lib/format.js'
@@ -181,6 +182,7 @@ export async function loggedIn(s) {
   session.set(s)
   ctx.user = { name: s.name, role: s.role }
   await loadCalendars().catch(() => {})
+  void loadUnits() // names of the units of the tree, for every page (never throws)
   const after = sessionStorage.getItem('tongban.after')
   sessionStorage.removeItem('tongban.after')
   go(after && !after.startsWith('#/login') ? after : '#/' + navFor(s.role, ctx.node.level)[0])
@@ -205,6 +207,7 @@ async function boot() {
     try {
       ctx.user = await api('GET', '/api/users/me')
       await loadCalendars()
+      void loadUnits()
     } catch {
       ctx.user = null
     }

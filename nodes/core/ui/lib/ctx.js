@@ -48,10 +48,15 @@ export async function loadCalendars() {
   ctx.days = new P.WorkingDays(calendars)
 }
 
-/** May the user take `type` on case `c` here? The server's own rule: state machine, then `mayAct`. */
+/**
+ * May the user take `type` on case `c` here? The server's own rule: state machine, then `mayAct`
+ * against the handler *now* (`currentHandlerCode`: a transfer moves the decisions; the
+ * application's `handlerCode` stays the unit chosen at intake).
+ */
 export function allowedActions(c) {
   if (!ctx.user) return []
-  return P.allowedNext(c.status, c.rating !== null).filter((type) => P.mayAct(type, ctx.user.role, ctx.node.code, c) === null)
+  const route = { originCode: c.originCode, handlerCode: c.currentHandlerCode ?? c.handlerCode }
+  return P.allowedNext(c.status, c.rating !== null).filter((type) => P.mayAct(type, ctx.user.role, ctx.node.code, route) === null)
 }
 
 /** Which level a division code names ('village' …), or null. */

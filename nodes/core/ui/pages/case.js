@@ -5,19 +5,25 @@
  */
 import { onLeave } from '../app.js'
 import { api } from '../lib/api.js'
-import { allowedActions, ctx, loadCatalogue, P } from '../lib/ctx.js'
+import { allowedActions, ctx, levelOf, loadCatalogue, P } from '../lib/ctx.js'
 import { h, mount, toast, confirmDialog } from '../lib/dom.js'
 import { t } from '../lib/i18n.js'
 import { dueChip, eventName, fmtTime, levelName, maskId, maskPhone, ratingName, roleName, statusName, statusPill, unitLabel } from '../lib/format.js'
 import { liveCase } from '../lib/live.js'
+import { unitPicker } from '../lib/unit-picker.js'
+import { codesOfCase, loadUnits } from '../lib/units.js'
 
 /** The order actions are offered in, most likely first. */
-const ORDER = ['accepted', 'approved', 'delivered', 'rated', 'correction-requested', 'resumed', 'denied', 'withdrawn']
+const ORDER = ['accepted', 'approved', 'delivered', 'rated', 'correction-requested', 'resumed', 'transferred', 'denied', 'withdrawn']
+
+/** The unit deciding the case now: a transfer (转办) moves it; `handlerCode` stays the one chosen at intake. */
+const handlerNow = (c) => c.currentHandlerCode ?? c.handlerCode
 
 export async function render({ id }) {
   const catalogue = await loadCatalogue()
   const path = '/api/cases/' + encodeURIComponent(id)
   let c = await api('GET', path)
+  const units = await loadUnits({ need: codesOfCase(c) })
   const item = catalogue.get(c.itemCode)
   const root = h('div', { dataset: { case: c.id } })
   const presence = h('div', { class: 'presence', 'aria-live': 'polite', dataset: { presence: '' } })
@@ -44,7 +50,7 @@ export async function render({ id }) {
           applicantCard(c, reveal, draw),
           materialsCard(c, item)),
         h('div', null,
-          actionsCard(c, item, {
+          actionsCard(c, item, units, {
             opened: (type) => {
               openForm = type
               live?.acting(type)
@@ -67,6 +73,7 @@ export async function render({ id }) {
   const refresh = async () => {
     const view = await api('GET', path)
     if (left || JSON.stringify(view.events) === JSON.stringify(c.events)) return
+    await loadUnits({ need: codesOfCase(view) }) // a transfer may name a unit not known yet
     const moved = view.status !== c.status
     if (openForm) {
       mount(news, t('case.changedWhileOpen'), ' ', h('button', { class: 'btn small secondary', type: 'button', onclick: () => ((c = view), (openForm = null), draw()) }, t('case.reload')))
@@ -120,7 +127,10 @@ function timelineCard(c) {
   const flagged = new Map(c.flagged.map((f) => [f.eventId, f.reason]))
   const entries = [
     { cls: 'ev-intake', what: t('event.intake'), who: c.createdBy, where: c.originCode, at: c.createdAt, extra: null },
-    ...c.events.map((e) => ({ cls: 'ev-' + e.type, what: eventName(e.type), who: e.user, where: e.author, at: e.at, extra: eventDetail(e), flag: flagged.get(e.id) })),
+    ...c.events.map((e) => ({
+      cls: 'ev-' + e.type, what: e.type === 'transferred' ? t('case.transferredTo', { unit: unitLabel(e.to) }) : eventName(e.type),
+      who: e.user, where: e.author, at: e.at, extra: eventDetail(e), flag: flagged.get(e.id),
+    })),
   ]
   return h('section', { class: 'card', 'aria-labelledby': 'tl-h' },
     h('h2', { id: 'tl-h' }, t('case.timeline')),
@@ -134,7 +144,7 @@ function timelineCard(c) {
 function eventDetail(e) {
   if (e.type === 'rated') return [h('span', { class: 'stars' }, ratingName(e.rating)), e.comment ? ' · ' + e.comment : '']
   if (e.type === 'correction-requested') return [t('case.toCorrect') + e.materials.join('、'), e.note ? ' · ' + e.note : '']
-  if (e.type === 'denied') return t('case.reason') + e.reason
+  if (e.type === 'denied' || e.type === 'transferred') return t('case.reason') + e.reason
   if (e.type === 'withdrawn') return e.reason ? t('case.reason') + e.reason : null
   return e.note || null
 }
@@ -174,7 +184,8 @@ function detailsCard(c, item) {
       h('dt', null, t('case.item')), h('dd', null, `${item?.name ?? ''} (${c.itemCode} v${c.itemVersion})`),
       h('dt', null, t('guide.promised')), h('dd', null, c.kind === 'instant' ? t('kind.instant') : t('days', { n: c.promisedDays })),
       h('dt', null, t('case.takenIn')), h('dd', null, `${unitLabel(c.originCode)} · ${fmtTime(c.createdAt)}`),
-      h('dt', null, t('case.decidedAt')), h('dd', null, unitLabel(c.handlerCode)),
+      h('dt', null, t('case.decidedAt')), h('dd', { dataset: { field: 'handler' } }, unitLabel(handlerNow(c)), transferredFrom(c)),
+      h('dt', null, t('case.route')), h('dd', { dataset: { field: 'route' } }, P.casePathOf({ originCode: c.originCode, handlers: c.handlers ?? [c.handlerCode] }).map(unitLabel).join(' → ')),
       h('dt', null, t('case.acceptedAt')), h('dd', null, fmtTime(c.acceptedAt)),
       h('dt', null, t('case.completedAt')), h('dd', null, fmtTime(c.completedAt)),
       h('dt', null, t('case.dueDate')), h('dd', null, c.dueDate ?? '—'),
@@ -183,8 +194,14 @@ function detailsCard(c, item) {
       h('a', { class: 'btn secondary small', href: '#/receipt/' + encodeURIComponent(c.id) }, t('case.receipt'))))
 }
 
+/** "（由 高坪区 转办）" after the handler's name when a transfer brought the case there. */
+function transferredFrom(c) {
+  const hs = c.handlers ?? []
+  return hs.length > 1 ? t('case.transferredFrom', { from: unitLabel(hs[hs.length - 2]) }) : ''
+}
+
 /** The actions this user may take here, each opening a short form. */
-function actionsCard(c, item, hooks) {
+function actionsCard(c, item, units, hooks) {
   const types = allowedActions(c).sort((a, b) => ORDER.indexOf(a) - ORDER.indexOf(b))
   const area = h('div', { class: 'action-list' })
   const card = h('section', { class: 'card', 'aria-labelledby': 'ac-h', dataset: { actions: types.join(' ') } },
@@ -192,7 +209,7 @@ function actionsCard(c, item, hooks) {
   const showButtons = () => {
     hooks.opened(null)
     if (!types.length) {
-      mount(area, h('p', { class: 'muted', dataset: { noActions: '' } }, whyNoActions(c)))
+      mount(area, h('p', { class: 'muted', dataset: { noActions: '', relay: String(relays(c)) } }, whyNoActions(c)))
       return
     }
     const elsewhere = whereElse(c)
@@ -201,7 +218,7 @@ function actionsCard(c, item, hooks) {
       type: 'button', dataset: { action: type },
       onclick: () => {
         hooks.opened(type)
-        mount(area, actionForm(c, item, type, { cancel: showButtons, done: (view) => hooks.done(view, type) }))
+        mount(area, actionForm(c, item, units, type, { cancel: showButtons, done: (view) => hooks.done(view, type) }))
         area.querySelector('input, textarea, button')?.focus()
       },
     }, t('action.' + type))))
@@ -213,27 +230,32 @@ function actionsCard(c, item, hooks) {
 /** Where the next step happens when it is not here (shown above this node's own actions). */
 function whereElse(c) {
   const open = c.status === 'submitted' || c.status === 'accepted' || c.status === 'correction'
-  if (open && c.handlerCode !== ctx.node.code) {
-    const level = P.levelOfCode(c.handlerCode)
-    return t('case.waitingAbove', { where: unitLabel(c.handlerCode), level: typeof level === 'string' ? levelName(level) : '' })
-  }
+  if (open && handlerNow(c) !== ctx.node.code) return t('case.waitingAbove', { where: unitLabel(handlerNow(c)) })
   return null
+}
+
+/** Is this node on the case's path only to pass it on (途经 / 转送): neither its window nor one of its handlers? */
+function relays(c) {
+  return ctx.node.code !== c.originCode && !(c.handlers ?? [c.handlerCode]).includes(ctx.node.code)
 }
 
 /** Why this user has nothing to do on the case, in words for the window. */
 function whyNoActions(c) {
   const role = ctx.user.role
+  const now = handlerNow(c)
+  // What this node is to the case comes first: a relay or a former handler never acts on it.
+  if (relays(c)) return t('case.relayOnly', { origin: unitLabel(c.originCode), handler: unitLabel(now) })
+  if (now !== ctx.node.code && c.originCode !== ctx.node.code) return t('case.transferredAway', { where: unitLabel(now) })
   if (role === 'supervisor' || role === 'admin') return t('case.readOnly', { role: roleName(role) })
   if (c.status === 'withdrawn' || (c.status === 'delivered' && c.rating !== null)) return t('case.finished')
-  const level = P.levelOfCode(c.handlerCode)
-  if (c.handlerCode !== ctx.node.code && (c.status === 'submitted' || c.status === 'accepted' || c.status === 'correction')) {
-    return t('case.waitingAbove', { where: unitLabel(c.handlerCode), level: typeof level === 'string' ? levelName(level) : '' })
+  if (now !== ctx.node.code && (c.status === 'submitted' || c.status === 'accepted' || c.status === 'correction')) {
+    return t('case.waitingAbove', { where: unitLabel(now) })
   }
   if (c.originCode !== ctx.node.code) return t('case.backAtOrigin', { where: unitLabel(c.originCode) })
   return t('case.nothing')
 }
 
-function actionForm(c, item, type, { cancel, done }) {
+function actionForm(c, item, units, type, { cancel, done }) {
   const err = h('div', { class: 'notice error', role: 'alert', hidden: true })
   const note = h('textarea', { id: 'act-note', rows: '3' })
   const parts = []
@@ -261,8 +283,25 @@ function actionForm(c, item, type, { cancel, done }) {
       h('div', { class: 'rating-scale', role: 'group', 'aria-labelledby': 'rate-l' }, buttons)))
     collect = () => ({ rating, comment: note.value.trim() || undefined })
   }
-  const noteLabel = type === 'denied' ? t('action.reasonRequired') : type === 'withdrawn' ? t('action.reason') : type === 'rated' ? t('action.comment') : t('action.note')
-  parts.push(h('div', { class: 'field' }, h('label', { htmlFor: 'act-note', class: type === 'denied' ? 'req' : null }, noteLabel), note))
+  if (type === 'transferred') {
+    // To a unit of the case's level (its first handler's), not the one deciding it now.
+    const level = levelOf(c.handlers?.[0] ?? c.handlerCode)
+    let to = null
+    const slot = h('div')
+    const drawTarget = () => mount(slot, to
+      ? h('p', { class: 'row' }, t('action.transferPicked'), h('strong', { dataset: { field: 'transfer-to', code: to } }, unitLabel(to)),
+        h('button', { class: 'btn ghost small', type: 'button', onclick: () => ((to = null), drawTarget(), slot.querySelector('input')?.focus()) }, t('action.transferAgain')))
+      : unitPicker({
+        id: 'transfer-q', units, level, exclude: [handlerNow(c)], label: t('action.transferTo', { level: levelName(level) }),
+        onPick: (u) => ((to = u.code), drawTarget(), note.focus()),
+      }))
+    drawTarget()
+    parts.push(slot)
+    collect = () => ({ to, reason: note.value.trim() })
+  }
+  const required = type === 'denied' || type === 'transferred'
+  const noteLabel = { denied: t('action.reasonRequired'), transferred: t('action.transferReason'), withdrawn: t('action.reason'), rated: t('action.comment') }[type] ?? t('action.note')
+  parts.push(h('div', { class: 'field' }, h('label', { htmlFor: 'act-note', class: required ? 'req' : null }, noteLabel), note))
 
   const submit = h('button', { class: ['btn', type === 'denied' || type === 'withdrawn' ? 'danger' : null], type: 'submit', dataset: { confirm: type } }, t('action.confirm.' + type))
   const onsubmit = async (e) => {
@@ -272,6 +311,8 @@ function actionForm(c, item, type, { cancel, done }) {
     if (type === 'rated' && !rating) return fail(t('action.pickRating'))
     if (type === 'correction-requested' && !body.materials.length) return fail(t('action.pickMaterials'))
     if (type === 'denied' && !body.reason) return fail(t('action.needReason'))
+    if (type === 'transferred' && !body.to) return fail(t('action.pickUnit'))
+    if (type === 'transferred' && !body.reason) return fail(t('action.needTransferReason'))
     if (type === 'withdrawn' && !(await confirmDialog({ title: t('action.withdrawTitle'), body: t('action.withdrawBody'), ok: t('action.confirm.withdrawn'), cancel: t('cancel'), danger: true }))) return
     submit.disabled = true
     try {

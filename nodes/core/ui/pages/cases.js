@@ -8,6 +8,7 @@ import { ctx, loadCatalogue } from '../lib/ctx.js'
 import { caseTable } from '../lib/case-table.js'
 import { h, mount } from '../lib/dom.js'
 import { t } from '../lib/i18n.js'
+import { loadUnits } from '../lib/units.js'
 
 const FILTERS = {
   all: '',
@@ -42,6 +43,7 @@ export async function render(_params, query) {
       status: FILTERS[filter], limit: 1000,
       origin: scope === 'origin' ? ctx.node.code : '', handler: scope === 'handler' ? ctx.node.code : '',
     }))
+    await loadUnits({ need: res.cases.flatMap((c) => [c.originCode, c.handlerCode]) })
     all = res.cases
     draw()
   }

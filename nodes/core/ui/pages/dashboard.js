@@ -1,8 +1,9 @@
 /**
  * Dashboards (统计): the rates every report quotes, for this node and everything below it,
  * by child unit, by item and by day; a ranking by satisfaction; the red and yellow cases;
- * ECharts charts; the table as CSV. Every figure is GET /api/stats as the node computes it —
- * the page divides nothing itself.
+ * ECharts charts; the table as CSV, with 异地件 and 转办 counts. Every figure is GET /api/stats
+ * as the node computes it — the page divides nothing itself — counted where each case was taken
+ * in (受理地) or where it is decided (办理地), as the toggle says.
  */
 import { onLeave, remember } from '../app.js'
 import { api, qs } from '../lib/api.js'
@@ -13,9 +14,12 @@ import { toCsv } from '../lib/csv.js'
 import { download, h, mount } from '../lib/dom.js'
 import { t } from '../lib/i18n.js'
 import { dueState, pct, ratingName, unitLabel } from '../lib/format.js'
+import { loadUnits } from '../lib/units.js'
 
 const RANGES = ['all', 'month', 'last30', 'year']
 const TABS = ['child', 'item', 'day']
+/** 受理地 (origin, the node's default) or 办理地 (handler). */
+const DIMS = ['origin', 'handler']
 
 function rangeDates(r) {
   const d = today()
@@ -33,6 +37,7 @@ export async function render(_params, query) {
     to: query.get('to') ?? '',
     tab: TABS.includes(query.get('tab')) ? query.get('tab') : 'child',
     under: query.get('under') ?? '',
+    by: DIMS.includes(query.get('by')) ? query.get('by') : 'origin',
   }
   if (state.range !== 'custom') Object.assign(state, rangeDates(state.range))
   const root = h('div')
@@ -43,15 +48,16 @@ export async function render(_params, query) {
     remember('/dashboard', qs({
       range: state.range === 'all' || state.range === 'custom' ? '' : state.range,
       from: state.range === 'custom' ? state.from : '', to: state.range === 'custom' ? state.to : '',
-      tab: state.tab === 'child' ? '' : state.tab, under: state.under,
+      tab: state.tab === 'child' ? '' : state.tab, under: state.under, by: state.by === 'origin' ? '' : state.by,
     }))
-    const base = { from: state.from, to: state.to }
+    const base = { from: state.from, to: state.to, by: state.by }
     const [byChild, byItem, byDay, open] = await Promise.all([
       api('GET', '/api/stats' + qs({ ...base, groupBy: 'child', under: state.under })),
       api('GET', '/api/stats' + qs({ ...base, groupBy: 'item' })),
       api('GET', '/api/stats' + qs({ ...base, groupBy: 'day' })),
       api('GET', '/api/cases' + qs({ status: 'submitted,accepted', limit: 1000 })),
     ])
+    await loadUnits({ need: open.cases.map((c) => c.handlerCode) })
     // Drill-down needs the node to answer for a unit below it; only offered when it does.
     const drills = byChild.under !== undefined
     const warn = open.cases.filter((c) => dueState(c) !== 'ok' && dueState(c) !== 'none')
@@ -80,7 +86,7 @@ export async function render(_params, query) {
       const rows = [[t('dash.col.key.' + state.tab), ...COLS.map((c) => t('dash.col.' + c))],
         ...res.rows.map((r) => [keyLabel(r.key, state.tab), ...COLS.map((c) => csvValue(r, c))]),
         [t('dash.total'), ...COLS.map((c) => csvValue(res.totals, c))]]
-      download(`tongban-${ctx.node.code}-${state.tab}-${state.from || 'all'}-${state.to || today()}.csv`, toCsv(rows))
+      download(`tongban-${ctx.node.code}-${state.by}-${state.tab}-${state.from || 'all'}-${state.to || today()}.csv`, toCsv(rows))
     }
 
     const fromI = h('input', { type: 'date', id: 'd-from', value: state.from })
@@ -90,9 +96,14 @@ export async function render(_params, query) {
         h('div', null,
           h('h1', null, t('dash.title')),
           h('p', { class: 'sub' }, state.under ? [t('dash.under', { unit: unitLabel(state.under) }), ' ', h('button', { class: 'btn ghost small', type: 'button', onclick: () => ((state.under = ''), void load()) }, t('dash.back'))]
-            : t('dash.lead', { name: ctx.node.name }))),
+            : t('dash.lead', { name: ctx.node.name }), ' · ', h('span', { dataset: { dim: state.by } }, t('dash.dim.' + state.by), '：', t('dash.dim.hint.' + state.by)))),
         h('div', { class: 'actions' }, h('button', { class: 'btn secondary', type: 'button', onclick: () => print() }, t('dash.print')))),
       h('div', { class: 'card filters no-print' },
+        h('div', { class: 'field' }, h('span', { class: 'label', id: 'd-dim' }, t('dash.dim')),
+          h('div', { class: 'segmented', role: 'group', 'aria-labelledby': 'd-dim' }, DIMS.map((d) => h('button', {
+            type: 'button', 'aria-pressed': String(state.by === d), dataset: { by: d }, title: t('dash.dim.hint.' + d),
+            onclick: () => ((state.by = d), void load()),
+          }, t('dash.dim.' + d))))),
         h('div', { class: 'field' }, h('span', { class: 'label' }, t('dash.range')),
           h('div', { class: 'segmented', role: 'group', 'aria-label': t('dash.range') }, RANGES.map((r) => h('button', {
             type: 'button', 'aria-pressed': String(state.range === r), dataset: { range: r },
@@ -147,9 +158,10 @@ export async function render(_params, query) {
   return root
 }
 
-const COLS = ['accepted', 'completed', 'completionRate', 'onTimeRate', 'onSpotRate', 'earlyRate', 'satisfactionRate', 'rated', 'overdue', 'dueSoon']
+const COLS = ['accepted', 'completed', 'completionRate', 'onTimeRate', 'onSpotRate', 'earlyRate', 'satisfactionRate', 'rated', 'overdue', 'dueSoon', 'crossUnit', 'transferred']
 const RATE = new Set(['completionRate', 'onTimeRate', 'onSpotRate', 'earlyRate', 'satisfactionRate'])
-const cellValue = (r, c) => (c === 'rated' ? r.ratings.reduce((a, b) => a + b, 0) : r[c])
+// A node not yet counting 异地件 and 转办 answers rows without them: none.
+const cellValue = (r, c) => (c === 'rated' ? r.ratings.reduce((a, b) => a + b, 0) : r[c] ?? 0)
 const csvValue = (r, c) => (RATE.has(c) ? (r[c] === null ? '' : pct(r[c])) : cellValue(r, c))
 
 function keyLabel(key, tab) {

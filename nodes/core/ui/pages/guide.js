@@ -3,9 +3,11 @@ import { ctx, loadCatalogue, P } from '../lib/ctx.js'
 import { h } from '../lib/dom.js'
 import { t } from '../lib/i18n.js'
 import { kindTag, levelName, levelTag, unitLabel } from '../lib/format.js'
+import { loadUnits } from '../lib/units.js'
 
 export async function render({ code }) {
   const item = (await loadCatalogue()).get(code)
+  await loadUnits()
   if (!item) throw new Error(t('guide.noItem', { code }))
   const handler = P.handlerFor(ctx.node.code, item)
   const canTakeIn = P.mayTakeIn(ctx.user.role) && !item.retired && typeof handler === 'string'
@@ -52,16 +54,21 @@ function fact(k, v, small) {
   return h('div', { class: 'fact' }, h('div', { class: 'k' }, k), h('div', { class: 'v' }, v, small ? h('small', null, ' ' + small) : null))
 }
 
-/** This window → … → the deciding node → back to this window, drawn as a vertical route. */
+/**
+ * This window → … → the deciding node → back to this window, drawn as a vertical route: up to
+ * the common ancestor of the two (转报), down to the handler when it sits in another subtree
+ * (转送), and back the same way (统一窗口出件).
+ */
 export function routeBox(handler) {
-  const path = P.casePath(ctx.node.code, handler)
-  const stops = path.map((code) => ({
-    name: code === ctx.node.code ? ctx.node.name : unitLabel(code),
-    what: code === handler ? (code === ctx.node.code ? t('guide.stopHere') : t('guide.stopDecide')) : code === ctx.node.code ? t('guide.stopTake') : t('guide.stopPass'),
+  const here = ctx.node.code
+  const stops = P.routeBetween(here, handler).map((code) => ({
+    name: code === here ? ctx.node.name : unitLabel(code),
+    what: code === handler ? (code === here ? t('guide.stopHere') : t('guide.stopDecide'))
+      : code === here ? t('guide.stopTake') : P.isInSubtree(handler, code) ? t('guide.stopRelay') : t('guide.stopPass'),
     decide: code === handler,
     code,
   }))
-  if (handler !== ctx.node.code) stops.push({ name: ctx.node.name, what: t('guide.stopBack'), decide: false, code: ctx.node.code })
-  return h('ol', { class: 'route', 'aria-label': t('guide.where') }, stops.map((s) => h('li', { class: s.decide ? 'decide' : null },
+  if (handler !== here) stops.push({ name: ctx.node.name, what: t('guide.stopBack'), decide: false, code: here })
+  return h('ol', { class: 'route', 'aria-label': t('guide.where'), dataset: { route: stops.map((s) => s.code).join(' ') } }, stops.map((s) => h('li', { class: s.decide ? 'decide' : null, dataset: { unit: s.code } },
     h('span', { class: 'nm' }, s.name), h('span', { class: 'what' }, s.what))))
 }

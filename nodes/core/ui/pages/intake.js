@@ -8,7 +8,9 @@ import { apiRetrying, ApiFailure, newRequestKey } from '../lib/api.js'
 import { ctx, loadCatalogue, P, today } from '../lib/ctx.js'
 import { h, mount, toast } from '../lib/dom.js'
 import { t } from '../lib/i18n.js'
-import { fmtDay, kindTag, levelTag } from '../lib/format.js'
+import { fmtDay, kindTag, levelName, levelTag, unitLabel } from '../lib/format.js'
+import { unitPicker } from '../lib/unit-picker.js'
+import { loadUnits } from '../lib/units.js'
 import { routeBox } from './guide.js'
 
 const FIELDS = ['name', 'idType', 'idNumber', 'phone']
@@ -19,6 +21,7 @@ export async function render({ code }) {
   if (!P.mayTakeIn(ctx.user.role)) throw new Error(t('intake.notYou'))
   const handler = P.handlerFor(ctx.node.code, item)
   if (typeof handler !== 'string') throw new Error(t('guide.notHere'))
+  const units = await loadUnits()
 
   const inputs = {
     name: h('input', { type: 'text', id: 'ap-name', name: 'name', autocomplete: 'off', required: true, autofocus: true }),
@@ -86,7 +89,7 @@ export async function render({ code }) {
     submit.disabled = true
     try {
       const materials = boxes.filter((b) => b.box.checked).map((b) => b.m.name)
-      const body = { itemCode: item.code, applicant: parsed.data, materials }
+      const body = { itemCode: item.code, handlerCode: choice.chosen ?? undefined, applicant: parsed.data, materials }
       const text = JSON.stringify(body)
       if (pending?.text !== text) pending = { text, key: newRequestKey() }
       const out = await apiRetrying('POST', '/api/cases', body, pending.key)
@@ -114,8 +117,21 @@ export async function render({ code }) {
     }
   }
 
-  const here = handler === ctx.node.code
-  const estimate = ctx.days.add(today(), item.promisedDays)
+  const choice = handlerChoice(item, handler, units, () => drawSummary())
+  const summary = h('div')
+  const note = h('p', { class: 'muted small', style: { marginTop: '10px' } })
+  const drawSummary = () => {
+    const decider = choice.chosen ?? handler
+    const here = decider === ctx.node.code
+    const estimate = ctx.days.add(today(), item.promisedDays)
+    mount(summary, routeBox(decider),
+      h('dl', { class: 'kv', style: { marginTop: '16px' } },
+        h('dt', null, t('guide.promised')), h('dd', null, item.kind === 'instant' ? t('kind.instant') : t('days', { n: item.promisedDays })),
+        h('dt', null, t('intake.expected')), h('dd', null, here ? fmtDay(estimate) : t('intake.expectedAbove', { n: item.promisedDays })),
+        h('dt', null, t('guide.fee')), h('dd', null, item.fee)))
+    note.textContent = here ? t('intake.hereNote') : t('intake.aboveNote')
+  }
+  drawSummary()
   return h('div', null,
     h('div', { class: 'crumbs' }, h('a', { href: '#/items' }, t('nav.items')), ' › ', h('a', { href: '#/items/' + encodeURIComponent(item.code) }, item.name), ' › ', t('intake.crumb')),
     h('div', { class: 'page-head' }, h('div', null, h('h1', null, t('intake.title', { name: item.name })), h('p', { class: 'sub row' }, levelTag(item.level), kindTag(item), h('span', { class: 'mono' }, item.code)))),
@@ -129,6 +145,7 @@ export async function render({ code }) {
             field('phone', t('intake.phone'), t('intake.phoneHint')),
             field('idType', t('intake.idType'), null),
             field('idNumber', t('intake.idNumber'), null))),
+        choice.card,
         h('section', { class: 'card', 'aria-labelledby': 'mat-h' },
           h('h2', { id: 'mat-h' }, t('intake.materials')),
           h('p', { class: 'muted' }, t('intake.materialsLead')),
@@ -139,11 +156,52 @@ export async function render({ code }) {
       h('aside', { class: 'sticky-side' },
         h('section', { class: 'card' },
           h('h2', null, t('intake.summary')),
-          routeBox(handler),
-          h('dl', { class: 'kv', style: { marginTop: '16px' } },
-            h('dt', null, t('guide.promised')), h('dd', null, item.kind === 'instant' ? t('kind.instant') : t('days', { n: item.promisedDays })),
-            h('dt', null, t('intake.expected')), h('dd', null, here ? fmtDay(estimate) : t('intake.expectedAbove', { n: item.promisedDays })),
-            h('dt', null, t('guide.fee')), h('dd', null, item.fee)),
+          summary,
           h('div', { style: { marginTop: '20px' } }, submit),
-          h('p', { class: 'muted small', style: { marginTop: '10px' } }, here ? t('intake.hereNote') : t('intake.aboveNote'))))))
+          note))))
+}
+
+/**
+ * The deciding unit (办理单位): by default the window's own unit at the item's level; the agent
+ * may name any other unit of that level in the tree (异地办理 / 代收代办), chosen in the unit
+ * picker. `chosen` is null for the default (nothing extra is sent).
+ */
+function handlerChoice(item, byDefault, units, changed) {
+  const state = { chosen: null, open: false }
+  const current = h('div', { class: 'row' })
+  const toggle = h('button', { class: 'btn secondary small', type: 'button', 'aria-expanded': 'false', 'aria-controls': 'handler-picker', dataset: { action: 'choose-handler' } }, t('intake.chooseOther'))
+  const pickerBox = h('div', { id: 'handler-picker', hidden: true })
+  const draw = () => {
+    const code = state.chosen ?? byDefault
+    mount(current,
+      h('strong', { dataset: { field: 'handler', code } }, unitLabel(code)),
+      state.chosen ? h('span', { class: 'tag cross' }, t('case.crossTag')) : h('span', { class: 'tag' }, t('intake.handlerDefault')),
+      state.chosen ? h('button', { class: 'btn ghost small', type: 'button', dataset: { action: 'default-handler' }, onclick: () => set(null) }, t('intake.backToDefault', { name: unitLabel(byDefault) })) : null)
+    toggle.setAttribute('aria-expanded', String(state.open))
+    toggle.textContent = state.open ? t('intake.chooseClose') : t('intake.chooseOther')
+    pickerBox.hidden = !state.open
+    mount(pickerBox, state.open
+      ? unitPicker({ id: 'handler-q', units, level: item.level, exclude: [byDefault], label: t('intake.pickerLabel', { level: levelName(item.level) }), onPick: (u) => set(u.code) })
+      : null)
+  }
+  const set = (code) => {
+    // The same rule the node applies: a unit of the item's level in this city's tree.
+    state.chosen = code && typeof P.handlerFor(ctx.node.code, item, code) === 'string' ? code : null
+    state.open = false
+    draw()
+    changed()
+    toggle.focus()
+  }
+  toggle.addEventListener('click', () => {
+    state.open = !state.open
+    draw()
+    if (state.open) pickerBox.querySelector('input')?.focus()
+  })
+  draw()
+  const card = h('section', { class: 'card', 'aria-labelledby': 'handler-h', dataset: { handlerChoice: '' } },
+    h('h2', { id: 'handler-h' }, t('intake.handler')),
+    current,
+    h('p', { class: 'muted small' }, t('intake.handlerLead', { level: levelName(item.level) })),
+    toggle, pickerBox)
+  return { card, get chosen() { return state.chosen } }
 }

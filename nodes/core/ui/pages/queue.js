@@ -9,11 +9,13 @@ import { caseTable } from '../lib/case-table.js'
 import { h } from '../lib/dom.js'
 import { t } from '../lib/i18n.js'
 import { dueState } from '../lib/format.js'
+import { loadUnits } from '../lib/units.js'
 
 export async function render() {
   await loadCatalogue()
   const mine = ctx.user.role === 'staff'
   const res = await api('GET', '/api/cases' + qs({ status: 'submitted,accepted,correction', handler: mine ? ctx.node.code : '', limit: 1000 }))
+  await loadUnits({ need: res.cases.map((c) => c.handlerCode) })
   const d = today()
   const key = (c) => (c.status === 'correction' ? '9999-12-31' : c.dueDate ?? d)
   const cases = res.cases.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : a.createdAt < b.createdAt ? -1 : 1))

@@ -4,22 +4,29 @@
  * (A4, no app around it).
  */
 import { api } from '../lib/api.js'
-import { ctx, loadCatalogue, today } from '../lib/ctx.js'
+import { ctx, levelOf, loadCatalogue, P, today } from '../lib/ctx.js'
 import { h } from '../lib/dom.js'
 import { t } from '../lib/i18n.js'
 import { fmtDay, fmtTime, levelName, maskId, maskPhone, unitLabel } from '../lib/format.js'
+import { codesOfCase, loadUnits } from '../lib/units.js'
 
 export async function render({ id }) {
   const [c, catalogue] = await Promise.all([api('GET', '/api/cases/' + encodeURIComponent(id)), loadCatalogue()])
   const item = catalogue.get(c.itemCode)
-  const here = c.handlerCode === ctx.node.code
+  await loadUnits({ need: codesOfCase(c) })
+  // Who decides now: a transfer (转办) moves it from the unit chosen at intake.
+  const handler = c.currentHandlerCode ?? c.handlerCode
+  const here = handler === ctx.node.code
+  // 异地件: decided by a unit that is not this window's own line (代收代办).
+  const elsewhere = !here && !P.isInSubtree(c.originCode, handler)
+  const level = levelName(item?.level ?? levelOf(handler) ?? 'township')
   const taken = c.createdAt
   const due = c.dueDate
     ? fmtDay(c.dueDate)
     : t('receipt.dueAbove', { n: c.promisedDays, date: ctx.days.add(today(), c.promisedDays) })
   const lookupUrl = `${location.origin}/#/progress`
   const received = c.materials.length ? h('ul', { class: 'mats' }, c.materials.map((m) => h('li', null, m))) : t('receipt.none')
-  const decidedBy = `${here ? ctx.node.name : unitLabel(c.handlerCode)} · ${item?.department ?? ''}`
+  const decidedBy = `${here ? ctx.node.name : unitLabel(handler)} · ${item?.department ?? ''}`
 
   return h('div', null,
     h('div', { class: 'receipt-actions no-print' },
@@ -37,7 +44,7 @@ export async function render({ id }) {
         row(t('receipt.phone'), maskPhone(c.applicant.phone)),
         row(t('receipt.takenAt'), fmtTime(taken)),
         row(t('receipt.received'), received),
-        row(t('receipt.decidedBy'), [decidedBy, h('br'), h('span', { class: 'muted small' }, here ? t('receipt.decidedHere') : t('receipt.decidedAbove', { level: levelName(item?.level ?? 'township') }))], 'decided-by'),
+        row(t('receipt.decidedBy'), [decidedBy, h('br'), h('span', { class: 'muted small' }, here ? t('receipt.decidedHere') : elsewhere ? t('receipt.decidedElsewhere', { level, unit: unitLabel(handler) }) : t('receipt.decidedAbove', { level }))], 'decided-by'),
         row(t('receipt.limit'), c.kind === 'instant' ? t('kind.instant') : t('receipt.limitN', { n: c.promisedDays })),
         row(t('receipt.due'), h('strong', null, due), 'due'),
         row(t('receipt.pickup'), t('receipt.pickupAt', { name: ctx.node.name })))),

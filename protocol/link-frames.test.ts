@@ -30,7 +30,7 @@ const docArb: fc.Arbitrary<DocId> = fc.oneof(
   fc.tuple(codeArb, fc.integer({ min: 20000101, max: 20991231 }), fc.integer({ min: 1, max: 999_999 }), fc.integer({ min: 4, max: 6 }))
     .map(([originCode, date, seq, w]): DocId => ({ kind: 'case', caseId: `${originCode}-${date}-${pad(seq % 10 ** w, w)}`, originCode })),
   codeArb.map((scope): DocId => ({ kind: 'catalogue', scope })),
-  fc.tuple(codeArb, monthArb).map(([nodeCode, month]): DocId => ({ kind: 'stats', nodeCode, month })),
+  fc.tuple(codeArb, monthArb, fc.constantFrom('origin' as const, 'handler' as const)).map(([nodeCode, month, dim]): DocId => ({ kind: 'stats', nodeCode, month, dim })),
 )
 const docIdArb = docArb.map(formatDocId)
 
@@ -97,7 +97,9 @@ describe('document ids', () => {
   it('parses each kind, and formatDocId is its inverse', () => {
     expect(parseDocId('case:511302101201-20261123-0001')).toEqual({ kind: 'case', caseId: '511302101201-20261123-0001', originCode: '511302101201' })
     expect(parseDocId('catalogue:511300000000')).toEqual({ kind: 'catalogue', scope: '511300000000' })
-    expect(parseDocId('stats:511302101000:2026-11')).toEqual({ kind: 'stats', nodeCode: '511302101000', month: '2026-11' })
+    expect(parseDocId('stats:511302101000:2026-11')).toEqual({ kind: 'stats', nodeCode: '511302101000', month: '2026-11', dim: 'origin' })
+    expect(parseDocId('stats:511302101000:2026-11:handled')).toEqual({ kind: 'stats', nodeCode: '511302101000', month: '2026-11', dim: 'handler' })
+    expect(() => parseDocId('stats:511302101000:2026-11:decided')).toThrow(/:handled/)
     expect(parseDocId('directory:tree')).toEqual({ kind: 'directory' })
     expect(formatDocId({ kind: 'directory' })).toBe('directory:tree')
     fc.assert(fc.property(docArb, (d) => {

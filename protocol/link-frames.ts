@@ -75,16 +75,17 @@ const shown = (s: string) => JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}�
 // Document ids
 
 /**
- * A document id, parsed: `case:<caseId>`, `catalogue:<publisher code>`, `stats:<node code>:<YYYY-MM>`,
- * or `directory:tree` (the one unit directory, protocol/trust.ts).
+ * A document id, parsed: `case:<caseId>`, `catalogue:<publisher code>`, `stats:<node code>:<YYYY-MM>`
+ * (cases taken in at the node, 受理地) or `stats:<node code>:<YYYY-MM>:handled` (cases it decides,
+ * 办理地), or `directory:tree` (the one unit directory, protocol/trust.ts).
  */
 export type DocId =
   | { kind: 'case'; caseId: string; originCode: string }
   | { kind: 'catalogue'; scope: string }
-  | { kind: 'stats'; nodeCode: string; month: string }
+  | { kind: 'stats'; nodeCode: string; month: string; dim: 'origin' | 'handler' }
   | { kind: 'directory' }
 
-const STATS_REST = /^(\d{12}):(\d{4}-(?:0[1-9]|1[0-2]))$/
+const STATS_REST = /^(\d{12}):(\d{4}-(?:0[1-9]|1[0-2]))(:handled)?$/
 
 /** The parsed id, or why `id` is none. */
 function docIdOrProblem(id: string): DocId | string {
@@ -107,8 +108,8 @@ function docIdOrProblem(id: string): DocId | string {
       return codeProblem(rest) ?? { kind, scope: rest }
     case 'stats': {
       const m = STATS_REST.exec(rest)
-      if (!m) return `document id ${shown(id)}: statistics are stats:<12-digit node code>:<YYYY-MM>`
-      return codeProblem(m[1]) ?? { kind, nodeCode: m[1], month: m[2] }
+      if (!m) return `document id ${shown(id)}: statistics are stats:<12-digit node code>:<YYYY-MM>, with :handled for those by 办理地`
+      return codeProblem(m[1]) ?? { kind, nodeCode: m[1], month: m[2], dim: m[3] ? 'handler' : 'origin' }
     }
     case 'directory':
       return rest === 'tree' ? { kind } : `document id ${shown(id)}: the unit directory is directory:tree`
@@ -135,7 +136,7 @@ export function formatDocId(d: DocId): string {
   if (d.kind === 'case') return `case:${d.caseId}`
   if (d.kind === 'catalogue') return `catalogue:${d.scope}`
   if (d.kind === 'directory') return 'directory:tree'
-  return `stats:${d.nodeCode}:${d.month}`
+  return `stats:${d.nodeCode}:${d.month}${d.dim === 'handler' ? ':handled' : ''}`
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -49,6 +49,8 @@ export interface Folded {
   handlerCode: string | null
   /** The handlers in the order the fold followed them (the first is the application's). */
   handlers: string[]
+  /** Events skipped because their author was not entitled to them at their point (a subset of `flagged`). */
+  unauthorised: string[]
 }
 
 /**
@@ -72,13 +74,14 @@ export function foldCase(app: Pick<Application, 'kind' | 'promisedDays'> & Parti
   let correctionSince: string | null = null
   const out: Folded = {
     status, events: ordered, flagged: [], acceptedAt: null, completedAt: null, deliveredAt: null, decision: null,
-    dueDate: null, rating: null, pausedDays: 0, handlerCode: app.handlerCode ?? null, handlers: app.handlerCode ? [app.handlerCode] : [],
+    dueDate: null, rating: null, pausedDays: 0, handlerCode: app.handlerCode ?? null, handlers: app.handlerCode ? [app.handlerCode] : [], unauthorised: [],
   }
   const route = app.originCode && app.handlerCode ? { originCode: app.originCode, handlerCode: app.handlerCode } : null
   for (const e of ordered) {
     const unauthorised = route && mayAuthor(e.type, e.author, route)
     if (unauthorised) {
       out.flagged.push({ eventId: e.id, reason: unauthorised })
+      out.unauthorised.push(e.id)
       continue
     }
     if (e.type === 'rated') {

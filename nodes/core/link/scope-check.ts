@@ -20,7 +20,7 @@
 import * as Y from 'yjs'
 import {
   ApplicationSchema, CalendarSchema, canonicalJson, CaseEventSchema, CatalogueItemSchema, childMayWrite, DirectoryEntrySchema, isInSubtree,
-  checkHandlerLevel, mayAuthorFrom, mayAuthorOnRoute, parentMayWrite, routeOf, signingText, StatsCountsSchema,
+  checkHandlerLevel, foldCase, mayAuthorFrom, WorkingDays, mayAuthorOnRoute, parentMayWrite, routeOf, signingText, StatsCountsSchema,
   type Application, type CaseEvent, type DirectoryEntry, type DocRef,
 } from '../../../protocol/index.ts'
 import { readApplication, readEvents } from '../docs/case-doc.ts'
@@ -56,6 +56,9 @@ export function inspectUpdate(update: Uint8Array): Inspected {
 export function insertedValues(update: Uint8Array): unknown[] {
   return inspectUpdate(update).values
 }
+
+/** Authority does not depend on working days: the fold at the link needs no calendar. */
+const NO_CALENDAR = new WorkingDays([])
 
 const isApplication = (v: unknown): v is Application => !!v && typeof v === 'object' && 'originCode' in v && 'handlerCode' in v
 
@@ -159,6 +162,14 @@ export function makeRefuse(self: string, peer: string, peerIsChild: boolean, tru
       const before = latest.get(ev.author) ?? 0
       if (ev.lamport <= before) return `event ${ev.id} has Lamport clock ${ev.lamport}, not above ${ev.author}'s earlier events on the case (${before})`
       latest.set(ev.author, ev.lamport)
+    }
+    // Each event against the handler at its point in the order (after the transfers before it):
+    // a handler that transferred the case away decides nothing on it any more.
+    const fresh = events.filter((ev) => !heldIds.has(ev.id))
+    if (fresh.length) {
+      const folded = foldCase(app, [...heldEvents, ...fresh], NO_CALENDAR)
+      const bad = fresh.find((ev) => folded.unauthorised.includes(ev.id))
+      if (bad) return `event ${bad.id}: ${folded.flagged.find((f) => f.eventId === bad.id)?.reason}`
     }
     return peerIsChild ? childMayWrite(self, peer, ref) : parentMayWrite(self, ref)
   }

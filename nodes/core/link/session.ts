@@ -46,6 +46,8 @@ export const CLOCK_TOLERANCE_MS = 5 * 60_000
  */
 export const APPLY_SLICE_ENTRIES = 32
 const C = LINK_CLOSE_CODES
+/** An update that holds nothing. */
+const EMPTY_UPDATE = Y.encodeStateAsUpdate(new Y.Doc())
 
 export class LinkSession {
   private readonly outbox: Outbox
@@ -195,8 +197,15 @@ export class LinkSession {
       }
       case 'sync-step1': {
         if (this.overQuota('stateVectorsPerHour', 1)) return
+        if (!(await this.outbox.inScope(f.docId))) {
+          // A document the peer may not hold (a case off its path): refused, and answered with
+          // nothing — the same answer whether this node holds it or not, so asking reveals nothing.
+          this.log(`refused state vector for ${f.docId} from ${this.peer}: not in its scope (a case goes only to the nodes on its path)`)
+          this.send({ type: 'sync-step2', docId: f.docId, update: EMPTY_UPDATE })
+          return
+        }
         const doc = await this.node.docs.get(f.docId)
-        if (await this.outbox.inScope(f.docId)) this.send({ type: 'sync-step2', docId: f.docId, update: Y.encodeStateAsUpdate(doc, f.stateVector) })
+        this.send({ type: 'sync-step2', docId: f.docId, update: Y.encodeStateAsUpdate(doc, f.stateVector) })
         // Ask back once: the peer may hold what we lost (updates are never echoed, so only a
         // state-vector exchange brings our own lost updates back).
         if (!this.asked.has(f.docId)) {

@@ -165,7 +165,7 @@ describe('link emulator', () => {
       await new Promise((r) => setTimeout(r, 100))
       expect(got).toBe(0)
       expect(server.accepted).toBe(1)
-      expect(link.stats().connections).toBe(1)
+      expect(link.stats()).toMatchObject({ connections: 1, refused: 1 })
 
       link.setDown(false)
       const back = await echoRoundTrip(link.port, Buffer.from('ping'))
@@ -192,13 +192,13 @@ describe('link emulator', () => {
       const s = await connect(link.port)
       s.write(randomBytes(3_000))
       await waitFor(() => server.arrivals.at(-1)?.total === 3_000, 2_000, '3,000 bytes at the sink')
-      expect(link.stats()).toEqual({ bytesUp: 3_000, bytesDown: 0, connections: 1, cuts: 0 })
+      expect(link.stats()).toEqual({ bytesUp: 3_000, bytesDown: 0, connections: 1, cuts: 0, refused: 0 })
       s.destroy()
     })
     await withLink('echo', { rateBitsPerSec: 100_000_000, rttMs: 4 }, async (link) => {
       await echoRoundTrip(link.port, randomBytes(1_000))
       await echoRoundTrip(link.port, randomBytes(500))
-      expect(link.stats()).toEqual({ bytesUp: 1_500, bytesDown: 1_500, connections: 2, cuts: 0 })
+      expect(link.stats()).toEqual({ bytesUp: 1_500, bytesDown: 1_500, connections: 2, cuts: 0, refused: 0 })
     })
   })
 

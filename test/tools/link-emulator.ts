@@ -43,6 +43,8 @@ export interface LinkStats {
   connections: number
   /** Connections destroyed by a cut (cutAll, cutEveryMs, setDown(true)). */
   cuts: number
+  /** Connections accepted while down and destroyed at once (each a dial or probe into a cut line). */
+  refused: number
 }
 
 export interface LinkEmulator {
@@ -247,7 +249,7 @@ export async function startLinkEmulator(target: { host: string; port: number }, 
     lossRate,
   }
 
-  const stats: LinkStats = { bytesUp: 0, bytesDown: 0, connections: 0, cuts: 0 }
+  const stats: LinkStats = { bytesUp: 0, bytesDown: 0, connections: 0, cuts: 0, refused: 0 }
   const live = new Set<{ cut(): void }>()
   const sockets = new Set<net.Socket>() // every socket we hold, for close()
   let down = false
@@ -263,6 +265,7 @@ export async function startLinkEmulator(target: { host: string; port: number }, 
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (client) => {
     track(client)
     if (closed || down) {
+      if (!closed) stats.refused++
       reset(client)
       return
     }

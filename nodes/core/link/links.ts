@@ -1,6 +1,7 @@
 /**
- * The links of one node: the WebSocket to its parent (dialled, redialled with jittered backoff)
- * and those from its enrolled children (accepted at `/link`). Both ends run a LinkSession; this
+ * The links of one node: the WebSocket to its parent (dialled; redialled with jittered backoff
+ * when the parent answered but the link failed, or as soon as a probe is answered when the
+ * parent could not be reached — probe.ts) and those from its enrolled children (accepted at `/link`). Both ends run a LinkSession; this
  * file is only the transport around it (the `ws` package, Node 20 having no global WebSocket).
  */
 import { unwatchFile, watchFile } from 'node:fs'
@@ -13,6 +14,7 @@ import { closeSocket } from './close.ts'
 import { childKey, enrolledChildren, enrollmentsFile, readEnrollments } from './enrollment.ts'
 import { LinkAuth, ParentAuth } from './link-auth.ts'
 import { Outbox } from './outbox.ts'
+import { ParentProbe } from './probe.ts'
 import { wsTlsOptions } from './tls-client.ts'
 import { parseEnrollmentToken } from './token.ts'
 import { LinkSession, type Transport } from './session.ts'
@@ -30,6 +32,37 @@ const BACKOFF_MAX_MS = 30_000
 export const REFUSED_WAIT_MS = 60_000
 const REFUSAL_CLOSE_CODES: ReadonlySet<number> = new Set([LINK_CLOSE_CODES.quota_exceeded, LINK_CLOSE_CODES.unauthorized])
 const REFUSAL_HTTP_STATUSES: ReadonlySet<number> = new Set([401, 403, 429])
+/** Enrolment and the challenge together may take this long before the dial counts as unanswered. */
+const PREPARE_TIMEOUT_MS = 15_000
+/**
+ * Errors that mean nothing answered at the parent's address (the line or the parent is down),
+ * as opposed to a parent that answered and refused or failed: the first make the child probe,
+ * the second make it back off.
+ */
+const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EHOSTUNREACH', 'EHOSTDOWN', 'ENETUNREACH', 'ENETDOWN',
+  'EPIPE', 'ENOTFOUND', 'EAI_AGAIN',
+])
+
+/** Why a dial failed: refused (wait a minute or two), unreachable (probe) or failed (back off). */
+export type DialFailure = 'refused' | 'unreachable' | 'failed'
+
+export function failureOf(e: unknown): DialFailure {
+  const err = e as { status?: number; code?: string; message?: string; cause?: { code?: string } }
+  if (REFUSAL_HTTP_STATUSES.has(err?.status ?? 0)) return 'refused'
+  if (UNREACHABLE_CODES.has(err?.code ?? '') || UNREACHABLE_CODES.has(err?.cause?.code ?? '')) return 'unreachable'
+  if (/Opening handshake has timed out/.test(err?.message ?? '')) return 'unreachable' // ws's handshakeTimeout
+  return 'failed'
+}
+
+/** `p`, or a rejection with code ETIMEDOUT after `ms` (the request itself runs on until the OS gives up). */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(`${what}: no answer within ${ms / 1000} s`), { code: 'ETIMEDOUT' })), ms)
+  })
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer))
+}
 
 /**
  * The wait before the next dial: full jitter over the current backoff after a drop (villages
@@ -63,6 +96,12 @@ export class Links {
   private parentSession: LinkSession | null = null
   private retry: NodeJS.Timeout | null = null
   private backoff = BACKOFF_MIN_MS
+  /** Probing the parent after a dial found nothing at its address (probe.ts). */
+  private probe: ParentProbe | null = null
+  /** The dial under way was started by an answered probe. */
+  private dialAfterProbe = false
+  /** When the parent was last found unreachable, for the log; null once linked again. */
+  private unreachableSince: number | null = null
   private stopped = false
   /** The parent's side of enrollment and challenges (routes in link-routes.ts). */
   readonly auth: LinkAuth
@@ -138,11 +177,12 @@ export class Links {
     void session.open().catch((e) => this.log(`link with ${code} failed to open: ${(e as Error).message}`))
   }
 
-  private dial(): void {
+  private dial(afterProbe = false): void {
     if (this.stopped || !this.parent) return
-    void this.prepare().then((headers) => this.open(headers), (e) => {
+    this.dialAfterProbe = afterProbe
+    void within(this.prepare(), PREPARE_TIMEOUT_MS, 'the challenge').then((headers) => this.open(headers), (e) => {
       this.logTls(`cannot link to the parent yet: ${(e as Error).message}`)
-      this.scheduleDial(REFUSAL_HTTP_STATUSES.has((e as { status?: number }).status ?? 0))
+      this.scheduleDial(failureOf(e))
     })
   }
 
@@ -171,7 +211,11 @@ export class Links {
     this.parentWs = ws
     const parent = this.node.parent!
     let refused = false
+    let answered = false // the parent's HTTP answer (an upgrade or a refusal) arrived
+    let failure: DialFailure = 'failed'
+    ws.on('upgrade', () => (answered = true))
     ws.on('unexpected-response', (_req, res) => {
+      answered = true
       refused = REFUSAL_HTTP_STATUSES.has(res.statusCode ?? 0)
       let body = ''
       res.on('data', (d: Buffer) => (body = (body + d.toString()).slice(0, 1000)))
@@ -185,11 +229,15 @@ export class Links {
       this.lastTlsRefusal = ''
       const session = new LinkSession(this.node, parent, false, wsTransport(ws), this.stats, this.log)
       this.parentSession = session
-      void session.ready.then(() => (this.backoff = BACKOFF_MIN_MS))
+      void session.ready.then(() => {
+        this.backoff = BACKOFF_MIN_MS
+        this.unreachableSince = null
+      })
       this.wire(ws, session, () => {})
       void session.open().catch((e) => this.log(`link to parent failed to open: ${(e as Error).message}`))
     })
     ws.on('error', (e: NodeJS.ErrnoException) => {
+      if (!answered) failure = failureOf(e)
       // 'close' follows and schedules the retry; a certificate the link cannot trust is said once.
       if (e.code && TLS_ERRORS.test(e.code)) this.logTls(`the parent's TLS certificate is not trusted (${e.code}): ${e.message}; start with the token \`tongban child add\` prints (it pins the parent's certificate) or --parent-fingerprint`)
     })
@@ -197,7 +245,7 @@ export class Links {
       this.parentSession?.close()
       this.parentSession = null
       this.parentWs = null
-      this.scheduleDial(refused || REFUSAL_CLOSE_CODES.has(code))
+      this.scheduleDial(refused || REFUSAL_CLOSE_CODES.has(code) ? 'refused' : answered ? 'failed' : failure)
     })
   }
 
@@ -210,8 +258,18 @@ export class Links {
     this.log(`not linking to the parent: ${msg}`)
   }
 
-  private scheduleDial(refused = false): void {
-    if (this.stopped || this.retry) return
+  /**
+   * After a failed or dropped link: a refusal waits a minute or two; a parent that could not be
+   * reached is probed, and dialled the moment it answers (a backoff grown while offline would
+   * leave the child idle for up to 30 s after the line is back); a parent that answered but
+   * whose link failed is redialled after the jittered, growing backoff.
+   */
+  private scheduleDial(failure: DialFailure): void {
+    if (this.stopped || this.retry || this.probe) return
+    // Unreachable again right after a probe was answered (a flapping line, or a proxy that
+    // answers for a parent that is down): back off, so answered probes cannot pace the dials.
+    if (failure === 'unreachable' && !this.dialAfterProbe) return this.startProbing()
+    const refused = failure === 'refused'
     const wait = redialDelay(this.backoff, refused)
     if (refused) this.log(`the parent refused this node: the next dial in ${Math.round(wait / 1000)} s`)
     this.backoff = Math.min(BACKOFF_MAX_MS, this.backoff * 2)
@@ -219,6 +277,20 @@ export class Links {
       this.retry = null
       this.dial()
     }, wait)
+  }
+
+  private startProbing(): void {
+    if (this.unreachableSince === null) {
+      this.unreachableSince = Date.now()
+      this.log('the parent cannot be reached: probing it about once a second, dialling when it answers')
+    }
+    const probe = new ParentProbe(this.parent!.url, () => {
+      this.probe = null
+      this.log(`the parent answers again (${Math.round((Date.now() - this.unreachableSince!) / 1000)} s after it was found unreachable, ${probe.sent} probes): dialling`)
+      this.dial(true)
+    })
+    this.probe = probe
+    probe.start()
   }
 
   private wire(ws: WebSocket, session: LinkSession, onGone: () => void): void {
@@ -289,6 +361,7 @@ export class Links {
     this.stopped = true
     unwatchFile(enrollmentsFile(this.node.config.dataDir), this.onEnrollments)
     if (this.retry) clearTimeout(this.retry)
+    this.probe?.stop()
     this.parentSession?.close()
     if (this.parentWs) closeSocket(this.parentWs, LINK_CLOSE_CODES.going_away, 'node stopping')
     for (const { ws, session } of this.children.values()) {

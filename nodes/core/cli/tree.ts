@@ -55,13 +55,16 @@ export function demoUsers(level: Level): { name: string; role: string; password:
 
 const BIN = join(PROJECT_ROOT, 'bin/tongban.mjs')
 
-/** Spawns one node and resolves with its URL once it prints its listening line. */
-export function spawnNode(n: TreeNodeSpec & { dataDir: string; port: number; parentUrl?: string; token?: string; catalogue?: string }, timeoutMs = 180_000): Promise<TreeNode> {
+/**
+ * Spawns one node and resolves with its URL once it prints its listening line. `bin` runs another
+ * checkout's CLI (a benchmark comparing with an earlier commit); by default this one's.
+ */
+export function spawnNode(n: TreeNodeSpec & { dataDir: string; port: number; parentUrl?: string; token?: string; catalogue?: string; bin?: string }, timeoutMs = 180_000): Promise<TreeNode> {
   const args = ['start', '--level', n.level, '--code', n.code, '--name', n.name, '--data', n.dataDir, '--port', String(n.port)]
   if (n.parentUrl) args.push('--parent', n.parentUrl)
   if (n.parentUrl && n.token) args.push('--token', n.token)
   if (n.catalogue) args.push('--catalogue', n.catalogue)
-  const proc = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const proc = spawn(process.execPath, [n.bin ?? BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   const log: string[] = []
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {

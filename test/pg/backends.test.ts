@@ -13,7 +13,7 @@ import { listMigrations } from '../../nodes/core/store/migrate.ts'
 import { request, testNode } from '../helpers/node.ts'
 import { postgresAvailable, startPostgres, type PgServer } from '../helpers/postgres.ts'
 import { tempDir } from '../helpers/template.ts'
-import { Clock, COUNTY, normalise, runScenario, writeCatalogue, type Step } from './scenario.ts'
+import { Clock, COUNTY, normalise, PG_TEST_TIMEOUT_MS, runScenario, writeCatalogue, type Step } from './scenario.ts'
 
 let tmp: ReturnType<typeof tempDir>
 let server: PgServer | null = null
@@ -34,13 +34,13 @@ describe.skipIf(!postgresAvailable())('the node on PostgreSQL 15', () => {
     tmp = tempDir('tongban-pg-backends-')
     server = await startPostgres()
     url = await server.createDatabase('backends')
-  }, 120_000)
+  }, PG_TEST_TIMEOUT_MS)
 
   afterAll(async () => {
     for (const n of opened) await n.close().catch(() => {})
     await server?.stop()
     tmp?.cleanup()
-  }, 60_000)
+  }, PG_TEST_TIMEOUT_MS)
 
   let onPg: Step[] = []
   let onPglite: Step[] = []
@@ -52,7 +52,7 @@ describe.skipIf(!postgresAvailable())('the node on PostgreSQL 15', () => {
     expect(versions).toEqual(listMigrations().map((m) => m.version))
     await node.close()
     opened.pop()
-  })
+  }, PG_TEST_TIMEOUT_MS)
 
   it('gives the same API responses as PGlite for the same script', async () => {
     const pgClock = new Clock()
@@ -85,7 +85,7 @@ describe.skipIf(!postgresAvailable())('the node on PostgreSQL 15', () => {
 
     await node.close()
     opened.splice(opened.indexOf(node), 1)
-  })
+  }, PG_TEST_TIMEOUT_MS)
 
   it('reads everything back from the server after a restart, with a new data dir', async () => {
     const clock = new Clock()
@@ -102,7 +102,7 @@ describe.skipIf(!postgresAvailable())('the node on PostgreSQL 15', () => {
     // Seeding is skipped for a catalogue already held; migrations are not applied twice.
     const [{ n }] = await node.db.query<{ n: number }>('SELECT count(*)::int AS n FROM schema_migrations')
     expect(n).toBe(listMigrations().length)
-  })
+  }, PG_TEST_TIMEOUT_MS)
 })
 
 describe.skipIf(!postgresAvailable())('the node when its PostgreSQL server restarts', () => {
@@ -123,5 +123,5 @@ describe.skipIf(!postgresAvailable())('the node when its PostgreSQL server resta
       await server.stop()
       dir.cleanup()
     }
-  }, 120_000)
+  }, PG_TEST_TIMEOUT_MS)
 })

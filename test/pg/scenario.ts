@@ -9,6 +9,13 @@ import { join } from 'node:path'
 import type { Hono } from 'hono'
 import { request, type Client } from '../helpers/node.ts'
 
+/**
+ * The bound on one test of this folder: each starts a PostgreSQL server, PGlite stores or node
+ * processes, which under load (another test run on the same 2 cores, load average 10–30) took
+ * longer than vitest's 60 s default. A bound for a hang, not a speed requirement.
+ */
+export const PG_TEST_TIMEOUT_MS = 300_000
+
 export const COUNTY = '511302000000'
 export const CITY = '511300000000'
 export const START = '2026-03-30T01:30:00.000Z' // Monday 09:30 in China

@@ -17,7 +17,8 @@ import { request, type Client } from '../helpers/node.ts'
 import { postgresAvailable, startPostgres, type PgServer } from '../helpers/postgres.ts'
 import { eventually, login } from '../helpers/remote.ts'
 import { tempDir } from '../helpers/template.ts'
-import { CATALOGUE, writeCatalogue } from './scenario.ts'
+import { START_TIMEOUT_MS } from '../helpers/process.ts'
+import { CATALOGUE, PG_TEST_TIMEOUT_MS, writeCatalogue } from './scenario.ts'
 
 const CITY = '511300000000'
 let tmp: ReturnType<typeof tempDir>
@@ -60,14 +61,14 @@ describe.skipIf(!postgresAvailable())('one PostgreSQL database shared by several
   beforeAll(async () => {
     tmp = tempDir('tongban-pg-shared-')
     server = await startPostgres()
-  }, 120_000)
+  }, PG_TEST_TIMEOUT_MS)
 
   afterAll(async () => {
     for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL')
     for (const n of opened) await n.close().catch(() => {})
     await server?.stop()
     tmp?.cleanup()
-  }, 60_000)
+  }, 180_000)
 
   it('two instances started at once on an empty database migrate it once and see each other\'s cases', async () => {
     const url = await server!.createDatabase('shared_instances')
@@ -118,7 +119,7 @@ describe.skipIf(!postgresAvailable())('one PostgreSQL database shared by several
     const [sa, sb] = await Promise.all([a.staff('GET', '/api/stats'), b.staff('GET', '/api/stats')])
     expect(sa.body.totals.accepted).toBe(21)
     expect(sb.body).toEqual(sa.body)
-  })
+  }, PG_TEST_TIMEOUT_MS)
 
   it('a write to a case waits for another process\'s write to it, then builds on it', async () => {
     const url = await server!.createDatabase('shared_lock')
@@ -137,7 +138,7 @@ describe.skipIf(!postgresAvailable())('one PostgreSQL database shared by several
         let done = false
         approve = a.staff('POST', `/api/cases/${made.body.id}/events`, { type: 'approved' }).finally(() => (done = true))
         await eventually(async () => done || (await watcher.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)).rowCount! > 0,
-          10_000, 'A to commit or to wait for the lock', 10)
+          120_000, 'A to commit or to wait for the lock', 10)
         appendEvent(doc, b.node.trust.signEvent({ type: 'correction-requested', materials: [required[0]], lamport: nextLamport(doc), author: CITY, user: 'staff', at: new Date().toISOString() }))
       })
       // A waited, caught up, and found the case in correction: approving now is refused.
@@ -147,7 +148,7 @@ describe.skipIf(!postgresAvailable())('one PostgreSQL database shared by several
     } finally {
       await watcher.end()
     }
-  })
+  }, PG_TEST_TIMEOUT_MS)
 
   it('two `tongban start` processes on one database serve each other\'s cases over HTTP', async () => {
     const url = await server!.createDatabase('shared_processes')
@@ -159,7 +160,7 @@ describe.skipIf(!postgresAvailable())('one PostgreSQL database shared by several
         '--insecure-http'], { stdio: ['ignore', 'pipe', 'pipe'] }) // this test is about the shared store, not TLS (test/attack/transport.test.ts)
       procs.push(p)
       let out = ''
-      const timer = setTimeout(() => (p.kill('SIGKILL'), reject(new Error(`${name} did not start within 60 s:\n${out}`))), 60_000)
+      const timer = setTimeout(() => (p.kill('SIGKILL'), reject(new Error(`${name} did not start within ${START_TIMEOUT_MS / 1000} s:\n${out}`))), START_TIMEOUT_MS)
       const onData = (d: Buffer) => {
         out += d
         const m = /listening on (http:\/\/\S+)/.exec(out)
@@ -174,7 +175,7 @@ describe.skipIf(!postgresAvailable())('one PostgreSQL database shared by several
     // A third data dir: the running nodes hold the locks on theirs.
     mkdirSync(join(tmp.dir, 'proc-c'))
     const add = spawnSync(process.execPath, [bin, 'user', 'add', '--data', join(tmp.dir, 'proc-c'), '--database-url', url,
-      '--name', 'clerk', '--role', 'staff', '--password', 'password1'], { encoding: 'utf8', timeout: 60_000 })
+      '--name', 'clerk', '--role', 'staff', '--password', 'password1'], { encoding: 'utf8', timeout: START_TIMEOUT_MS })
     expect(add.stderr + add.stdout).toContain('user clerk (staff) added')
     const [a, b] = await Promise.all([login(urlA, 'clerk', 'password1'), login(urlB, 'clerk', 'password1')])
 
@@ -189,5 +190,5 @@ describe.skipIf(!postgresAvailable())('one PostgreSQL database shared by several
 
     for (const p of procs) p.kill('SIGTERM')
     await Promise.all(procs.map((p) => (p.exitCode !== null ? null : new Promise((r) => p.once('exit', r)))))
-  })
+  }, PG_TEST_TIMEOUT_MS)
 })

@@ -118,8 +118,12 @@ async function reconnectRun(): Promise<{ upBytes: number; downBytes: number; msT
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]
 
-/** On loopback: a village's 201 to the case at the county; a city catalogue change to the last of 8 villages. */
-async function loopbackRun(cases = 100): Promise<{ p50: number; p95: number; catalogueMs: number[] }> {
+/**
+ * On loopback: a village's 201 to the case at its county; the same to the case at the other
+ * county (通办: village → township → county → city → other county, 4 hops); a city catalogue
+ * change to the last of 8 villages.
+ */
+async function loopbackRun(cases = 100): Promise<{ p50: number; p95: number; cross: { p50: number; p95: number }; catalogueMs: number[] }> {
   const root = mkdtempSync(join(tmpdir(), 'tongban-bench-loop-'))
   const { startTree, stopTree } = await import('../nodes/core/cli/tree.ts')
   const nodes = await startTree(root)
@@ -142,6 +146,15 @@ async function loopbackRun(cases = 100): Promise<{ p50: number; p95: number; cat
       await eventually(async () => (await county('GET', `/api/cases/${r.body.id}`)).status === 200, 10_000, 'case at county', 2)
       lat.push(performance.now() - t0)
     }
+    const county2 = await login(url('511303000000'), 'staff', 'tongban-demo')
+    await eventually(async () => (await agent('GET', '/api/units?level=county&q=511303000000')).body.units.length === 1, 60_000, 'county 2 in the directory', 100)
+    const cross: number[] = []
+    for (let i = 0; i < cases; i++) {
+      const r = await agent('POST', '/api/cases', { itemCode: item.code, applicant: applicantFor(cases + i), materials, handlerCode: '511303000000' })
+      const t0 = performance.now()
+      await eventually(async () => (await county2('GET', `/api/cases/${r.body.id}`)).status === 200, 10_000, 'case at county 2', 2)
+      cross.push(performance.now() - t0)
+    }
     const admin = await login(url('511300000000'), 'admin', 'tongban-demo')
     const villages = await Promise.all(nodes.filter((n) => n.level === 'village').map((n) => login(n.url, 'agent', 'tongban-demo')))
     const catalogueMs: number[] = []
@@ -153,7 +166,7 @@ async function loopbackRun(cases = 100): Promise<{ p50: number; p95: number; cat
       await Promise.all(villages.map((v) => eventually(async () => (await v('GET', `/api/catalogue/items/${code}`)).status === 200, 20_000, 'item at village', 5)))
       catalogueMs.push(performance.now() - t0)
     }
-    return { p50: pct(lat, 50), p95: pct(lat, 95), catalogueMs }
+    return { p50: pct(lat, 50), p95: pct(lat, 95), cross: { p50: pct(cross, 50), p95: pct(cross, 95) }, catalogueMs }
   } finally {
     await stopTree(nodes)
     rmSync(root, { recursive: true, force: true })
@@ -165,6 +178,7 @@ async function main() {
   if (what.includes('loopback')) {
     const l = await loopbackRun()
     console.log(`\nloopback, village 201 → case at county (100 cases, polled every 2 ms): p50 ${l.p50.toFixed(1)} ms, p95 ${l.p95.toFixed(1)} ms`)
+    console.log(`loopback, village 201 → case at the other county, 4 hops through the city (100 cases, polled every 2 ms): p50 ${l.cross.p50.toFixed(1)} ms, p95 ${l.cross.p95.toFixed(1)} ms`)
     console.log(`loopback, city catalogue change → last of 8 villages (5 changes): ${l.catalogueMs.map((x) => x.toFixed(0)).join(', ')} ms`)
   }
   if (what.includes('reconnect')) {

@@ -84,6 +84,7 @@ export class Trust {
     // anyone has vouched for it), its parent's as pinned, its children's as enrolled.
     const know = (code: string, name: string | null, key: NodeKeyRef, active: boolean) => {
       const u = units.get(code) ?? { code, name: name ?? code, keys: [] }
+      if (name && u.name === u.code) u.name = name // resolved without a name (the pinned root): its own is known here
       const k = u.keys.find((x) => x.publicKey === key.publicKey)
       if (k) k.active = active
       else u.keys.push({ alg: key.alg, publicKey: key.publicKey, active })

@@ -21,6 +21,7 @@ Usage:
   tongban user add --data DIR --name NAME --role ROLE --password P
   tongban child add --data DIR --code CHILD
   tongban child revoke --data DIR --code CHILD
+  tongban child rename --data DIR --code CHILD --name NAME
   tongban demo [--data DIR]
   tongban --help
 
@@ -59,6 +60,8 @@ child add           enrol a child node (its code directly below this node's) and
                     one-time token, exchanged once for the child's key; works while the node
                     runs. Re-enrolling (a replaced laptop) retires the key it held before.
 child revoke        retire a child's key (a lost laptop): its link is cut at once and refused
+child rename        give a child unit a new name (it keeps its code): the running node publishes
+                    it in the unit directory, and every node of the tree shows the new name
 
 demo                start a working node on the embedded store and print its URL and a login
 `
@@ -77,6 +80,7 @@ export async function main(argv: string[]): Promise<number> {
     if (cmd === 'demo') return await runDemo(rest)
     if (cmd === 'child' && rest[0] === 'add') return await childAdd(rest.slice(1))
     if (cmd === 'child' && rest[0] === 'revoke') return await childRevoke(rest.slice(1))
+    if (cmd === 'child' && rest[0] === 'rename') return await childRename(rest.slice(1))
     throw new UsageError(`unknown command "${[cmd, ...rest.slice(0, 1)].join(' ')}"; try: tongban --help`)
   } catch (e) {
     if (e instanceof UsageError || e instanceof ConfigError || e instanceof DataDirLockedError || e instanceof ApiError) {
@@ -214,6 +218,22 @@ async function childRevoke(args: string[]): Promise<number> {
     throw new UsageError((e as Error).message)
   }
   process.stderr.write(`revoked ${child} below ${self.level} ${self.code}: its key is refused from now on; a running node cuts its link now. To enrol a replacement, run tongban child add --code ${child}\n`)
+  return 0
+}
+
+/** `child rename`: a new name for the child, same code; the running node publishes it. */
+async function childRename(args: string[]): Promise<number> {
+  const f = parse(args, { data: { type: 'string' }, code: { type: 'string' }, name: { type: 'string' } })
+  if (f.help) return (process.stdout.write(HELP), 0)
+  const { dataDir, child, self } = await childCommand(f)
+  const name = need(f.name, 'name')
+  const { renameChild } = await import('../link/enrollment.ts')
+  try {
+    renameChild(dataDir, self.code, child, name)
+  } catch (e) {
+    throw new UsageError((e as Error).message)
+  }
+  process.stderr.write(`renamed ${child} below ${self.level} ${self.code} to ${name}: a running node publishes the new name in the unit directory\n`)
   return 0
 }
 

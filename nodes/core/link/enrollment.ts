@@ -78,6 +78,18 @@ export function revokeChild(dataDir: string, self: string, child: string): Enrol
 }
 
 /**
+ * `tongban child rename`: the unit keeps its code and key, and gets a new name (a township merged
+ * or renamed by the civil affairs office); the running parent publishes it in the directory.
+ */
+export function renameChild(dataDir: string, self: string, child: string, name: string): Enrollment {
+  const old = readEnrollments(dataDir).find((e) => e.code === child)
+  if (!old || parentCode(child) !== self) throw new Error(`${child} is not enrolled below ${self}`)
+  const clean = name.trim()
+  if (!clean || clean.length > 100 || /[\u0000-\u001f\u007f]/.test(clean)) throw new Error('a unit name is 1–100 characters, without control characters')
+  return update(dataDir, child, () => ({ ...old, name: clean }))
+}
+
+/**
  * Redeems a one-time token for the child's public key. The same key may redeem the same token
  * again (the answer was lost on a poor line); any other key, a used or wrong token, a revoked
  * child or a retired key is refused.

@@ -57,7 +57,7 @@ export class LinkAuth {
 
   /**
    * Writes into the directory what enrollments.json says of `code` (or of every child): its
-   * active key vouched for, and every retired key revoked. Idempotent: entries already there are not repeated.
+   * active key vouched for under its current name, and every retired key revoked. Idempotent: entries already there are not repeated.
    */
   async publish(code?: string): Promise<void> {
     const all = readEnrollments(this.node.config.dataDir).filter((e) => !code || e.code === code)
@@ -73,7 +73,9 @@ export class LinkAuth {
         ]
         for (const w of want) {
           const last = mine.filter((x) => x.publicKey === w.key.publicKey).sort((a, b) => b.serial - a.serial)[0]
-          if (last?.status === w.status || (!last && w.status === 'revoked')) continue
+          // Unchanged (a rename re-vouches the active key under the new name, same code).
+          const renamed = w.status === 'active' && !!e.name && last?.name !== e.name
+          if ((last?.status === w.status && !renamed) || (!last && w.status === 'revoked')) continue
           const entry = this.node.trust.vouch({ code: e.code, name: e.name ?? e.code, ...w.key }, w.status, serial(), at)
           appendEntry(doc, entry)
           mine.push(entry)

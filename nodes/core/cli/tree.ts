@@ -1,11 +1,14 @@
 /**
  * A tree of real node processes on loopback — the demo, and the tests that need one. Each node
  * runs `tongban start` in its own process with its own data dir, enrolled with its parent;
- * nodes start level by level so each parent listens before its children dial it.
+ * nodes start level by level so each parent listens before its children dial it, a few at a
+ * time, and new nodes start from one store initialised for them all (store/pglite.ts).
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { parentCode, type Level } from '../../../protocol/index.ts'
 import { enrollChild } from '../link/enrollment.ts'
 import { pinToken } from '../link/token.ts'
@@ -56,6 +59,41 @@ export function demoUsers(level: Level): { name: string; role: string; password:
 const BIN = join(PROJECT_ROOT, 'bin/tongban.mjs')
 
 /**
+ * How many nodes start at once. A start is CPU-bound (loading the sources, compiling PGlite's
+ * WASM) and holds its peak memory until it listens: on 2 cores, 8 villages started together
+ * only queue for the CPU with all 8 peaks held at once.
+ */
+export const START_POOL = Math.max(2, Math.min(4, availableParallelism()))
+
+/** Runs `fn` over `items`, at most `limit` at a time; settles like Promise.allSettled. */
+async function pooled<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
+  const results: PromiseSettledResult<R>[] = new Array(items.length)
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++
+      results[i] = await fn(items[i]).then((value) => ({ status: 'fulfilled' as const, value }), (reason) => ({ status: 'rejected' as const, reason }))
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  return results
+}
+
+/**
+ * Initialises and migrates one PGlite store in `dir` (store/pglite.ts `makePgliteTemplate`), in a
+ * child process: PGlite's memory peak at initdb (~0.9 GB) then leaves with it instead of staying
+ * in the demo's own process, whose WASM memory would never shrink.
+ */
+function makeTemplate(dir: string, timeoutMs = 180_000): Promise<void> {
+  const script = `const { makePgliteTemplate } = await import(${JSON.stringify(pathToFileURL(join(PROJECT_ROOT, 'nodes/core/store/pglite.ts')).href)}); await makePgliteTemplate(process.env.TONGBAN_TEMPLATE_DIR)`
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: PROJECT_ROOT, timeout: timeoutMs, env: { ...process.env, TONGBAN_TEMPLATE_DIR: dir },
+    }, (err, stdout, stderr) => (err ? reject(new Error(`initialising the store template in ${dir} failed: ${err.message}\n${stdout}${stderr}`)) : resolve()))
+  })
+}
+
+/**
  * Spawns one node and resolves with its URL once it prints its listening line. `bin` runs another
  * checkout's CLI (a benchmark comparing with an earlier commit); by default this one's.
  */
@@ -96,11 +134,22 @@ export function spawnNode(n: TreeNodeSpec & { dataDir: string; port: number; par
  */
 export async function startTree(root: string, specs: TreeNodeSpec[] = DEMO_TREE, opts: { basePort?: number } = {}): Promise<TreeNode[]> {
   const nodes: TreeNode[] = []
+  const dataDirOf = (s: TreeNodeSpec) => join(root, `${s.level}-${s.code}`)
+  const template = join(root, '.pgdata-template')
   try {
+    // Every new node's store starts as a copy of one initialised and migrated store.
+    const fresh = specs.filter((s) => !existsSync(join(dataDirOf(s), 'pgdata')))
+    if (fresh.length > 1) {
+      rmSync(template, { recursive: true, force: true })
+      mkdirSync(root, { recursive: true })
+      await makeTemplate(template)
+      for (const s of fresh) cpSync(template, join(dataDirOf(s), 'pgdata'), { recursive: true })
+      rmSync(template, { recursive: true, force: true })
+    }
     for (const level of ['city', 'county', 'township', 'village'] as const) {
       const batch = specs.filter((s) => s.level === level)
-      const settled = await Promise.allSettled(batch.map(async (s) => {
-        const dataDir = join(root, `${s.level}-${s.code}`)
+      const settled = await pooled(batch, START_POOL, async (s) => {
+        const dataDir = dataDirOf(s)
         const fresh = !existsSync(join(dataDir, 'node.json'))
         mkdirSync(dataDir, { recursive: true })
         if (fresh) writeFileSync(join(dataDir, 'users.seed.json'), JSON.stringify(demoUsers(s.level)))
@@ -111,7 +160,7 @@ export async function startTree(root: string, specs: TreeNodeSpec[] = DEMO_TREE,
         const token = parent && fresh ? pinToken(enrollChild(parent.dataDir, parent.code, s.code), parent.dataDir) : undefined
         const port = opts.basePort ? opts.basePort + specs.indexOf(s) : 0
         return spawnNode({ ...s, dataDir, port, parentUrl: parent?.url, token, catalogue: level === 'city' ? 'sample' : undefined })
-      }))
+      })
       // Keep every node that started, so a failure of one stops the others too.
       for (const r of settled) if (r.status === 'fulfilled') nodes.push(r.value)
       const failed = settled.find((r) => r.status === 'rejected')

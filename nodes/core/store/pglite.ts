@@ -2,6 +2,7 @@
 import { PGlite } from '@electric-sql/pglite'
 import { fsyncTree } from './fsync.ts'
 import type { Db, Queryable } from './db.ts'
+import { migrate } from './migrate.ts'
 
 export async function openPglite(dir: string, opts: { loadDataDir?: Blob } = {}): Promise<Db & { pg: PGlite }> {
   // A village laptop is small: Postgres's default 128 MB of shared buffers is more than a
@@ -33,5 +34,21 @@ export async function openPglite(dir: string, opts: { loadDataDir?: Blob } = {})
     async close() {
       await pg.close()
     },
+  }
+}
+
+/**
+ * Makes `dir` an initialised and migrated PGlite data dir that belongs to no node: a template
+ * that a tree of new nodes (the demo) copies into each one's data dir, so that 15 first starts
+ * do not each run initdb (~5 s and ~0.9 GB of RSS at its peak, measured). It holds the schema
+ * only: a node's identity, keys, users and catalogue are written at its own first start.
+ */
+export async function makePgliteTemplate(dir: string): Promise<void> {
+  const db = await openPglite(dir)
+  try {
+    await migrate(db)
+    await db.pg.query('CHECKPOINT') // every page in the files before they are copied
+  } finally {
+    await db.close()
   }
 }

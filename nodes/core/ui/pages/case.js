@@ -5,11 +5,12 @@
  */
 import { onLeave } from '../app.js'
 import { api } from '../lib/api.js'
-import { allowedActions, ctx, levelOf, loadCatalogue, P } from '../lib/ctx.js'
+import { allowedActions, ctx, levelOf, loadCatalogue } from '../lib/ctx.js'
 import { h, mount, toast, confirmDialog } from '../lib/dom.js'
 import { t } from '../lib/i18n.js'
 import { dueChip, eventName, fmtTime, levelName, maskId, maskPhone, ratingName, roleName, statusName, statusPill, unitLabel } from '../lib/format.js'
 import { liveCase } from '../lib/live.js'
+import { casePathOf } from '../lib/route.js'
 import { unitPicker } from '../lib/unit-picker.js'
 import { codesOfCase, loadUnits } from '../lib/units.js'
 
@@ -23,7 +24,7 @@ export async function render({ id }) {
   const catalogue = await loadCatalogue()
   const path = '/api/cases/' + encodeURIComponent(id)
   let c = await api('GET', path)
-  const units = await loadUnits({ need: codesOfCase(c) })
+  await loadUnits({ need: codesOfCase(c) })
   const item = catalogue.get(c.itemCode)
   const root = h('div', { dataset: { case: c.id } })
   const presence = h('div', { class: 'presence', 'aria-live': 'polite', dataset: { presence: '' } })
@@ -50,7 +51,7 @@ export async function render({ id }) {
           applicantCard(c, reveal, draw),
           materialsCard(c, item)),
         h('div', null,
-          actionsCard(c, item, units, {
+          actionsCard(c, item, {
             opened: (type) => {
               openForm = type
               live?.acting(type)
@@ -185,7 +186,7 @@ function detailsCard(c, item) {
       h('dt', null, t('guide.promised')), h('dd', null, c.kind === 'instant' ? t('kind.instant') : t('days', { n: c.promisedDays })),
       h('dt', null, t('case.takenIn')), h('dd', null, `${unitLabel(c.originCode)} · ${fmtTime(c.createdAt)}`),
       h('dt', null, t('case.decidedAt')), h('dd', { dataset: { field: 'handler' } }, unitLabel(handlerNow(c)), transferredFrom(c)),
-      h('dt', null, t('case.route')), h('dd', { dataset: { field: 'route' } }, P.casePathOf({ originCode: c.originCode, handlers: c.handlers ?? [c.handlerCode] }).map(unitLabel).join(' → ')),
+      h('dt', null, t('case.route')), h('dd', { dataset: { field: 'route' } }, casePathOf({ originCode: c.originCode, handlers: c.handlers ?? [c.handlerCode] }).map(unitLabel).join(' → ')),
       h('dt', null, t('case.acceptedAt')), h('dd', null, fmtTime(c.acceptedAt)),
       h('dt', null, t('case.completedAt')), h('dd', null, fmtTime(c.completedAt)),
       h('dt', null, t('case.dueDate')), h('dd', null, c.dueDate ?? '—'),
@@ -201,7 +202,7 @@ function transferredFrom(c) {
 }
 
 /** The actions this user may take here, each opening a short form. */
-function actionsCard(c, item, units, hooks) {
+function actionsCard(c, item, hooks) {
   const types = allowedActions(c).sort((a, b) => ORDER.indexOf(a) - ORDER.indexOf(b))
   const area = h('div', { class: 'action-list' })
   const card = h('section', { class: 'card', 'aria-labelledby': 'ac-h', dataset: { actions: types.join(' ') } },
@@ -218,7 +219,7 @@ function actionsCard(c, item, units, hooks) {
       type: 'button', dataset: { action: type },
       onclick: () => {
         hooks.opened(type)
-        mount(area, actionForm(c, item, units, type, { cancel: showButtons, done: (view) => hooks.done(view, type) }))
+        mount(area, actionForm(c, item, type, { cancel: showButtons, done: (view) => hooks.done(view, type) }))
         area.querySelector('input, textarea, button')?.focus()
       },
     }, t('action.' + type))))
@@ -255,7 +256,7 @@ function whyNoActions(c) {
   return t('case.nothing')
 }
 
-function actionForm(c, item, units, type, { cancel, done }) {
+function actionForm(c, item, type, { cancel, done }) {
   const err = h('div', { class: 'notice error', role: 'alert', hidden: true })
   const note = h('textarea', { id: 'act-note', rows: '3' })
   const parts = []
@@ -292,7 +293,7 @@ function actionForm(c, item, units, type, { cancel, done }) {
       ? h('p', { class: 'row' }, t('action.transferPicked'), h('strong', { dataset: { field: 'transfer-to', code: to } }, unitLabel(to)),
         h('button', { class: 'btn ghost small', type: 'button', onclick: () => ((to = null), drawTarget(), slot.querySelector('input')?.focus()) }, t('action.transferAgain')))
       : unitPicker({
-        id: 'transfer-q', units, level, exclude: [handlerNow(c)], label: t('action.transferTo', { level: levelName(level) }),
+        id: 'transfer-q', level, exclude: [handlerNow(c)], label: t('action.transferTo', { level: levelName(level) }),
         onPick: (u) => ((to = u.code), drawTarget(), note.focus()),
       }))
     drawTarget()

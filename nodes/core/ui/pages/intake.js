@@ -21,7 +21,7 @@ export async function render({ code }) {
   if (!P.mayTakeIn(ctx.user.role)) throw new Error(t('intake.notYou'))
   const handler = P.handlerFor(ctx.node.code, item)
   if (typeof handler !== 'string') throw new Error(t('guide.notHere'))
-  const units = await loadUnits()
+  await loadUnits()
 
   const inputs = {
     name: h('input', { type: 'text', id: 'ap-name', name: 'name', autocomplete: 'off', required: true, autofocus: true }),
@@ -117,7 +117,7 @@ export async function render({ code }) {
     }
   }
 
-  const choice = handlerChoice(item, handler, units, () => drawSummary())
+  const choice = handlerChoice(item, handler, () => drawSummary())
   const summary = h('div')
   const note = h('p', { class: 'muted small', style: { marginTop: '10px' } })
   const drawSummary = () => {
@@ -166,7 +166,7 @@ export async function render({ code }) {
  * may name any other unit of that level in the tree (异地办理 / 代收代办), chosen in the unit
  * picker. `chosen` is null for the default (nothing extra is sent).
  */
-function handlerChoice(item, byDefault, units, changed) {
+function handlerChoice(item, byDefault, changed) {
   const state = { chosen: null, open: false }
   const current = h('div', { class: 'row' })
   const toggle = h('button', { class: 'btn secondary small', type: 'button', 'aria-expanded': 'false', 'aria-controls': 'handler-picker', dataset: { action: 'choose-handler' } }, t('intake.chooseOther'))
@@ -181,7 +181,7 @@ function handlerChoice(item, byDefault, units, changed) {
     toggle.textContent = state.open ? t('intake.chooseClose') : t('intake.chooseOther')
     pickerBox.hidden = !state.open
     mount(pickerBox, state.open
-      ? unitPicker({ id: 'handler-q', units, level: item.level, exclude: [byDefault], label: t('intake.pickerLabel', { level: levelName(item.level) }), onPick: (u) => set(u.code) })
+      ? unitPicker({ id: 'handler-q', level: item.level, exclude: [byDefault], label: t('intake.pickerLabel', { level: levelName(item.level) }), onPick: (u) => set(u.code) })
       : null)
   }
   const set = (code) => {

@@ -191,6 +191,8 @@ describe('通办 in the UI: another subtree decides, a transfer, a relay', () =>
     await ct.page.waitForSelector('[data-no-actions][data-relay=true]')
     expect(await ct.page.getAttribute('[data-actions]', 'data-actions')).toBe('')
     expect(await text(ct.page, '[data-no-actions]')).toContain('途经')
+    // A township matter is not in a county window's catalogue; the page still names it.
+    expect(await text(ct.page, 'h1')).toBe('最低生活保障')
     expect(await text(ct.page, '.timeline .ev-transferred .what')).toBe('转办至 潆溪镇')
     await shot(ct.page, 'cross-10-county-relay')
 

@@ -182,7 +182,7 @@ export async function loggedIn(s) {
   session.set(s)
   ctx.user = { name: s.name, role: s.role }
   await loadCalendars().catch(() => {})
-  void loadUnits() // names of the units of the tree, for every page (never throws)
+  void loadUnits().then(renderBanner) // names of the units of the tree, for every page (never throws)
   const after = sessionStorage.getItem('tongban.after')
   sessionStorage.removeItem('tongban.after')
   go(after && !after.startsWith('#/login') ? after : '#/' + navFor(s.role, ctx.node.level)[0])
@@ -207,7 +207,7 @@ async function boot() {
     try {
       ctx.user = await api('GET', '/api/users/me')
       await loadCalendars()
-      void loadUnits()
+      void loadUnits().then(renderBanner)
     } catch {
       ctx.user = null
     }

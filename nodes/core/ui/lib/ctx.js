@@ -36,9 +36,26 @@ export function forgetCatalogue() {
   catalogue = null
 }
 
-/** The item's name if the catalogue is loaded, else its code. */
+/** Items that cases held here name but this node's windows do not take in (a township matter a county relays, 通办). */
+const heldBelow = new Map()
+
+/**
+ * Makes `itemOf` answer for every code in `codes`: the catalogue this node takes in, and — when
+ * a code is not in it — every item the node holds (`?all=true`), read then.
+ */
+export async function loadItems(codes) {
+  const cat = await loadCatalogue()
+  if (!codes.some((c) => c && !cat.has(c) && !heldBelow.has(c))) return
+  const { items } = await api('GET', '/api/catalogue?all=true&retired=true')
+  for (const i of items) if (!cat.has(i.code)) heldBelow.set(i.code, i)
+}
+
+/** The item, if loaded (loadCatalogue, loadItems), else null. */
+export const itemOf = (code) => catalogue?.get(code) ?? heldBelow.get(code) ?? null
+
+/** The item's name if loaded, else its code. */
 export function itemName(code) {
-  return catalogue?.get(code)?.name ?? code
+  return itemOf(code)?.name ?? code
 }
 
 /** Loads the published calendars into the working-day lookup. */

@@ -5,10 +5,10 @@
  * Enter picks the highlighted unit (the best match when none is), Esc clears; a click picks too.
  * Retired units (every key revoked) are never offered.
  */
-import { api, qs } from './api.js'
+import { api, qs, unitNames } from './api.js'
 import { h, highlight, mount } from './dom.js'
 import { t } from './i18n.js'
-import { levelName, unitLabel } from './format.js'
+import { levelName } from './format.js'
 import { learnNames } from './units.js'
 
 /** At most this many units are listed at once; typing narrows the rest. */
@@ -42,7 +42,8 @@ export function unitPicker({ id, level, exclude = [], label, onPick }) {
       },
     },
     h('span', { class: 'nm' }, highlight(u.name, q)),
-    h('span', { class: 'small muted' }, u.parentCode ? unitLabel(u.parentCode) : ''),
+    // The unit above it, when the directory names it: two 新华村 are told apart by their townships.
+    unitNames.has(u.parentCode) ? h('span', { class: 'small muted' }, unitNames.get(u.parentCode)) : null,
     h('span', { class: 'mono small muted' }, u.code))))
     if (active >= 0) input.setAttribute('aria-activedescendant', `${id}-opt-${found[active].code}`)
     else input.removeAttribute('aria-activedescendant')

@@ -5,7 +5,7 @@
  */
 import { onLeave } from '../app.js'
 import { api } from '../lib/api.js'
-import { allowedActions, ctx, levelOf, loadCatalogue } from '../lib/ctx.js'
+import { allowedActions, ctx, itemOf, levelOf, loadItems } from '../lib/ctx.js'
 import { h, mount, toast, confirmDialog } from '../lib/dom.js'
 import { t } from '../lib/i18n.js'
 import { dueChip, eventName, fmtTime, levelName, maskId, maskPhone, ratingName, roleName, statusName, statusPill, unitLabel } from '../lib/format.js'
@@ -21,11 +21,10 @@ const ORDER = ['accepted', 'approved', 'delivered', 'rated', 'correction-request
 const handlerNow = (c) => c.currentHandlerCode ?? c.handlerCode
 
 export async function render({ id }) {
-  const catalogue = await loadCatalogue()
   const path = '/api/cases/' + encodeURIComponent(id)
   let c = await api('GET', path)
-  await loadUnits({ need: codesOfCase(c) })
-  const item = catalogue.get(c.itemCode)
+  await Promise.all([loadItems([c.itemCode]), loadUnits({ need: codesOfCase(c) })])
+  const item = itemOf(c.itemCode)
   const root = h('div', { dataset: { case: c.id } })
   const presence = h('div', { class: 'presence', 'aria-live': 'polite', dataset: { presence: '' } })
   const news = h('div', { class: 'notice', hidden: true, role: 'status' })

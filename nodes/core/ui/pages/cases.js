@@ -4,7 +4,7 @@
  */
 import { remember } from '../app.js'
 import { api, qs } from '../lib/api.js'
-import { ctx, loadCatalogue } from '../lib/ctx.js'
+import { ctx, loadCatalogue, loadItems } from '../lib/ctx.js'
 import { caseTable } from '../lib/case-table.js'
 import { h, mount } from '../lib/dom.js'
 import { t } from '../lib/i18n.js'
@@ -43,7 +43,7 @@ export async function render(_params, query) {
       status: FILTERS[filter], limit: 1000,
       origin: scope === 'origin' ? ctx.node.code : '', handler: scope === 'handler' ? ctx.node.code : '',
     }))
-    await loadUnits({ need: res.cases.flatMap((c) => [c.originCode, c.handlerCode]) })
+    await Promise.all([loadItems(res.cases.map((c) => c.itemCode)), loadUnits({ need: res.cases.flatMap((c) => [c.originCode, c.handlerCode]) })])
     all = res.cases
     draw()
   }

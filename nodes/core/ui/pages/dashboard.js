@@ -7,7 +7,7 @@
  */
 import { onLeave, remember } from '../app.js'
 import { api, qs } from '../lib/api.js'
-import { ctx, itemName, loadCatalogue, today } from '../lib/ctx.js'
+import { ctx, itemName, loadCatalogue, loadItems, today } from '../lib/ctx.js'
 import { caseTable } from '../lib/case-table.js'
 import { drawChart } from '../lib/charts.js'
 import { toCsv } from '../lib/csv.js'
@@ -57,7 +57,8 @@ export async function render(_params, query) {
       api('GET', '/api/stats' + qs({ ...base, groupBy: 'day' })),
       api('GET', '/api/cases' + qs({ status: 'submitted,accepted', limit: 1000 })),
     ])
-    await loadUnits({ need: open.cases.map((c) => c.handlerCode) })
+    // Names for what the tables show: items decided below this level, units of the tree.
+    await Promise.all([loadItems([...byItem.rows.map((r) => r.key), ...open.cases.map((c) => c.itemCode)]), loadUnits({ need: open.cases.map((c) => c.handlerCode) })])
     // Drill-down needs the node to answer for a unit below it; only offered when it does.
     const drills = byChild.under !== undefined
     const warn = open.cases.filter((c) => dueState(c) !== 'ok' && dueState(c) !== 'none')

@@ -4,7 +4,7 @@
  * correction have their clock stopped and go last. Supervisors see every open case held here.
  */
 import { api, qs } from '../lib/api.js'
-import { ctx, loadCatalogue, today } from '../lib/ctx.js'
+import { ctx, loadCatalogue, loadItems, today } from '../lib/ctx.js'
 import { caseTable } from '../lib/case-table.js'
 import { h } from '../lib/dom.js'
 import { t } from '../lib/i18n.js'
@@ -15,7 +15,7 @@ export async function render() {
   await loadCatalogue()
   const mine = ctx.user.role === 'staff'
   const res = await api('GET', '/api/cases' + qs({ status: 'submitted,accepted,correction', handler: mine ? ctx.node.code : '', limit: 1000 }))
-  await loadUnits({ need: res.cases.map((c) => c.handlerCode) })
+  await Promise.all([loadItems(res.cases.map((c) => c.itemCode)), loadUnits({ need: res.cases.map((c) => c.handlerCode) })])
   const d = today()
   const key = (c) => (c.status === 'correction' ? '9999-12-31' : c.dueDate ?? d)
   const cases = res.cases.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : a.createdAt < b.createdAt ? -1 : 1))

@@ -4,16 +4,16 @@
  * (A4, no app around it).
  */
 import { api } from '../lib/api.js'
-import { ctx, levelOf, loadCatalogue, P, today } from '../lib/ctx.js'
+import { ctx, itemOf, levelOf, loadItems, P, today } from '../lib/ctx.js'
 import { h } from '../lib/dom.js'
 import { t } from '../lib/i18n.js'
 import { fmtDay, fmtTime, levelName, maskId, maskPhone, unitLabel } from '../lib/format.js'
 import { codesOfCase, loadUnits } from '../lib/units.js'
 
 export async function render({ id }) {
-  const [c, catalogue] = await Promise.all([api('GET', '/api/cases/' + encodeURIComponent(id)), loadCatalogue()])
-  const item = catalogue.get(c.itemCode)
-  await loadUnits({ need: codesOfCase(c) })
+  const c = await api('GET', '/api/cases/' + encodeURIComponent(id))
+  await Promise.all([loadItems([c.itemCode]), loadUnits({ need: codesOfCase(c) })])
+  const item = itemOf(c.itemCode)
   // Who decides now: a transfer (转办) moves it from the unit chosen at intake.
   const handler = c.currentHandlerCode ?? c.handlerCode
   const here = handler === ctx.node.code

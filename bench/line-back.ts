@@ -82,7 +82,7 @@ async function runProfile(name: string, profile: LinkProfile): Promise<{ cycles:
     village.proc!.stderr!.on('data', (d: Buffer) => {
       if (d.toString().includes('the parent answers again')) answers.push(performance.now())
     })
-    await when(() => connected(village), 100, 'first link')
+    await when(() => connected(village), 100, 'first link', 600_000)
     const random = mulberry32(7)
     const cycles: Cycle[] = []
     for (let i = 0; i < CYCLES; i++) {
@@ -102,6 +102,9 @@ async function runProfile(name: string, profile: LinkProfile): Promise<{ cycles:
       await sleep(1_000 + random() * 2_000) // a spell with the line up before the next cut
     }
     return { cycles, load: [loadBefore, loadavg()[0]] }
+  } catch (e) {
+    for (const n of nodes) console.error(`--- ${n.level} ${n.code}, last output:\n${n.log.join('').slice(-4_000)}`)
+    throw e
   } finally {
     for (const n of nodes.reverse()) await stopNode(n)
     await line?.close()

@@ -98,6 +98,17 @@ export async function uiLogin(page: Page, name: string): Promise<void> {
   await page.waitForSelector('nav.nav')
 }
 
+/** On an open case page, the handler's staff accepts the case, then approves it with `note`. */
+export async function acceptAndApprove(page: Page, note: string): Promise<void> {
+  await page.click('[data-action=accepted]')
+  await page.click('[data-confirm=accepted]')
+  await page.waitForSelector('.pill.big[data-status=accepted]')
+  await page.click('[data-action=approved]')
+  await page.fill('#act-note', note)
+  await page.click('[data-confirm=approved]')
+  await page.waitForSelector('.pill.big[data-status=approved]')
+}
+
 /** Saves a full-page screenshot as test-artifacts/screenshots/<name>.png (CI keeps them as artifacts). */
 export async function shot(page: Page, name: string): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true })

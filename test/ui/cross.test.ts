@@ -8,7 +8,7 @@
  */
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { apiAs, launchBrowser, openPage, shot, startUiNode, uiLogin, type UiNode } from '../helpers/browser.ts'
+import { acceptAndApprove, apiAs, launchBrowser, openPage, shot, startUiNode, uiLogin, type UiNode } from '../helpers/browser.ts'
 import { eventually } from '../helpers/remote.ts'
 import { tempDir } from '../helpers/template.ts'
 
@@ -18,10 +18,7 @@ const LIJIA = '511302102000'
 const VILLAGE = '511302101201'
 
 const tmp = tempDir('tongban-ui-cross-')
-let county: UiNode
-let yingxi: UiNode
-let lijia: UiNode
-let village: UiNode
+let county: UiNode, yingxi: UiNode, lijia: UiNode, village: UiNode
 let browser: Browser
 const opened: { close(): Promise<void> }[] = []
 
@@ -64,9 +61,28 @@ afterAll(async () => {
   tmp.cleanup()
 })
 
-async function page(base: string, hash?: string) {
-  const p = await openPage(browser, base, hash)
+/** A fresh browser context, closed after the suite. */
+async function page(base: string) {
+  const p = await openPage(browser, base)
   opened.push(p.context)
+  return p
+}
+
+/**
+ * Once the case is at `node` as `ready` wants it, `user` logs in there, finds it in the queue
+ * (待办件, the staff's first page) with its tag (异地件 or 转办), and opens it.
+ */
+async function openFromQueue(node: UiNode, user: string, id: string, ready: (c: any) => boolean, tag: string, screenshot: string) {
+  const as = await apiAs(node.url, user)
+  await eventually(async () => {
+    const c = await as('GET', `/api/cases/${id}`).catch(() => null)
+    return c && ready(c)
+  }, 60_000, `case ${id} at ${node.code}`)
+  const p = await page(node.url)
+  await uiLogin(p.page, user)
+  await p.page.waitForSelector(`tr[data-case="${id}"] [data-tag=${tag}]`)
+  await shot(p.page, screenshot)
+  await p.page.click(`tr[data-case="${id}"] a`)
   return p
 }
 
@@ -121,13 +137,7 @@ describe('通办 in the UI: another subtree decides, a transfer, a relay', () =>
     expect((await agentApi('GET', `/api/cases/${id}`)).handlerCode).toBe(LIJIA)
 
     // 李家镇: the case in its queue, tagged 异地件; it is not theirs to decide, so they transfer it.
-    const lijiaApi = await apiAs(lijia.url, '吴窗口')
-    await eventually(() => lijiaApi('GET', `/api/cases/${id}`).catch(() => null), 60_000, `case ${id} at 李家镇`)
-    const lj = await page(lijia.url)
-    await uiLogin(lj.page, '吴窗口')
-    await lj.page.waitForSelector(`tr[data-case="${id}"] [data-tag=cross]`)
-    await shot(lj.page, 'cross-04-lijia-queue')
-    await lj.page.click(`tr[data-case="${id}"] a`)
+    const lj = await openFromQueue(lijia, '吴窗口', id, () => true, 'cross', 'cross-04-lijia-queue')
     await lj.page.waitForSelector('[data-action=transferred]')
     expect(await text(lj.page, '[data-field=route]')).toBe(`长青村 → 潆溪镇 → ${countyLabel} → 李家镇`)
     await lj.page.click('[data-action=transferred]')
@@ -153,22 +163,10 @@ describe('通办 in the UI: another subtree decides, a transfer, a relay', () =>
     await shot(lj.page, 'cross-06-lijia-after-transfer')
 
     // 潆溪镇 decides now: accept and approve.
-    const yxApi = await apiAs(yingxi.url, '周窗口')
-    await eventually(async () => (await yxApi('GET', `/api/cases/${id}`).catch(() => null))?.currentHandlerCode === YINGXI, 60_000, `the transfer of ${id} at 潆溪镇`)
-    const yx = await page(yingxi.url)
-    await uiLogin(yx.page, '周窗口')
-    await yx.page.waitForSelector(`tr[data-case="${id}"] [data-tag=transfer]`)
-    await shot(yx.page, 'cross-07-yingxi-queue')
-    await yx.page.click(`tr[data-case="${id}"] a`)
+    const yx = await openFromQueue(yingxi, '周窗口', id, (c) => c.currentHandlerCode === YINGXI, 'transfer', 'cross-07-yingxi-queue')
     await yx.page.waitForSelector('[data-action=accepted]')
     expect(await text(yx.page, '[data-field=handler]')).toBe('潆溪镇（由 李家镇 转办）')
-    await yx.page.click('[data-action=accepted]')
-    await yx.page.click('[data-confirm=accepted]')
-    await yx.page.waitForSelector('.pill.big[data-status=accepted]')
-    await yx.page.click('[data-action=approved]')
-    await yx.page.fill('#act-note', '经审核符合低保条件')
-    await yx.page.click('[data-confirm=approved]')
-    await yx.page.waitForSelector('.pill.big[data-status=approved]')
+    await acceptAndApprove(yx.page, '经审核符合低保条件')
     await shot(yx.page, 'cross-08-yingxi-approved')
 
     // The village sees the result and the transfer, by name, with its reason.

@@ -10,7 +10,7 @@
  *   BENCH_SETTLE_MS=60000                how long to wait before the settled reading
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { readMem, ROOT } from './lib/node-proc.ts'
@@ -22,15 +22,23 @@ const START_TIMEOUT_MS = 1_200_000
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-/** The node processes the demo started: its children, by their command line. */
-function nodePids(demo: number): { pid: number; level: string }[] {
-  let kids: number[] = []
+/** The children of `pid` (every thread's). */
+function childrenOf(pid: number): number[] {
   try {
-    kids = readFileSync(`/proc/${demo}/task/${demo}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)
+    return readdirSync(`/proc/${pid}/task`).flatMap((t) => readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number))
   } catch {
     return []
   }
-  return kids.flatMap((pid) => {
+}
+
+/** `pid` and all its descendants (a node's own helpers, e.g. tsx's esbuild service, count as the node's). */
+function withDescendants(pid: number): number[] {
+  return [pid, ...childrenOf(pid).flatMap(withDescendants)]
+}
+
+/** The node processes the demo started: its children, by their command line. */
+function nodePids(demo: number): { pid: number; level: string }[] {
+  return childrenOf(demo).flatMap((pid) => {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
       const at = cmd.indexOf('--level')
@@ -41,9 +49,10 @@ function nodePids(demo: number): { pid: number; level: string }[] {
   })
 }
 
+/** The RSS of `pids` and their descendants, MB. */
 function rssOf(pids: { pid: number }[]): number {
   let sum = 0
-  for (const { pid } of pids) {
+  for (const pid of pids.flatMap((p) => withDescendants(p.pid))) {
     try {
       sum += readMem(pid).rss
     } catch {
@@ -101,7 +110,7 @@ try {
   const afterStart = rssOf(nodes)
   await sleep(SETTLE_MS)
   const settled = rssOf(nodes)
-  const villages = nodes.filter((n) => n.level === 'village').map((n) => readMem(n.pid).rss)
+  const villages = nodes.filter((n) => n.level === 'village').map((n) => rssOf([n]))
   const demoSelf = readMem(first.demo.pid!).rss
   const load1 = loadavg()[0]
   await first.stop()

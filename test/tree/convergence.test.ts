@@ -1,13 +1,14 @@
 /**
  * Convergence, in the style of yjs's tests/testHelper.js but with real node processes and real
  * sockets: a 7-node tree whose every link runs through an emulated link we can cut or take
- * down; seeded random intakes and concurrent actions on the same cases from different levels,
- * link drops, and node restarts (kill -9 and clean). Afterwards every replica of every case is
+ * down; seeded random intakes (some decided in the other township's subtree: 通办) and
+ * concurrent actions on the same cases from different levels (transfers among them), link
+ * drops, and node restarts (kill -9 and clean). Afterwards every replica of every case is
  * identical, statuses agree, no acknowledged action is lost, and no node holds a case outside
  * its path. Seeds: TONGBAN_SEEDS (default 4 in CI, 2 otherwise); a failure prints its seed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { casePath, parentCode, type Level } from '../../protocol/index.ts'
+import { casePathOf, isInSubtree, parentCode, type Level } from '../../protocol/index.ts'
 import { demoUsers, spawnNode, stopNode, type TreeNode, type TreeNodeSpec } from '../../nodes/core/cli/tree.ts'
 import { enrollChild } from '../../nodes/core/link/enrollment.ts'
 import { pinToken } from '../../nodes/core/link/token.ts'
@@ -104,7 +105,7 @@ async function runSeed(seed: number): Promise<void> {
     return r.body.items.length > 0 && r.body.items
   }, 30_000, 'the catalogue at a village')
   const takeable = items.filter((i) => i.level !== 'city')
-  const cases: { id: string; origin: string; handler: string }[] = []
+  const cases: { id: string; originCode: string; handlers: string[] }[] = []
   const acked: { id: string; type: string; node: string }[] = []
   const down = new Set<string>()
 
@@ -114,22 +115,33 @@ async function runSeed(seed: number): Promise<void> {
       // Intake at a village or township window.
       const origin = pick(SPECS.filter((s) => s.level === 'village' || s.level === 'township'))
       const item = pick(takeable.filter((i) => !(origin.level === 'township' && i.level === 'village')))
+      // Sometimes decided by another unit of the item's level, anywhere in the tree (通办).
+      const elsewhere = SPECS.filter((s) => s.level === item.level)
+      const handlerCode = rand() < 0.4 ? pick(elsewhere).code : undefined
       const res = await (await client(origin.code))('POST', '/api/cases', {
-        itemCode: item.code,
+        itemCode: item.code, handlerCode,
         applicant: { name: `申请人${seed}-${step}`, idType: 'resident-id', idNumber: `5113021990${String(seed % 100).padStart(2, '0')}${String(step).padStart(5, '0')}X`, phone: '13800000000' },
         materials: item.materials.filter((m: any) => m.required).map((m: any) => m.name),
       })
       expect(res.status, JSON.stringify(res.body)).toBe(201)
-      cases.push({ id: res.body.id, origin: origin.code, handler: res.body.handlerCode })
+      cases.push({ id: res.body.id, originCode: origin.code, handlers: [res.body.handlerCode] })
     } else if (r < 0.8) {
       // An action at a random node on a random case's path — concurrent with others elsewhere.
       const c = pick(cases)
-      const at = pick(casePath(c.origin, c.handler))
-      const type = pick(['accepted', 'approved', 'denied', 'withdrawn', 'delivered', 'rated', 'correction-requested', 'resumed'])
-      const body = type === 'rated' ? { type, rating: 1 + Math.floor(rand() * 5) } : type === 'denied' ? { type, reason: '材料不符' } : type === 'correction-requested' ? { type, materials: ['申请书'] } : { type }
+      // Transfers weigh triple: each succeeds only at the handler of the moment, while the case is open.
+      const type = pick(['accepted', 'approved', 'denied', 'withdrawn', 'delivered', 'rated', 'correction-requested', 'resumed', 'transferred', 'transferred', 'transferred'])
+      // A transfer is mostly tried where it may succeed: at the latest handler.
+      const at = type === 'transferred' && rand() < 0.8 ? c.handlers[c.handlers.length - 1] : pick(casePathOf(c))
+      const level = SPECS.find((s) => s.code === c.handlers[0])!.level
+      const body = type === 'rated' ? { type, rating: 1 + Math.floor(rand() * 5) } : type === 'denied' ? { type, reason: '材料不符' }
+        : type === 'correction-requested' ? { type, materials: ['申请书'] }
+        : type === 'transferred' ? { type, to: pick(SPECS.filter((s) => s.level === level)).code, reason: '转办' } : { type }
       const res = await (await client(at))('POST', `/api/cases/${c.id}/events`, body)
-      if (res.status === 200) acked.push({ id: c.id, type, node: at })
-      else expect([403, 404, 409], JSON.stringify(res.body)).toContain(res.status)
+      if (res.status === 200) {
+        acked.push({ id: c.id, type, node: at })
+        // The path grows by the new handler's route.
+        if (type === 'transferred' && !c.handlers.includes((body as { to: string }).to)) c.handlers.push((body as { to: string }).to)
+      } else expect([400, 403, 404, 409], JSON.stringify(res.body)).toContain(res.status)
     } else if (r < 0.9) {
       // Take a link down, or bring one back.
       const child = pick(SPECS.filter((s) => s.level !== 'city'))
@@ -167,23 +179,38 @@ async function runSeed(seed: number): Promise<void> {
     }
     return views
   }
+  const disagreement = async () => {
+    const views = await snapshot()
+    return cases.map((c) => {
+      const path = casePathOf(c)
+      const replicas = path.map((code) => [code, views.get(code)!.get(c.id)] as const)
+      const same = replicas.every(([, r]) => r && JSON.stringify(r) === JSON.stringify(replicas[0][1]))
+      const off = SPECS.filter((s) => !path.includes(s.code) && views.get(s.code)!.has(c.id)).map((s) => s.code)
+      return same && !off.length ? null : `${c.id} (${c.originCode} → ${c.handlers.join(' → ')}): ${replicas.map(([code, r]) => `${code}=${r ? `${r.status}/${r.events.length}` : 'missing'}`).join(' ')}${off.length ? ` off path: ${off.join(',')}` : ''}`
+    }).filter(Boolean).join('\n')
+  }
   const converged = await eventually(async () => {
     const views = await snapshot()
     for (const c of cases) {
-      const path = casePath(c.origin, c.handler)
+      const path = casePathOf(c)
       const replicas = path.map((code) => views.get(code)!.get(c.id))
       if (replicas.some((r) => !r)) return false
       if (replicas.some((r) => JSON.stringify(r) !== JSON.stringify(replicas[0]))) return false
     }
     return views
-  }, 60_000, 'every replica of every case to agree', 500)
+  }, 120_000, 'every replica of every case to agree', 500).catch(async (e) => {
+    throw new Error(`${(e as Error).message}\n${await disagreement()}`)
+  })
 
   for (const c of cases) {
-    const path = casePath(c.origin, c.handler)
+    const path = casePathOf(c)
     for (const s of SPECS) {
       expect(converged.get(s.code)!.has(c.id), `${c.id} at ${s.code} (path ${path.join('→')})`).toBe(path.includes(s.code))
     }
   }
+  // 通办: a handler that is not above the window (the path goes down into another subtree).
+  const crossing = cases.filter((c) => c.handlers.some((h) => !isInSubtree(c.originCode, h)))
+  console.log(`seed ${seed}: ${cases.length} cases, ${crossing.length} decided in another subtree, ${acked.filter((a) => a.type === 'transferred').length} transfers acknowledged`)
   // No acknowledged action lost: each is among the case's events, authored where it was taken.
   for (const a of acked) {
     const c = await client(a.node)

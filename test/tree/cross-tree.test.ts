@@ -118,6 +118,12 @@ describe('通办 across the demo tree', () => {
     expect((await as(V1)('POST', `/api/cases/${id}/events`, { type: 'delivered' })).body.status).toBe('delivered')
     expect((await as(V1)('POST', `/api/cases/${id}/events`, { type: 'rated', rating: 4 })).body.rating).toBe(4)
     await eventually(async () => (await as(C2)('GET', `/api/cases/${id}`)).body.rating === 4, 90_000, 'the rating at 高坪区')
+    // The applicant's public progress lookup answers at the window and at the handler alike, and nowhere off the path.
+    for (const code of [V1, C2, '511303101000']) {
+      const r = await fetch(`${at(code).url}/api/public/progress?id=${id}&phone=${applicant.phone}`)
+      expect(r.status, code).toBe(code === '511303101000' ? 404 : 200)
+      if (r.status === 200) expect(await r.json()).toMatchObject({ id, status: 'delivered', itemName: item.name })
+    }
     // The due-date clock is the handler's: the same on every replica of the path.
     const due = (await as(C2)('GET', `/api/cases/${id}`)).body.dueDate
     expect(due).toMatch(/^\d{4}-\d{2}-\d{2}$/)
@@ -199,6 +205,23 @@ describe('通办 across the demo tree', () => {
     const path = [V1, T1, C1, CITY]
     secrets.push({ path, applicant })
     for (const n of nodes) expect((await as(n.code)('GET', `/api/cases/${id}`)).status, n.code).toBe(path.includes(n.code) ? 200 : 404)
+  }, 200_000)
+
+  it('a renamed unit keeps its code: `tongban child rename` at the parent reaches every node’s directory', async () => {
+    const { execFileSync } = await import('node:child_process')
+    execFileSync(process.execPath, [join(process.cwd(), 'bin/tongban.mjs'), 'child', 'rename', '--data', at(C2).dataDir, '--code', '511303101000', '--name', '东观街道'], { stdio: 'pipe' })
+    for (const code of [V1, C2, '511303101201']) {
+      await eventually(async () => {
+        const u = (await as(code)('GET', '/api/units?q=511303101000')).body.units[0]
+        return u?.name === '东观街道' && u.code === '511303101000' && u.active
+      }, 90_000, `the new name at ${code}`)
+    }
+    // The unit still takes cases under its code: its link was not cut.
+    const h = await eventually(async () => {
+      const r = await (await fetch(`${at('511303101000').url}/healthz`)).json()
+      return r.sync?.parent?.connected && r
+    }, 30_000, 'the renamed township still linked')
+    expect(h.code).toBe('511303101000')
   }, 200_000)
 
   it('no node off a case’s path holds any byte of its applicant', async () => {

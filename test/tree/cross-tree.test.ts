@@ -166,6 +166,9 @@ describe('通办 across the demo tree', () => {
     const bad = await as(C1)('POST', `/api/cases/${id}/events`, { type: 'transferred', to: T1, reason: '错' })
     expect(bad.status).toBe(409) // a township cannot decide a county matter: the state machine refuses the transfer
     expect((await as(C1)('POST', `/api/cases/${id}/events`, { type: 'transferred', to: C2, reason: '' })).status).toBe(400)
+    // 顺庆区 accepted it before it saw the household register: its 办理地 figures count it, until the transfer.
+    expect((await as(C1)('POST', `/api/cases/${id}/events`, { type: 'accepted' })).status).toBe(200)
+    await eventually(async () => (await as(C1)('GET', '/api/stats?by=handler')).body.totals.accepted === 1, 30_000, '顺庆区 counting the case it accepted')
     const moved = await as(C1)('POST', `/api/cases/${id}/events`, { type: 'transferred', to: C2, reason: '申请人户籍在高坪区，应由高坪区办理' })
     expect(moved.status).toBe(200)
     expect(moved.body.currentHandlerCode).toBe(C2)
@@ -190,7 +193,13 @@ describe('通办 across the demo tree', () => {
     const transfer = atVillage.events.find((e: any) => e.type === 'transferred')
     expect(transfer).toMatchObject({ author: C1, to: C2, reason: '申请人户籍在高坪区，应由高坪区办理' })
     expect(atVillage.currentHandlerCode).toBe(C2)
-    expect((await as(C1)('GET', `/api/cases/${id}`)).body.events.map((e: any) => e.type)).toEqual(['transferred', 'accepted', 'approved'])
+    expect((await as(C1)('GET', `/api/cases/${id}`)).body.events.map((e: any) => e.type)).toEqual(['accepted', 'transferred', 'accepted', 'approved'])
+    // By 办理地 the case is 高坪区's now, and 顺庆区's figures drop it (one case, counted once).
+    await eventually(async () => (await as(C1)('GET', '/api/stats?by=handler')).body.totals.accepted === 0, 30_000, '顺庆区 dropping the transferred case')
+    await eventually(async () => {
+      const rows = (await as(CITY)('GET', '/api/stats?by=handler&groupBy=child')).body.rows
+      return rows.find((r: any) => r.key === C2)?.transferred >= 1 && !rows.some((r: any) => r.key === C1 && r.accepted > 0)
+    }, 60_000, 'the city counting the transferred case at 高坪区 only')
     // Counted as transferred where it was taken in.
     await eventually(async () => (await as(V1)('GET', '/api/stats')).body.totals.transferred >= 1, 30_000, 'the transfer in the village statistics')
   }, 300_000)

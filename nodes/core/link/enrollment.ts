@@ -9,7 +9,7 @@
  * the key: the running parent cuts its link at once and publishes the revocation.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parentCode, type EnrollRequest, type NodeKeyRef } from '../../../protocol/index.ts'
 
@@ -37,23 +37,57 @@ export function readEnrollments(dataDir: string): Enrollment[] {
 }
 
 function write(dataDir: string, list: Enrollment[]): void {
-  // Written to a temp file, synced, renamed, and the directory synced: the token printed is the
-  // one a power cut leaves behind.
-  const tmp = enrollmentsFile(dataDir) + '.tmp'
+  // Written to a temp file of this process's own, synced, renamed, and the directory synced:
+  // the token printed is the one a power cut leaves behind.
+  const tmp = `${enrollmentsFile(dataDir)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
   writeFileSync(tmp, JSON.stringify(list, null, 2), { mode: 0o600 })
   syncPath(tmp)
   renameSync(tmp, enrollmentsFile(dataDir))
   syncPath(dataDir)
 }
 
+/** A lock file older than this was left by a process that died holding it. */
+const STALE_LOCK_MS = 10_000
+
+/**
+ * Read–modify–write under a lock file: `tongban child add` (another process) and the running
+ * node (redeeming a token at a child's first link) both change the file, and neither may lose
+ * the other's change. The wait is bounded (a few seconds); a stale lock is taken over.
+ */
 function update(dataDir: string, code: string, fn: (e: Enrollment | undefined) => Enrollment): Enrollment {
-  const list = readEnrollments(dataDir)
-  const i = list.findIndex((e) => e.code === code)
-  const next = fn(list[i])
-  if (i >= 0) list[i] = next
-  else list.push(next)
-  write(dataDir, list)
-  return next
+  const lock = `${enrollmentsFile(dataDir)}.lock`
+  const until = Date.now() + 5_000
+  for (;;) {
+    try {
+      closeSync(openSync(lock, 'wx'))
+      break
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+      const age = Date.now() - (statMtime(lock) ?? Date.now())
+      if (age > STALE_LOCK_MS) rmSync(lock, { force: true })
+      else if (Date.now() > until) throw new Error(`enrollments.json is locked by another process (${lock}); try again`)
+      else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20) // a short sleep: this is a CLI-rate path
+    }
+  }
+  try {
+    const list = readEnrollments(dataDir)
+    const i = list.findIndex((e) => e.code === code)
+    const next = fn(list[i])
+    if (i >= 0) list[i] = next
+    else list.push(next)
+    write(dataDir, list)
+    return next
+  } finally {
+    rmSync(lock, { force: true })
+  }
+}
+
+function statMtime(path: string): number | null {
+  try {
+    return statSync(path).mtimeMs
+  } catch {
+    return null
+  }
 }
 
 /**

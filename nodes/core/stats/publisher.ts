@@ -47,10 +47,12 @@ export class StatsPublisher {
   async refresh(withOpen = false): Promise<void> {
     const [{ now }] = await this.db.query<{ now: string }>('SELECT now()::text AS now')
     for (const dim of ['origin', 'handler'] as const) {
-      const column = dim === 'origin' ? 'origin_code' : 'handler_code'
+      // By 办理地, a case this node transferred away changed too: its month must drop it here.
+      const mine = dim === 'origin' ? 'origin_code = $1'
+        : `(handler_code = $1 OR (transfers > 0 AND EXISTS (SELECT 1 FROM doc_routes r WHERE r.doc_id = 'case:' || cases.id AND $1 = ANY(r.handlers))))`
       const dirty = await this.db.query<{ month: string }>(
         `SELECT DISTINCT substr(stat_day, 1, 7) AS month FROM cases
-         WHERE ${column} = $1 AND (($2::timestamptz IS NULL OR updated_at >= $2) OR ($3 AND status IN ('submitted', 'accepted')))`,
+         WHERE ${mine} AND (($2::timestamptz IS NULL OR updated_at >= $2) OR ($3 AND status IN ('submitted', 'accepted')))`,
         [this.self.code, this.since, withOpen],
       )
       for (const { month } of dirty) {

@@ -5,12 +5,11 @@
  */
 import { onLeave } from '../app.js'
 import { api } from '../lib/api.js'
-import { allowedActions, ctx, itemOf, levelOf, loadItems } from '../lib/ctx.js'
+import { allowedActions, ctx, itemOf, levelOf, loadItems, P } from '../lib/ctx.js'
 import { h, mount, toast, confirmDialog } from '../lib/dom.js'
 import { t } from '../lib/i18n.js'
 import { dueChip, eventName, fmtTime, levelName, maskId, maskPhone, ratingName, roleName, statusName, statusPill, unitLabel } from '../lib/format.js'
 import { liveCase } from '../lib/live.js'
-import { casePathOf } from '../lib/route.js'
 import { unitPicker } from '../lib/unit-picker.js'
 import { codesOfCase, loadUnits } from '../lib/units.js'
 
@@ -185,7 +184,7 @@ function detailsCard(c, item) {
       h('dt', null, t('guide.promised')), h('dd', null, c.kind === 'instant' ? t('kind.instant') : t('days', { n: c.promisedDays })),
       h('dt', null, t('case.takenIn')), h('dd', null, `${unitLabel(c.originCode)} · ${fmtTime(c.createdAt)}`),
       h('dt', null, t('case.decidedAt')), h('dd', { dataset: { field: 'handler' } }, unitLabel(handlerNow(c)), transferredFrom(c)),
-      h('dt', null, t('case.route')), h('dd', { dataset: { field: 'route' } }, casePathOf({ originCode: c.originCode, handlers: c.handlers ?? [c.handlerCode] }).map(unitLabel).join(' → ')),
+      h('dt', null, t('case.route')), h('dd', { dataset: { field: 'route' } }, P.casePathOf({ originCode: c.originCode, handlers: c.handlers ?? [c.handlerCode] }).map(unitLabel).join(' → ')),
       h('dt', null, t('case.acceptedAt')), h('dd', null, fmtTime(c.acceptedAt)),
       h('dt', null, t('case.completedAt')), h('dd', null, fmtTime(c.completedAt)),
       h('dt', null, t('case.dueDate')), h('dd', null, c.dueDate ?? '—'),

@@ -3,7 +3,6 @@ import { ctx, loadCatalogue, P } from '../lib/ctx.js'
 import { h } from '../lib/dom.js'
 import { t } from '../lib/i18n.js'
 import { kindTag, levelName, levelTag, unitLabel } from '../lib/format.js'
-import { routeBetween } from '../lib/route.js'
 import { loadUnits } from '../lib/units.js'
 
 export async function render({ code }) {
@@ -62,7 +61,7 @@ function fact(k, v, small) {
  */
 export function routeBox(handler) {
   const here = ctx.node.code
-  const stops = routeBetween(here, handler).map((code) => ({
+  const stops = P.routeBetween(here, handler).map((code) => ({
     name: code === here ? ctx.node.name : unitLabel(code),
     what: code === handler ? (code === here ? t('guide.stopHere') : t('guide.stopDecide'))
       : code === here ? t('guide.stopTake') : P.isInSubtree(handler, code) ? t('guide.stopRelay') : t('guide.stopPass'),

@@ -59,10 +59,16 @@ async function node(root: string, level: 'township' | 'village', code: string, p
   return n
 }
 
+let lastPollError = ''
+
 async function connected(village: TreeNode): Promise<boolean> {
-  const r = await fetch(`${village.url}/healthz`).catch(() => null)
-  if (r) return ((await r.json()) as { sync: { parent: { connected: boolean } } }).sync.parent.connected
-  return false
+  try {
+    const r = await fetch(`${village.url}/healthz`, { signal: AbortSignal.timeout(30_000) })
+    return ((await r.json()) as { sync: { parent: { connected: boolean } } }).sync.parent.connected
+  } catch (e) {
+    lastPollError = String((e as Error).cause ?? e)
+    return false
+  }
 }
 
 interface Cycle { downMs: number; firstThrough: number; noticed: number | null; linked: number }
@@ -103,6 +109,7 @@ async function runProfile(name: string, profile: LinkProfile): Promise<{ cycles:
     }
     return { cycles, load: [loadBefore, loadavg()[0]] }
   } catch (e) {
+    console.error(`last /healthz poll error: ${lastPollError || 'none'}; the line: ${JSON.stringify(line?.stats())}`)
     for (const n of nodes) console.error(`--- ${n.level} ${n.code}, last output:\n${n.log.join('').slice(-4_000)}`)
     throw e
   } finally {

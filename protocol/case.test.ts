@@ -1,9 +1,9 @@
 import { describe, it, expect } from 'vitest'
 import {
-  ApplicantSchema, ApplicationSchema, CaseEventSchema, CaseIdSchema, CaseIntakeSchema, COMPLETED_STATUSES, EventInputSchema, OPEN_STATUSES,
+  ApplicantSchema, ApplicationSchema, residentIdCheck, residentIdProblem, StoredApplicantSchema, CaseEventSchema, CaseIdSchema, CaseIntakeSchema, COMPLETED_STATUSES, EventInputSchema, OPEN_STATUSES,
 } from './case.ts'
 
-const applicant = { name: '张三', idNumber: '51130219800101001X', phone: '13800000000' }
+const applicant = { name: '张三', idNumber: '51130219850715003X', phone: '13800000000' }
 
 function paths(schema: { safeParse(x: unknown): { success: boolean; error?: { issues: { path: PropertyKey[] }[] } } }, x: unknown): string[] {
   const r = schema.safeParse(x)
@@ -16,8 +16,8 @@ describe('ApplicantSchema', () => {
     const r = ApplicantSchema.safeParse(applicant)
     expect(r.success).toBe(true)
     expect(r.data!.idType).toBe('resident-id')
-    expect(ApplicantSchema.safeParse({ ...applicant, idNumber: '511302198001010012' }).success).toBe(true)
-    expect(ApplicantSchema.safeParse({ ...applicant, idNumber: '51130219800101001x' }).success).toBe(true)
+    expect(ApplicantSchema.safeParse({ ...applicant, idNumber: '511302198001010013' }).success).toBe(true)
+    expect(ApplicantSchema.safeParse({ ...applicant, idNumber: '51130219850715003x' }).success).toBe(true)
   })
 
   it('refuses a bad resident id number, naming idNumber', () => {
@@ -25,9 +25,32 @@ describe('ApplicantSchema', () => {
       const r = ApplicantSchema.safeParse({ ...applicant, idNumber })
       expect(r.success).toBe(false)
       expect(r.error!.issues).toEqual([
-        expect.objectContaining({ path: ['idNumber'], message: 'a resident id number (居民身份证号) is 17 digits and a digit or X' }),
+        expect.objectContaining({ path: ['idNumber'], message: expect.stringContaining('17 digits and a digit or X') }),
       ])
     }
+  })
+
+  it('refuses a resident id number whose 18th character is not its GB 11643 check character', () => {
+    for (const idNumber of ['000000000000000000', '511302198001010012', '51130219800101001X', '511302198507150031']) {
+      const r = ApplicantSchema.safeParse({ ...applicant, idNumber })
+      expect(r.success, idNumber).toBe(false)
+      expect(r.error!.issues).toEqual([expect.objectContaining({ path: ['idNumber'], message: expect.stringContaining('校验位') })])
+    }
+    // The check of GB 11643-1999's own example, and one whose check character is X.
+    expect(residentIdCheck('11010519491231002')).toBe('X')
+    expect(residentIdProblem('11010519491231002X')).toBeNull()
+    expect(residentIdProblem('440524188001010014')).toBeNull()
+  })
+
+  it('a phone is a mobile number (11 digits starting with 1) or a landline with its area code', () => {
+    for (const phone of ['13800000000', '138 0000 0000', '138-0000-0000', '0817-2221234', '010 12345678', '02112345678'])
+      expect(ApplicantSchema.safeParse({ ...applicant, phone }).success, phone).toBe(true)
+    for (const phone of ['12345', '1380000000', '138000000000', '23800000000', '2221234', '0817-22212', '+86 138-0000'])
+      expect(paths(ApplicantSchema, { ...applicant, phone }), phone).toEqual(['phone'])
+  })
+
+  it('an application stored before these checks stays valid on every replica', () => {
+    expect(StoredApplicantSchema.safeParse({ ...applicant, idNumber: '511302198001010012', phone: '12345' }).success).toBe(true)
   })
 
   it('other id types are not checked as resident ids', () => {

@@ -6,6 +6,9 @@ import { z } from 'zod'
 import { DivisionCodeSchema } from './division.ts'
 import { ItemCodeSchema } from './catalogue.ts'
 import { EventIdSchema, SignatureSchema } from './trust.ts'
+import { PHONE_MESSAGE, phoneOk, residentIdProblem } from './people.ts'
+
+export * from './people.ts'
 
 export const CASE_STATUSES = ['submitted', 'accepted', 'correction', 'approved', 'denied', 'delivered', 'withdrawn'] as const
 export type CaseStatus = (typeof CASE_STATUSES)[number]
@@ -28,15 +31,27 @@ export const RATING_NAMES_ZH = ['非常不满意', '不满意', '基本满意', 
 
 export const ID_TYPES = ['resident-id', 'passport', 'hk-macau-permit', 'taiwan-permit', 'other'] as const
 
-export const ApplicantSchema = z.object({
+/**
+ * The applicant as an application stored before intake checked more (any 5–20 digit phone, a
+ * resident id number without its check character checked): what replicas accept, so cases
+ * already taken in stay valid. New intakes are held to ApplicantSchema.
+ */
+const ApplicantFields = z.object({
   name: z.string().trim().min(1, 'the applicant needs a name').max(100),
   idType: z.enum(ID_TYPES).default('resident-id'),
   idNumber: z.string().trim().min(1, 'the applicant needs an id number').max(40),
   phone: z.string().trim().regex(/^(?=(?:\D*\d){5})[0-9+\- ]{5,20}$/, '手机号至少 5 位数字 (a phone number has at least 5 digits; 5–20 characters of digits, +, - and spaces)'),
-}).superRefine((a, ctx) => {
+})
+export const StoredApplicantSchema = ApplicantFields.superRefine((a, ctx) => {
   if (a.idType === 'resident-id' && !/^\d{17}[\dXx]$/.test(a.idNumber)) {
     ctx.addIssue({ code: 'custom', path: ['idNumber'], message: 'a resident id number (居民身份证号) is 17 digits and a digit or X' })
   }
+})
+
+/** The applicant at intake: a resident id number with its GB 11643 check character, a mobile or landline phone (protocol/people.ts). */
+export const ApplicantSchema = ApplicantFields.extend({ phone: z.string().trim().refine(phoneOk, PHONE_MESSAGE) }).superRefine((a, ctx) => {
+  const why = a.idType === 'resident-id' ? residentIdProblem(a.idNumber) : null
+  if (why) ctx.addIssue({ code: 'custom', path: ['idNumber'], message: why })
 })
 export type Applicant = z.infer<typeof ApplicantSchema>
 
@@ -83,7 +98,7 @@ export const ApplicationSchema = z.object({
   id: CaseIdSchema,
   itemCode: ItemCodeSchema,
   itemVersion: z.number().int().min(1),
-  applicant: ApplicantSchema,
+  applicant: StoredApplicantSchema,
   materials: z.array(z.string()),
   originCode: DivisionCodeSchema,
   handlerCode: DivisionCodeSchema,

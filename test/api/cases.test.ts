@@ -101,7 +101,7 @@ describe('POST /api/cases at a village', () => {
   })
 
   it('400 for a bad applicant id number, naming the field', async () => {
-    for (const idNumber of ['12345', '51130219800101123Y', '5113021980010112345']) {
+    for (const idNumber of ['12345', '51130219800101123Y', '5113021980010112345', '000000000000000000', '511302198001011234']) {
       const r = await intake('V-I01', undefined, agent, { ...applicant, idNumber })
       expect(r.status, idNumber).toBe(400)
       expect(r.body.error.code).toBe('invalid_input')

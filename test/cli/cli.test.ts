@@ -117,7 +117,7 @@ describe('a village node from the CLI, with the sample catalogue', { timeout: 60
     const instant = items.find((i) => i.level === 'village' && i.kind === 'instant')
     const promised = items.find((i) => i.level === 'county' && i.kind === 'promised')
     expect(instant && promised).toBeTruthy()
-    const applicant = { name: '李四', idType: 'resident-id', idNumber: '511302198001011234', phone: '13900000000' }
+    const applicant = { name: '李四', idType: 'resident-id', idNumber: '511302198001011235', phone: '13900000000' }
     const required = (i: any) => i.materials.filter((m: any) => m.required).map((m: any) => m.name)
 
     const a = await agent('POST', '/api/cases', { itemCode: instant.code, applicant, materials: required(instant) })

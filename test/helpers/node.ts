@@ -54,4 +54,4 @@ export function request(app: Hono<any>, token?: string): Client {
   }
 }
 
-export const applicant = { name: '张三', idType: 'resident-id' as const, idNumber: '51130219800101123X', phone: '13800000000' }
+export const applicant = { name: '张三', idType: 'resident-id' as const, idNumber: '511302198001011235', phone: '13800000000' }

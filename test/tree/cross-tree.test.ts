@@ -87,7 +87,7 @@ describe('通办 across the demo tree', () => {
 
   it('a county-2 matter taken in at a village of county 1 is decided at county 2 and delivered at the village', async () => {
     const item = items.find((i) => i.level === 'county' && i.kind === 'promised')
-    const applicant = { name: '异地办周某', idType: 'resident-id', idNumber: '511303199202020022', phone: '13811112222' }
+    const applicant = { name: '异地办周某', idType: 'resident-id', idNumber: '511303199202020024', phone: '13811112222' }
     const t0 = Date.now()
     const made = await as(V1)('POST', '/api/cases', { itemCode: item.code, applicant, materials: required(item), handlerCode: C2 })
     expect(made.status).toBe(201)
@@ -151,7 +151,7 @@ describe('通办 across the demo tree', () => {
 
   it('a misrouted case is transferred to the competent county: both routes hold it, only the handler may transfer', async () => {
     const item = items.find((i) => i.level === 'county' && i.kind === 'promised')
-    const applicant = { name: '转办吴某某', idType: 'resident-id', idNumber: '511303198811110033', phone: '13933334444' }
+    const applicant = { name: '转办吴某某', idType: 'resident-id', idNumber: '511303198811110039', phone: '13933334444' }
     const made = await as(V1)('POST', '/api/cases', { itemCode: item.code, applicant, materials: required(item) })
     expect(made.body.handlerCode).toBe(C1)
     const id = made.body.id
@@ -206,7 +206,7 @@ describe('通办 across the demo tree', () => {
 
   it('a city item taken in at a village goes only up', async () => {
     const item = items.find((i) => i.level === 'city')
-    const applicant = { name: '市级事项郑某', idType: 'resident-id', idNumber: '511302197707070044', phone: '13655556666' }
+    const applicant = { name: '市级事项郑某', idType: 'resident-id', idNumber: '511302197707070048', phone: '13655556666' }
     const made = await as(V1)('POST', '/api/cases', { itemCode: item.code, applicant, materials: required(item) })
     expect(made.body.handlerCode).toBe(CITY)
     const id = made.body.id

@@ -81,7 +81,7 @@ describe('the demo tree', () => {
 
   it('a county case goes village → township → county, never to the city, and back', async () => {
     const item = pickItem(items, 'county', 'promised')
-    const applicant = { name: '王建国', idType: 'resident-id', idNumber: '511302198507150031', phone: '13990000001' }
+    const applicant = { name: '王建国', idType: 'resident-id', idNumber: '51130219850715003X', phone: '13990000001' }
     const t0 = Date.now()
     const made = await agent('POST', '/api/cases', { itemCode: item.code, applicant, materials: required(item) })
     expect(made.status).toBe(201)
@@ -123,7 +123,7 @@ describe('the demo tree', () => {
 
   it('a village case never leaves the village; only counts go up', async () => {
     const item = pickItem(items, 'village', 'instant')
-    const applicant = { name: '赵秀英独有名', idType: 'resident-id', idNumber: '511302195203040047', phone: '13712345678' }
+    const applicant = { name: '赵秀英独有名', idType: 'resident-id', idNumber: '511302195203040049', phone: '13712345678' }
     const made = await agent('POST', '/api/cases', { itemCode: item.code, applicant, materials: required(item) })
     expect(made.status).toBe(201)
     expect(made.body.handlerCode).toBe(VILLAGE)
@@ -138,7 +138,7 @@ describe('the demo tree', () => {
 
     // A county case's applicant must be found in the county's files (the check can fail) …
     const countyItem = pickItem(items, 'county')
-    const control = { name: '对照钱多多', idType: 'resident-id', idNumber: '511302199001010010', phone: '13600000009' }
+    const control = { name: '对照钱多多', idType: 'resident-id', idNumber: '511302199001010018', phone: '13600000009' }
     const c2 = await agent('POST', '/api/cases', { itemCode: countyItem.code, applicant: control, materials: required(countyItem) })
     await eventually(async () => (await county('GET', `/api/cases/${c2.body.id}`)).status === 200, 5_000, 'the control case at the county')
 

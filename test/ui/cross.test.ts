@@ -104,7 +104,7 @@ describe('通办 in the UI: another subtree decides, a transfer, a relay', () =>
     expect(await agent.page.getAttribute('ol.route', 'data-route')).toBe(`${VILLAGE} ${YINGXI} ${VILLAGE}`)
     await agent.page.fill('#ap-name', '刘桂兰')
     await agent.page.fill('#ap-phone', '13600000011')
-    await agent.page.fill('#ap-idNumber', '511302195001011234')
+    await agent.page.fill('#ap-idNumber', '511302195001011231')
     for (const m of ['最低生活保障申请书', '居民身份证', '户口簿', '家庭经济状况核对授权书', '家庭收入及财产状况申报表']) {
       await agent.page.check(`[data-material="${m}"] input`)
     }

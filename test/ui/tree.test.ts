@@ -59,7 +59,7 @@ describe('village and township UI over the link', () => {
     await agent.page.waitForSelector('#ap-name')
     await agent.page.fill('#ap-name', '刘桂兰')
     await agent.page.fill('#ap-phone', '13600000001')
-    await agent.page.fill('#ap-idNumber', '511302195001011234')
+    await agent.page.fill('#ap-idNumber', '511302195001011231')
     for (const m of ['最低生活保障申请书', '居民身份证', '户口簿', '家庭经济状况核对授权书', '家庭收入及财产状况申报表']) {
       await agent.page.check(`[data-material="${m}"] input`)
     }
@@ -159,7 +159,7 @@ describe('village and township UI over the link', () => {
     await agent.page.waitForSelector('#ap-name')
     await agent.page.fill('#ap-name', '张大爷')
     await agent.page.fill('#ap-phone', '13600000002')
-    await agent.page.fill('#ap-idNumber', '511302194001011234')
+    await agent.page.fill('#ap-idNumber', '511302194001011237')
     for (const box of await agent.page.locator('.checklist li input').all()) await box.check()
     await agent.page.click('[data-action=submit-intake]')
     await agent.page.waitForSelector('.receipt [data-field=case-id]')

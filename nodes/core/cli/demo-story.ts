@@ -61,7 +61,7 @@ export async function tellDemoStory(nodes: TreeNode[], say: (line: string) => vo
 
   const cross = await agent('POST', '/api/cases', {
     itemCode: item.code, handlerCode: COUNTY2, materials,
-    applicant: { name: '周明（示例）', idType: 'resident-id', idNumber: '511303199202020022', phone: '13811112222' },
+    applicant: { name: '周明（示例）', idType: 'resident-id', idNumber: '511303199202020024', phone: '13811112222' },
   })
   if (cross.status !== 201) throw new Error(`demo intake failed: ${JSON.stringify(cross.body)}`)
   await until(`case ${cross.body.id} at 高坪区`, async () => (await county2('GET', `/api/cases/${cross.body.id}`)).status === 200)
@@ -69,7 +69,7 @@ export async function tellDemoStory(nodes: TreeNode[], say: (line: string) => vo
 
   const misrouted = await agent('POST', '/api/cases', {
     itemCode: item.code, materials,
-    applicant: { name: '吴芳（示例）', idType: 'resident-id', idNumber: '511303198811110033', phone: '13933334444' },
+    applicant: { name: '吴芳（示例）', idType: 'resident-id', idNumber: '511303198811110039', phone: '13933334444' },
   })
   if (misrouted.status !== 201) throw new Error(`demo intake failed: ${JSON.stringify(misrouted.body)}`)
   await until(`case ${misrouted.body.id} at 顺庆区`, async () => (await county1('GET', `/api/cases/${misrouted.body.id}`)).status === 200)

@@ -88,7 +88,7 @@ export function unitLabel(code) {
   return typeof l === 'string' ? `${levelName(l)} ${code}` : code
 }
 
-/** 51130219800101123X → 511302********123X: enough to recognise, not to copy. */
+/** 511302198001011235 → 511302********123X: enough to recognise, not to copy. */
 export function maskId(s) {
   if (!s || s.length < 8) return s
   return s.slice(0, 6) + '*'.repeat(s.length - 10) + s.slice(-4)

@@ -10,7 +10,7 @@ import { PHONE_MESSAGE, phoneOk, residentIdProblem } from './people.ts'
 
 export * from './people.ts'
 
-export const CASE_STATUSES = ['submitted', 'accepted', 'correction', 'approved', 'denied', 'delivered', 'withdrawn'] as const
+export const CASE_STATUSES = ['submitted', 'accepted', 'correction', 'approved', 'denied', 'delivered', 'withdrawn', 'refused'] as const
 export type CaseStatus = (typeof CASE_STATUSES)[number]
 export const CaseStatusSchema = z.enum(CASE_STATUSES)
 
@@ -21,10 +21,10 @@ export const COMPLETED_STATUSES: readonly CaseStatus[] = ['approved', 'denied', 
 
 export const STATUS_NAMES_ZH: Record<CaseStatus, string> = {
   submitted: '已提交', accepted: '已受理', correction: '待补正', approved: '准予许可',
-  denied: '不予许可', delivered: '已出件', withdrawn: '已撤回',
+  denied: '不予许可', delivered: '已出件', withdrawn: '已撤回', refused: '不予受理',
 }
 
-export const EVENT_TYPES = ['accepted', 'correction-requested', 'resumed', 'approved', 'denied', 'delivered', 'withdrawn', 'rated', 'transferred'] as const
+export const EVENT_TYPES = ['accepted', 'correction-requested', 'resumed', 'approved', 'denied', 'delivered', 'withdrawn', 'rated', 'transferred', 'refused'] as const
 export type EventType = (typeof EVENT_TYPES)[number]
 
 export const RATING_NAMES_ZH = ['非常不满意', '不满意', '基本满意', '满意', '非常满意'] as const
@@ -64,7 +64,10 @@ export const EventInputSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('correction-requested'), materials: z.array(z.string().min(1)).min(1, 'name the materials to correct').max(50), note: z.string().max(500).optional() }),
   z.object({ type: z.literal('resumed'), note: z.string().max(500).optional() }),
   z.object({ type: z.literal('approved'), note: z.string().max(500).optional() }),
+  /** 不予许可 (or the item's words for it, protocol/outcomes.ts): the decision after acceptance. */
   z.object({ type: z.literal('denied'), reason: z.string().trim().min(1, 'a denial needs its reason').max(500) }),
+  /** 不予受理: a case not yet accepted is refused, with the reason the applicant reads. */
+  z.object({ type: z.literal('refused'), reason: z.string().trim().min(1, '不予受理须写明理由 (a refusal to accept needs its reason)').max(500) }),
   z.object({ type: z.literal('delivered'), note: z.string().max(500).optional() }),
   z.object({ type: z.literal('withdrawn'), reason: z.string().max(500).optional() }),
   z.object({ type: z.literal('rated'), rating: z.number().int().min(1).max(5), comment: z.string().max(500).optional() }),

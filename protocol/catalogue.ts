@@ -4,6 +4,7 @@
  */
 import { z } from 'zod'
 import { LevelSchema } from './division.ts'
+import { ResultKindSchema } from './outcomes.ts'
 
 /** A required or optional application material (申请材料). */
 export const MaterialSchema = z.object({
@@ -28,6 +29,8 @@ const ItemBase = z.object({
   fee: z.string().trim().max(200).default('不收费'),
   online: z.boolean().default(false),
   maxVisits: z.number().int().min(0).max(10).default(1),
+  /** What the item gives (licence, certificate, benefit): the words of its outcome (protocol/outcomes.ts). */
+  resultKind: ResultKindSchema,
   /** Pinyin initials of the name, for search at the window (e.g. 居住证明 → jzzm). */
   pinyin: z.string().regex(/^[a-z]*$/).max(60).optional(),
   /** Who publishes it: the city's code, or a county's code for its local list. */

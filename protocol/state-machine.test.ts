@@ -35,6 +35,7 @@ function ev(type: EventType, lamport: number, o: Opts = {}): CaseEvent {
   switch (type) {
     case 'rated': return { ...base, type, rating: o.rating ?? 5 }
     case 'denied': return { ...base, type, reason: '不符合法定条件' }
+    case 'refused': return { ...base, type, reason: '不属于本机关职权范围' }
     case 'correction-requested': return { ...base, type, materials: ['户口簿'] }
     case 'transferred': return { ...base, type, to: o.to ?? '511303000000', reason: '户籍不在本区' }
     default: return { ...base, type }
@@ -65,10 +66,11 @@ describe('compareEvents', () => {
 
 describe('allowedNext', () => {
   it('lists the transitions of each status', () => {
-    expect(allowedNext('submitted', false).sort()).toEqual(['accepted', 'correction-requested', 'denied', 'transferred', 'withdrawn'])
+    expect(allowedNext('submitted', false).sort()).toEqual(['accepted', 'correction-requested', 'refused', 'transferred', 'withdrawn'])
     expect(allowedNext('accepted', false).sort()).toEqual(['approved', 'correction-requested', 'denied', 'transferred', 'withdrawn'])
     expect(allowedNext('correction', false).sort()).toEqual(['resumed', 'withdrawn'])
     expect(allowedNext('withdrawn', false)).toEqual([])
+    expect(allowedNext('refused', false)).toEqual([])
   })
 
   it('allows one rating after completion only', () => {
@@ -181,11 +183,31 @@ describe('foldCase: normal paths', () => {
     expect(g.flagged).toEqual([])
   })
 
-  it('refused at intake (denied while submitted): no acceptance, no due date', () => {
-    const f = foldCase(PROMISED5, [ev('denied', 1)], days)
-    expect(f.status).toBe('denied')
+  it('不予受理 (refused while submitted): no acceptance, no due date, no decision, and nothing follows', () => {
+    const f = foldCase(PROMISED5, [ev('refused', 1)], days)
+    expect(f.status).toBe('refused')
     expect(f.acceptedAt).toBeNull()
     expect(f.dueDate).toBeNull()
+    expect(f.decision).toBeNull()
+    expect(f.completedAt).toBeNull()
+    const after = foldCase(PROMISED5, [ev('refused', 1), ev('accepted', 2, { id: 'late' }), ev('delivered', 3, { id: 'd', author: VILLAGE })], days)
+    expect(after.status).toBe('refused')
+    expect(after.flagged.map((x) => x.eventId)).toEqual(['late', 'd'])
+  })
+
+  it('不予许可 is a decision after acceptance: denied while submitted is flagged, refused after acceptance too', () => {
+    const f = foldCase(PROMISED5, [ev('denied', 1, { id: 'd' })], days)
+    expect(f.status).toBe('submitted')
+    expect(f.flagged).toEqual([{ eventId: 'd', reason: 'denied is not allowed while submitted' }])
+    const g = foldCase(PROMISED5, [ev('accepted', 1), ev('refused', 2, { id: 'r' })], days)
+    expect(g.status).toBe('accepted')
+    expect(g.flagged.map((x) => x.eventId)).toEqual(['r'])
+  })
+
+  it('a refusal is the handler\'s: the origin window cannot refuse a county\'s case', () => {
+    const route = { ...PROMISED5, originCode: VILLAGE, handlerCode: COUNTY }
+    expect(foldCase(route, [ev('refused', 1, { author: VILLAGE, id: 'v' })], days).unauthorised).toEqual(['v'])
+    expect(foldCase(route, [ev('refused', 1, { author: COUNTY })], days).status).toBe('refused')
   })
 
   it('withdrawn from submitted, accepted and correction', () => {

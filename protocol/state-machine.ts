@@ -11,13 +11,15 @@ import { checkHandlerLevel } from './case-path.ts'
 
 /** Which event may follow which status, and where it leads. `resumed` returns to the status the correction interrupted. */
 const TRANSITIONS: Record<CaseStatus, Partial<Record<EventType, CaseStatus | 'previous'>>> = {
-  submitted: { accepted: 'accepted', 'correction-requested': 'correction', denied: 'denied', withdrawn: 'withdrawn', transferred: 'submitted' },
+  // 不予受理 (refused) before acceptance; 不予许可 (denied) is a decision, after it.
+  submitted: { accepted: 'accepted', 'correction-requested': 'correction', refused: 'refused', withdrawn: 'withdrawn', transferred: 'submitted' },
   accepted: { 'correction-requested': 'correction', approved: 'approved', denied: 'denied', withdrawn: 'withdrawn', transferred: 'submitted' },
   correction: { resumed: 'previous', withdrawn: 'withdrawn' },
   approved: { delivered: 'delivered' },
   denied: { delivered: 'delivered' },
   delivered: {},
   withdrawn: {},
+  refused: {},
 }
 
 /** May an event of this type follow this status? (Ratings are checked separately: once, after completion.) */

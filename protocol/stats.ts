@@ -15,6 +15,8 @@
  * - crossUnit (异地件): cases decided by a unit other than the window's own ancestor-or-self;
  *   transferred: cases handed on by a transfer (转办) at least once. Both count every case of
  *   the period, accepted or not.
+ * - refused (不予受理): cases refused before acceptance, counted on the day they were taken in;
+ *   never among the accepted.
  *
  * Two dimensions (`by`): 受理地 (`origin`, the default) counts each case at the window that took
  * it in; 办理地 (`handler`) counts it at the unit that decides it now. Within one dimension each
@@ -54,6 +56,8 @@ export const StatsCountsSchema = z.strictObject({
   // Absent in values written before 通办 (issue 8): they count as none.
   crossUnit: count.default(0),
   transferred: count.default(0),
+  // Absent in values written before the service practices (issue 9): none.
+  refused: count.default(0),
 }).refine(
   (c) => c.completed <= c.accepted && c.approved + c.denied === c.completed
     && c.onTime <= c.completed && c.onSpot <= c.completed && c.promisedCompleted <= c.completed && c.early <= c.promisedCompleted,
@@ -73,6 +77,7 @@ export interface StatsRow extends Omit<StatsCounts, 'onTime' | 'onSpot' | 'promi
 export const emptyCounts = (): StatsCounts => ({
   accepted: 0, completed: 0, approved: 0, denied: 0, onTime: 0, onSpot: 0,
   promisedCompleted: 0, early: 0, overdue: 0, dueSoon: 0, ratings: [0, 0, 0, 0, 0], crossUnit: 0, transferred: 0,
+  refused: 0,
 })
 
 /** The value as StatsCounts if it has exactly that shape, else null (never throws). */
@@ -97,6 +102,7 @@ export function toRow(key: string, c: StatsCounts): StatsRow {
   return {
     key, accepted: c.accepted, completed: c.completed, approved: c.approved, denied: c.denied,
     overdue: c.overdue, dueSoon: c.dueSoon, ratings: [...c.ratings], crossUnit: c.crossUnit, transferred: c.transferred,
+    refused: c.refused,
     completionRate: rate(c.completed, c.accepted),
     onTimeRate: rate(c.onTime, c.completed),
     onSpotRate: rate(c.onSpot, c.completed),
@@ -157,4 +163,5 @@ export function countCase(
   if (f.rating && f.rating >= 1 && f.rating <= 5) c.ratings[f.rating - 1]++
   if (f.crossUnit) c.crossUnit++
   if (f.transfers) c.transferred++
+  if (f.status === 'refused') c.refused++
 }

@@ -56,6 +56,32 @@ describe('a village case, start to finish at the village', () => {
   })
 })
 
+describe('不予受理 (refused) apart from 不予许可 (denied)', () => {
+  it('a county case not yet accepted is refused at the county with a reason; denied is for after acceptance', async () => {
+    // The village may not refuse what the county decides (the county's own refusal: test/ui/practices.test.ts).
+    const id = await takeIn('C-P01')
+    const here = await act(id, { type: 'refused', reason: '不属于本机关职权范围' })
+    expect(here.status).toBe(403)
+    expect(here.body.error.message).toContain(COUNTY)
+    expect(await eventsOf(id)).toEqual([])
+    // At its own handler: a village item, taken in and accepted on the spot, is past refusing.
+    const v = await takeIn('V-P01')
+    const late = await act(v, { type: 'refused', reason: '不属于本事项' })
+    expect(late.status).toBe(409)
+    expect(late.body.error.message).toMatch(/refused is not allowed while accepted/)
+  })
+
+  it('a refusal needs its reason: 400 with a message naming it', async () => {
+    const id = await takeIn('V-P01')
+    for (const body of [{ type: 'refused' }, { type: 'refused', reason: '   ' }]) {
+      const r = await act(id, body)
+      expect(r.status).toBe(400)
+      expect(r.body.error.code).toBe('invalid_input')
+      expect(r.body.error.message).toMatch(/不予受理须写明理由|reason/)
+    }
+  })
+})
+
 describe('refused transitions → 409, and nothing is recorded', () => {
   it('deliver before approve', async () => {
     const id = await takeIn('V-I01')

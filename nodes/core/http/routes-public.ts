@@ -9,7 +9,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { Hono, type Context } from 'hono'
 import { z } from 'zod'
-import { CaseIdSchema, type CaseStatus } from '../../../protocol/index.ts'
+import { CaseIdSchema, type CaseStatus, type ResultKind } from '../../../protocol/index.ts'
 import { ApiError, parseOr400 } from '../errors.ts'
 import { minutesOf, Throttle } from '../services/throttle.ts'
 import { clientAddress } from './address.ts'
@@ -26,6 +26,8 @@ export interface PublicProgress {
   itemName: string
   status: CaseStatus
   dueDate: string | null
+  /** The item's kind of result, for the words of its outcome (protocol/outcomes.ts). */
+  resultKind: ResultKind
 }
 
 const NOT_FOUND = '没有找到与此手机号对应的办件，请核对办件编号和手机号 (no case with this number and phone)'
@@ -95,7 +97,7 @@ export function publicRoutes(limiter = new AttemptLimiter(), perCase = new Throt
       throw new ApiError('not_found', NOT_FOUND)
     }
     const item = await c.var.node.catalogue.get(view.itemCode)
-    const out: PublicProgress = { id: view.id, itemName: item?.name ?? view.itemCode, status: view.status, dueDate: view.dueDate }
+    const out: PublicProgress = { id: view.id, itemName: item?.name ?? view.itemCode, status: view.status, dueDate: view.dueDate, resultKind: item?.resultKind ?? 'licence' }
     c.header('cache-control', 'no-store')
     return c.json(out)
   })

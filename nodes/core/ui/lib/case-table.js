@@ -2,7 +2,7 @@
  * The table of cases the lists and the queue share: status, where decided (now: after any
  * transfer), with a tag for 异地件 (decided outside the window's own line) and 转办, due-date colours.
  */
-import { ctx, itemName } from './ctx.js'
+import { ctx, itemName, itemOf } from './ctx.js'
 import { h } from './dom.js'
 import { t } from './i18n.js'
 import { dueChip, dueState, fmtShort, ratingName, statusPill, unitLabel } from './format.js'
@@ -21,7 +21,7 @@ export function caseTable(cases, { caption, empty }) {
         h('td', null, itemName(c.itemCode)),
         // textContent: an applicant's name is shown as typed, never as markup.
         h('td', { dataset: { field: 'applicant' } }, c.applicantName),
-        h('td', null, statusPill(c.status), c.flagged ? h('span', { class: 'tag required', title: t('case.flagged'), style: { marginLeft: '6px' } }, '⚑') : null),
+        h('td', null, statusPill(c.status, false, itemOf(c.itemCode)?.resultKind), c.flagged ? h('span', { class: 'tag required', title: t('case.flagged'), style: { marginLeft: '6px' } }, '⚑') : null),
         h('td', null, c.handlerCode === ctx.node.code ? t('cases.here') : unitLabel(c.handlerCode),
           c.crossUnit ? h('span', { class: 'tag cross', title: t('case.crossTitle'), dataset: { tag: 'cross' } }, t('case.crossTag')) : null,
           c.transfers ? h('span', { class: 'tag transfer', title: t('case.transferTitle', { n: c.transfers }), dataset: { tag: 'transfer' } }, t('case.transferTag')) : null),

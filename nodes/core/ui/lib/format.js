@@ -34,15 +34,16 @@ export function pct(rate) {
   return rate === null || rate === undefined ? '—' : `${(Math.round(rate * 1000) / 10).toFixed(1)}%`
 }
 
-export const statusName = (s) => (lang() === 'zh' ? P.STATUS_NAMES_ZH[s] : t('status.' + s)) ?? s
+/** The status, in the words of the item's kind of result when given (protocol/outcomes.ts: 已出具, 已办结 …). */
+export const statusName = (s, resultKind) => (resultKind ? P.outcomeWords(s, resultKind, lang()) : (lang() === 'zh' ? P.STATUS_NAMES_ZH[s] : t('status.' + s)) ?? s)
 export const levelName = (l) => (lang() === 'zh' ? P.LEVEL_NAMES_ZH[l] : t('level.' + l)) ?? l
 export const roleName = (r) => (lang() === 'zh' ? P.ROLE_NAMES_ZH[r] : t('role.' + r)) ?? r
 /** 1 (非常不满意) … 5 (非常满意). */
 export const ratingName = (n) => (lang() === 'zh' ? P.RATING_NAMES_ZH[n - 1] : t('rating.' + n)) ?? String(n)
 export const eventName = (type) => t('event.' + type)
 
-export function statusPill(status, big = false) {
-  return h('span', { class: ['pill', 's-' + status, big && 'big'], dataset: { status } }, statusName(status))
+export function statusPill(status, big = false, resultKind) {
+  return h('span', { class: ['pill', 's-' + status, big && 'big'], dataset: { status } }, statusName(status, resultKind))
 }
 
 export function levelTag(level) {

@@ -1,4 +1,6 @@
 /** Every string of the UI, in Chinese (the first language) and English. Keys are grouped by page. */
+import { SERVICE_STRINGS } from './strings-service.js'
+
 export const STRINGS = {
   zh: {
     'app.name': '通办', 'app.full': '通办 · 四级政务服务', 'app.skip': '跳到主要内容',
@@ -326,3 +328,7 @@ export const STRINGS = {
     'pw.hint': 'At least 6 characters; 10 for an administrator', 'pw.mismatch': 'The two new passwords differ', 'pw.submit': 'Change', 'pw.done': 'Password changed',
   },
 }
+
+// The service practices' strings (strings-service.js).
+Object.assign(STRINGS.zh, SERVICE_STRINGS.zh)
+Object.assign(STRINGS.en, SERVICE_STRINGS.en)

@@ -14,7 +14,7 @@ import { unitPicker } from '../lib/unit-picker.js'
 import { codesOfCase, loadUnits } from '../lib/units.js'
 
 /** The order actions are offered in, most likely first. */
-const ORDER = ['accepted', 'approved', 'delivered', 'rated', 'correction-requested', 'resumed', 'transferred', 'denied', 'withdrawn']
+const ORDER = ['accepted', 'approved', 'delivered', 'rated', 'correction-requested', 'resumed', 'transferred', 'refused', 'denied', 'withdrawn']
 
 /** The unit deciding the case now: a transfer (转办) moves it; `handlerCode` stays the one chosen at intake. */
 const handlerNow = (c) => c.currentHandlerCode ?? c.handlerCode
@@ -39,8 +39,8 @@ export async function render({ id }) {
           h('div', { class: 'title' },
             h('h1', null, item?.name ?? c.itemCode),
             h('div', { class: 'case-no', dataset: { field: 'case-id' } }, t('case.number') + ' ' + c.id)),
-          h('div', { class: 'row' }, statusPill(c.status, true), dueChip(c, true))),
-        steps(c),
+          h('div', { class: 'row' }, statusPill(c.status, true, item?.resultKind), dueChip(c, true))),
+        steps(c, item),
         presence),
       news,
       h('div', { class: 'grid-2' },
@@ -81,7 +81,7 @@ export async function render({ id }) {
     }
     c = view
     draw()
-    if (moved) toast(t('case.updated', { status: statusName(c.status) }))
+    if (moved) toast(t('case.updated', { status: statusName(c.status, item?.resultKind) }))
   }
   let pending = null
   liveCase(c.id, {
@@ -105,17 +105,22 @@ export async function render({ id }) {
   return root
 }
 
-function steps(c) {
+function steps(c, item) {
   const decided = c.completedAt !== null
   const denied = c.events.some((e) => e.type === 'denied')
   const delivered = c.status === 'delivered'
+  const kind = item?.resultKind
   const list = [
     { label: t('step.accepted'), done: c.acceptedAt !== null, current: c.status === 'submitted' },
-    { label: decided ? (denied ? t('step.denied') : t('step.approved')) : t('step.decide'), done: decided && !denied, bad: denied, current: c.status === 'accepted' || c.status === 'correction' },
+    { label: decided ? statusName(denied ? 'denied' : 'approved', kind) : t('step.decide'), done: decided && !denied, bad: denied, current: c.status === 'accepted' || c.status === 'correction' },
     { label: t('step.delivered'), done: delivered, current: c.status === 'approved' || c.status === 'denied' },
     { label: t('step.rated'), done: c.rating !== null, current: delivered && c.rating === null },
   ]
   if (c.status === 'withdrawn') return h('div', { class: 'notice warn' }, t('case.withdrawnNote'))
+  if (c.status === 'refused') {
+    const why = c.events.find((e) => e.type === 'refused')
+    return h('div', { class: 'notice error', dataset: { refused: '' } }, t('case.refusedNote'), why ? ' ' + t('case.reason') + why.reason : '')
+  }
   return h('ol', { class: 'steps', 'aria-label': t('case.progress') }, list.map((s) => h('li', {
     class: [s.done && 'done', s.bad && 'bad', !s.done && !s.bad && s.current && 'current'],
     'aria-current': s.current ? 'step' : null,
@@ -143,7 +148,7 @@ function timelineCard(c) {
 function eventDetail(e) {
   if (e.type === 'rated') return [h('span', { class: 'stars' }, ratingName(e.rating)), e.comment ? ' · ' + e.comment : '']
   if (e.type === 'correction-requested') return [t('case.toCorrect') + e.materials.join('、'), e.note ? ' · ' + e.note : '']
-  if (e.type === 'denied' || e.type === 'transferred') return t('case.reason') + e.reason
+  if (e.type === 'denied' || e.type === 'refused' || e.type === 'transferred') return t('case.reason') + e.reason
   if (e.type === 'withdrawn') return e.reason ? t('case.reason') + e.reason : null
   return e.note || null
 }
@@ -213,7 +218,7 @@ function actionsCard(c, item, hooks) {
     }
     const elsewhere = whereElse(c)
     mount(area, elsewhere ? h('p', { class: 'notice', dataset: { elsewhere: '' } }, elsewhere) : null, types.map((type) => h('button', {
-      class: ['btn', type === 'denied' || type === 'withdrawn' ? 'secondary' : type === 'approved' || type === 'delivered' ? 'ok' : null],
+      class: ['btn', type === 'denied' || type === 'refused' || type === 'withdrawn' ? 'secondary' : type === 'approved' || type === 'delivered' ? 'ok' : null],
       type: 'button', dataset: { action: type },
       onclick: () => {
         hooks.opened(type)
@@ -246,7 +251,7 @@ function whyNoActions(c) {
   if (relays(c)) return t('case.relayOnly', { origin: unitLabel(c.originCode), handler: unitLabel(now) })
   if (now !== ctx.node.code && c.originCode !== ctx.node.code) return t('case.transferredAway', { where: unitLabel(now) })
   if (role === 'supervisor' || role === 'admin') return t('case.readOnly', { role: roleName(role) })
-  if (c.status === 'withdrawn' || (c.status === 'delivered' && c.rating !== null)) return t('case.finished')
+  if (c.status === 'withdrawn' || c.status === 'refused' || (c.status === 'delivered' && c.rating !== null)) return t('case.finished')
   if (now !== ctx.node.code && (c.status === 'submitted' || c.status === 'accepted' || c.status === 'correction')) {
     return t('case.waitingAbove', { where: unitLabel(now) })
   }
@@ -267,7 +272,7 @@ function actionForm(c, item, type, { cancel, done }) {
     parts.push(h('fieldset', { class: 'field', style: { border: '0', padding: '0' } }, h('legend', { class: 'label' }, t('action.whichMaterials')), boxes))
     collect = () => ({ materials: boxes.map((b) => b.querySelector('input')).filter((x) => x.checked).map((x) => x.value), note: note.value.trim() || undefined })
   }
-  if (type === 'denied' || type === 'withdrawn') {
+  if (type === 'denied' || type === 'refused' || type === 'withdrawn') {
     collect = () => ({ reason: note.value.trim() || undefined })
   }
   if (type === 'rated') {
@@ -298,11 +303,11 @@ function actionForm(c, item, type, { cancel, done }) {
     parts.push(slot)
     collect = () => ({ to, reason: note.value.trim() })
   }
-  const required = type === 'denied' || type === 'transferred'
-  const noteLabel = { denied: t('action.reasonRequired'), transferred: t('action.transferReason'), withdrawn: t('action.reason'), rated: t('action.comment') }[type] ?? t('action.note')
+  const required = type === 'denied' || type === 'refused' || type === 'transferred'
+  const noteLabel = { denied: t('action.reasonRequired'), refused: t('action.refuseReason'), transferred: t('action.transferReason'), withdrawn: t('action.reason'), rated: t('action.comment') }[type] ?? t('action.note')
   parts.push(h('div', { class: 'field' }, h('label', { htmlFor: 'act-note', class: required ? 'req' : null }, noteLabel), note))
 
-  const submit = h('button', { class: ['btn', type === 'denied' || type === 'withdrawn' ? 'danger' : null], type: 'submit', dataset: { confirm: type } }, t('action.confirm.' + type))
+  const submit = h('button', { class: ['btn', type === 'denied' || type === 'refused' || type === 'withdrawn' ? 'danger' : null], type: 'submit', dataset: { confirm: type } }, t('action.confirm.' + type))
   const onsubmit = async (e) => {
     e.preventDefault()
     err.hidden = true
@@ -310,6 +315,7 @@ function actionForm(c, item, type, { cancel, done }) {
     if (type === 'rated' && !rating) return fail(t('action.pickRating'))
     if (type === 'correction-requested' && !body.materials.length) return fail(t('action.pickMaterials'))
     if (type === 'denied' && !body.reason) return fail(t('action.needReason'))
+    if (type === 'refused' && !body.reason) return fail(t('action.needRefuseReason'))
     if (type === 'transferred' && !body.to) return fail(t('action.pickUnit'))
     if (type === 'transferred' && !body.reason) return fail(t('action.needTransferReason'))
     if (type === 'withdrawn' && !(await confirmDialog({ title: t('action.withdrawTitle'), body: t('action.withdrawBody'), ok: t('action.confirm.withdrawn'), cancel: t('cancel'), danger: true }))) return

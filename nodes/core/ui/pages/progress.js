@@ -24,7 +24,7 @@ export function render(_params, query) {
         h('h2', null, r.itemName),
         h('dl', { class: 'kv' },
           h('dt', null, t('case.number')), h('dd', { class: 'mono' }, r.id),
-          h('dt', null, t('case.status')), h('dd', null, statusPill(r.status, true)),
+          h('dt', null, t('case.status')), h('dd', null, statusPill(r.status, true, r.resultKind)),
           h('dt', null, t('case.dueDate')), h('dd', { dataset: { field: 'due' } }, r.dueDate ? fmtDay(r.dueDate) : t('progress.noDue'))),
         h('p', { class: 'muted small', style: { marginTop: '14px' } }, t('progress.only'))))
     } catch (x) {

@@ -6,6 +6,9 @@ import { linkRoutes } from './link/link-routes.ts'
 import { Links } from './link/links.ts'
 import { upgradeRouter } from './link/upgrade.ts'
 import { LiveViews } from './live/live-view.ts'
+import { Outbox } from './link/outbox.ts'
+import { LinkStats } from './link/status.ts'
+import { watchUserRequests } from './services/user-requests.ts'
 import { parseEnrollmentToken } from './link/token.ts'
 import { ConfigError, openNode, type NodeConfig, type TongbanNode } from './node.ts'
 import { PRESETS } from './presets.ts'
@@ -27,6 +30,11 @@ export interface StartTransport {
   tls?: TlsMode
   /** Pins the parent's certificate (a new certificate at the parent, or a token without a pin). */
   parentFingerprint?: string
+  /**
+   * The address applicants reach the progress lookup at (printed on receipts instead of the
+   * address the window happens to use); remembered in the store, so a restart needs no flag.
+   */
+  publicUrl?: string
 }
 
 export async function startNode(flags: NodeConfig, port = 0, host = '127.0.0.1', transport: StartTransport = {}): Promise<RunningNode> {
@@ -67,18 +75,34 @@ export async function startNode(flags: NodeConfig, port = 0, host = '127.0.0.1',
     await node.close()
     throw e
   }
+  let publicUrl: string | null
+  try {
+    publicUrl = await rememberPublicUrl(node, transport.publicUrl)
+  } catch (e) {
+    await node.close()
+    throw e
+  }
   const links = new Links(node, parent && { ...parent, fingerprint })
+  const stopUserRequests = watchUserRequests(config.dataDir, node.users, (line) => console.log(`[${config.code}] ${line}`))
+  // The cases whose updates have not all reached the parent yet (a village's "not yet sent").
+  const waitingCases = async () => (parent && node.parent ? new Outbox(node.db, node.parent, false).waitingCases((await new LinkStats(node.db).cursor(node.parent)).acked) : [])
   const live = new LiveViews(node)
   const upgrade = upgradeRouter(links, live)
   let served: Served
   try {
     const app = createApp(node, {
       extend: (a) => {
-        a.route('/api/sync', new Hono<AppEnv>().get('/', async (c) => c.json(await links.status())))
+        a.route('/api/sync', new Hono<AppEnv>()
+          .get('/', async (c) => c.json(await links.status()))
+          .get('/waiting', async (c) => c.json({ cases: await waitingCases() })))
         a.route('/link', linkRoutes(links.auth))
         preset.extend?.(a)
       },
-      health: async () => ({ sync: await links.summary() }),
+      health: async () => {
+        const sync = await links.summary()
+        if (sync.parent) Object.assign(sync.parent, { waitingCases: (await waitingCases()).length })
+        return { sync, publicUrl }
+      },
     })
     served = await listen(app, port, host, upgrade, cert ?? undefined)
   } catch (e) {
@@ -90,6 +114,7 @@ export async function startNode(flags: NodeConfig, port = 0, host = '127.0.0.1',
   return {
     node, links, url: served.url, port: served.port, fingerprint: cert?.fingerprint ?? null,
     stop: () => (stopping ??= (async () => {
+      stopUserRequests()
       await links.stop()
       live.close()
       upgrade.close()
@@ -97,6 +122,33 @@ export async function startNode(flags: NodeConfig, port = 0, host = '127.0.0.1',
       await node.close()
     })()),
   }
+}
+
+/** Checks and stores `--public-url` when given; answers the remembered one (or null). */
+async function rememberPublicUrl(node: TongbanNode, flag: string | undefined): Promise<string | null> {
+  if (flag !== undefined) {
+    const bad = publicUrlProblem(flag)
+    if (bad) throw new ConfigError(`--public-url: ${bad}`)
+    const url = flag.replace(/\/+$/, '')
+    await node.db.query(`INSERT INTO node_meta (key, value) VALUES ('public_url', $1) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [url])
+    return url
+  }
+  const [row] = await node.db.query<{ value: string }>(`SELECT value FROM node_meta WHERE key = 'public_url'`)
+  return row?.value ?? null
+}
+
+/** Why `url` cannot be printed for applicants, or null: an http(s) URL of a host other than this machine. */
+export function publicUrlProblem(url: string): string | null {
+  let u: URL
+  try {
+    u = new URL(url)
+  } catch {
+    return `"${url}" is not a URL (e.g. https://zwfw.nanchong.gov.cn)`
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') return `"${url}" must be an http(s) URL`
+  if (isLoopback(u.hostname)) return `"${url}" is this machine's loopback address: applicants cannot reach it`
+  if (u.search || u.hash) return `"${url}" must not carry a query or a fragment`
+  return null
 }
 
 /**

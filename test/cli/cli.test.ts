@@ -66,7 +66,7 @@ describe('a village node from the CLI, with the sample catalogue', { timeout: 60
   const spec: NodeSpec = { level: 'village', code: VILLAGE, name: '长青村', data: join(tmp.dir, 'village'), catalogue: 'sample' }
   let node: NodeProcess
   let agent: Remote
-  const taken: { instant?: any; promised?: any } = {}
+  const taken: { instant?: any; promised?: any; third?: any } = {}
   const PASSWORD = 'agent-secret-1'
 
   it('first start creates the store; a clean stop exits 0', async () => {
@@ -137,18 +137,47 @@ describe('a village node from the CLI, with the sample catalogue', { timeout: 60
     const r = await runCli(startArgs(spec))
     expect(r.code).toBe(2)
     expect(r.stderr).toMatch(/in use by process \d+/)
-    const userAdd = await runCli(['user', 'add', '--data', spec.data, '--name', 'agent2', '--role', 'agent', '--password', PASSWORD])
-    expect(userAdd.code).toBe(2)
-    expect(userAdd.stderr).toMatch(/in use/)
     // The running node is untouched.
     expect((await agent('GET', '/api/cases')).body.total).toBe(2)
   })
 
-  it('after a restart both cases read back as they were', async () => {
+  it('user add works while the node runs: the new user logs in at once, and acts under their display name', async () => {
+    const userAdd = await runCli(['user', 'add', '--data', spec.data, '--name', 'agent2', '--role', 'agent', '--password', PASSWORD, '--display-name', '李秀兰', '--phone', '0817-2221234'])
+    expect(userAdd.code, userAdd.stderr).toBe(0)
+    expect(userAdd.stdout).toMatch(/user agent2 \(agent\) added to the running village 511302101201/)
+    const again = await runCli(['user', 'add', '--data', spec.data, '--name', 'agent2', '--role', 'agent', '--password', PASSWORD])
+    expect(again.code).toBe(2)
+    expect(again.stderr).toMatch(/agent2/)
+    const badPhone = await runCli(['user', 'add', '--data', spec.data, '--name', 'agent3', '--role', 'agent', '--password', PASSWORD, '--phone', '12345'])
+    expect(badPhone.code).toBe(2)
+    expect(badPhone.stderr).toMatch(/--phone/)
+    const agent2 = await loginAt(node.url, 'agent2', PASSWORD)
+    expect((await agent2('GET', '/api/users/me')).body).toMatchObject({ name: 'agent2', role: 'agent', displayName: '李秀兰', phone: '0817-2221234' })
+    const instant = ((await agent2('GET', '/api/catalogue')).body.items as any[]).find((i) => i.level === 'village' && i.kind === 'instant')
+    const c = await agent2('POST', '/api/cases', {
+      itemCode: instant.code, materials: instant.materials.filter((m: any) => m.required).map((m: any) => m.name),
+      applicant: { name: '王五', idType: 'resident-id', idNumber: '11010519491231002X', phone: '13900000001' },
+    })
+    expect(c.status, JSON.stringify(c.body)).toBe(201)
+    const held = (await agent2('GET', `/api/cases/${c.body.id}`)).body
+    expect(held.createdBy).toBe('李秀兰（agent2）')
+    expect(held.events[0].user).toBe('李秀兰（agent2）')
+    expect(existsSync(join(spec.data, 'user-requests'))).toBe(true)
+    taken.third = held
+  })
+
+  it('after a restart the cases read back as they were, and the public address is remembered', async () => {
+    expect(await node.stop(), node.output()).toBe(0)
+    const loopback = await runCli([...startArgs(spec), '--public-url', 'http://127.0.0.1:8080'])
+    expect(loopback.code).toBe(2)
+    expect(loopback.stderr).toMatch(/--public-url: .*loopback/)
+    node = await startNodeProcess({ ...spec, catalogue: undefined, extra: ['--public-url', 'https://zwfw.example.gov.cn/'] })
+    expect((await (await fetch(node.url + '/healthz', { signal: AbortSignal.timeout(30_000) })).json()).publicUrl).toBe('https://zwfw.example.gov.cn')
     expect(await node.stop(), node.output()).toBe(0)
     node = await startNodeProcess({ ...spec, catalogue: undefined })
+    expect((await (await fetch(node.url + '/healthz', { signal: AbortSignal.timeout(30_000) })).json()).publicUrl).toBe('https://zwfw.example.gov.cn')
     agent = await loginAt(node.url, 'agent1', PASSWORD)
-    for (const before of [taken.instant, taken.promised]) {
+    for (const before of [taken.instant, taken.promised, taken.third]) {
       const r = await agent('GET', `/api/cases/${before.id}`)
       expect(r.status).toBe(200)
       expect(r.body).toEqual(before)
@@ -156,7 +185,7 @@ describe('a village node from the CLI, with the sample catalogue', { timeout: 60
     expect(taken.instant).toMatchObject({ status: 'accepted', handlerCode: VILLAGE, originCode: VILLAGE })
     expect(taken.promised).toMatchObject({ status: 'submitted', handlerCode: COUNTY, originCode: VILLAGE })
     const list = await agent('GET', '/api/cases')
-    expect(list.body.cases.map((c: any) => c.id).sort()).toEqual([taken.instant.id, taken.promised.id].sort())
+    expect(list.body.cases.map((c: any) => c.id).sort()).toEqual([taken.instant.id, taken.promised.id, taken.third.id].sort())
     expect(await node.stop(), node.output()).toBe(0)
   })
 })

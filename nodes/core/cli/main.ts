@@ -6,7 +6,11 @@ import { parseArgs } from 'node:util'
 import { checkCodeForLevel, LEVELS, SIG_ALGS, type Level, type SigAlg } from '../../../protocol/index.ts'
 import { ApiError } from '../errors.ts'
 import { ConfigError, openNode } from '../node.ts'
-import { DataDirLockedError } from '../store/lock.ts'
+import { DataDirLockedError, lockOwner } from '../store/lock.ts'
+import { awaitUserAnswer, leaveUserRequest } from '../services/user-requests.ts'
+import { hashPassword, NewUserSchema } from '../services/users.ts'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { startNode } from '../start.ts'
 import { checkParentUrl, isLoopback, type TlsMode } from '../tls.ts'
 import { runDemo } from './demo.ts'
@@ -17,12 +21,12 @@ Usage:
   tongban start --level LEVEL --code CODE --name NAME --data DIR [--port N] [--host H]
                 [--catalogue sample|FILE] [--parent URL --token T] [--database-url URL]
                 [--tls-cert FILE --tls-key FILE | --insecure-http] [--parent-fingerprint SHA256]
-                [--accept-journal-loss]
-  tongban user add --data DIR --name NAME --role ROLE --password P
+                [--accept-journal-loss] [--public-url URL]
+  tongban user add --data DIR --name NAME --role ROLE --password P [--display-name NAME] [--phone PHONE]
   tongban child add --data DIR --code CHILD
   tongban child revoke --data DIR --code CHILD
   tongban child rename --data DIR --code CHILD --name NAME
-  tongban demo [--data DIR]
+  tongban demo [--data DIR] [--base-port N]
   tongban --help
 
 start               run a node and serve its API and web UI
@@ -51,10 +55,17 @@ start               run a node and serve its API and web UI
                     start even though the durability journal has damaged records (after a
                       power cut or a disk fault): the good records are replayed, the damaged
                       ones are logged and kept aside. Without it such a start is refused.
+  --public-url      the address applicants reach this node's progress lookup at (e.g.
+                      https://zwfw.example.gov.cn): printed on every receipt; remembered, so
+                      later starts need it only to change it. Never a loopback address.
 
-user add            create a user in a node's data dir (stop the node first)
+user add            create a user in a node's data dir; works while the node runs (the running
+                    node adds the user within a second), so the first administrator of a new
+                    node can be added right after its first start
   --role            agent (代办员) | staff (窗口工作人员) | admin (管理员) | supervisor (监督员)
-  --password        at least 6 characters
+  --password        at least 6 characters (an administrator's at least 10)
+  --display-name    the name timelines and receipts show beside the login (e.g. 李秀兰)
+  --phone           the user's work phone, printed on the receipts they hand out
 
 child add           enrol a child node (its code directly below this node's) and print its
                     one-time token, exchanged once for the child's key; works while the node
@@ -63,7 +74,9 @@ child revoke        retire a child's key (a lost laptop): its link is cut at onc
 child rename        give a child unit a new name (it keeps its code): the running node publishes
                     it in the unit directory, and every node of the tree shows the new name
 
-demo                start a working node on the embedded store and print its URL and a login
+demo                start a demo tree of 15 nodes (1 city, 2 counties, 4 townships, 8 villages)
+                    on loopback, each on its own embedded store in DIR (default ./demo-data),
+                    with sample cases; prints every node's URL and its logins. Not for real use.
 `
 
 class UsageError extends Error {}
@@ -112,7 +125,7 @@ async function start(args: string[]): Promise<number> {
     port: { type: 'string' }, host: { type: 'string' }, catalogue: { type: 'string' }, parent: { type: 'string' },
     token: { type: 'string' }, 'database-url': { type: 'string' }, 'sign-alg': { type: 'string' },
     'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'insecure-http': { type: 'boolean' }, 'parent-fingerprint': { type: 'string' },
-    'accept-journal-loss': { type: 'boolean' },
+    'accept-journal-loss': { type: 'boolean' }, 'public-url': { type: 'string' },
   })
   if (f.help) return (process.stdout.write(HELP), 0)
   const level = need(f.level, 'level') as Level
@@ -143,7 +156,7 @@ async function start(args: string[]): Promise<number> {
   const running = await startNode({
     level, code, name: need(f.name, 'name'), dataDir: need(f.data, 'data'), catalogue: f.catalogue,
     parentUrl: f.parent, token: f.token, databaseUrl: f['database-url'], acceptJournalLoss: f['accept-journal-loss'], signAlg,
-  }, port, host, { tls, parentFingerprint: f['parent-fingerprint'] })
+  }, port, host, { tls, parentFingerprint: f['parent-fingerprint'], publicUrl: f['public-url'] })
   if (running.fingerprint) process.stdout.write(`tongban ${level} ${code} certificate sha256 ${running.fingerprint} (${tls === 'self-signed' ? 'self-signed, in the data dir' : 'from --tls-cert'})\n`)
   else process.stderr.write(`tongban: warning: serving plain http (--insecure-http): only this machine can reach it safely\n`)
   // Ready to stop cleanly before saying so: whoever reads the line may send SIGTERM at once.
@@ -158,18 +171,50 @@ async function start(args: string[]): Promise<number> {
 }
 
 async function userAdd(args: string[]): Promise<number> {
-  const f = parse(args, { data: { type: 'string' }, name: { type: 'string' }, role: { type: 'string' }, password: { type: 'string' }, 'database-url': { type: 'string' } })
+  const f = parse(args, {
+    data: { type: 'string' }, name: { type: 'string' }, role: { type: 'string' }, password: { type: 'string' }, 'database-url': { type: 'string' },
+    'display-name': { type: 'string' }, phone: { type: 'string' },
+  })
   if (f.help) return (process.stdout.write(HELP), 0)
   const dataDir = need(f.data, 'data')
+  const input = { name: need(f.name, 'name'), role: need(f.role, 'role'), password: need(f.password, 'password'), displayName: f['display-name'], phone: f.phone }
+  const parsed = NewUserSchema.safeParse(input)
+  if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => `--${String(i.path[0] ?? '').replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}: ${i.message}`).join('; '))
+  const u = parsed.data
+  const running = readRunningNode(dataDir)
+  if (running) {
+    // The running node holds the store: hand it the user (its password hashed here) and wait for its answer.
+    const file = leaveUserRequest(dataDir, { name: u.name, role: u.role, passwordHash: await hashPassword(u.password), displayName: u.displayName, phone: u.phone })
+    const answer = await awaitUserAnswer(file, USER_REQUEST_WAIT_MS)
+    if (!answer) throw new UsageError(`the node running in ${dataDir} (pid ${running.pid}) did not take the user within ${USER_REQUEST_WAIT_MS / 1000} s: is it a tongban older than user add while running? Stop it and run this again`)
+    if (!answer.ok) throw new UsageError(answer.message)
+    process.stdout.write(`user ${u.name} (${u.role}) added to the running ${running.level} ${running.code}\n`)
+    return 0
+  }
   const meta = await readIdentity(dataDir, f['database-url'])
   const node = await openNode({ ...meta, dataDir, databaseUrl: f['database-url'] })
   try {
-    const u = await node.users.add({ name: need(f.name, 'name'), role: need(f.role, 'role'), password: need(f.password, 'password') })
-    process.stdout.write(`user ${u.name} (${u.role}) added to ${meta.level} ${meta.code}\n`)
+    const added = await node.users.add(input)
+    process.stdout.write(`user ${added.name} (${added.role}) added to ${meta.level} ${meta.code}\n`)
   } finally {
     await node.close()
   }
   return 0
+}
+
+const USER_REQUEST_WAIT_MS = 30_000
+
+/** The node running on `dataDir` now (its lock's owner is alive), or null. */
+function readRunningNode(dataDir: string): { pid: number; level: string; code: string } | null {
+  const owner = lockOwner(dataDir)
+  if (owner === null) return null
+  let meta: { level: string; code: string } = { level: 'node', code: '' }
+  try {
+    meta = JSON.parse(readFileSync(join(dataDir, 'node.json'), 'utf8'))
+  } catch {
+    // node.json is written at start; without it the identity is only in the locked store.
+  }
+  return { pid: owner, level: meta.level, code: meta.code }
 }
 
 /** The identity a data dir was created with (user add needs no --level/--code). */

@@ -18,7 +18,8 @@ export const logoutRoute = new Hono<AppEnv>().post('/', async (c) => {
 })
 
 export const usersRoutes = new Hono<AppEnv>()
-  .get('/me', (c) => c.json(c.var.user))
+  .get('/me', async (c) => c.json({ ...c.var.user, ...(await c.var.node.users.card(c.var.user.name)) }))
+  .patch('/me', async (c) => c.json(await c.var.node.users.setProfile(c.var.user.name, await jsonBody(c))))
   .put('/me/password', async (c) => {
     const body = await jsonBody(c)
     await withRetryAfter(c, () => c.var.node.users.changeOwnPassword(c.var.user, body, bearerToken(c)!, clientAddress(c.env)))
@@ -29,6 +30,9 @@ export const usersRoutes = new Hono<AppEnv>()
   .post('/:name/disable', requireRole('admin'), async (c) => c.json(await c.var.node.users.setDisabled(c.req.param('name'), true, c.var.user.name)))
   .post('/:name/enable', requireRole('admin'), async (c) => c.json(await c.var.node.users.setDisabled(c.req.param('name'), false, c.var.user.name)))
   .put('/:name/password', requireRole('admin'), async (c) => c.json(await c.var.node.users.resetPassword(c.req.param('name'), await jsonBody(c))))
+  .patch('/:name', requireRole('admin'), async (c) => c.json(await c.var.node.users.setProfile(c.req.param('name'), await jsonBody(c))))
+  /** Any user of this node: the display name and phone a receipt prints for the agent who took a case in. */
+  .get('/:name/card', async (c) => c.json(await c.var.node.users.card(c.req.param('name'))))
 
 export const statsRoutes = new Hono<AppEnv>().get('/', async (c) => c.json(await c.var.node.stats.query(c.req.query())))
 

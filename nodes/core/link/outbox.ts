@@ -82,6 +82,19 @@ export class Outbox {
     return rows.filter((r) => this.wanted(r)).length
   }
 
+  /**
+   * The cases with updates after `after` waiting for this peer (at a village: the cases not yet
+   * sent up). Reads only the backlog past the cursor, like `waiting`.
+   */
+  async waitingCases(after: number): Promise<string[]> {
+    const rows = await this.db.query<Row>(
+      `SELECT u.seq::float8 AS seq, u.doc_id, u.origin, r.origin_code, r.handlers
+       FROM doc_updates u LEFT JOIN doc_routes r ON r.doc_id = u.doc_id WHERE u.seq > $1 AND u.doc_id LIKE 'case:%'`,
+      [after],
+    )
+    return [...new Set(rows.filter((r) => this.wanted(r)).map((r) => r.doc_id.slice('case:'.length)))]
+  }
+
   /** Should this peer hold this document? */
   async inScope(docId: string): Promise<boolean> {
     const [r] = await this.db.query<Row>(

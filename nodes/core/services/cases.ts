@@ -3,6 +3,7 @@
  * the case's Yjs document; rows in `cases` and `case_events` follow by projection.
  */
 import {
+  actorLabel,
   CaseIntakeSchema, EventInputSchema, foldCase, handlerFor, localDate, mayAct, mayTakeIn,
   type Application, type CaseEvent, type EventInput, type CaseStatus, type CaseView, type Level, type Role, type WorkingDays,
 } from '../../../protocol/index.ts'
@@ -17,6 +18,8 @@ import { recordRequest, type RequestKey } from './request-keys.ts'
 export interface Actor {
   name: string
   role: Role
+  /** Recorded with the login in the event's `user` (protocol/people.ts actorLabel). */
+  displayName?: string | null
 }
 
 export interface CaseSummary {
@@ -75,7 +78,7 @@ export class CaseService {
     // Signed by this window: no other node can write an application under its numbers.
     const app: Application = this.trust.signApplication({
       id, itemCode: item.code, itemVersion: item.version, applicant: body.applicant, materials: [...new Set(body.materials)],
-      originCode: this.self.code, handlerCode: handler, createdAt: at, createdBy: actor.name,
+      originCode: this.self.code, handlerCode: handler, createdAt: at, createdBy: actorLabel(actor.name, actor.displayName),
       kind: item.kind, promisedDays: item.promisedDays,
     })
     const { result } = await this.docs.change(caseDocId(id), async (doc, tx) => {
@@ -161,7 +164,7 @@ export class CaseService {
 
   /** An event authored here: its id is the hash of its content, and this node signs it. */
   private event(input: EventInput, lamport: number, actor: Actor, at: string): CaseEvent {
-    return this.trust.signEvent({ ...input, lamport, author: this.self.code, user: actor.name, at } as UnsignedEvent)
+    return this.trust.signEvent({ ...input, lamport, author: this.self.code, user: actorLabel(actor.name, actor.displayName), at } as UnsignedEvent)
   }
 
 

@@ -11,7 +11,7 @@
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto'
 import { promisify } from 'node:util'
 import { z } from 'zod'
-import { ROLES, type Role } from '../../../protocol/index.ts'
+import { DISPLAY_NAME_MAX, PHONE_MESSAGE, phoneOk, ROLES, type Role } from '../../../protocol/index.ts'
 import { ApiError, parseOr400 } from '../errors.ts'
 import type { Db } from '../store/db.ts'
 import { minutesOf, Throttle } from './throttle.ts'
@@ -32,12 +32,21 @@ export const MIN_ADMIN_PASSWORD = 10
 const PasswordSchema = z.string().min(MIN_PASSWORD, `密码至少 ${MIN_PASSWORD} 位 (a password has at least ${MIN_PASSWORD} characters)`).max(200, 'a password has at most 200 characters')
 const ADMIN_SHORT = `管理员密码至少 ${MIN_ADMIN_PASSWORD} 位 (an administrator's password has at least ${MIN_ADMIN_PASSWORD} characters)`
 
+/** What people read beside the login: a display name (显示名) and a work phone, both optional. */
+export const ProfileSchema = z.object({
+  displayName: z.string().trim().max(DISPLAY_NAME_MAX, `显示名最多 ${DISPLAY_NAME_MAX} 个字 (a display name has at most ${DISPLAY_NAME_MAX} characters)`)
+    .refine((n) => !/[（）\u0000-\u001f]/.test(n), '显示名不能含全角括号 (a display name cannot hold （ or ）)').nullish(),
+  phone: z.string().trim().refine((p) => p === '' || phoneOk(p), PHONE_MESSAGE).nullish(),
+})
+export type Profile = { displayName: string | null; phone: string | null }
+
 export const NewUserSchema = z
   .object({
     name: z.string().trim().min(1, 'a user needs a name').max(60),
     role: z.enum(ROLES),
     password: PasswordSchema,
   })
+  .extend(ProfileSchema.shape)
   .superRefine((u, ctx) => {
     if (u.role === 'admin' && u.password.length < MIN_ADMIN_PASSWORD) ctx.addIssue({ code: 'custom', path: ['password'], message: ADMIN_SHORT })
   })
@@ -51,7 +60,14 @@ export const OwnPasswordSchema = z.object({
 })
 export const ResetPasswordSchema = z.object({ password: PasswordSchema })
 
-export interface UserRow {
+/** Who a session belongs to: the login, the role and the display name events record. */
+export interface SessionUser {
+  name: string
+  role: Role
+  displayName?: string | null
+}
+
+export interface UserRow extends Profile {
   name: string
   role: Role
   disabled: boolean
@@ -93,33 +109,58 @@ export class UserService {
     this.perAddress = new Throttle(LOGIN_LIMITS.perAddress, LOGIN_LIMITS.windowMs, clock)
   }
 
-  async add(input: unknown): Promise<{ name: string; role: Role }> {
+  async add(input: unknown): Promise<UserRow> {
     const u = parseOr400(NewUserSchema, input, 'user')
+    return this.insert({ ...u, passwordHash: await hashPassword(u.password) })
+  }
+
+  /**
+   * Adds a user whose password was checked and hashed elsewhere: `tongban user add` on a running
+   * node hands it over this way (services/user-requests.ts), so the password never travels.
+   */
+  async insert(u: { name: string; role: Role; passwordHash: string; displayName?: string | null; phone?: string | null }): Promise<UserRow> {
     const exists = await this.db.query('SELECT 1 FROM users WHERE name = $1', [u.name])
-    if (exists.length) throw new ApiError('conflict', `a user named ${u.name} already exists`)
-    await this.db.query('INSERT INTO users (name, role, password_hash) VALUES ($1, $2, $3)', [u.name, u.role, await hashPassword(u.password)])
+    if (exists.length) throw new ApiError('conflict', `用户名 ${u.name} 已存在 (a user named ${u.name} already exists)`)
+    await this.db.query('INSERT INTO users (name, role, password_hash, display_name, phone) VALUES ($1, $2, $3, $4, $5)',
+      [u.name, u.role, u.passwordHash, u.displayName || null, u.phone || null])
     // Users are not journaled (only document updates are): make a new account durable now.
     // Rare, so the cost of a checkpoint is fine. (Sessions are not: a power cut means logging in again.)
     await this.db.checkpoint()
-    return { name: u.name, role: u.role }
+    return this.row(u.name)
+  }
+
+  /** Sets `name`'s display name and phone (an administrator, or the user on their own). */
+  async setProfile(name: string, input: unknown): Promise<UserRow> {
+    const p = parseOr400(ProfileSchema, input, 'profile')
+    await this.mustExist(name)
+    if (p.displayName !== undefined) await this.db.query('UPDATE users SET display_name = $2 WHERE name = $1', [name, p.displayName || null])
+    if (p.phone !== undefined) await this.db.query('UPDATE users SET phone = $2 WHERE name = $1', [name, p.phone || null])
+    for (const [hash, s] of this.sessions) if (s.user.name === name) this.sessions.delete(hash)
+    await this.db.checkpoint()
+    return this.row(name)
+  }
+
+  /** What a receipt or timeline shows of a user of this node: login, display name, phone (no role, no password facts). */
+  async card(name: string): Promise<{ name: string } & Profile> {
+    const [r] = await this.db.query<{ display_name: string | null; phone: string | null }>('SELECT display_name, phone FROM users WHERE name = $1', [name])
+    if (!r) throw new ApiError('not_found', `本节点没有用户 ${name} (no user ${name} at this node)`)
+    return { name, displayName: r.display_name, phone: r.phone }
   }
 
   async list(): Promise<UserRow[]> {
-    const rows = await this.db.query<{ name: string; role: Role; disabled_at: unknown; password_changed_at: unknown }>(
-      'SELECT name, role, disabled_at, password_changed_at FROM users ORDER BY name',
-    )
-    return rows.map((r) => ({ name: r.name, role: r.role, disabled: r.disabled_at != null, passwordChangedAt: iso(r.password_changed_at) }))
+    const rows = await this.db.query<DbUser>(`SELECT ${USER_COLUMNS} FROM users ORDER BY name`)
+    return rows.map(toRow)
   }
 
   /**
    * Checks the password and hands out a token; the same message for an unknown name and a wrong
    * password, and the same work (one scrypt). `from` is the client's address, for the throttle.
    */
-  async login(input: unknown, from = 'local'): Promise<{ token: string; name: string; role: Role; expiresAt: string }> {
+  async login(input: unknown, from = 'local'): Promise<{ token: string; name: string; role: Role; displayName: string | null; expiresAt: string }> {
     const { name, password } = parseOr400(LoginSchema, input, 'login')
     this.checkThrottle(name, from)
-    const [u] = await this.db.query<{ name: string; role: Role; password_hash: string; disabled_at: unknown }>(
-      'SELECT name, role, password_hash, disabled_at FROM users WHERE name = $1', [name],
+    const [u] = await this.db.query<{ name: string; role: Role; password_hash: string; disabled_at: unknown; display_name: string | null }>(
+      'SELECT name, role, password_hash, disabled_at, display_name FROM users WHERE name = $1', [name],
     )
     const ok = await verifyPassword(password, u?.password_hash ?? DUMMY_HASH)
     if (!u || !ok) {
@@ -133,7 +174,7 @@ export class UserService {
     const token = randomBytes(32).toString('base64url')
     const expiresAt = new Date(this.now().getTime() + TOKEN_HOURS * 3_600_000).toISOString()
     await this.db.query('INSERT INTO tokens (token_hash, user_name, expires_at) VALUES ($1, $2, $3)', [tokenHash(token), u.name, expiresAt])
-    return { token, name: u.name, role: u.role, expiresAt }
+    return { token, name: u.name, role: u.role, displayName: u.display_name, expiresAt }
   }
 
   /** Throws 429 when the name or the address has failed too often; counts nothing. */
@@ -150,23 +191,23 @@ export class UserService {
   }
 
   /** Tokens seen recently, so a request costs no query (every request carries one). */
-  private readonly sessions = new Map<string, { user: { name: string; role: Role }; expiresAt: number; checkedAt: number }>()
+  private readonly sessions = new Map<string, { user: SessionUser; expiresAt: number; checkedAt: number }>()
 
   /** The user a bearer token belongs to, or null when it is unknown, expired, revoked or its user disabled. */
-  async authenticate(token: string): Promise<{ name: string; role: Role } | null> {
+  async authenticate(token: string): Promise<SessionUser | null> {
     const hash = tokenHash(token)
     const now = this.now().getTime()
     const hit = this.sessions.get(hash)
     if (hit && hit.expiresAt > now && now - hit.checkedAt < SESSION_RECHECK_MS) return hit.user
     this.sessions.delete(hash)
-    const [row] = await this.db.query<{ name: string; role: Role; expires_at: string }>(
-      `SELECT u.name, u.role, t.expires_at FROM tokens t JOIN users u ON u.name = t.user_name
+    const [row] = await this.db.query<{ name: string; role: Role; expires_at: string; display_name: string | null }>(
+      `SELECT u.name, u.role, u.display_name, t.expires_at FROM tokens t JOIN users u ON u.name = t.user_name
         WHERE t.token_hash = $1 AND t.expires_at > $2 AND u.disabled_at IS NULL`,
       [hash, this.now().toISOString()],
     )
     if (!row) return null
     if (this.sessions.size >= 1000) this.sessions.clear()
-    const user = { name: row.name, role: row.role }
+    const user = { name: row.name, role: row.role, displayName: row.display_name }
     this.sessions.set(hash, { user, expiresAt: new Date(row.expires_at).getTime(), checkedAt: now })
     return user
   }
@@ -260,9 +301,16 @@ export class UserService {
   }
 
   private async row(name: string): Promise<UserRow> {
-    return (await this.list()).find((u) => u.name === name)!
+    const [r] = await this.db.query<DbUser>(`SELECT ${USER_COLUMNS} FROM users WHERE name = $1`, [name])
+    return toRow(r)
   }
 }
+
+const USER_COLUMNS = 'name, role, disabled_at, password_changed_at, display_name, phone'
+interface DbUser { name: string; role: Role; disabled_at: unknown; password_changed_at: unknown; display_name: string | null; phone: string | null }
+const toRow = (r: DbUser): UserRow => ({
+  name: r.name, role: r.role, disabled: r.disabled_at != null, passwordChangedAt: iso(r.password_changed_at), displayName: r.display_name, phone: r.phone,
+})
 
 function iso(v: unknown): string | null {
   if (v == null) return null

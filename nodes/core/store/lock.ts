@@ -47,3 +47,14 @@ export function lockDataDir(dir: string): { release(): void } {
   }
   throw new DataDirLockedError(`could not take the lock on ${dir}`)
 }
+
+/** The pid of the live process holding `dir`'s lock (a running node), or null when none does. */
+export function lockOwner(dir: string): number | null {
+  let pid: number
+  try {
+    pid = Number(readFileSync(join(dir, 'tongban.lock'), 'utf8'))
+  } catch {
+    return null
+  }
+  return pid && pid !== process.pid && alive(pid) ? pid : null
+}

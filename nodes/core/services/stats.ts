@@ -20,6 +20,11 @@ export interface StatsResult {
   rows: StatsRow[]
   /** Names of this node and the units below it, by code, for labels. */
   names: Record<string, string>
+  /**
+   * Names of the items the rows count, by code (grouped by item): from this node's catalogue,
+   * else as the statistics of the units below named them (an item of a county's local list at the city).
+   */
+  itemNames: Record<string, string>
   totals: StatsRow
   /**
    * Statistics values of descendants left out of these figures because they were not exactly
@@ -47,6 +52,16 @@ export class StatsService {
   async names(): Promise<Record<string, string>> {
     const rows = await this.db.query<{ code: string; name: string }>('SELECT code, name FROM units')
     return { ...Object.fromEntries(rows.map((r) => [r.code, r.name])), [this.self.code]: this.self.name }
+  }
+
+  /** The names of `codes`: this node's catalogue first, then the names statistics from below carried. */
+  async itemNames(codes: string[]): Promise<Record<string, string>> {
+    if (!codes.length) return {}
+    const rows = await this.db.query<{ code: string; name: string }>(
+      `SELECT code, name, 0 AS pri FROM item_names WHERE code = ANY($1)
+       UNION ALL SELECT code, name, 1 AS pri FROM catalogue_items WHERE code = ANY($1) ORDER BY pri`, [codes])
+    // Later rows win: the catalogue's own name over one carried up.
+    return Object.fromEntries(rows.map((r) => [r.code, r.name]))
   }
 
   addSource(s: StatsSource): void {
@@ -121,6 +136,7 @@ export class StatsService {
     const total = emptyCounts()
     for (const c of merged.values()) addCounts(total, c)
     const rows = [...merged.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, c]) => toRow(k, c))
-    return { from: q.from ?? null, to: q.to ?? null, groupBy: q.groupBy, by: q.by, under, rows, totals: toRow('total', total), skipped, names: await this.names() }
+    const itemNames = q.groupBy === 'item' ? await this.itemNames(rows.map((r) => r.key)) : {}
+    return { from: q.from ?? null, to: q.to ?? null, groupBy: q.groupBy, by: q.by, under, rows, totals: toRow('total', total), skipped, names: await this.names(), itemNames }
   }
 }

@@ -56,6 +56,23 @@ export function checkEntries(month: string, doc: Y.Doc): { key: string; day: str
   return out
 }
 
+/** A name fit to show: a non-empty string of at most 100 characters, no control characters (jsonb and text hold no NUL). */
+const showable = (name: unknown): name is string => typeof name === 'string' && !!name.trim() && name.length <= 100 && !/[\u0000-\u001f\u007f]/.test(name)
+
+/** Keeps the names of the items a unit below counts (its document's `items` map) that are well formed. */
+async function projectItemNames(doc: Y.Doc, tx: Queryable): Promise<void> {
+  let entries: [string, unknown][]
+  try {
+    entries = [...doc.getMap<unknown>('items').entries()]
+  } catch {
+    return // `items` made as another shared type: no names to learn
+  }
+  for (const [code, name] of entries) {
+    if (!ItemCodeSchema.safeParse(code).success || !showable(name)) continue
+    await tx.query('INSERT INTO item_names (code, name) VALUES ($1, $2) ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name', [code, name])
+  }
+}
+
 /** For the marker and the log: jsonb refuses NUL and lone surrogates, so keep printable ASCII only. */
 const printable = (s: string): string => s.replace(/[^\x20-\x7e]/g, '?')
 
@@ -71,9 +88,10 @@ export async function projectStats(docId: string, doc: Y.Doc, tx: Queryable): Pr
     name = undefined
   }
   // The scope check allows strings of at most 100 characters; PostgreSQL text holds no NUL.
-  if (typeof name === 'string' && name.trim() && name.length <= 100 && !/[\u0000-\u001f\u007f]/.test(name)) {
+  if (showable(name)) {
     await tx.query('INSERT INTO units (code, name) VALUES ($1, $2) ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name', [ref.nodeCode, name])
   }
+  await projectItemNames(doc, tx)
   for (const e of checkEntries(ref.month, doc)) {
     if (e.counts && e.day && e.item) {
       await tx.query(

@@ -8,7 +8,7 @@ import type { DocStore } from '../docs/doc-store.ts'
 import type { Db } from '../store/db.ts'
 import type { StatsService, StatsSource } from '../services/stats.ts'
 import { REJECTED_PREFIX } from './project.ts'
-import { statsDocId, writeCounts, writeName } from './stats-doc.ts'
+import { statsDocId, writeCounts, writeItemNames, writeName } from './stats-doc.ts'
 
 export class StatsPublisher {
   private timer: NodeJS.Timeout | null = null
@@ -57,9 +57,11 @@ export class StatsPublisher {
       )
       for (const { month } of dirty) {
         const counts = await this.stats.ownCounts({ groupBy: 'day|item', from: `${month}-01`, to: `${month}-31`, by: dim })
+        const items = await this.stats.itemNames([...new Set([...counts.keys()].map((k) => k.slice(k.indexOf('|') + 1)))])
         await this.docs.change(statsDocId(this.self.code, month, dim), (doc) => {
           writeCounts(doc, counts)
           writeName(doc, this.self.name)
+          writeItemNames(doc, new Map(Object.entries(items)))
         })
       }
     }

@@ -44,3 +44,16 @@ export function writeName(doc: Y.Doc, name: string): void {
 export function readName(doc: Y.Doc): string | undefined {
   return doc.getMap<string>('meta').get('name')
 }
+
+/**
+ * The names of the items a document counts travel with it (map `items`: code → name), so an
+ * ancestor names an item its own catalogue does not hold (a county's local list, seen from the
+ * city). At most 100 characters each: what the link lets a string of a statistics document be.
+ */
+export function writeItemNames(doc: Y.Doc, names: Map<string, string>): void {
+  const map = doc.getMap<string>('items')
+  for (const [code, name] of names) {
+    const short = name.slice(0, 100)
+    if (map.get(code) !== short) map.set(code, short)
+  }
+}

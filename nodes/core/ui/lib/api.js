@@ -2,7 +2,7 @@
  * Talking to this node's JSON API. The session (token, name, role) lives in sessionStorage:
  * it ends with the browser tab, so a shared village laptop does not stay logged in.
  */
-import { t } from './i18n.js'
+import { lang, t } from './i18n.js'
 
 const KEY = 'tongban.session'
 
@@ -77,11 +77,27 @@ export async function api(method, path, body, opts = {}) {
       session.clear()
       onUnauthenticated()
     }
-    throw new ApiFailure(res.status, e.code ?? 'http_' + res.status, e.message ?? `HTTP ${res.status}`, e.details)
+    const code = e.code ?? 'http_' + res.status
+    throw new ApiFailure(res.status, code, localized(code, e.message ?? `HTTP ${res.status}`), e.details)
   }
   // Statistics carry the names of the units below (they travel up with their figures).
   if (data && typeof data.names === 'object' && data.names) for (const [code, name] of Object.entries(data.names)) unitNames.set(code, String(name))
   return data
+}
+
+/** Any Chinese character: a server message that has one already speaks Chinese (most say 中文 (English)). */
+const CJK = /[\u3400-\u9fff]/
+
+/**
+ * What a person reads of a server message. Every API error has a code (protocol/codes.ts); in
+ * Chinese, a message the node wrote in English alone gets the Chinese text of its code first,
+ * with the node's own words after it (what to quote to an administrator).
+ */
+export function localized(code, message) {
+  if (lang() !== 'zh' || CJK.test(message)) return message
+  const key = 'err.code.' + code
+  const zh = t(key)
+  return zh === key ? `${t('err.code.other')}（${message}）` : `${zh}（${message}）`
 }
 
 /** Names of units by division code, learnt from statistics replies. */

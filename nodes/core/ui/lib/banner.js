@@ -40,7 +40,7 @@ export function render() {
   el.dataset.state = s.kind
   mount(el, h('div', { class: 'banner-inner' },
     h('span', { class: 'state' }, h('span', { class: 'dot', 'aria-hidden': 'true' }), s.state),
-    s.meta.map((m) => h('span', { class: ['meta', m.cls] }, m.text))))
+    s.meta.map((m) => h('span', { class: ['meta', m.cls], dataset: m.dataset }, m.text))))
 }
 
 function describe() {
@@ -62,7 +62,9 @@ function describe() {
     return { kind: 'offline', state: t('banner.noParent'), meta: [{ text: t('banner.noParentHint', { parent: parentName }) }, ...meta] }
   }
   meta.unshift({ text: t('banner.lastSync', { at: parent.lastSyncAt ? fmtShort(parent.lastSyncAt) : t('banner.never') }) })
-  meta.unshift({ text: t('banner.waiting', { n: parent.waitingUp ?? 0 }), cls: parent.waitingUp ? 'waiting' : '' })
+  // Cases, not updates: how many applications and actions have not reached the parent yet.
+  const n = parent.waitingCases ?? parent.waitingUp ?? 0
+  meta.unshift({ text: t(parent.waitingCases === undefined ? 'banner.waiting' : 'banner.waitingCases', { n }), cls: n ? 'waiting' : '', dataset: { waitingCases: String(n) } })
   if (parent.connected) return { kind: 'online', state: t('banner.online', { parent: parentName }), meta }
   return { kind: 'offline', state: t('banner.offline'), meta: [{ text: t('banner.offlineHint') }, ...meta] }
 }

@@ -7,7 +7,8 @@ import { h } from './dom.js'
 import { t } from './i18n.js'
 import { dueChip, dueState, fmtShort, ratingName, statusPill, unitLabel } from './format.js'
 
-export function caseTable(cases, { caption, empty }) {
+/** `unsent`: ids of cases with changes not yet sent up to the parent (marked 未上传). */
+export function caseTable(cases, { caption, empty, unsent }) {
   if (!cases.length) return h('div', { class: 'card empty' }, h('div', { class: 'big' }, empty ?? t('cases.empty')))
   return h('div', { class: 'table-wrap' }, h('table', { class: 'table', dataset: { table: 'cases' } },
     h('caption', { class: 'sr-only' }, caption),
@@ -17,7 +18,8 @@ export function caseTable(cases, { caption, empty }) {
     h('tbody', null, cases.map((c) => {
       const due = dueState(c)
       return h('tr', { class: due === 'overdue' ? 'row-overdue' : due === 'soon' ? 'row-soon' : null, dataset: { case: c.id, due } },
-        h('td', null, h('a', { class: 'case-link', href: '#/case/' + encodeURIComponent(c.id) }, c.id)),
+        h('td', null, h('a', { class: 'case-link', href: '#/case/' + encodeURIComponent(c.id) }, c.id),
+          unsent?.has(c.id) ? h('span', { class: 'tag unsent', title: t('case.unsentTitle'), dataset: { tag: 'unsent' } }, t('case.unsentTag')) : null),
         h('td', null, itemName(c.itemCode)),
         // textContent: an applicant's name is shown as typed, never as markup.
         h('td', { dataset: { field: 'applicant' } }, c.applicantName),

@@ -89,6 +89,16 @@ export function unitLabel(code) {
   return typeof l === 'string' ? `${levelName(l)} ${code}` : code
 }
 
+/**
+ * The person an event or an application names (its `user` / `createdBy`): the display name
+ * recorded with the login (李秀兰（agent2）→ 李秀兰), or the login where none was.
+ */
+export function personName(user) {
+  if (!user) return '—'
+  const a = P.parseActor(user)
+  return a.displayName ?? a.login
+}
+
 /** 511302198001011235 → 511302********123X: enough to recognise, not to copy. */
 export function maskId(s) {
   if (!s || s.length < 8) return s

@@ -12,6 +12,11 @@ export const STRINGS = {
     'kind.instant': '即办件', 'kind.promised': '承诺件', 'kind.promisedDays': '承诺件 · {n} 个工作日',
     'mat.required': '必需', 'mat.optional': '可选',
     'idType.resident-id': '居民身份证', 'idType.passport': '护照', 'idType.hk-macau-permit': '港澳居民来往内地通行证', 'idType.taiwan-permit': '台湾居民来往大陆通行证', 'idType.other': '其他证件',
+    'err.code.bad_request': '请求有误', 'err.code.invalid_input': '填写的内容有误，请检查后再提交', 'err.code.missing_materials': '缺少必需的材料',
+    'err.code.unauthenticated': '请重新登录', 'err.code.forbidden': '您的岗位或本节点不能办理此操作', 'err.code.not_found': '没有找到',
+    'err.code.conflict': '与现有记录冲突', 'err.code.transition_refused': '办件当前的状态不允许这一步', 'err.code.item_retired': '该事项已停用，不能再受理',
+    'err.code.payload_too_large': '提交的内容太大', 'err.code.rate_limited': '操作太频繁，请稍后再试', 'err.code.internal': '节点内部出错，已记录',
+    'err.code.unavailable': '节点暂时无法保存，请稍后重试', 'err.code.other': '操作未成功',
     'err.network': '无法连接本节点，请检查通办程序是否在运行', 'err.badResponse': '节点返回了无法识别的内容', 'err.pageTitle': '出错了', 'err.adminOnly': '此页面仅限管理员使用',
 
     'nav.label': '主导航', 'nav.home': '返回首页', 'nav.logout': '退出', 'nav.items': '事项办理', 'nav.cases': '办件', 'nav.queue': '待办件', 'nav.warnings': '预警监督',
@@ -21,7 +26,7 @@ export const STRINGS = {
     'banner.root': '{name} · 市级节点（树根）', 'banner.children': '下级在线 {n}/{of}',
     'banner.noParent': '未连接上级', 'banner.noParentHint': '本节点尚未接入上级 {parent}；可继续受理，接入后自动上报',
     'banner.online': '已连接上级 {parent}', 'banner.offline': '离线：未连接上级', 'banner.offlineHint': '可继续受理，联网后自动上报',
-    'banner.lastSync': '上次同步 {at}', 'banner.never': '从未', 'banner.waiting': '待上报 {n} 项变更',
+    'banner.lastSync': '上次同步 {at}', 'banner.never': '从未', 'banner.waiting': '待上报 {n} 项变更', 'banner.waitingCases': '{n} 件办件待上传',
 
     'login.motto': '小事不出村，大事不出乡 · 一号申请、一窗受理、一网通办', 'login.thisNode': '本节点', 'login.code': '区划代码',
     'login.tree': '四级政务服务网络', 'login.roles': '本节点岗位', 'login.title': '工作人员登录', 'login.lead': '请使用 {name} 的工作账号登录。',
@@ -67,7 +72,7 @@ export const STRINGS = {
     'receipt.decidedElsewhere': '由本窗口代收代办，送{level} {unit} 办理',
     'receipt.pickup': '取件地点', 'receipt.pickupAt': '{name}（结果统一回到本窗口出件）',
     'receipt.howTitle': '如何查询办理进度', 'receipt.how1': '凭办件编号 ', 'receipt.how2': ' 和登记的手机号查询；',
-    'receipt.how3': '查询网址：', 'receipt.how4': '也可到 {name} 或拨打代办员电话询问。',
+    'receipt.how3': '查询网址：', 'receipt.how4': '也可到 {name} 询问。', 'receipt.how4Phone': '也可到 {name} 或拨打经办人电话 {phone} 询问。', 'receipt.tel': '电话',
     'receipt.agent': '经办人', 'receipt.signApplicant': '申请人签字', 'receipt.date': '日期', 'receipt.seal': '（受理单位盖章）',
 
     'case.number': '办件编号', 'case.item': '事项', 'case.applicant': '申请人', 'case.status': '状态', 'case.decidedAt': '办理地', 'case.dueDate': '到期日',
@@ -82,7 +87,7 @@ export const STRINGS = {
     'case.waitingAbove': '此办件由 {where} 决定；结果回到本窗口后，您可以出件并记录评价。', 'case.backAtOrigin': '出件和评价在受理窗口 {where} 进行。',
     'case.relayOnly': '本节点只是此办件的途经节点（转送），不办理：受理窗口 {origin}，办理单位 {handler}。', 'case.transferredAway': '此办件已转办至 {where}，由其受理和决定；本单位保留只读记录。',
     'case.route': '办理路径', 'case.transferredFrom': '（由 {from} 转办）', 'case.transferredTo': '转办至 {unit}',
-    'case.crossTag': '异地件', 'case.crossTitle': '由受理窗口所属单位以外的单位办理（异地办理 / 代收代办）', 'case.transferTag': '转办', 'case.transferTitle': '已转办 {n} 次',
+    'case.unsentTag': '未上传', 'case.unsentTitle': '这件办件的变更还没有送达上级节点；联网后自动上传', 'case.crossTag': '异地件', 'case.crossTitle': '由受理窗口所属单位以外的单位办理（异地办理 / 代收代办）', 'case.transferTag': '转办', 'case.transferTitle': '已转办 {n} 次',
 
     'step.accepted': '受理', 'step.decide': '审批', 'step.approved': '准予许可', 'step.denied': '不予许可', 'step.delivered': '出件', 'step.rated': '评价',
     'event.intake': '收件', 'event.accepted': '受理', 'event.correction-requested': '要求补正', 'event.resumed': '恢复办理', 'event.approved': '准予许可',
@@ -134,7 +139,7 @@ export const STRINGS = {
     'cat.title': '事项目录', 'cat.lead': '{name}发布的事项目录，修改后自动下发到各级窗口。', 'cat.new': '新增事项', 'cat.import': '导入 CSV', 'cat.export': '导出 CSV',
     'cat.search': '按名称、拼音或编码查找', 'cat.showRetired': '显示已停用', 'cat.csvHint': 'CSV 表头：code,name,department,level,kind,legalDays,promisedDays,materials,fee,online,maxVisits,pinyin',
     'cat.code': '编码', 'cat.name': '事项名称', 'cat.level': '办理层级', 'cat.kind': '办件类型', 'cat.days': '承诺/法定(工作日)', 'cat.materials': '申请材料',
-    'cat.version': '版本', 'cat.state': '状态', 'cat.edit': '修改', 'cat.retire': '停用', 'cat.restore': '恢复', 'cat.retired': '已停用', 'cat.active': '在用',
+    'cat.version': '版本', 'cat.state': '状态', 'cat.edit': '修改', 'cat.publishedBy': '由{unit}发布，本级不能修改', 'cat.retire': '停用', 'cat.restore': '恢复', 'cat.retired': '已停用', 'cat.active': '在用',
     'cat.matCount': '{n} 项（必需 {r}）', 'cat.count': '显示 {n} / 共 {all} 个事项',
     'cat.retireTitle': '停用“{name}”？', 'cat.retireBody': '停用后各窗口不再受理新申请；已受理的办件照常办理。可以随时恢复。',
     'cat.retiredOk': '已停用：{name}', 'cat.restoredOk': '已恢复：{name}', 'cat.imported': '已导入 {file}：新增 {added}，修改 {changed}，未变 {unchanged}',
@@ -152,6 +157,8 @@ export const STRINGS = {
     'cal.how': '点击工作日标为节假日，点击周末标为调休上班；再点一次取消。', 'cal.summary': '共 {h} 天节假日、{w} 天调休上班', 'cal.month': '{m} 月',
 
     'users.title': '用户', 'users.lead': '可以登录 {name} 的工作人员。', 'users.list': '现有用户', 'users.add': '新增用户', 'users.name': '用户名', 'users.role': '岗位',
+    'users.displayName': '姓名（显示名）', 'users.displayHint': '办件记录和回执上显示的名字，如 李秀兰', 'users.phone': '工作电话', 'users.phoneHint': '印在经办的受理回执上，供群众咨询',
+    'users.profile': '修改姓名和电话', 'users.profileLead': '改后的姓名只用于之后的办件记录；已有记录不变。', 'users.profileSubmit': '保存', 'users.profileDone': '已保存 {name} 的姓名和电话',
     'users.password': '初始密码', 'users.pwHint': '至少 6 位；管理员至少 10 位', 'users.submit': '新增', 'users.added': '已新增用户 {name}',
     'users.status': '状态', 'users.actions': '操作', 'users.enabled': '正常', 'users.disabled': '已停用', 'users.you': '（本人）',
     'users.disable': '停用', 'users.enable': '启用', 'users.disableTitle': '停用 {name}？', 'users.disableBody': '{name} 将立即退出登录，且不能再登录，直到重新启用。',
@@ -177,6 +184,11 @@ export const STRINGS = {
     'kind.instant': 'Instant', 'kind.promised': 'Promised', 'kind.promisedDays': 'Promised · {n} working days',
     'mat.required': 'Required', 'mat.optional': 'Optional',
     'idType.resident-id': 'Resident ID card', 'idType.passport': 'Passport', 'idType.hk-macau-permit': 'HK/Macau permit', 'idType.taiwan-permit': 'Taiwan permit', 'idType.other': 'Other',
+    'err.code.bad_request': 'Bad request', 'err.code.invalid_input': 'Some input is not valid', 'err.code.missing_materials': 'Required materials are missing',
+    'err.code.unauthenticated': 'Log in again', 'err.code.forbidden': 'Your role or this node may not do this', 'err.code.not_found': 'Not found',
+    'err.code.conflict': 'Conflicts with an existing record', 'err.code.transition_refused': 'The case’s status does not allow this step', 'err.code.item_retired': 'The item is retired',
+    'err.code.payload_too_large': 'Too large', 'err.code.rate_limited': 'Too many attempts: try again later', 'err.code.internal': 'The node failed (logged)',
+    'err.code.unavailable': 'The node cannot store now: try again', 'err.code.other': 'It did not work',
     'err.network': 'Cannot reach this node: is the Tongban program running?', 'err.badResponse': 'The node answered with something unreadable', 'err.pageTitle': 'Something went wrong', 'err.adminOnly': 'This page is for administrators',
 
     'nav.label': 'Main', 'nav.home': 'Home', 'nav.logout': 'Log out', 'nav.items': 'Services', 'nav.cases': 'Cases', 'nav.queue': 'Queue', 'nav.warnings': 'Warnings',
@@ -186,7 +198,7 @@ export const STRINGS = {
     'banner.root': '{name} · city node (root)', 'banner.children': 'Children online {n}/{of}',
     'banner.noParent': 'Not connected to the parent', 'banner.noParentHint': 'Not yet linked to {parent}; intake works, changes go up once linked',
     'banner.online': 'Connected to {parent}', 'banner.offline': 'Offline: parent not connected', 'banner.offlineHint': 'Intake works; changes go up when the link returns',
-    'banner.lastSync': 'Last sync {at}', 'banner.never': 'never', 'banner.waiting': '{n} changes waiting to go up',
+    'banner.lastSync': 'Last sync {at}', 'banner.never': 'never', 'banner.waiting': '{n} changes waiting to go up', 'banner.waitingCases': '{n} cases waiting to go up',
 
     'login.motto': 'Small matters stay in the village, big ones in the township · one number, one window, one network', 'login.thisNode': 'This node', 'login.code': 'Division code',
     'login.tree': 'Four-level service network', 'login.roles': 'Roles at this node', 'login.title': 'Staff login', 'login.lead': 'Log in with your work account at {name}.',
@@ -232,7 +244,7 @@ export const STRINGS = {
     'receipt.decidedElsewhere': 'taken in here on your behalf, decided by {unit} ({level})',
     'receipt.pickup': 'Collect at', 'receipt.pickupAt': '{name} (results come back to this window)',
     'receipt.howTitle': 'How to check progress', 'receipt.how1': 'Use case number ', 'receipt.how2': ' and your phone number; ',
-    'receipt.how3': 'online at ', 'receipt.how4': 'or ask at {name}.',
+    'receipt.how3': 'online at ', 'receipt.how4': 'or ask at {name}.', 'receipt.how4Phone': 'or ask at {name}, or call {phone}.', 'receipt.tel': 'phone',
     'receipt.agent': 'Handled by', 'receipt.signApplicant': 'Applicant signature', 'receipt.date': 'Date', 'receipt.seal': '(seal)',
 
     'case.number': 'Case number', 'case.item': 'Item', 'case.applicant': 'Applicant', 'case.status': 'Status', 'case.decidedAt': 'Decided at', 'case.dueDate': 'Due',
@@ -247,7 +259,7 @@ export const STRINGS = {
     'case.waitingAbove': 'Decided by {where}; once the result is back here you deliver it and record the rating.', 'case.backAtOrigin': 'Delivery and rating happen at {where}, where it was taken in.',
     'case.relayOnly': 'This node only passes the case on (it is on its way): taken in at {origin}, decided by {handler}.', 'case.transferredAway': 'Transferred to {where}, which accepts and decides it; this unit keeps a read-only copy.',
     'case.route': 'Route', 'case.transferredFrom': ' (transferred from {from})', 'case.transferredTo': 'Transferred to {unit}',
-    'case.crossTag': 'elsewhere', 'case.crossTitle': 'Decided by a unit other than the window’s own', 'case.transferTag': 'transferred', 'case.transferTitle': 'Transferred {n} time(s)',
+    'case.unsentTag': 'not sent', 'case.unsentTitle': 'Changes to this case have not reached the parent node yet; they go up when the link is back', 'case.crossTag': 'elsewhere', 'case.crossTitle': 'Decided by a unit other than the window’s own', 'case.transferTag': 'transferred', 'case.transferTitle': 'Transferred {n} time(s)',
 
     'step.accepted': 'Accepted', 'step.decide': 'Decision', 'step.approved': 'Approved', 'step.denied': 'Denied', 'step.delivered': 'Delivered', 'step.rated': 'Rated',
     'event.intake': 'Taken in', 'event.accepted': 'Accepted', 'event.correction-requested': 'Correction requested', 'event.resumed': 'Resumed', 'event.approved': 'Approved',
@@ -299,7 +311,7 @@ export const STRINGS = {
     'cat.title': 'Catalogue', 'cat.lead': 'The catalogue {name} publishes; changes go down to every window.', 'cat.new': 'New item', 'cat.import': 'Import CSV', 'cat.export': 'Export CSV',
     'cat.search': 'Find by name, pinyin or code', 'cat.showRetired': 'Show retired', 'cat.csvHint': 'CSV header: code,name,department,level,kind,legalDays,promisedDays,materials,fee,online,maxVisits,pinyin',
     'cat.code': 'Code', 'cat.name': 'Name', 'cat.level': 'Level', 'cat.kind': 'Kind', 'cat.days': 'Promised/legal (days)', 'cat.materials': 'Materials',
-    'cat.version': 'Version', 'cat.state': 'State', 'cat.edit': 'Edit', 'cat.retire': 'Retire', 'cat.restore': 'Restore', 'cat.retired': 'Retired', 'cat.active': 'Active',
+    'cat.version': 'Version', 'cat.state': 'State', 'cat.edit': 'Edit', 'cat.publishedBy': 'Published by {unit}: not changed here', 'cat.retire': 'Retire', 'cat.restore': 'Restore', 'cat.retired': 'Retired', 'cat.active': 'Active',
     'cat.matCount': '{n} ({r} required)', 'cat.count': 'Showing {n} of {all} items',
     'cat.retireTitle': 'Retire “{name}”?', 'cat.retireBody': 'Windows stop taking new applications; cases already taken in carry on. You can restore it.',
     'cat.retiredOk': 'Retired: {name}', 'cat.restoredOk': 'Restored: {name}', 'cat.imported': 'Imported {file}: {added} added, {changed} changed, {unchanged} unchanged',
@@ -317,6 +329,8 @@ export const STRINGS = {
     'cal.how': 'Click a weekday to mark a holiday, a weekend day to mark a workday; click again to clear.', 'cal.summary': '{h} holidays, {w} adjusted workdays', 'cal.month': '{y}-{m}',
 
     'users.title': 'Users', 'users.lead': 'Who may log in at {name}.', 'users.list': 'Users', 'users.add': 'Add a user', 'users.name': 'User name', 'users.role': 'Role',
+    'users.displayName': 'Full name (display name)', 'users.displayHint': 'The name timelines and receipts show, e.g. 李秀兰', 'users.phone': 'Work phone', 'users.phoneHint': 'Printed on the receipts this user hands out',
+    'users.profile': 'Change name and phone', 'users.profileLead': 'A new name applies to later records only; earlier ones stay as they were.', 'users.profileSubmit': 'Save', 'users.profileDone': 'Saved the name and phone of {name}',
     'users.password': 'Initial password', 'users.pwHint': 'At least 6 characters; 10 for an administrator', 'users.submit': 'Add', 'users.added': 'Added {name}',
     'users.status': 'Status', 'users.actions': 'Actions', 'users.enabled': 'Active', 'users.disabled': 'Disabled', 'users.you': ' (you)',
     'users.disable': 'Disable', 'users.enable': 'Enable', 'users.disableTitle': 'Disable {name}?', 'users.disableBody': '{name} is logged out at once and cannot log in until enabled again.',

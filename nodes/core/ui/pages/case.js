@@ -8,7 +8,7 @@ import { api } from '../lib/api.js'
 import { allowedActions, ctx, itemOf, levelOf, loadItems, P } from '../lib/ctx.js'
 import { h, mount, toast, confirmDialog } from '../lib/dom.js'
 import { t } from '../lib/i18n.js'
-import { dueChip, eventName, fmtTime, levelName, maskId, maskPhone, ratingName, roleName, statusName, statusPill, unitLabel } from '../lib/format.js'
+import { dueChip, eventName, fmtTime, levelName, maskId, maskPhone, personName, ratingName, roleName, statusName, statusPill, unitLabel } from '../lib/format.js'
 import { liveCase } from '../lib/live.js'
 import { unitPicker } from '../lib/unit-picker.js'
 import { codesOfCase, loadUnits } from '../lib/units.js'
@@ -130,10 +130,10 @@ function steps(c, item) {
 function timelineCard(c) {
   const flagged = new Map(c.flagged.map((f) => [f.eventId, f.reason]))
   const entries = [
-    { cls: 'ev-intake', what: t('event.intake'), who: c.createdBy, where: c.originCode, at: c.createdAt, extra: null },
+    { cls: 'ev-intake', what: t('event.intake'), who: personName(c.createdBy), where: c.originCode, at: c.createdAt, extra: null },
     ...c.events.map((e) => ({
       cls: 'ev-' + e.type, what: e.type === 'transferred' ? t('case.transferredTo', { unit: unitLabel(e.to) }) : eventName(e.type),
-      who: e.user, where: e.author, at: e.at, extra: eventDetail(e), flag: flagged.get(e.id),
+      who: personName(e.user), where: e.author, at: e.at, extra: eventDetail(e), flag: flagged.get(e.id),
     })),
   ]
   return h('section', { class: 'card', 'aria-labelledby': 'tl-h' },

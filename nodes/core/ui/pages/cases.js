@@ -27,11 +27,12 @@ export async function render(_params, query) {
   const scopes = h('div', { class: 'segmented', role: 'group', 'aria-label': t('cases.scope') })
   const find = h('input', { type: 'search', placeholder: t('cases.find'), 'aria-label': t('cases.find'), style: { maxWidth: '320px', minHeight: '46px' } })
   let all = []
+  let unsent = new Set()
 
   const draw = () => {
     const q = find.value.trim().toLowerCase()
     const shown = q ? all.filter((c) => c.id.includes(q) || c.applicantName.toLowerCase().includes(q)) : all
-    mount(body, caseTable(shown, { caption: t('nav.cases') }))
+    mount(body, caseTable(shown, { caption: t('nav.cases'), unsent }))
   }
   const load = async () => {
     remember('/cases', qs({ f: filter === 'all' ? '' : filter, scope: scope === (ctx.node.level === 'village' ? 'origin' : 'all') ? '' : scope }))
@@ -43,7 +44,10 @@ export async function render(_params, query) {
       status: FILTERS[filter], limit: 1000,
       origin: scope === 'origin' ? ctx.node.code : '', handler: scope === 'handler' ? ctx.node.code : '',
     }))
-    await Promise.all([loadItems(res.cases.map((c) => c.itemCode)), loadUnits({ need: res.cases.flatMap((c) => [c.originCode, c.handlerCode]) })])
+    // Cases whose changes have not reached the parent yet (GET /api/sync/waiting: the backlog only).
+    const [, , waiting] = await Promise.all([loadItems(res.cases.map((c) => c.itemCode)), loadUnits({ need: res.cases.flatMap((c) => [c.originCode, c.handlerCode]) }),
+      ctx.node.parent ? api('GET', '/api/sync/waiting').catch(() => null) : null])
+    unsent = new Set(waiting?.cases ?? [])
     all = res.cases
     draw()
   }

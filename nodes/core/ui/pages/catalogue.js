@@ -9,7 +9,8 @@ import { ctx, forgetCatalogue, P } from '../lib/ctx.js'
 import { toCsv } from '../lib/csv.js'
 import { confirmDialog, download, h, mount, toast } from '../lib/dom.js'
 import { t } from '../lib/i18n.js'
-import { kindTag, levelName, levelTag } from '../lib/format.js'
+import { kindTag, levelName, levelTag, unitLabel } from '../lib/format.js'
+import { loadUnits } from '../lib/units.js'
 import { searchItems } from '../lib/search.js'
 
 const CSV_HEADER = ['code', 'name', 'department', 'level', 'kind', 'legalDays', 'promisedDays', 'materials', 'fee', 'online', 'maxVisits', 'pinyin']
@@ -25,6 +26,7 @@ async function published() {
 export async function render(_params, query) {
   if (ctx.user.role !== 'admin') throw new Error(t('err.adminOnly'))
   let items = await published()
+  await loadUnits({ need: items.map((i) => i.scope) })
   let q = query.get('q') ?? ''
   let level = query.get('level') ?? ''
   let showRetired = query.get('retired') === '1'
@@ -47,11 +49,13 @@ export async function render(_params, query) {
         h('td', { class: 'nowrap' }, t('cat.matCount', { n: i.materials.length, r: i.materials.filter((m) => m.required).length })),
         h('td', null, 'v' + i.version),
         h('td', null, i.retired ? h('span', { class: 'tag' }, t('cat.retired')) : h('span', { class: 'tag instant' }, t('cat.active'))),
-        h('td', { class: 'nowrap' },
-          h('a', { class: 'btn secondary small', href: '#/catalogue/edit/' + encodeURIComponent(i.code) }, t('cat.edit')), ' ',
-          i.retired
-            ? h('button', { class: 'btn ghost small', type: 'button', onclick: () => void setRetired(i, false) }, t('cat.restore'))
-            : h('button', { class: 'btn ghost small', type: 'button', dataset: { action: 'retire' }, onclick: () => void setRetired(i, true) }, t('cat.retire')))))))),
+        // Only the node that publishes an item changes it (a county changes its local list, not the city's).
+        h('td', { class: 'nowrap' }, i.scope !== ctx.node.code
+          ? h('span', { class: 'muted small', dataset: { publishedBy: i.scope } }, t('cat.publishedBy', { unit: unitLabel(i.scope) }))
+          : [h('a', { class: 'btn secondary small', href: '#/catalogue/edit/' + encodeURIComponent(i.code) }, t('cat.edit')), ' ',
+            i.retired
+              ? h('button', { class: 'btn ghost small', type: 'button', onclick: () => void setRetired(i, false) }, t('cat.restore'))
+              : h('button', { class: 'btn ghost small', type: 'button', dataset: { action: 'retire' }, onclick: () => void setRetired(i, true) }, t('cat.retire'))])))))),
     h('p', { class: 'muted small', style: { marginTop: '10px' } }, t('cat.count', { n: shown.length, all: items.length })))
   }
 

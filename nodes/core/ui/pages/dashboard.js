@@ -6,8 +6,8 @@
  * in (受理地) or where it is decided (办理地), as the toggle says.
  */
 import { onLeave, remember } from '../app.js'
-import { api, qs } from '../lib/api.js'
-import { ctx, itemName, loadCatalogue, loadItems, today } from '../lib/ctx.js'
+import { api, qs, unitNames } from '../lib/api.js'
+import { ctx, itemOf, loadCatalogue, loadItems, today } from '../lib/ctx.js'
 import { caseTable } from '../lib/case-table.js'
 import { drawChart } from '../lib/charts.js'
 import { toCsv } from '../lib/csv.js'
@@ -53,12 +53,17 @@ export async function render(_params, query) {
     const base = { from: state.from, to: state.to, by: state.by }
     const [byChild, byItem, byDay, open] = await Promise.all([
       api('GET', '/api/stats' + qs({ ...base, groupBy: 'child', under: state.under })),
-      api('GET', '/api/stats' + qs({ ...base, groupBy: 'item' })),
-      api('GET', '/api/stats' + qs({ ...base, groupBy: 'day' })),
+      // A drill-down scopes every figure: the items and the days of the unit drilled into.
+      api('GET', '/api/stats' + qs({ ...base, groupBy: 'item', under: state.under })),
+      api('GET', '/api/stats' + qs({ ...base, groupBy: 'day', under: state.under })),
       api('GET', '/api/cases' + qs({ status: 'submitted,accepted', limit: 1000 })),
     ])
     // Names for what the tables show: items decided below this level, units of the tree.
-    await Promise.all([loadItems([...byItem.rows.map((r) => r.key), ...open.cases.map((c) => c.itemCode)]), loadUnits({ need: open.cases.map((c) => c.handlerCode) })])
+    await Promise.all([loadItems([...byItem.rows.map((r) => r.key), ...open.cases.map((c) => c.itemCode)]), loadUnits({ need: [...open.cases.map((c) => c.handlerCode), ...byChild.rows.map((r) => r.key)] })])
+    // The statistics carry the names of the units and items they count, for those the directory
+    // and this node's catalogue do not know (an item of a county's local list, seen at the city).
+    learnMissing(byChild.names ?? {})
+    itemNames = byItem.itemNames ?? {}
     // Drill-down needs the node to answer for a unit below it; only offered when it does.
     const drills = byChild.under !== undefined
     const warn = open.cases.filter((c) => dueState(c) !== 'ok' && dueState(c) !== 'none')
@@ -165,8 +170,16 @@ const RATE = new Set(['completionRate', 'onTimeRate', 'onSpotRate', 'earlyRate',
 const cellValue = (r, c) => (c === 'rated' ? r.ratings.reduce((a, b) => a + b, 0) : r[c] ?? 0)
 const csvValue = (r, c) => (RATE.has(c) ? (r[c] === null ? '' : pct(r[c])) : cellValue(r, c))
 
+/** Item names the last statistics answer carried (GET /api/stats?groupBy=item → itemNames). */
+let itemNames = {}
+const itemLabel = (code) => itemOf(code)?.name ?? itemNames[code] ?? code
+
+function learnMissing(names) {
+  for (const [code, name] of Object.entries(names)) if (name && name !== code && !unitNames.has(code)) unitNames.set(code, name)
+}
+
 function keyLabel(key, tab) {
-  if (tab === 'item') return `${itemName(key)} (${key})`
+  if (tab === 'item') return itemLabel(key)
   if (tab === 'child') return unitLabel(key)
   return key
 }
@@ -176,7 +189,7 @@ function statsTable(res, tab, drill) {
   return h('div', { class: 'table-wrap' }, h('table', { class: 'table', dataset: { table: 'stats-' + tab } },
     h('thead', null, h('tr', null, h('th', { scope: 'col' }, t('dash.col.key.' + tab)), COLS.map((c) => h('th', { scope: 'col', class: 'num' }, t('dash.col.' + c))))),
     h('tbody', null, res.rows.map((r) => h('tr', { dataset: { key: r.key } },
-      h('th', { scope: 'row' }, drill && tab === 'child' && r.key !== ctx.node.code
+      h('th', { scope: 'row', title: tab === 'day' ? null : r.key }, drill && tab === 'child' && r.key !== ctx.node.code
         ? h('button', { class: 'btn ghost small', type: 'button', onclick: () => drill(r.key) }, keyLabel(r.key, tab), ' ›')
         : keyLabel(r.key, tab)),
       COLS.map((c) => h('td', { class: ['num', c === 'overdue' && r.overdue && 'bad'], dataset: { col: c } }, RATE.has(c) ? pct(r[c]) : String(cellValue(r, c))))))),
@@ -249,7 +262,7 @@ function itemsOption(rows) {
   return {
     grid: { left: 12, right: 40, top: 10, bottom: 12, containLabel: true },
     xAxis: { type: 'value', minInterval: 1, axisLabel },
-    yAxis: { type: 'category', data: top.map((r) => itemName(r.key)), axisLabel: { ...axisLabel, width: 180, overflow: 'truncate' } },
+    yAxis: { type: 'category', data: top.map((r) => itemLabel(r.key)), axisLabel: { ...axisLabel, width: 180, overflow: 'truncate' } },
     series: [{ type: 'bar', data: top.map((r) => r.accepted), barMaxWidth: 22, label: { show: true, position: 'right' }, itemStyle: { borderRadius: [0, 4, 4, 0] } }],
   }
 }

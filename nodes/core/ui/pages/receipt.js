@@ -7,12 +7,15 @@ import { api } from '../lib/api.js'
 import { ctx, itemOf, levelOf, loadItems, P, today } from '../lib/ctx.js'
 import { h } from '../lib/dom.js'
 import { t } from '../lib/i18n.js'
-import { fmtDay, fmtTime, levelName, maskId, maskPhone, unitLabel } from '../lib/format.js'
+import { fmtDay, fmtTime, levelName, maskId, maskPhone, personName, unitLabel } from '../lib/format.js'
 import { codesOfCase, loadUnits } from '../lib/units.js'
 
 export async function render({ id }) {
   const c = await api('GET', '/api/cases/' + encodeURIComponent(id))
-  await Promise.all([loadItems([c.itemCode]), loadUnits({ need: codesOfCase(c) })])
+  // The agent who took it in, as a user of this node: their phone goes on the receipt.
+  const agentLogin = P.parseActor(c.createdBy).login
+  const [, , card] = await Promise.all([loadItems([c.itemCode]), loadUnits({ need: codesOfCase(c) }),
+    c.originCode === ctx.node.code ? api('GET', `/api/users/${encodeURIComponent(agentLogin)}/card`).catch(() => null) : null])
   const item = itemOf(c.itemCode)
   // Who decides now: a transfer (转办) moves it from the unit chosen at intake.
   const handler = c.currentHandlerCode ?? c.handlerCode
@@ -24,7 +27,7 @@ export async function render({ id }) {
   const due = c.dueDate
     ? fmtDay(c.dueDate)
     : t('receipt.dueAbove', { n: c.promisedDays, date: ctx.days.add(today(), c.promisedDays) })
-  const lookupUrl = `${location.origin}/#/progress`
+  const lookupUrl = lookupAddress()
   const received = c.materials.length ? h('ul', { class: 'mats' }, c.materials.map((m) => h('li', null, m))) : t('receipt.none')
   const decidedBy = `${here ? ctx.node.name : unitLabel(handler)} · ${item?.department ?? ''}`
 
@@ -38,7 +41,7 @@ export async function render({ id }) {
       h('h1', { id: 'rc-h' }, t('receipt.title')),
       h('div', { class: 'no' }, h('span', { class: 'muted' }, t('case.number') + '：'), h('span', { class: 'n', dataset: { field: 'case-id' } }, c.id)),
       h('table', null, h('tbody', null,
-        row(t('receipt.item'), [item?.name ?? c.itemCode, h('span', { class: 'muted' }, `（${c.itemCode}）`)], 'item'),
+        row(t('receipt.item'), item?.name ?? c.itemCode, 'item'),
         row(t('receipt.applicant'), c.applicant.name, 'applicant'),
         row(t('receipt.id'), maskId(c.applicant.idNumber)),
         row(t('receipt.phone'), maskPhone(c.applicant.phone)),
@@ -51,12 +54,24 @@ export async function render({ id }) {
       h('div', { class: 'lookup' },
         h('div', null, h('strong', null, t('receipt.howTitle'))),
         h('div', null, t('receipt.how1'), h('strong', null, c.id), t('receipt.how2')),
-        h('div', null, t('receipt.how3'), h('strong', null, lookupUrl)),
-        h('div', null, t('receipt.how4', { name: ctx.node.name }))),
+        lookupUrl ? h('div', null, t('receipt.how3'), h('strong', { dataset: { field: 'lookup-url' } }, lookupUrl)) : null,
+        h('div', { dataset: { field: 'ask' } }, card?.phone ? t('receipt.how4Phone', { name: ctx.node.name, phone: card.phone }) : t('receipt.how4', { name: ctx.node.name }))),
       h('div', { class: 'sign' },
-        h('div', null, h('div', null, t('receipt.agent') + '：' + c.createdBy), h('div', { class: 'line' }, t('receipt.date') + '：' + fmtTime(taken).slice(0, 10))),
+        h('div', null, h('div', { dataset: { field: 'agent' } }, t('receipt.agent') + '：' + personName(c.createdBy), card?.phone ? `（${t('receipt.tel')} ${card.phone}）` : ''), h('div', { class: 'line' }, t('receipt.date') + '：' + fmtTime(taken).slice(0, 10))),
         h('div', null, h('div', null, t('receipt.signApplicant') + '：'), h('div', { class: 'blank' })),
         h('div', { class: 'stamp' }, t('receipt.seal')))))
+}
+
+/**
+ * Where an applicant looks the case up: the node's public address (`tongban start --public-url`),
+ * else the address this page was opened at if others can reach it — never a loopback address,
+ * which would mean nothing on a villager's phone.
+ */
+function lookupAddress() {
+  if (ctx.node.publicUrl) return `${ctx.node.publicUrl}/#/progress`
+  const host = location.hostname.replace(/^\[|\]$/g, '')
+  const loopback = host === 'localhost' || host.endsWith('.localhost') || host.startsWith('127.') || host === '::1'
+  return loopback ? null : `${location.origin}/#/progress`
 }
 
 function row(k, v, field) {

@@ -14,14 +14,25 @@ export async function render() {
   if (ctx.user.role !== 'admin') throw new Error(t('err.adminOnly'))
   const list = h('div')
   const who = h('select', { id: 'r-name' })
+  let byName = new Map()
+  const pname = h('input', { type: 'text', id: 'p-display', autocomplete: 'off', maxLength: P.DISPLAY_NAME_MAX })
+  const pphone = h('input', { type: 'tel', id: 'p-phone', autocomplete: 'off', inputmode: 'tel' })
+  const fillProfile = () => {
+    const u = byName.get(who.value)
+    pname.value = u?.displayName ?? ''
+    pphone.value = u?.phone ?? ''
+  }
+  who.addEventListener('change', fillProfile)
   const draw = async () => {
     const { users } = await api('GET', '/api/users')
     mount(list, h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
       h('thead', null, h('tr', null,
-        h('th', { scope: 'col' }, t('users.name')), h('th', { scope: 'col' }, t('users.role')),
+        h('th', { scope: 'col' }, t('users.name')), h('th', { scope: 'col' }, t('users.displayName')), h('th', { scope: 'col' }, t('users.phone')), h('th', { scope: 'col' }, t('users.role')),
         h('th', { scope: 'col' }, t('users.status')), h('th', { scope: 'col' }, t('users.actions')))),
       h('tbody', null, users.map((u) => h('tr', { dataset: { user: u.name } },
         h('td', null, u.name, u.name === ctx.user.name ? t('users.you') : ''),
+        h('td', { dataset: { field: 'display-name' } }, u.displayName ?? '—'),
+        h('td', { class: 'mono' }, u.phone ?? '—'),
         h('td', null, roleName(u.role)),
         h('td', null, h('span', { class: ['pill', u.disabled ? 's-denied' : 's-approved'] }, t(u.disabled ? 'users.disabled' : 'users.enabled'))),
         h('td', null, u.name === ctx.user.name ? null : h('button', {
@@ -30,8 +41,10 @@ export async function render() {
           onclick: () => void toggle(u),
         }, t(u.disabled ? 'users.enable' : 'users.disable')))))))))
     const keep = who.value
-    mount(who, users.map((u) => h('option', { value: u.name }, `${u.name} · ${roleName(u.role)}`)))
+    mount(who, users.map((u) => h('option', { value: u.name }, `${u.displayName ? `${u.displayName}（${u.name}）` : u.name} · ${roleName(u.role)}`)))
     if (keep) who.value = keep
+    byName = new Map(users.map((u) => [u.name, u]))
+    fillProfile()
   }
   const toggle = async (u) => {
     try {
@@ -50,15 +63,16 @@ export async function render() {
   const name = h('input', { type: 'text', id: 'u-name', autocomplete: 'off' })
   const role = h('select', { id: 'u-role' }, P.ROLES.map((r) => h('option', { value: r }, roleName(r))))
   const pw = h('input', { type: 'password', id: 'u-pw', autocomplete: 'new-password' })
+  const display = h('input', { type: 'text', id: 'u-display', autocomplete: 'off', maxLength: P.DISPLAY_NAME_MAX })
+  const phone = h('input', { type: 'tel', id: 'u-phone', autocomplete: 'off', inputmode: 'tel' })
   const err = h('div', { class: 'notice error', role: 'alert', hidden: true })
   const onsubmit = async (e) => {
     e.preventDefault()
     err.hidden = true
     try {
-      const u = await api('POST', '/api/users', { name: name.value.trim(), role: role.value, password: pw.value })
+      const u = await api('POST', '/api/users', { name: name.value.trim(), role: role.value, password: pw.value, displayName: display.value.trim() || null, phone: phone.value.trim() || null })
       toast(t('users.added', { name: u.name }))
-      name.value = ''
-      pw.value = ''
+      for (const i of [name, pw, display, phone]) i.value = ''
       await draw()
     } catch (x) {
       err.textContent = x.message
@@ -82,6 +96,20 @@ export async function render() {
     }
   }
 
+  const perr = h('div', { class: 'notice error', role: 'alert', hidden: true })
+  const onprofile = async (e) => {
+    e.preventDefault()
+    perr.hidden = true
+    try {
+      const u = await api('PATCH', path(who.value), { displayName: pname.value.trim() || null, phone: pphone.value.trim() || null })
+      toast(t('users.profileDone', { name: u.name }))
+      await draw()
+    } catch (x) {
+      perr.textContent = x.message
+      perr.hidden = false
+    }
+  }
+
   await draw()
   return h('div', null,
     h('div', { class: 'page-head' }, h('div', null, h('h1', null, t('users.title')), h('p', { class: 'sub' }, t('users.lead', { name: ctx.node.name })))),
@@ -92,8 +120,16 @@ export async function render() {
           h('form', { onsubmit, novalidate: true },
             h('div', { class: 'field' }, h('label', { htmlFor: 'u-name' }, t('users.name')), name),
             h('div', { class: 'field' }, h('label', { htmlFor: 'u-role' }, t('users.role')), role),
+            h('div', { class: 'field' }, h('label', { htmlFor: 'u-display' }, t('users.displayName')), display, h('span', { class: 'hint' }, t('users.displayHint'))),
+            h('div', { class: 'field' }, h('label', { htmlFor: 'u-phone' }, t('users.phone')), phone, h('span', { class: 'hint' }, t('users.phoneHint'))),
             h('div', { class: 'field' }, h('label', { htmlFor: 'u-pw' }, t('users.password')), pw, h('span', { class: 'hint' }, t('users.pwHint'))),
             h('button', { class: 'btn', type: 'submit' }, t('users.submit')))),
+        h('section', { class: 'card', style: { marginTop: '16px' } }, h('h2', null, t('users.profile')),
+          h('p', { class: 'muted' }, t('users.profileLead')), perr,
+          h('form', { onsubmit: onprofile, novalidate: true, dataset: { form: 'profile' } },
+            h('div', { class: 'field' }, h('label', { htmlFor: 'p-display' }, t('users.displayName')), pname),
+            h('div', { class: 'field' }, h('label', { htmlFor: 'p-phone' }, t('users.phone')), pphone),
+            h('button', { class: 'btn', type: 'submit' }, t('users.profileSubmit')))),
         h('section', { class: 'card', style: { marginTop: '16px' } }, h('h2', null, t('users.reset')),
           h('p', { class: 'muted' }, t('users.resetLead')), rerr,
           h('form', { onsubmit: onreset, novalidate: true, dataset: { form: 'reset' } },

@@ -24,7 +24,7 @@ export const STATUS_NAMES_ZH: Record<CaseStatus, string> = {
   denied: '不予许可', delivered: '已出件', withdrawn: '已撤回', refused: '不予受理',
 }
 
-export const EVENT_TYPES = ['accepted', 'correction-requested', 'resumed', 'approved', 'denied', 'delivered', 'withdrawn', 'rated', 'transferred', 'refused'] as const
+export const EVENT_TYPES = ['accepted', 'correction-requested', 'resumed', 'approved', 'denied', 'delivered', 'withdrawn', 'rated', 'transferred', 'refused', 'supplied'] as const
 export type EventType = (typeof EVENT_TYPES)[number]
 
 export const RATING_NAMES_ZH = ['非常不满意', '不满意', '基本满意', '满意', '非常满意'] as const
@@ -71,6 +71,8 @@ export const EventInputSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('delivered'), note: z.string().max(500).optional() }),
   z.object({ type: z.literal('withdrawn'), reason: z.string().max(500).optional() }),
   z.object({ type: z.literal('rated'), rating: z.number().int().min(1).max(5), comment: z.string().max(500).optional() }),
+  /** 容缺受理: materials the applicant committed to bring, now supplied (at the window or the handler). */
+  z.object({ type: z.literal('supplied'), materials: z.array(z.string().trim().min(1)).min(1, '请选择已补齐的容缺材料 (name the materials supplied)').max(50), note: z.string().max(500).optional() }),
   /** 转办: the handler hands a misrouted case to the competent unit (protocol/case-path.ts). */
   z.object({ type: z.literal('transferred'), to: DivisionCodeSchema, reason: z.string().trim().min(1, 'a transfer needs its reason (转办理由)').max(500) }),
 ])
@@ -93,6 +95,19 @@ export const CaseEventSchema = z.intersection(
 )
 export type CaseEvent = z.infer<typeof CaseEventSchema>
 
+const IsoDay = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date is YYYY-MM-DD')
+
+/**
+ * 容缺受理: required materials (marked deferrable in the catalogue) the case was accepted
+ * without, the applicant's written commitment (承诺) and the day they will be brought by.
+ */
+export const DeferredSchema = z.object({
+  materials: z.array(z.string().trim().min(1)).min(1, '容缺受理须列出所缺材料 (name the materials deferred)').max(50),
+  commitment: z.string().trim().min(1, '容缺受理须有申请人的书面承诺 (a deferral needs the applicant\'s written commitment)').max(1000),
+  deadline: IsoDay,
+})
+export type Deferred = z.infer<typeof DeferredSchema>
+
 /**
  * The application as taken in: written once at intake, never changed, signed by the origin.
  * Its number begins with the origin's code, so no node can take in under another's numbers.
@@ -110,6 +125,8 @@ export const ApplicationSchema = z.object({
   /** Frozen at intake so every replica computes the same due date. */
   kind: z.enum(['instant', 'promised']),
   promisedDays: z.number().int().min(0),
+  /** 容缺受理: what is still owed at intake (absent: nothing). */
+  deferred: DeferredSchema.optional(),
   sig: SignatureSchema,
 }).refine((a) => a.id.slice(0, 12) === a.originCode, { message: 'a case number begins with the code of the window that took it in (originCode)', path: ['id'] })
 export type Application = z.infer<typeof ApplicationSchema>
@@ -121,6 +138,8 @@ export const CaseIntakeSchema = z.object({
   handlerCode: DivisionCodeSchema.optional(),
   applicant: ApplicantSchema,
   materials: z.array(z.string().trim().min(1)).max(100).default([]),
+  /** 容缺受理: deferrable required materials left out, with the commitment and its deadline. */
+  deferred: DeferredSchema.optional(),
 })
 export type CaseIntake = z.infer<typeof CaseIntakeSchema>
 
@@ -138,4 +157,6 @@ export interface CaseView extends Application {
   currentHandlerCode: string
   /** Every unit that has been its handler, in order: the path is the union of their routes. */
   handlers: string[]
+  /** 容缺 materials not yet supplied: the approval waits for them. */
+  owed: string[]
 }

@@ -20,7 +20,7 @@ const days = new WorkingDays([
 const PROMISED5 = { kind: 'promised' as const, promisedDays: 5 }
 const INSTANT = { kind: 'instant' as const, promisedDays: 0 }
 
-interface Opts { id?: string; author?: string; at?: string; rating?: number; to?: string }
+interface Opts { id?: string; author?: string; at?: string; rating?: number; to?: string; materials?: string[] }
 let counter = 0
 /** An event of `type` at Lamport `lamport`; 10:00 China time on 2026-11-23 unless `at` is given. */
 function ev(type: EventType, lamport: number, o: Opts = {}): CaseEvent {
@@ -36,6 +36,7 @@ function ev(type: EventType, lamport: number, o: Opts = {}): CaseEvent {
     case 'rated': return { ...base, type, rating: o.rating ?? 5 }
     case 'denied': return { ...base, type, reason: '不符合法定条件' }
     case 'refused': return { ...base, type, reason: '不属于本机关职权范围' }
+    case 'supplied': return { ...base, type, materials: o.materials ?? ['营业执照'] }
     case 'correction-requested': return { ...base, type, materials: ['户口簿'] }
     case 'transferred': return { ...base, type, to: o.to ?? '511303000000', reason: '户籍不在本区' }
     default: return { ...base, type }
@@ -73,10 +74,10 @@ describe('allowedNext', () => {
     expect(allowedNext('refused', false)).toEqual([])
   })
 
-  it('allows one rating after completion only', () => {
-    expect(allowedNext('approved', false).sort()).toEqual(['delivered', 'rated'])
+  it('allows one rating after delivery only', () => {
+    expect(allowedNext('approved', false)).toEqual(['delivered'])
     expect(allowedNext('approved', true)).toEqual(['delivered'])
-    expect(allowedNext('denied', false).sort()).toEqual(['delivered', 'rated'])
+    expect(allowedNext('denied', false)).toEqual(['delivered'])
     expect(allowedNext('delivered', false)).toEqual(['rated'])
     expect(allowedNext('delivered', true)).toEqual([])
     expect(allowedNext('accepted', false)).not.toContain('rated')
@@ -239,11 +240,17 @@ describe('foldCase: refused transitions are flagged, not applied', () => {
     expect(f.flagged).toEqual([{ eventId: 'r2', reason: 'the case was already rated' }])
   })
 
-  it('a rating before completion is flagged', () => {
+  it('a rating before delivery is flagged, even after the decision', () => {
     const f = foldCase(PROMISED5, [ev('accepted', 1), ev('rated', 2, { id: 'early-rating', rating: 3 })], days)
     expect(f.rating).toBeNull()
     expect(f.status).toBe('accepted')
-    expect(f.flagged).toEqual([{ eventId: 'early-rating', reason: 'a rating is given after completion, not while accepted' }])
+    expect(f.flagged).toEqual([{ eventId: 'early-rating', reason: 'a rating is given after delivery, not while accepted' }])
+    const g = foldCase(PROMISED5, [ev('accepted', 1), ev('approved', 2), ev('rated', 3, { id: 'r', author: VILLAGE })], days)
+    expect(g.rating).toBeNull()
+    expect(g.flagged).toEqual([{ eventId: 'r', reason: 'a rating is given after delivery, not while approved' }])
+    const h = foldCase(PROMISED5, [ev('accepted', 1), ev('approved', 2), ev('delivered', 3, { author: VILLAGE }), ev('rated', 4, { id: 'r', author: VILLAGE })], days)
+    expect(h.rating).toBe(5)
+    expect(h.flagged).toEqual([])
   })
 
   it('delivered before approved: the delivery is flagged, the approval applies', () => {
@@ -275,14 +282,50 @@ describe('foldCase: refused transitions are flagged, not applied', () => {
   })
 })
 
+describe('foldCase: 容缺受理 (deferred materials)', () => {
+  const DEFERRED = { ...PROMISED5, originCode: VILLAGE, handlerCode: COUNTY, deferred: { materials: ['营业执照', '场所证明'], commitment: '承诺补齐', deadline: '2026-11-30' } }
+
+  it('the approval waits until every deferred material is supplied, at the window or the handler', () => {
+    const accept = ev('accepted', 1)
+    const early = ev('approved', 2, { id: 'early' })
+    const f = foldCase(DEFERRED, [accept, early], days)
+    expect(f.owed).toEqual(['营业执照', '场所证明'])
+    expect(f.status).toBe('accepted')
+    expect(f.flagged).toEqual([{ eventId: 'early', reason: 'the approval waits for the deferred (容缺) materials: 营业执照、场所证明' }])
+    const g = foldCase(DEFERRED, [accept, ev('supplied', 2, { author: VILLAGE, materials: ['营业执照'] }), ev('supplied', 3, { materials: ['场所证明'] }), ev('approved', 4)], days)
+    expect(g.owed).toEqual([])
+    expect(g.status).toBe('approved')
+    expect(g.flagged).toEqual([])
+    expect(allowedNext('accepted', false, 1).sort()).toEqual(['correction-requested', 'denied', 'supplied', 'transferred', 'withdrawn'])
+    expect(allowedNext('accepted', false, 0)).not.toContain('supplied')
+  })
+
+  it('a denial, a withdrawal or a refusal need not wait; supplying what is not owed, twice, or after the end is flagged', () => {
+    expect(foldCase(DEFERRED, [ev('accepted', 1), ev('denied', 2)], days).status).toBe('denied')
+    const f = foldCase(DEFERRED, [
+      ev('accepted', 1), ev('supplied', 2, { id: 'a', materials: ['营业执照'] }), ev('supplied', 3, { id: 'b', materials: ['营业执照'] }),
+      ev('supplied', 4, { id: 'c', materials: ['户口簿'] }), ev('withdrawn', 5, { author: VILLAGE }), ev('supplied', 6, { id: 'd', materials: ['场所证明'] }),
+    ], days)
+    expect(f.flagged.map((x) => x.eventId)).toEqual(['b', 'c', 'd'])
+    expect(f.owed).toEqual(['场所证明'])
+    // Without a deferral nothing is owed and nothing may be supplied.
+    expect(foldCase(PROMISED5, [ev('accepted', 1), ev('supplied', 2, { id: 's' })], days).flagged.map((x) => x.eventId)).toEqual(['s'])
+  })
+
+  it('a relay between window and handler may not record a supply', () => {
+    expect(foldCase(DEFERRED, [ev('accepted', 1), ev('supplied', 2, { id: 't', author: TOWNSHIP, materials: ['营业执照'] })], days).unauthorised).toEqual(['t'])
+  })
+})
+
 describe('foldCase: duplicates', () => {
   it('an event delivered twice is folded once', () => {
     const acc = ev('accepted', 1)
     const appr = ev('approved', 2)
-    const rated = ev('rated', 3, { rating: 4 })
-    const f = foldCase(PROMISED5, [acc, appr, appr, rated, { ...rated }, acc], days)
-    expect(f.events.map((e) => e.id)).toEqual([acc.id, appr.id, rated.id])
-    expect(f.status).toBe('approved')
+    const del = ev('delivered', 3)
+    const rated = ev('rated', 4, { rating: 4 })
+    const f = foldCase(PROMISED5, [acc, appr, del, appr, rated, { ...rated }, acc, del], days)
+    expect(f.events.map((e) => e.id)).toEqual([acc.id, appr.id, del.id, rated.id])
+    expect(f.status).toBe('delivered')
     expect(f.rating).toBe(4)
     expect(f.flagged).toEqual([])
   })
@@ -340,15 +383,21 @@ const rawEvent = fc.record({
   at: fc.constantFrom(...TIMES),
   rating: fc.integer({ min: 1, max: 5 }),
   to: fc.constantFrom(COUNTY, '511303000000', '511304000000', TOWNSHIP),
+  materials: fc.subarray(['营业执照', '场所证明', '户口簿'], { minLength: 1 }),
 })
 const eventList = fc.array(rawEvent, { minLength: 1, maxLength: 12 }).map((raws) =>
-  raws.map((r, i) => ev(r.type, r.lamport, { id: `ev${i}`.padStart(22, '0'), author: r.author, at: r.at, rating: r.rating, to: r.to })),
+  raws.map((r, i) => ev(r.type, r.lamport, { id: `ev${i}`.padStart(22, '0'), author: r.author, at: r.at, rating: r.rating, to: r.to, materials: r.materials })),
 )
 const app = fc.oneof(
   fc.constant(INSTANT),
   fc.integer({ min: 1, max: 20 }).map((n) => ({ kind: 'promised' as const, promisedDays: n })),
   // With a route, so authority and transfers (转办) are folded too.
   fc.integer({ min: 1, max: 20 }).map((n) => ({ kind: 'promised' as const, promisedDays: n, originCode: VILLAGE, handlerCode: COUNTY })),
+  // 容缺受理: materials owed, supplied by some events (or named wrongly by others).
+  fc.integer({ min: 1, max: 20 }).map((n) => ({
+    kind: 'promised' as const, promisedDays: n, originCode: VILLAGE, handlerCode: COUNTY,
+    deferred: { materials: ['营业执照', '场所证明'], commitment: '承诺五个工作日内补齐', deadline: '2026-12-01' },
+  })),
 )
 
 /** Everything the fold decides, for comparison. */
@@ -365,6 +414,7 @@ function outcome(f: Folded) {
     pausedDays: f.pausedDays,
     handlerCode: f.handlerCode,
     handlers: f.handlers,
+    owed: f.owed,
     order: f.events.map((e) => e.id),
   }
 }
@@ -441,12 +491,19 @@ describe('foldCase properties', () => {
           expect(days.isWorkingDay(f.dueDate)).toBe(true)
           expect(days.between(localDate(f.acceptedAt), f.dueDate)).toBeGreaterThanOrEqual(a.promisedDays)
         }
-        // the rating is that of an unflagged rated event
+        // the rating is that of an unflagged rated event, and follows a delivery
         if (f.rating !== null) {
+          expect(f.deliveredAt).not.toBeNull()
           const applied = f.events.filter((e) => e.type === 'rated' && !flaggedIds.includes(e.id))
           expect(applied.length).toBe(1)
           expect(applied[0].type === 'rated' && applied[0].rating).toBe(f.rating)
         }
+        // 容缺: an approval stands only once nothing is owed; owed is what the application deferred
+        if (f.decision === 'approved') {
+          const deferred = 'deferred' in a ? a.deferred.materials : []
+          expect(f.owed.every((m) => deferred.includes(m))).toBe(true)
+        }
+        if (!('deferred' in a)) expect(f.owed).toEqual([])
         // withdrawn from a decision never happens
         if (f.status === 'withdrawn') expect(f.decision).toBeNull()
       }),

@@ -22,12 +22,20 @@ const TRANSITIONS: Record<CaseStatus, Partial<Record<EventType, CaseStatus | 'pr
   refused: {},
 }
 
-/** May an event of this type follow this status? (Ratings are checked separately: once, after completion.) */
-export function allowedNext(status: CaseStatus, rated: boolean): EventType[] {
-  const next = Object.keys(TRANSITIONS[status]) as EventType[]
-  if (!rated && (status === 'approved' || status === 'denied' || status === 'delivered')) next.push('rated')
+/**
+ * May an event of this type follow this status? (Ratings are checked separately: once, after
+ * delivery — the applicant rates what they were handed, 好差评 after 出件.)
+ */
+export function allowedNext(status: CaseStatus, rated: boolean, owed = 0): EventType[] {
+  let next = Object.keys(TRANSITIONS[status]) as EventType[]
+  if (!rated && status === 'delivered') next.push('rated')
+  // 容缺: the approval waits until every deferred material is supplied.
+  if (owed > 0) next = next.filter((t) => t !== 'approved')
+  if (owed > 0 && OPEN.includes(status)) next.push('supplied')
   return next
 }
+
+const OPEN: readonly CaseStatus[] = ['submitted', 'accepted', 'correction']
 
 /** Total order of events: Lamport clock, then author code, then id. */
 export function compareEvents(a: CaseEvent, b: CaseEvent): number {
@@ -53,6 +61,8 @@ export interface Folded {
   handlers: string[]
   /** Events skipped because their author was not entitled to them at their point (a subset of `flagged`). */
   unauthorised: string[]
+  /** 容缺 materials still owed (the application's deferred ones less those supplied). */
+  owed: string[]
 }
 
 /**
@@ -68,7 +78,7 @@ export interface Folded {
  * pause there) do not count against the new one. Time in all counts toward nothing else: the
  * transfer and its reason stay on the timeline for supervision.
  */
-export function foldCase(app: Pick<Application, 'kind' | 'promisedDays'> & Partial<Pick<Application, 'originCode' | 'handlerCode'>>, events: readonly CaseEvent[], days: WorkingDays): Folded {
+export function foldCase(app: Pick<Application, 'kind' | 'promisedDays'> & Partial<Pick<Application, 'originCode' | 'handlerCode' | 'deferred'>>, events: readonly CaseEvent[], days: WorkingDays): Folded {
   const seen = new Set<string>()
   const ordered = [...events].filter((e) => (seen.has(e.id) ? false : (seen.add(e.id), true))).sort(compareEvents)
   let status: CaseStatus = 'submitted'
@@ -77,6 +87,7 @@ export function foldCase(app: Pick<Application, 'kind' | 'promisedDays'> & Parti
   const out: Folded = {
     status, events: ordered, flagged: [], acceptedAt: null, completedAt: null, deliveredAt: null, decision: null,
     dueDate: null, rating: null, pausedDays: 0, handlerCode: app.handlerCode ?? null, handlers: app.handlerCode ? [app.handlerCode] : [], unauthorised: [],
+    owed: [...new Set(app.deferred?.materials ?? [])],
   }
   const route = app.originCode && app.handlerCode ? { originCode: app.originCode, handlerCode: app.handlerCode } : null
   for (const e of ordered) {
@@ -88,8 +99,20 @@ export function foldCase(app: Pick<Application, 'kind' | 'promisedDays'> & Parti
     }
     if (e.type === 'rated') {
       if (out.rating !== null) out.flagged.push({ eventId: e.id, reason: 'the case was already rated' })
-      else if (status === 'approved' || status === 'denied' || status === 'delivered') out.rating = e.rating
-      else out.flagged.push({ eventId: e.id, reason: `a rating is given after completion, not while ${status}` })
+      else if (status === 'delivered') out.rating = e.rating
+      else out.flagged.push({ eventId: e.id, reason: `a rating is given after delivery, not while ${status}` })
+      continue
+    }
+    if (e.type === 'supplied') {
+      // 容缺: supplying changes no status; it pays off what is owed, named exactly.
+      const notOwed = e.materials.filter((m) => !out.owed.includes(m))
+      if (!OPEN.includes(status)) out.flagged.push({ eventId: e.id, reason: `supplied is not allowed while ${status}` })
+      else if (notOwed.length) out.flagged.push({ eventId: e.id, reason: `not owed (容缺) on this case: ${notOwed.join('、')}` })
+      else out.owed = out.owed.filter((m) => !e.materials.includes(m))
+      continue
+    }
+    if (e.type === 'approved' && out.owed.length) {
+      out.flagged.push({ eventId: e.id, reason: `the approval waits for the deferred (容缺) materials: ${out.owed.join('、')}` })
       continue
     }
     const to: CaseStatus | 'previous' | undefined = TRANSITIONS[status][e.type]

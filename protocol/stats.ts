@@ -17,6 +17,7 @@
  *   the period, accepted or not.
  * - refused (不予受理): cases refused before acceptance, counted on the day they were taken in;
  *   never among the accepted.
+ * - deferred (容缺件): cases taken in with deferrable materials owed on a written commitment.
  *
  * Two dimensions (`by`): 受理地 (`origin`, the default) counts each case at the window that took
  * it in; 办理地 (`handler`) counts it at the unit that decides it now. Within one dimension each
@@ -58,6 +59,7 @@ export const StatsCountsSchema = z.strictObject({
   transferred: count.default(0),
   // Absent in values written before the service practices (issue 9): none.
   refused: count.default(0),
+  deferred: count.default(0),
 }).refine(
   (c) => c.completed <= c.accepted && c.approved + c.denied === c.completed
     && c.onTime <= c.completed && c.onSpot <= c.completed && c.promisedCompleted <= c.completed && c.early <= c.promisedCompleted,
@@ -77,7 +79,7 @@ export interface StatsRow extends Omit<StatsCounts, 'onTime' | 'onSpot' | 'promi
 export const emptyCounts = (): StatsCounts => ({
   accepted: 0, completed: 0, approved: 0, denied: 0, onTime: 0, onSpot: 0,
   promisedCompleted: 0, early: 0, overdue: 0, dueSoon: 0, ratings: [0, 0, 0, 0, 0], crossUnit: 0, transferred: 0,
-  refused: 0,
+  refused: 0, deferred: 0,
 })
 
 /** The value as StatsCounts if it has exactly that shape, else null (never throws). */
@@ -102,7 +104,7 @@ export function toRow(key: string, c: StatsCounts): StatsRow {
   return {
     key, accepted: c.accepted, completed: c.completed, approved: c.approved, denied: c.denied,
     overdue: c.overdue, dueSoon: c.dueSoon, ratings: [...c.ratings], crossUnit: c.crossUnit, transferred: c.transferred,
-    refused: c.refused,
+    refused: c.refused, deferred: c.deferred,
     completionRate: rate(c.completed, c.accepted),
     onTimeRate: rate(c.onTime, c.completed),
     onSpotRate: rate(c.onSpot, c.completed),
@@ -133,6 +135,8 @@ export interface CaseFigures {
   rating: number | null
   crossUnit?: boolean
   transfers?: number
+  /** 容缺受理: accepted with materials owed. */
+  deferred?: boolean
 }
 
 /**
@@ -164,4 +168,5 @@ export function countCase(
   if (f.crossUnit) c.crossUnit++
   if (f.transfers) c.transferred++
   if (f.status === 'refused') c.refused++
+  if (f.deferred) c.deferred++
 }

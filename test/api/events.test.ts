@@ -92,17 +92,21 @@ describe('refused transitions → 409, and nothing is recorded', () => {
     expect(await eventsOf(id)).toEqual(['accepted'])
   })
 
-  it('rate before completion, and rate twice', async () => {
+  it('rate before delivery (even after the decision), and rate twice', async () => {
     const id = await takeIn('V-I01')
     expect((await act(id, { type: 'rated', rating: 4 })).status).toBe(409)
     expect((await act(id, { type: 'approved' })).status).toBe(200)
+    const early = await act(id, { type: 'rated', rating: 4 })
+    expect(early.status).toBe(409)
+    expect(early.body.error.message).toMatch(/a rating is given after delivery, not while approved/)
+    expect((await act(id, { type: 'delivered' })).status).toBe(200)
     expect((await act(id, { type: 'rated', rating: 4 })).status).toBe(200)
     const twice = await act(id, { type: 'rated', rating: 1 })
     expect(twice.status).toBe(409)
     expect(twice.body.error.message).toMatch(/already rated/)
     const view = (await agent('GET', `/api/cases/${id}`)).body
     expect(view.rating).toBe(4)
-    expect(view.events.map((e: any) => e.type)).toEqual(['accepted', 'approved', 'rated'])
+    expect(view.events.map((e: any) => e.type)).toEqual(['accepted', 'approved', 'delivered', 'rated'])
   })
 
   it('anything after a withdrawal; accepting twice', async () => {
@@ -155,6 +159,7 @@ describe('bad requests', () => {
     expect(bogus.status).toBe(400)
     expect(bogus.body.error.message).toContain('type')
     expect((await act(id, { type: 'approved' })).status).toBe(200)
+    expect((await act(id, { type: 'delivered' })).status).toBe(200)
     for (const rating of [0, 6, 2.5]) {
       const r = await act(id, { type: 'rated', rating })
       expect(r.status, String(rating)).toBe(400)

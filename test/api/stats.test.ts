@@ -46,6 +46,7 @@ beforeAll(async () => {
   await takeIn('V-P01') //                  D: accepted 02, due 05, left open → overdue on the 9th
   await on('03', '09:00')
   await act(B, { type: 'approved' }) //     completed 03: on time, early, not on the spot
+  await act(B, { type: 'delivered' })
   await act(B, { type: 'rated', rating: 2 })
   await takeIn('V-I01') //                  E: accepted 03, due 03, left open → overdue
   const H = await takeIn('V-P01') //        accepted 03, due 06, then in correction: the clock stops, never overdue
@@ -58,30 +59,31 @@ beforeAll(async () => {
   await act(K, { type: 'withdrawn' })
   await on('06')
   await act(C, { type: 'denied', reason: '不符合条件' }) // completed 06, after its due date 05: late, not early
+  await act(C, { type: 'delivered' })
   await act(C, { type: 'rated', rating: 3 })
   await takeIn('C-P01') //                  G: county item, submitted here, never accepted here: counts nothing
   await on('09') //                         today: Monday 9 March
 }, 300_000)
 afterAll(async () => t?.close())
 
-const zero = { accepted: 0, completed: 0, approved: 0, denied: 0, overdue: 0, dueSoon: 0, ratings: [0, 0, 0, 0, 0], crossUnit: 0, transferred: 0, refused: 0 }
+const zero = { accepted: 0, completed: 0, approved: 0, denied: 0, overdue: 0, dueSoon: 0, ratings: [0, 0, 0, 0, 0], crossUnit: 0, transferred: 0, refused: 0, deferred: 0 }
 const noRates = { completionRate: null, onTimeRate: null, onSpotRate: null, earlyRate: null, satisfactionRate: null }
 
 // A, E (V-I01): accepted 2; completed 1 (A, approved, on time, on the spot; instant: not in earlyRate);
 // E open past due → overdue 1; ratings: one 5.
 const instantRow = {
-  key: 'V-I01', accepted: 2, completed: 1, approved: 1, denied: 0, overdue: 1, dueSoon: 0, ratings: [0, 0, 0, 0, 1], crossUnit: 0, transferred: 0, refused: 0,
+  key: 'V-I01', accepted: 2, completed: 1, approved: 1, denied: 0, overdue: 1, dueSoon: 0, ratings: [0, 0, 0, 0, 1], crossUnit: 0, transferred: 0, refused: 0, deferred: 0,
   completionRate: 0.5, onTimeRate: 1, onSpotRate: 1, earlyRate: null, satisfactionRate: 1,
 }
 // B, C, D, H, F, J, K (V-P01): accepted 7; completed 2 (B approved on time and early; C denied late);
 // overdue 1 (D); dueSoon 2 (F due today, J due tomorrow); ratings: a 2 and a 3.
 const promisedRow = {
-  key: 'V-P01', accepted: 7, completed: 2, approved: 1, denied: 1, overdue: 1, dueSoon: 2, ratings: [0, 1, 1, 0, 0], crossUnit: 0, transferred: 0, refused: 0,
+  key: 'V-P01', accepted: 7, completed: 2, approved: 1, denied: 1, overdue: 1, dueSoon: 2, ratings: [0, 1, 1, 0, 0], crossUnit: 0, transferred: 0, refused: 0, deferred: 0,
   completionRate: 0.2857 /* 2/7 */, onTimeRate: 0.5, onSpotRate: 0, earlyRate: 0.5, satisfactionRate: 0.5,
 }
 // Everything: accepted 9, completed 3 (A, B on time; A on the spot; B early of 2 promised), ratings 5, 2, 3.
 const totals = {
-  key: 'total', accepted: 9, completed: 3, approved: 2, denied: 1, overdue: 2, dueSoon: 2, ratings: [0, 1, 1, 0, 1], crossUnit: 0, transferred: 0, refused: 0,
+  key: 'total', accepted: 9, completed: 3, approved: 2, denied: 1, overdue: 2, dueSoon: 2, ratings: [0, 1, 1, 0, 1], crossUnit: 0, transferred: 0, refused: 0, deferred: 0,
   completionRate: 0.3333, onTimeRate: 0.6667, onSpotRate: 0.3333, earlyRate: 0.5, satisfactionRate: 0.6667,
 }
 
@@ -105,7 +107,7 @@ describe('GET /api/stats', () => {
     expect(r.status).toBe(200)
     expect(r.body.rows).toEqual([
       // A, B, C, D: completed A, B, C; on time A, B; on the spot A; early B of promised B, C; D overdue.
-      { key: '2026-03-02', accepted: 4, completed: 3, approved: 2, denied: 1, overdue: 1, dueSoon: 0, ratings: [0, 1, 1, 0, 1], crossUnit: 0, transferred: 0, refused: 0,
+      { key: '2026-03-02', accepted: 4, completed: 3, approved: 2, denied: 1, overdue: 1, dueSoon: 0, ratings: [0, 1, 1, 0, 1], crossUnit: 0, transferred: 0, refused: 0, deferred: 0,
         completionRate: 0.75, onTimeRate: 0.6667, onSpotRate: 0.3333, earlyRate: 0.5, satisfactionRate: 0.6667 },
       // E (overdue), H (in correction: neither overdue nor due soon).
       { key: '2026-03-03', ...zero, accepted: 2, overdue: 1, ...noRates, completionRate: 0 },

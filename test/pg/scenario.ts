@@ -118,6 +118,8 @@ export async function runScenario(app: Hono<any>, clock: Clock): Promise<Step[]>
   const denied = await intake('intake to deny', 'XS-SC-002', 3, ['食品经营许可申请书', '营业执照'])
   await act('deny without reason', denied.id, { type: 'denied' })
   await act('deny', denied.id, { type: 'denied', reason: '经营场所不符合要求' })
+  await act('rate denied before delivery (refused)', denied.id, { type: 'rated', rating: 3 })
+  await act('deliver denied', denied.id, { type: 'delivered' })
   await act('rate denied', denied.id, { type: 'rated', rating: 3 })
 
   const open = await intake('intake left open', 'XS-GT-003', 4, ['个体工商户登记申请书', '经营者身份证明'])

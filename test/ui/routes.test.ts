@@ -97,7 +97,7 @@ describe('public progress lookup', () => {
     const res = await get(`/api/public/progress?id=${made.body.id}&phone=138%200000-0000`)
     expect(res.status).toBe(200)
     expect(res.headers.get('cache-control')).toBe('no-store')
-    expect(await res.json()).toEqual({ id: made.body.id, itemName: '居住证明', status: 'accepted', dueDate: made.body.dueDate, resultKind: 'certificate' })
+    expect(await res.json()).toEqual({ id: made.body.id, itemName: '居住证明', status: 'accepted', dueDate: made.body.dueDate, resultKind: 'certificate', rated: false, ratable: false })
   })
 
   it('answers a wrong phone exactly as an unknown case, so it cannot be probed', async () => {

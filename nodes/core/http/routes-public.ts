@@ -13,6 +13,7 @@ import { CaseIdSchema, type CaseStatus, type ResultKind } from '../../../protoco
 import { ApiError, parseOr400 } from '../errors.ts'
 import { minutesOf, Throttle } from '../services/throttle.ts'
 import { clientAddress } from './address.ts'
+import { jsonBody } from './body.ts'
 import type { AppEnv } from './env.ts'
 
 export const ProgressQuerySchema = z.object({
@@ -28,7 +29,19 @@ export interface PublicProgress {
   dueDate: string | null
   /** The item's kind of result, for the words of its outcome (protocol/outcomes.ts). */
   resultKind: ResultKind
+  /** May the applicant rate it here now: delivered, not yet rated, and this node is the window that took it in. */
+  ratable: boolean
+  rated: boolean
 }
+
+/** `POST /api/public/rating`: the applicant's own rating (好差评), given the case number and phone. */
+export const PublicRatingSchema = ProgressQuerySchema.extend({
+  rating: z.number({ error: '评价为 1–5 的整数 (rating: a whole number 1–5, 5 = 非常满意)' }).int('评价为 1–5 的整数 (rating: a whole number 1–5)').min(1, '评价为 1–5 的整数 (rating: 1–5)').max(5, '评价为 1–5 的整数 (rating: 1–5)'),
+  comment: z.string().trim().max(500, '评价意见不超过 500 字 (a comment has at most 500 characters)').optional(),
+})
+
+/** Who a rating given on the public page is recorded as (the event's `user`): the applicant, not a clerk. */
+export const APPLICANT_USER = '申请人（网上评价）'
 
 const NOT_FOUND = '没有找到与此手机号对应的办件，请核对办件编号和手机号 (no case with this number and phone)'
 
@@ -80,12 +93,16 @@ function limited(c: Context, waitMs: number, message: string): never {
  * number is counted just like a known one (so the 429 tells nothing about which numbers exist).
  */
 export function publicRoutes(limiter = new AttemptLimiter(), perCase = new Throttle(CASE_LIMIT, CASE_WINDOW_MS)) {
-  return new Hono<AppEnv>().get('/progress', async (c) => {
+  /**
+   * The case with this number and phone, after the limits: both routes count against the same
+   * per-address and per-case limits, so rating is no back door for guessing phones.
+   */
+  async function findCase(c: Context<AppEnv>, read: () => Promise<{ id: string; phone: string }>) {
     const from = clientAddress(c.env)
     if (!limiter.take(from)) {
       limited(c, limiter.throttle.blockedFor(from), '查询过于频繁，请十分钟后再试 (too many lookups from this address: try again in ten minutes)')
     }
-    const q = parseOr400(ProgressQuerySchema, c.req.query(), 'progress lookup')
+    const q = await read()
     const wait = perCase.blockedFor(q.id)
     if (wait) {
       const min = minutesOf(wait)
@@ -96,9 +113,30 @@ export function publicRoutes(limiter = new AttemptLimiter(), perCase = new Throt
       perCase.hit(q.id)
       throw new ApiError('not_found', NOT_FOUND)
     }
+    return view
+  }
+
+  return new Hono<AppEnv>().get('/progress', async (c) => {
+    const view = await findCase(c, async () => parseOr400(ProgressQuerySchema, c.req.query(), 'progress lookup'))
     const item = await c.var.node.catalogue.get(view.itemCode)
-    const out: PublicProgress = { id: view.id, itemName: item?.name ?? view.itemCode, status: view.status, dueDate: view.dueDate, resultKind: item?.resultKind ?? 'licence' }
+    const rated = view.rating !== null
+    const out: PublicProgress = {
+      id: view.id, itemName: item?.name ?? view.itemCode, status: view.status, dueDate: view.dueDate, resultKind: item?.resultKind ?? 'licence',
+      rated, ratable: !rated && view.status === 'delivered' && view.originCode === c.var.node.config.code,
+    }
     c.header('cache-control', 'no-store')
     return c.json(out)
+  }).post('/rating', async (c) => {
+    let body: z.infer<typeof PublicRatingSchema> | undefined
+    const view = await findCase(c, async () => (body = parseOr400(PublicRatingSchema, await jsonBody(c, 16_384), 'rating')))
+    // The rating is the origin window's event (统一窗口出件: it was handed over there).
+    if (view.originCode !== c.var.node.config.code) {
+      throw new ApiError('forbidden', '请在受理此件的窗口网站评价（见受理回执） (rate this case on the site of the window that took it in, named on your receipt)')
+    }
+    if (view.rating !== null) throw new ApiError('conflict', '此办件已评价，谢谢 (this case has already been rated)')
+    if (view.status !== 'delivered') throw new ApiError('transition_refused', '办件出件后才能评价 (a rating is given once the result has been handed over)', { status: view.status })
+    const after = await c.var.node.cases.act(view.id, { type: 'rated', rating: body!.rating, comment: body!.comment }, { name: APPLICANT_USER, role: 'agent' })
+    c.header('cache-control', 'no-store')
+    return c.json({ id: after.id, rating: after.rating })
   })
 }

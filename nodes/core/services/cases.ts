@@ -4,7 +4,7 @@
  */
 import {
   actorLabel,
-  CaseIntakeSchema, EventInputSchema, foldCase, handlerFor, localDate, mayAct, mayTakeIn,
+  CaseIntakeSchema, checkMaterials, EventInputSchema, foldCase, handlerFor, localDate, mayAct, mayTakeIn,
   type Application, type CaseEvent, type EventInput, type CaseStatus, type CaseView, type Level, type Role, type WorkingDays,
 } from '../../../protocol/index.ts'
 import { appendEvent, caseDocId, foldDoc, nextLamport, readEvents, readVerified, writeApplication } from '../docs/case-doc.ts'
@@ -68,9 +68,13 @@ export class CaseService {
     const known = new Set(item.materials.map((m) => m.name))
     const unknown = body.materials.filter((m) => !known.has(m))
     if (unknown.length) throw new ApiError('invalid_input', `materials not in the guide of ${item.name}: ${unknown.join('、')}`, { unknown })
-    const missing = item.materials.filter((m) => m.required && !body.materials.includes(m.name)).map((m) => m.name)
+    // 容缺受理: deferrable materials may be left out on a written commitment (protocol/deferral.ts).
+    const { missing, error } = checkMaterials(item, body.materials, body.deferred, localDate(this.now()))
+    if (error) throw new ApiError('invalid_input', error, { field: 'deferred' })
     if (missing.length) {
-      throw new ApiError('missing_materials', `缺少必需材料 (missing required materials): ${missing.join('、')}`, { missing })
+      const deferrable = item.materials.filter((m) => missing.includes(m.name) && m.deferrable).map((m) => m.name)
+      const may = deferrable.length ? `; 可容缺受理 (may be deferred on a commitment): ${deferrable.join('、')}` : ''
+      throw new ApiError('missing_materials', `缺少必需材料 (missing required materials): ${missing.join('、')}${may}`, { missing, deferrable })
     }
 
     const at = this.now().toISOString()
@@ -80,6 +84,7 @@ export class CaseService {
       id, itemCode: item.code, itemVersion: item.version, applicant: body.applicant, materials: [...new Set(body.materials)],
       originCode: this.self.code, handlerCode: handler, createdAt: at, createdBy: actorLabel(actor.name, actor.displayName),
       kind: item.kind, promisedDays: item.promisedDays,
+      ...(body.deferred ? { deferred: { ...body.deferred, materials: [...new Set(body.deferred.materials)] } } : {}),
     })
     const { result } = await this.docs.change(caseDocId(id), async (doc, tx) => {
       writeApplication(doc, app)
@@ -126,7 +131,7 @@ export class CaseService {
     const { app, folded: f } = held
     return {
       ...app, events: f.events, status: f.status, dueDate: f.dueDate, flagged: f.flagged, rating: f.rating, acceptedAt: f.acceptedAt,
-      completedAt: f.completedAt, currentHandlerCode: f.handlerCode ?? app.handlerCode, handlers: f.handlers,
+      completedAt: f.completedAt, currentHandlerCode: f.handlerCode ?? app.handlerCode, handlers: f.handlers, owed: f.owed,
     }
   }
 

@@ -103,7 +103,8 @@ export class StatsService {
          count(*) FILTER (WHERE rating = 3)::int AS r3, count(*) FILTER (WHERE rating = 4)::int AS r4,
          count(*) FILTER (WHERE rating = 5)::int AS r5,
          count(*) FILTER (WHERE cross_unit)::int AS cross_unit, count(*) FILTER (WHERE transfers > 0)::int AS transferred,
-         count(*) FILTER (WHERE status = 'refused')::int AS refused
+         count(*) FILTER (WHERE status = 'refused')::int AS refused,
+         count(*) FILTER (WHERE deferred)::int AS deferred
        FROM c GROUP BY k`,
       [this.self.code, q.from ?? null, q.to ?? null, today, nextWorkingDay],
     )
@@ -114,7 +115,7 @@ export class StatsService {
         accepted: n('accepted'), completed: n('completed'), approved: n('approved'), denied: n('denied'),
         onTime: n('on_time'), onSpot: n('on_spot'), promisedCompleted: n('promised_completed'), early: n('early'),
         overdue: n('overdue'), dueSoon: n('due_soon'), ratings: [n('r1'), n('r2'), n('r3'), n('r4'), n('r5')],
-        crossUnit: n('cross_unit'), transferred: n('transferred'), refused: n('refused'),
+        crossUnit: n('cross_unit'), transferred: n('transferred'), refused: n('refused'), deferred: n('deferred'),
       })
     }
     return out

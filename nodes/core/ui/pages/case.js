@@ -10,6 +10,7 @@ import { h, mount, toast, confirmDialog } from '../lib/dom.js'
 import { t } from '../lib/i18n.js'
 import { dueChip, eventName, fmtTime, levelName, maskId, maskPhone, personName, ratingName, roleName, statusName, statusPill, unitLabel } from '../lib/format.js'
 import { liveCase } from '../lib/live.js'
+import { openRateScreen } from '../lib/rate-screen.js'
 import { unitPicker } from '../lib/unit-picker.js'
 import { codesOfCase, loadUnits } from '../lib/units.js'
 
@@ -220,8 +221,18 @@ function actionsCard(c, item, hooks) {
     mount(area, elsewhere ? h('p', { class: 'notice', dataset: { elsewhere: '' } }, elsewhere) : null, types.map((type) => h('button', {
       class: ['btn', type === 'denied' || type === 'refused' || type === 'withdrawn' ? 'secondary' : type === 'approved' || type === 'delivered' ? 'ok' : null],
       type: 'button', dataset: { action: type },
-      onclick: () => {
+      onclick: async () => {
         hooks.opened(type)
+        if (type === 'rated') {
+          // 好差评: the applicant rates on the screen the agent turns towards them; the page
+          // behind shows the rating at once, while the screen thanks them.
+          const given = await openRateScreen({
+            title: item?.name ?? c.itemCode, subtitle: c.id,
+            submit: async (rating, comment) => hooks.done(await api('POST', `/api/cases/${encodeURIComponent(c.id)}/events`, { type, rating, comment }), type),
+          })
+          if (!given) showButtons()
+          return
+        }
         mount(area, actionForm(c, item, type, { cancel: showButtons, done: (view) => hooks.done(view, type) }))
         area.querySelector('input, textarea, button')?.focus()
       },
@@ -264,7 +275,6 @@ function actionForm(c, item, type, { cancel, done }) {
   const note = h('textarea', { id: 'act-note', rows: '3' })
   const parts = []
   let collect = () => ({ note: note.value.trim() || undefined })
-  let rating = 0
 
   if (type === 'correction-requested') {
     const boxes = (item?.materials ?? []).map((m, i) => h('label', { class: 'check', htmlFor: 'fix-' + i },
@@ -274,18 +284,6 @@ function actionForm(c, item, type, { cancel, done }) {
   }
   if (type === 'denied' || type === 'refused' || type === 'withdrawn') {
     collect = () => ({ reason: note.value.trim() || undefined })
-  }
-  if (type === 'rated') {
-    const buttons = [5, 4, 3, 2, 1].map((n) => h('button', {
-      type: 'button', class: 'r' + n, 'aria-pressed': 'false', dataset: { rating: String(n) },
-      onclick: (e) => {
-        rating = n
-        for (const b of e.currentTarget.parentElement.children) b.setAttribute('aria-pressed', String(b === e.currentTarget))
-      },
-    }, h('span', { class: 'face', 'aria-hidden': 'true' }, '★'.repeat(n)), ratingName(n)))
-    parts.push(h('div', { class: 'field' }, h('span', { class: 'label', id: 'rate-l' }, t('action.rateLead')),
-      h('div', { class: 'rating-scale', role: 'group', 'aria-labelledby': 'rate-l' }, buttons)))
-    collect = () => ({ rating, comment: note.value.trim() || undefined })
   }
   if (type === 'transferred') {
     // To a unit of the case's level (its first handler's), not the one deciding it now.
@@ -304,7 +302,7 @@ function actionForm(c, item, type, { cancel, done }) {
     collect = () => ({ to, reason: note.value.trim() })
   }
   const required = type === 'denied' || type === 'refused' || type === 'transferred'
-  const noteLabel = { denied: t('action.reasonRequired'), refused: t('action.refuseReason'), transferred: t('action.transferReason'), withdrawn: t('action.reason'), rated: t('action.comment') }[type] ?? t('action.note')
+  const noteLabel = { denied: t('action.reasonRequired'), refused: t('action.refuseReason'), transferred: t('action.transferReason'), withdrawn: t('action.reason') }[type] ?? t('action.note')
   parts.push(h('div', { class: 'field' }, h('label', { htmlFor: 'act-note', class: required ? 'req' : null }, noteLabel), note))
 
   const submit = h('button', { class: ['btn', type === 'denied' || type === 'refused' || type === 'withdrawn' ? 'danger' : null], type: 'submit', dataset: { confirm: type } }, t('action.confirm.' + type))
@@ -312,7 +310,6 @@ function actionForm(c, item, type, { cancel, done }) {
     e.preventDefault()
     err.hidden = true
     const body = { type, ...collect() }
-    if (type === 'rated' && !rating) return fail(t('action.pickRating'))
     if (type === 'correction-requested' && !body.materials.length) return fail(t('action.pickMaterials'))
     if (type === 'denied' && !body.reason) return fail(t('action.needReason'))
     if (type === 'refused' && !body.reason) return fail(t('action.needRefuseReason'))

@@ -8,6 +8,7 @@ import { ctx } from '../lib/ctx.js'
 import { h, mount } from '../lib/dom.js'
 import { t } from '../lib/i18n.js'
 import { fmtDay, statusPill } from '../lib/format.js'
+import { faceScale } from '../lib/rate-screen.js'
 
 export function render(_params, query) {
   const id = h('input', { type: 'text', id: 'pg-id', name: 'id', autocomplete: 'off', spellcheck: 'false', placeholder: '511302101201-20261123-0001', value: query.get('id') ?? '', autofocus: true, class: 'mono' })
@@ -26,6 +27,7 @@ export function render(_params, query) {
           h('dt', null, t('case.number')), h('dd', { class: 'mono' }, r.id),
           h('dt', null, t('case.status')), h('dd', null, statusPill(r.status, true, r.resultKind)),
           h('dt', null, t('case.dueDate')), h('dd', { dataset: { field: 'due' } }, r.dueDate ? fmtDay(r.dueDate) : t('progress.noDue'))),
+        rateBox(r, phone.value.trim()),
         h('p', { class: 'muted small', style: { marginTop: '14px' } }, t('progress.only'))))
     } catch (x) {
       mount(out, h('div', { class: 'notice error', role: 'alert', dataset: { result: 'error' } }, h('p', null, x.status === 404 ? t('progress.notFound') : x.message)))
@@ -34,7 +36,7 @@ export function render(_params, query) {
     }
   }
 
-  return h('div', { style: { maxWidth: '760px', margin: '0 auto' } },
+  return h('div', { style: { maxWidth: '860px', margin: '0 auto' } },
     h('div', { class: 'public-head' },
       h('span', { class: 'brand-mark', 'aria-hidden': 'true' }, '通'),
       h('div', { class: 'spacer' }, h('strong', null, t('app.full')), h('div', { class: 'muted small' }, ctx.node.name)),
@@ -48,4 +50,28 @@ export function render(_params, query) {
         submit)),
     out,
     h('p', { class: 'center' }, h('a', { href: '#/login' }, t('progress.staffLogin'))))
+}
+
+/** 好差评 on the public page: once the result is handed over, the applicant rates it here (same limits as the lookup). */
+function rateBox(r, phone) {
+  if (r.rated) return h('p', { class: 'notice', dataset: { rated: '' } }, t('progress.rated'))
+  if (!r.ratable) return null
+  let rating = 0
+  const err = h('div', { class: 'notice error', role: 'alert', hidden: true })
+  const box = h('div', { class: 'card', dataset: { publicRating: '' } })
+  const send = h('button', { class: 'btn', type: 'button', dataset: { confirm: 'rated' }, onclick: async () => {
+    if (!rating) return show(t('action.pickRating'))
+    send.disabled = true
+    try {
+      await api('POST', '/api/public/rating', { id: r.id, phone, rating }, { auth: false })
+      mount(box, h('p', { class: 'notice', dataset: { rateThanks: String(rating) } }, t('progress.rateDone')))
+    } catch (x) {
+      show(x.message)
+    } finally {
+      send.disabled = false
+    }
+  } }, t('rate.submit'))
+  const show = (m) => ((err.textContent = m), (err.hidden = false))
+  mount(box, h('p', null, t('progress.rateLead')), faceScale((n) => ((rating = n), (err.hidden = true))), err, send)
+  return box
 }

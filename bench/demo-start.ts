@@ -93,9 +93,11 @@ async function startDemo(data: string): Promise<Run> {
   return {
     ms, peakMb, demo, urls: (out.match(/https:\/\/127\.0\.0\.1:\d+/g) ?? []).length,
     async stop() {
+      let timer: NodeJS.Timeout | undefined
       const gone = new Promise((r) => demo.once('exit', r))
       demo.kill('SIGINT')
-      await Promise.race([gone, sleep(120_000)])
+      await Promise.race([gone, new Promise((r) => (timer = setTimeout(r, 120_000)))])
+      clearTimeout(timer)
       if (demo.exitCode === null && demo.signalCode === null) demo.kill('SIGKILL')
     },
   }

@@ -24,7 +24,7 @@ export const STATUS_NAMES_ZH: Record<CaseStatus, string> = {
   denied: '不予许可', delivered: '已出件', withdrawn: '已撤回', refused: '不予受理',
 }
 
-export const EVENT_TYPES = ['accepted', 'correction-requested', 'resumed', 'approved', 'denied', 'delivered', 'withdrawn', 'rated', 'transferred', 'refused', 'supplied'] as const
+export const EVENT_TYPES = ['accepted', 'correction-requested', 'resumed', 'approved', 'denied', 'delivered', 'withdrawn', 'rated', 'transferred', 'refused', 'supplied', 'rectified', 'rectification-checked'] as const
 export type EventType = (typeof EVENT_TYPES)[number]
 
 export const RATING_NAMES_ZH = ['非常不满意', '不满意', '基本满意', '满意', '非常满意'] as const
@@ -67,12 +67,16 @@ export const EventInputSchema = z.discriminatedUnion('type', [
   /** 不予许可 (or the item's words for it, protocol/outcomes.ts): the decision after acceptance. */
   z.object({ type: z.literal('denied'), reason: z.string().trim().min(1, 'a denial needs its reason').max(500) }),
   /** 不予受理: a case not yet accepted is refused, with the reason the applicant reads. */
-  z.object({ type: z.literal('refused'), reason: z.string().trim().min(1, '不予受理须写明理由 (a refusal to accept needs its reason)').max(500) }),
+  z.object({ type: z.literal('refused'), reason: z.string({ error: '不予受理须写明理由 (a refusal to accept needs its reason)' }).trim().min(1, '不予受理须写明理由 (a refusal to accept needs its reason)').max(500) }),
   z.object({ type: z.literal('delivered'), note: z.string().max(500).optional() }),
   z.object({ type: z.literal('withdrawn'), reason: z.string().max(500).optional() }),
   z.object({ type: z.literal('rated'), rating: z.number().int().min(1).max(5), comment: z.string().max(500).optional() }),
   /** 容缺受理: materials the applicant committed to bring, now supplied (at the window or the handler). */
   z.object({ type: z.literal('supplied'), materials: z.array(z.string().trim().min(1)).min(1, '请选择已补齐的容缺材料 (name the materials supplied)').max(50), note: z.string().max(500).optional() }),
+  /** 差评整改: the handling unit's rectification of a bad rating, with its reply to the applicant. */
+  z.object({ type: z.literal('rectified'), reply: z.string({ error: '整改须写明整改情况和给申请人的答复 (a rectification needs its reply to the applicant)' }).trim().min(1, '整改须写明整改情况和给申请人的答复 (a rectification needs its reply to the applicant)').max(1000) }),
+  /** 差评整改: a supervisor's check of the rectification: passed closes it, not passed reopens it. */
+  z.object({ type: z.literal('rectification-checked'), passed: z.boolean({ error: '请选择整改是否通过核查 (passed: true or false)' }), note: z.string().trim().max(500).optional() }),
   /** 转办: the handler hands a misrouted case to the competent unit (protocol/case-path.ts). */
   z.object({ type: z.literal('transferred'), to: DivisionCodeSchema, reason: z.string().trim().min(1, 'a transfer needs its reason (转办理由)').max(500) }),
 ])
@@ -159,4 +163,15 @@ export interface CaseView extends Application {
   handlers: string[]
   /** 容缺 materials not yet supplied: the approval waits for them. */
   owed: string[]
+  /** 差评整改: the rectification a bad rating opened, if any. */
+  rectification: Rectification | null
+}
+
+/** 差评整改: opened by a rating of 不满意 or 非常不满意, due 15 working days later, at the handling unit. */
+export interface Rectification {
+  status: 'open' | 'replied' | 'closed'
+  openedAt: string
+  dueDate: string
+  reply: string | null
+  closedAt: string | null
 }

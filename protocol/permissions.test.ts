@@ -58,9 +58,11 @@ describe('mayAct: withdraw and resume', () => {
 })
 
 describe('mayAct: roles', () => {
-  it('supervisors and admins are refused every action, even at the handler and origin', () => {
+  it('supervisors and admins are refused every action, even at the handler and origin — but a supervisor checks a rectification at the handler', () => {
+    expect(mayAct('rectification-checked', 'supervisor', VILLAGE, local)).toBeNull()
+    expect(mayAct('rectification-checked', 'supervisor', TOWNSHIP, local)).toMatch(/handling node/)
     for (const t of EVENT_TYPES) {
-      expect(mayAct(t, 'supervisor', VILLAGE, local)).toMatch(/supervisors/)
+      if (t !== 'rectification-checked') expect(mayAct(t, 'supervisor', VILLAGE, local)).toMatch(/supervisors/)
       expect(mayAct(t, 'admin', VILLAGE, local)).toMatch(/administrators/)
     }
   })
@@ -68,6 +70,10 @@ describe('mayAct: roles', () => {
   it('when origin and handler are the same node, staff and agents there may do everything, others nothing', () => {
     for (const t of EVENT_TYPES) {
       for (const role of ['agent', 'staff'] as Role[]) {
+        if (t === 'rectification-checked') {
+          expect(mayAct(t, role, VILLAGE, local)).toMatch(/supervisor/)
+          continue
+        }
         expect(mayAct(t, role, VILLAGE, local)).toBeNull()
         expect(mayAct(t, role, TOWNSHIP, local)).not.toBeNull()
       }

@@ -11,7 +11,7 @@ export type Role = (typeof ROLES)[number]
 
 export const ROLE_NAMES_ZH: Record<Role, string> = { agent: '代办员', staff: '窗口工作人员', admin: '管理员', supervisor: '监督员' }
 
-const DECISIONS: readonly EventType[] = ['accepted', 'refused', 'correction-requested', 'approved', 'denied', 'transferred']
+const DECISIONS: readonly EventType[] = ['accepted', 'refused', 'correction-requested', 'approved', 'denied', 'transferred', 'rectified', 'rectification-checked']
 const AT_WINDOW: readonly EventType[] = ['delivered', 'rated']
 const EITHER: readonly EventType[] = ['resumed', 'withdrawn', 'supplied']
 
@@ -47,8 +47,10 @@ export function mayAuthorOnRoute(type: EventType, author: string, route: CaseRou
 
 /** Returns null when `role` at node `nodeCode` may record `type` on the case, else the reason it may not. */
 export function mayAct(type: EventType, role: Role, nodeCode: string, app: Pick<Application, 'originCode' | 'handlerCode'>): string | null {
-  if (role === 'supervisor') return 'supervisors (监督员) read but do not act on cases'
   if (role === 'admin') return 'administrators edit the catalogue and users; window staff act on cases'
+  // 差评整改: the supervisor checks the handling unit's rectification; window staff do not check their own.
+  if (type === 'rectification-checked') return role === 'supervisor' ? mayAuthor(type, nodeCode, app) : 'a rectification is checked by a supervisor (监督员)'
+  if (role === 'supervisor') return 'supervisors (监督员) read but do not act on cases; they check rectifications (整改核查)'
   return mayAuthor(type, nodeCode, app)
 }
 

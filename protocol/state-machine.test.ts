@@ -20,7 +20,7 @@ const days = new WorkingDays([
 const PROMISED5 = { kind: 'promised' as const, promisedDays: 5 }
 const INSTANT = { kind: 'instant' as const, promisedDays: 0 }
 
-interface Opts { id?: string; author?: string; at?: string; rating?: number; to?: string; materials?: string[] }
+interface Opts { id?: string; author?: string; at?: string; rating?: number; to?: string; materials?: string[]; passed?: boolean }
 let counter = 0
 /** An event of `type` at Lamport `lamport`; 10:00 China time on 2026-11-23 unless `at` is given. */
 function ev(type: EventType, lamport: number, o: Opts = {}): CaseEvent {
@@ -37,6 +37,8 @@ function ev(type: EventType, lamport: number, o: Opts = {}): CaseEvent {
     case 'denied': return { ...base, type, reason: '不符合法定条件' }
     case 'refused': return { ...base, type, reason: '不属于本机关职权范围' }
     case 'supplied': return { ...base, type, materials: o.materials ?? ['营业执照'] }
+    case 'rectified': return { ...base, type, reply: '已约谈窗口人员，向申请人致歉' }
+    case 'rectification-checked': return { ...base, type, passed: o.passed ?? true }
     case 'correction-requested': return { ...base, type, materials: ['户口簿'] }
     case 'transferred': return { ...base, type, to: o.to ?? '511303000000', reason: '户籍不在本区' }
     default: return { ...base, type }
@@ -317,6 +319,34 @@ describe('foldCase: 容缺受理 (deferred materials)', () => {
   })
 })
 
+describe('foldCase: 差评整改 (rectification of a bad rating)', () => {
+  const done = [ev('accepted', 1), ev('approved', 2), ev('delivered', 3, { author: VILLAGE })]
+
+  it('a rating of 不满意 opens a rectification due 15 working days on; the handler replies, a supervisor checks', () => {
+    const rated = ev('rated', 4, { author: VILLAGE, rating: 2, at: at10('2026-11-23') })
+    const f = foldCase(PROMISED5, [...done, rated], days)
+    // Mon 11-23 + 15 working days: 3 weeks on, Mon 12-14.
+    expect(f.rectification).toEqual({ status: 'open', openedAt: at10('2026-11-23'), dueDate: '2026-12-14', reply: null, closedAt: null })
+    expect(allowedNext('delivered', true, 0, 'open')).toEqual(['rectified'])
+    const replied = foldCase(PROMISED5, [...done, rated, ev('rectified', 5)], days)
+    expect(replied.rectification).toMatchObject({ status: 'replied', reply: '已约谈窗口人员，向申请人致歉' })
+    const failed = foldCase(PROMISED5, [...done, rated, ev('rectified', 5), ev('rectification-checked', 6, { passed: false })], days)
+    expect(failed.rectification?.status).toBe('open')
+    const closed = foldCase(PROMISED5, [...done, rated, ev('rectified', 5), ev('rectification-checked', 6, { passed: false }), ev('rectified', 7), ev('rectification-checked', 8, { at: at10('2026-11-30') })], days)
+    expect(closed.rectification).toMatchObject({ status: 'closed', closedAt: at10('2026-11-30') })
+    expect(closed.flagged).toEqual([])
+  })
+
+  it('a good rating opens nothing; a reply or check out of turn is flagged', () => {
+    const f = foldCase(PROMISED5, [...done, ev('rated', 4, { author: VILLAGE, rating: 3 }), ev('rectified', 5, { id: 'x' })], days)
+    expect(f.rectification).toBeNull()
+    expect(f.flagged.map((x) => x.eventId)).toEqual(['x'])
+    const g = foldCase(PROMISED5, [...done, ev('rated', 4, { author: VILLAGE, rating: 1 }), ev('rectification-checked', 5, { id: 'y' })], days)
+    expect(g.rectification?.status).toBe('open')
+    expect(g.flagged.map((x) => x.eventId)).toEqual(['y'])
+  })
+})
+
 describe('foldCase: duplicates', () => {
   it('an event delivered twice is folded once', () => {
     const acc = ev('accepted', 1)
@@ -384,9 +414,10 @@ const rawEvent = fc.record({
   rating: fc.integer({ min: 1, max: 5 }),
   to: fc.constantFrom(COUNTY, '511303000000', '511304000000', TOWNSHIP),
   materials: fc.subarray(['营业执照', '场所证明', '户口簿'], { minLength: 1 }),
+  passed: fc.boolean(),
 })
 const eventList = fc.array(rawEvent, { minLength: 1, maxLength: 12 }).map((raws) =>
-  raws.map((r, i) => ev(r.type, r.lamport, { id: `ev${i}`.padStart(22, '0'), author: r.author, at: r.at, rating: r.rating, to: r.to, materials: r.materials })),
+  raws.map((r, i) => ev(r.type, r.lamport, { id: `ev${i}`.padStart(22, '0'), author: r.author, at: r.at, rating: r.rating, to: r.to, materials: r.materials, passed: r.passed })),
 )
 const app = fc.oneof(
   fc.constant(INSTANT),
@@ -415,6 +446,7 @@ function outcome(f: Folded) {
     handlerCode: f.handlerCode,
     handlers: f.handlers,
     owed: f.owed,
+    rectification: f.rectification,
     order: f.events.map((e) => e.id),
   }
 }
@@ -498,6 +530,13 @@ describe('foldCase properties', () => {
           expect(applied.length).toBe(1)
           expect(applied[0].type === 'rated' && applied[0].rating).toBe(f.rating)
         }
+        // 差评整改: only a bad rating opens a rectification, due 15 working days after it
+        if (f.rectification) {
+          expect(f.rating).not.toBeNull()
+          expect(f.rating!).toBeLessThanOrEqual(2)
+          expect(days.between(localDate(f.rectification.openedAt), f.rectification.dueDate)).toBe(15)
+          expect(f.rectification.status === 'closed').toBe(f.rectification.closedAt !== null)
+        } else if (f.rating !== null) expect(f.rating).toBeGreaterThan(2)
         // 容缺: an approval stands only once nothing is owed; owed is what the application deferred
         if (f.decision === 'approved') {
           const deferred = 'deferred' in a ? a.deferred.materials : []

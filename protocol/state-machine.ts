@@ -4,7 +4,7 @@
  * id) and skips — and flags for supervision (电子监察: 流程错误) — any event not allowed at its
  * point. Any delivery order of the same events therefore folds to the same result.
  */
-import type { Application, CaseEvent, CaseStatus, EventType } from './case.ts'
+import type { Application, CaseEvent, CaseStatus, EventType, Rectification } from './case.ts'
 import { localDate, type WorkingDays } from './calendar.ts'
 import { mayAuthor } from './permissions.ts'
 import { checkHandlerLevel } from './case-path.ts'
@@ -26,14 +26,20 @@ const TRANSITIONS: Record<CaseStatus, Partial<Record<EventType, CaseStatus | 'pr
  * May an event of this type follow this status? (Ratings are checked separately: once, after
  * delivery — the applicant rates what they were handed, 好差评 after 出件.)
  */
-export function allowedNext(status: CaseStatus, rated: boolean, owed = 0): EventType[] {
+export function allowedNext(status: CaseStatus, rated: boolean, owed = 0, rectification: Rectification['status'] | null = null): EventType[] {
   let next = Object.keys(TRANSITIONS[status]) as EventType[]
   if (!rated && status === 'delivered') next.push('rated')
   // 容缺: the approval waits until every deferred material is supplied.
   if (owed > 0) next = next.filter((t) => t !== 'approved')
   if (owed > 0 && OPEN.includes(status)) next.push('supplied')
+  if (rectification === 'open') next.push('rectified')
+  if (rectification === 'replied') next.push('rectification-checked')
   return next
 }
+
+/** 差评整改: a rating of 不满意 (2) or 非常不满意 (1) opens a rectification, due in this many working days. */
+export const BAD_RATING = 2
+export const RECTIFICATION_DAYS = 15
 
 const OPEN: readonly CaseStatus[] = ['submitted', 'accepted', 'correction']
 
@@ -63,6 +69,8 @@ export interface Folded {
   unauthorised: string[]
   /** 容缺 materials still owed (the application's deferred ones less those supplied). */
   owed: string[]
+  /** 差评整改: opened by a bad rating; replied by the handling unit; closed by a supervisor's check. */
+  rectification: Rectification | null
 }
 
 /**
@@ -87,7 +95,7 @@ export function foldCase(app: Pick<Application, 'kind' | 'promisedDays'> & Parti
   const out: Folded = {
     status, events: ordered, flagged: [], acceptedAt: null, completedAt: null, deliveredAt: null, decision: null,
     dueDate: null, rating: null, pausedDays: 0, handlerCode: app.handlerCode ?? null, handlers: app.handlerCode ? [app.handlerCode] : [], unauthorised: [],
-    owed: [...new Set(app.deferred?.materials ?? [])],
+    owed: [...new Set(app.deferred?.materials ?? [])], rectification: null,
   }
   const route = app.originCode && app.handlerCode ? { originCode: app.originCode, handlerCode: app.handlerCode } : null
   for (const e of ordered) {
@@ -99,8 +107,21 @@ export function foldCase(app: Pick<Application, 'kind' | 'promisedDays'> & Parti
     }
     if (e.type === 'rated') {
       if (out.rating !== null) out.flagged.push({ eventId: e.id, reason: 'the case was already rated' })
-      else if (status === 'delivered') out.rating = e.rating
-      else out.flagged.push({ eventId: e.id, reason: `a rating is given after delivery, not while ${status}` })
+      else if (status === 'delivered') {
+        out.rating = e.rating
+        if (e.rating <= BAD_RATING) {
+          out.rectification = { status: 'open', openedAt: e.at, dueDate: days.add(localDate(e.at), RECTIFICATION_DAYS), reply: null, closedAt: null }
+        }
+      } else out.flagged.push({ eventId: e.id, reason: `a rating is given after delivery, not while ${status}` })
+      continue
+    }
+    if (e.type === 'rectified' || e.type === 'rectification-checked') {
+      const r = out.rectification
+      const want = e.type === 'rectified' ? 'open' : 'replied'
+      if (!r || r.status !== want) {
+        out.flagged.push({ eventId: e.id, reason: r ? `${e.type} is not allowed while the rectification is ${r.status}` : `${e.type}: no rectification is open (only a rating of 不满意 or 非常不满意 opens one)` })
+      } else if (e.type === 'rectified') out.rectification = { ...r, status: 'replied', reply: e.reply }
+      else out.rectification = e.passed ? { ...r, status: 'closed', closedAt: e.at } : { ...r, status: 'open' }
       continue
     }
     if (e.type === 'supplied') {

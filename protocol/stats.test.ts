@@ -28,7 +28,7 @@ describe('toRow', () => {
     }))
     expect(row).toEqual({
       key: 'CX-001', accepted: 10, completed: 8, approved: 6, denied: 2, overdue: 1, dueSoon: 2, ratings: [1, 1, 1, 1, 1],
-      completionRate: 0.8, onTimeRate: 0.75, onSpotRate: 0.25, earlyRate: 0.2, satisfactionRate: 0.6, crossUnit: 0, transferred: 0, refused: 0, deferred: 0,
+      completionRate: 0.8, onTimeRate: 0.75, onSpotRate: 0.25, earlyRate: 0.2, satisfactionRate: 0.6, crossUnit: 0, transferred: 0, refused: 0, deferred: 0, rectified: 0, rectOverdue: 0, badRatings: 2, rectificationRate: 0,
     })
   })
 
@@ -70,12 +70,14 @@ const consistentCounts: fc.Arbitrary<StatsCounts> = fc
       accepted: completed + r.open, completed, approved: r.approved, denied: r.denied,
       onTime: r.onTime % (completed + 1), onSpot: r.onSpot % (completed + 1), promisedCompleted, early: r.early % (promisedCompleted + 1),
       overdue: r.overdue, dueSoon: r.dueSoon, ratings: r.ratings, crossUnit: r.crossUnit, transferred: r.transferred, refused: r.refused, deferred: r.deferred,
+      // rectifications: closed and overdue ones within the bad ratings
+      rectified: r.ratings[0] % 2, rectOverdue: r.ratings[1] % 2,
     }
   })
 
 describe('StatsCountsSchema: the exact shape of a statistics value', () => {
   it('reads a value written before 通办 (no crossUnit, transferred) as none of them', () => {
-    const { crossUnit: _c, transferred: _t, refused: _r, deferred: _d, ...old } = emptyCounts()
+    const { crossUnit: _c, transferred: _t, refused: _r, deferred: _d, rectified: _e, rectOverdue: _f, ...old } = emptyCounts()
     expect(parseCounts({ ...old, accepted: 1 })).toEqual({ ...emptyCounts(), accepted: 1 })
     expect(parseCounts({ ...old, crossUnit: -1, transferred: 0 })).toBeNull()
   })
@@ -119,14 +121,14 @@ describe('StatsCountsSchema: the exact shape of a statistics value', () => {
 describe('addCounts', () => {
   it('sums every count and the ratings element by element, into the first argument', () => {
     const a = counts({ accepted: 1, completed: 1, approved: 1, onTime: 1, onSpot: 1, ratings: [0, 0, 0, 1, 0] })
-    const b = counts({ accepted: 2, completed: 1, denied: 1, promisedCompleted: 1, early: 1, overdue: 3, dueSoon: 4, ratings: [1, 0, 0, 1, 2], crossUnit: 2, transferred: 1, refused: 2, deferred: 1 })
+    const b = counts({ accepted: 2, completed: 1, denied: 1, promisedCompleted: 1, early: 1, overdue: 3, dueSoon: 4, ratings: [1, 0, 0, 1, 2], crossUnit: 2, transferred: 1, refused: 2, deferred: 1, rectified: 0, rectOverdue: 0 })
     const r = addCounts(a, b)
     expect(r).toBe(a)
     expect(r).toEqual({
       accepted: 3, completed: 2, approved: 1, denied: 1, onTime: 1, onSpot: 1, promisedCompleted: 1, early: 1,
-      overdue: 3, dueSoon: 4, ratings: [1, 0, 0, 2, 2], crossUnit: 2, transferred: 1, refused: 2, deferred: 1,
+      overdue: 3, dueSoon: 4, ratings: [1, 0, 0, 2, 2], crossUnit: 2, transferred: 1, refused: 2, deferred: 1, rectified: 0, rectOverdue: 0,
     })
-    expect(b).toEqual(counts({ accepted: 2, completed: 1, denied: 1, promisedCompleted: 1, early: 1, overdue: 3, dueSoon: 4, ratings: [1, 0, 0, 1, 2], crossUnit: 2, transferred: 1, refused: 2, deferred: 1 }))
+    expect(b).toEqual(counts({ accepted: 2, completed: 1, denied: 1, promisedCompleted: 1, early: 1, overdue: 3, dueSoon: 4, ratings: [1, 0, 0, 1, 2], crossUnit: 2, transferred: 1, refused: 2, deferred: 1, rectified: 0, rectOverdue: 0 }))
   })
 
   it('is commutative and has emptyCounts as identity (random counts)', () => {

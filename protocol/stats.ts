@@ -18,6 +18,9 @@
  * - refused (不予受理): cases refused before acceptance, counted on the day they were taken in;
  *   never among the accepted.
  * - deferred (容缺件): cases taken in with deferrable materials owed on a written commitment.
+ * - badRatings (差评数) = ratings 不满意 (2) or 非常不满意 (1); each opens a rectification (整改).
+ *   rectified: rectifications a supervisor's check closed; rectificationRate (整改率) =
+ *   rectified / badRatings; rectOverdue: rectifications not closed past their due date.
  *
  * Two dimensions (`by`): 受理地 (`origin`, the default) counts each case at the window that took
  * it in; 办理地 (`handler`) counts it at the unit that decides it now. Within one dimension each
@@ -60,8 +63,10 @@ export const StatsCountsSchema = z.strictObject({
   // Absent in values written before the service practices (issue 9): none.
   refused: count.default(0),
   deferred: count.default(0),
+  rectified: count.default(0),
+  rectOverdue: count.default(0),
 }).refine(
-  (c) => c.completed <= c.accepted && c.approved + c.denied === c.completed
+  (c) => c.rectified + c.rectOverdue <= c.ratings[0] + c.ratings[1] && c.completed <= c.accepted && c.approved + c.denied === c.completed
     && c.onTime <= c.completed && c.onSpot <= c.completed && c.promisedCompleted <= c.completed && c.early <= c.promisedCompleted,
   { message: 'inconsistent counts: completed ≤ accepted, approved + denied = completed, onTime, onSpot, promisedCompleted ≤ completed, early ≤ promisedCompleted' },
 )
@@ -74,12 +79,14 @@ export interface StatsRow extends Omit<StatsCounts, 'onTime' | 'onSpot' | 'promi
   onSpotRate: number | null
   earlyRate: number | null
   satisfactionRate: number | null
+  badRatings: number
+  rectificationRate: number | null
 }
 
 export const emptyCounts = (): StatsCounts => ({
   accepted: 0, completed: 0, approved: 0, denied: 0, onTime: 0, onSpot: 0,
   promisedCompleted: 0, early: 0, overdue: 0, dueSoon: 0, ratings: [0, 0, 0, 0, 0], crossUnit: 0, transferred: 0,
-  refused: 0, deferred: 0,
+  refused: 0, deferred: 0, rectified: 0, rectOverdue: 0,
 })
 
 /** The value as StatsCounts if it has exactly that shape, else null (never throws). */
@@ -104,7 +111,8 @@ export function toRow(key: string, c: StatsCounts): StatsRow {
   return {
     key, accepted: c.accepted, completed: c.completed, approved: c.approved, denied: c.denied,
     overdue: c.overdue, dueSoon: c.dueSoon, ratings: [...c.ratings], crossUnit: c.crossUnit, transferred: c.transferred,
-    refused: c.refused, deferred: c.deferred,
+    refused: c.refused, deferred: c.deferred, rectified: c.rectified, rectOverdue: c.rectOverdue,
+    badRatings: c.ratings[0] + c.ratings[1], rectificationRate: rate(c.rectified, c.ratings[0] + c.ratings[1]),
     completionRate: rate(c.completed, c.accepted),
     onTimeRate: rate(c.onTime, c.completed),
     onSpotRate: rate(c.onSpot, c.completed),
@@ -137,6 +145,8 @@ export interface CaseFigures {
   transfers?: number
   /** 容缺受理: accepted with materials owed. */
   deferred?: boolean
+  /** 差评整改: the rectification a bad rating opened. */
+  rectification?: { status: string; dueDate: string } | null
 }
 
 /**
@@ -169,4 +179,6 @@ export function countCase(
   if (f.transfers) c.transferred++
   if (f.status === 'refused') c.refused++
   if (f.deferred) c.deferred++
+  if (f.rectification?.status === 'closed') c.rectified++
+  else if (f.rectification && f.rectification.dueDate < today) c.rectOverdue++
 }

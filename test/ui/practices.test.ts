@@ -1,7 +1,9 @@
 /**
  * Service practices in the UI (issue 9), on two real node processes: township 潆溪镇 (which
  * decides township matters) and village 长青村 under it (the window). 不予受理 at the township,
- * seen at the village; (more practices below as they land).
+ * seen at the village; a 容缺 case taken in without a deferrable material, supplied later at the
+ * village and only then approved at the township; a 差评 given by the applicant on the screen the
+ * agent turns to them, rectified at the township and closed by its supervisor, on the dashboard.
  */
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -95,5 +97,124 @@ describe('不予受理 at the township, seen at the village', () => {
     const stats = await (await apiAs(village.url, '李代办'))('GET', '/api/stats')
     expect(stats.totals).toMatchObject({ refused: 1, accepted: 0 })
     for (const p of [tw, vg]) expect(p.errors).toEqual([])
+  }, 300_000)
+})
+
+describe('容缺受理: taken in without a deferrable material, completed later', () => {
+  it('the village takes it in on a commitment; the township may not approve until the village records the material supplied', async () => {
+    const agent = await page(village.url)
+    await uiLogin(agent.page, '李代办')
+    await agent.page.goto(`${village.url}/#/intake/T-002`)
+    await agent.page.waitForSelector('#ap-name')
+    await agent.page.fill('#ap-name', '陈奶奶')
+    await agent.page.fill('#ap-phone', '13600000031')
+    await agent.page.fill('#ap-idNumber', '511302193801011230')
+    for (const m of ['高龄津贴申请表', '居民身份证', '户口簿']) await agent.page.check(`[data-material="${m}"] input`)
+    // The card is not brought: it may be deferred (容缺), on a commitment and a deadline.
+    await agent.page.waitForSelector('[data-deferral]:not([hidden])')
+    expect(await text(agent.page, '[data-deferrable]')).toBe('惠农补贴一卡通或社会保障卡')
+    await agent.page.check('#defer-on')
+    await agent.page.fill('#defer-commitment', '本人承诺五个工作日内补交社会保障卡复印件')
+    expect(await text(agent.page, '#mat-tally')).not.toContain('惠农补贴')
+    await shot(agent.page, 'practices-04-village-intake-deferred')
+    await agent.page.click('[data-action=submit-intake]')
+    await agent.page.waitForSelector('.receipt [data-field=case-id]')
+    const id = (await text(agent.page, '.receipt [data-field=case-id]')).trim()
+
+    const staffApi = await apiAs(township.url, '周窗口')
+    await eventually(async () => !!(await staffApi('GET', `/api/cases/${id}`).catch(() => null)), 120_000, `case ${id} at the township`)
+    const tw = await openCase(township, '周窗口', id)
+    expect(await text(tw.page, '[data-owed]')).toContain('尚欠 惠农补贴一卡通或社会保障卡')
+    expect(await text(tw.page, '[data-owed]')).toContain('本人承诺五个工作日内补交社会保障卡复印件')
+    await tw.page.click('[data-action=accepted]')
+    await tw.page.click('[data-confirm=accepted]')
+    await tw.page.waitForSelector('.pill.big[data-status=accepted]')
+    // Accepted, but the approval waits for what is owed.
+    expect((await tw.page.getAttribute('[data-actions]', 'data-actions'))!.split(' ')).not.toContain('approved')
+    expect(await tw.page.locator('.mat-status li.owed').count()).toBe(1)
+    await shot(tw.page, 'practices-05-township-owed')
+
+    // The applicant brings the card to the village; the agent records it.
+    await agent.page.goto(`${village.url}/#/case/${id}`)
+    await agent.page.waitForSelector('.pill.big[data-status=accepted]', { timeout: 60_000 })
+    await agent.page.click('[data-action=supplied]')
+    await agent.page.click('[data-confirm=supplied]')
+    await agent.page.waitForSelector('.action-form .notice.error:not([hidden])')
+    await agent.page.check('[data-supplied="惠农补贴一卡通或社会保障卡"]')
+    await agent.page.click('[data-confirm=supplied]')
+    await agent.page.waitForSelector('.timeline .ev-supplied')
+    await shot(agent.page, 'practices-06-village-supplied')
+
+    // Back at the township, the approval is offered now.
+    await tw.page.waitForSelector('[data-actions~=approved]', { timeout: 60_000 })
+    await tw.page.click('[data-action=approved]')
+    await tw.page.click('[data-confirm=approved]')
+    await tw.page.waitForSelector('.pill.big[data-status=approved]')
+    // A benefit's words: 已办结, not 准予许可.
+    expect(await text(tw.page, '.pill.big')).toBe('已办结')
+    await shot(tw.page, 'practices-07-township-approved-after-supply')
+    await eventually(async () => (await (await apiAs(village.url, '李代办'))('GET', '/api/stats')).totals.deferred === 1, 60_000, '容缺件 in the village statistics')
+    for (const p of [agent, tw]) expect(p.errors).toEqual([])
+  }, 300_000)
+})
+
+describe('差评整改: a bad rating, rectified at the handling unit, closed by a supervisor', () => {
+  it('the applicant taps 不满意 after delivery; the township replies; its supervisor checks; the dashboard counts it', async () => {
+    const id = await takeInForTownship('T-002', ['高龄津贴申请表', '居民身份证', '户口簿', '惠农补贴一卡通或社会保障卡'], applicant('赵大伯', '13600000041'))
+    const staffApi = await apiAs(township.url, '周窗口')
+    await staffApi('POST', `/api/cases/${id}/events`, { type: 'accepted' })
+    await staffApi('POST', `/api/cases/${id}/events`, { type: 'approved' })
+    const agentApi = await apiAs(village.url, '李代办')
+    await eventually(async () => (await agentApi('GET', `/api/cases/${id}`)).status === 'approved', 60_000, 'the approval at the village')
+
+    const vg = await openCase(village, '李代办', id)
+    // No rating before delivery.
+    expect((await vg.page.getAttribute('[data-actions]', 'data-actions'))!.split(' ')).not.toContain('rated')
+    await vg.page.click('[data-action=delivered]')
+    await vg.page.click('[data-confirm=delivered]')
+    await vg.page.waitForSelector('.pill.big[data-status=delivered]')
+    // The agent turns the screen: the applicant taps a face.
+    await vg.page.click('[data-action=rated]')
+    await vg.page.waitForSelector('[data-rate-screen] .face-btn')
+    await vg.page.click('[data-rate-screen] [data-rating="2"]')
+    await vg.page.fill('#rate-comment', '来回跑了两趟')
+    await shot(vg.page, 'practices-08-village-rate-screen')
+    await vg.page.click('[data-rate-screen] [data-confirm=rated]')
+    await vg.page.waitForSelector('[data-rate-thanks="2"]')
+    await vg.page.waitForSelector('[data-rectification=open]')
+    await vg.page.waitForSelector('[data-rate-screen]', { state: 'detached' })
+    await shot(vg.page, 'practices-09-village-rated')
+
+    // The handling unit rectifies and replies.
+    await eventually(async () => (await staffApi('GET', `/api/cases/${id}`)).rectification?.status === 'open', 60_000, 'the rectification at the township')
+    const tw = await openCase(township, '周窗口', id)
+    expect(await text(tw.page, '[data-rectification=open]')).toContain('请于')
+    await tw.page.click('[data-action=rectified]')
+    await tw.page.fill('#act-note', '已核实：材料一次性告知不到位。已对窗口人员批评教育，并电话向申请人致歉。')
+    await tw.page.click('[data-confirm=rectified]')
+    await tw.page.waitForSelector('[data-rectification=replied]')
+    // Staff do not check their own rectification.
+    expect(await tw.page.getAttribute('[data-actions]', 'data-actions')).toBe('')
+    await shot(tw.page, 'practices-10-township-rectified')
+
+    // The supervisor checks it.
+    const sup = await openCase(township, '钱监督', id)
+    await sup.page.click('[data-action=rectification-checked]')
+    await sup.page.check('[data-passed=true]')
+    await sup.page.click('[data-confirm=rectification-checked]')
+    await sup.page.waitForSelector('[data-rectification=closed]')
+    await shot(sup.page, 'practices-11-supervisor-closed')
+
+    // 差评数 and 整改率 on the township's dashboard (its village's cases, by 受理地).
+    await eventually(async () => {
+      const s = await staffApi('GET', '/api/stats')
+      return s.totals.badRatings === 1 && s.totals.rectified === 1
+    }, 120_000, 'the rectification in the township statistics')
+    await sup.page.goto(`${township.url}/#/dashboard`)
+    await sup.page.waitForSelector('tfoot [data-col=badRatings]')
+    expect(await text(sup.page, 'tfoot [data-col=badRatings]')).toBe('1')
+    expect(await text(sup.page, 'tfoot [data-col=rectificationRate]')).toBe('100.0%')
+    await shot(sup.page, 'practices-12-township-dashboard')
+    for (const p of [vg, tw, sup]) expect(p.errors).toEqual([])
   }, 300_000)
 })

@@ -62,13 +62,13 @@ async function projectCase(doc: Y.Doc, tx: Queryable, days: WorkingDays, trust: 
      ), row AS (
        INSERT INTO cases (id, item_code, item_version, origin_code, handler_code, kind, status, decision,
          applicant_name, applicant_phone, created_at, accepted_at, completed_at, delivered_at, due_date, rating, flagged, stat_day, updated_at,
-         first_handler_code, cross_unit, transfers, deferred, owed)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18, now(), $20, $22, $23, $24, $25)
+         first_handler_code, cross_unit, transfers, deferred, owed, rect_status, rect_due)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18, now(), $20, $22, $23, $24, $25, $26, $27)
        ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, decision = EXCLUDED.decision, stat_day = EXCLUDED.stat_day,
          accepted_at = EXCLUDED.accepted_at, completed_at = EXCLUDED.completed_at, delivered_at = EXCLUDED.delivered_at,
          due_date = EXCLUDED.due_date, rating = EXCLUDED.rating, flagged = EXCLUDED.flagged, updated_at = now(),
          handler_code = EXCLUDED.handler_code, cross_unit = EXCLUDED.cross_unit, transfers = EXCLUDED.transfers,
-         deferred = EXCLUDED.deferred, owed = EXCLUDED.owed
+         deferred = EXCLUDED.deferred, owed = EXCLUDED.owed, rect_status = EXCLUDED.rect_status, rect_due = EXCLUDED.rect_due
        RETURNING id
      ), ev AS (
        INSERT INTO case_events (case_id, event_id, type, lamport, author, user_name, at, body)
@@ -80,7 +80,8 @@ async function projectCase(doc: Y.Doc, tx: Queryable, days: WorkingDays, trust: 
     [app.id, app.itemCode, app.itemVersion, app.originCode, handler, app.kind, f.status, f.decision,
       app.applicant.name, app.applicant.phone, app.createdAt, f.acceptedAt, f.completedAt, f.deliveredAt, f.dueDate, f.rating, f.flagged.length,
       localDate(f.acceptedAt ?? app.createdAt), JSON.stringify(f.events), app.handlerCode, route.handlers,
-      !isInSubtree(app.originCode, handler), f.handlers.length - 1, (app.deferred?.materials.length ?? 0) > 0, f.owed.length],
+      !isInSubtree(app.originCode, handler), f.handlers.length - 1, (app.deferred?.materials.length ?? 0) > 0, f.owed.length,
+      f.rectification?.status ?? null, f.rectification?.dueDate ?? null],
   )
   return { widened: r?.before != null && Number(r.before) < route.handlers.length }
 }

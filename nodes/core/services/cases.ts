@@ -131,7 +131,7 @@ export class CaseService {
     const { app, folded: f } = held
     return {
       ...app, events: f.events, status: f.status, dueDate: f.dueDate, flagged: f.flagged, rating: f.rating, acceptedAt: f.acceptedAt,
-      completedAt: f.completedAt, currentHandlerCode: f.handlerCode ?? app.handlerCode, handlers: f.handlers, owed: f.owed,
+      completedAt: f.completedAt, currentHandlerCode: f.handlerCode ?? app.handlerCode, handlers: f.handlers, owed: f.owed, rectification: f.rectification,
     }
   }
 

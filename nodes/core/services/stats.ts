@@ -104,7 +104,9 @@ export class StatsService {
          count(*) FILTER (WHERE rating = 5)::int AS r5,
          count(*) FILTER (WHERE cross_unit)::int AS cross_unit, count(*) FILTER (WHERE transfers > 0)::int AS transferred,
          count(*) FILTER (WHERE status = 'refused')::int AS refused,
-         count(*) FILTER (WHERE deferred)::int AS deferred
+         count(*) FILTER (WHERE deferred)::int AS deferred,
+         count(*) FILTER (WHERE rect_status = 'closed')::int AS rectified,
+         count(*) FILTER (WHERE rect_status IN ('open', 'replied') AND rect_due < $4)::int AS rect_overdue
        FROM c GROUP BY k`,
       [this.self.code, q.from ?? null, q.to ?? null, today, nextWorkingDay],
     )
@@ -115,7 +117,7 @@ export class StatsService {
         accepted: n('accepted'), completed: n('completed'), approved: n('approved'), denied: n('denied'),
         onTime: n('on_time'), onSpot: n('on_spot'), promisedCompleted: n('promised_completed'), early: n('early'),
         overdue: n('overdue'), dueSoon: n('due_soon'), ratings: [n('r1'), n('r2'), n('r3'), n('r4'), n('r5')],
-        crossUnit: n('cross_unit'), transferred: n('transferred'), refused: n('refused'), deferred: n('deferred'),
+        crossUnit: n('cross_unit'), transferred: n('transferred'), refused: n('refused'), deferred: n('deferred'), rectified: n('rectified'), rectOverdue: n('rect_overdue'),
       })
     }
     return out

@@ -73,7 +73,7 @@ export async function loadCalendars() {
 export function allowedActions(c) {
   if (!ctx.user) return []
   const route = { originCode: c.originCode, handlerCode: c.currentHandlerCode ?? c.handlerCode }
-  return P.allowedNext(c.status, c.rating !== null).filter((type) => P.mayAct(type, ctx.user.role, ctx.node.code, route) === null)
+  return P.allowedNext(c.status, c.rating !== null, c.owed?.length ?? 0, c.rectification?.status ?? null).filter((type) => P.mayAct(type, ctx.user.role, ctx.node.code, route) === null)
 }
 
 /** Which level a division code names ('village' …), or null. */

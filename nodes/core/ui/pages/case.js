@@ -15,7 +15,7 @@ import { unitPicker } from '../lib/unit-picker.js'
 import { codesOfCase, loadUnits } from '../lib/units.js'
 
 /** The order actions are offered in, most likely first. */
-const ORDER = ['accepted', 'approved', 'delivered', 'rated', 'correction-requested', 'resumed', 'transferred', 'refused', 'denied', 'withdrawn']
+const ORDER = ['rectified', 'rectification-checked', 'accepted', 'supplied', 'approved', 'delivered', 'rated', 'correction-requested', 'resumed', 'transferred', 'refused', 'denied', 'withdrawn']
 
 /** The unit deciding the case now: a transfer (转办) moves it; `handlerCode` stays the one chosen at intake. */
 const handlerNow = (c) => c.currentHandlerCode ?? c.handlerCode
@@ -42,6 +42,8 @@ export async function render({ id }) {
             h('div', { class: 'case-no', dataset: { field: 'case-id' } }, t('case.number') + ' ' + c.id)),
           h('div', { class: 'row' }, statusPill(c.status, true, item?.resultKind), dueChip(c, true))),
         steps(c, item),
+        owedNote(c),
+        rectNote(c),
         presence),
       news,
       h('div', { class: 'grid-2' },
@@ -128,6 +130,24 @@ function steps(c, item) {
   }, s.label)))
 }
 
+/** 差评整改: where the rectification a bad rating opened stands. */
+function rectNote(c) {
+  const r = c.rectification
+  if (!r) return null
+  const date = r.status === 'closed' ? fmtTime(r.closedAt).slice(0, 10) : r.dueDate
+  return h('div', { class: ['notice', r.status !== 'closed' && 'warn'], dataset: { rectification: r.status } },
+    h('p', null, t('case.rect.' + r.status, { date })), r.reply ? h('p', { class: 'small' }, t('case.rect.reply') + r.reply) : null)
+}
+
+/** 容缺受理: what the case still owes, by when, and the applicant's commitment. */
+function owedNote(c) {
+  if (!c.deferred) return null
+  if (!c.owed?.length) return h('p', { class: 'notice', dataset: { owed: '' } }, t('case.supplied') + c.deferred.materials.join('、'))
+  return h('div', { class: 'notice warn', dataset: { owed: c.owed.join('、') } },
+    h('p', null, t('case.owedNote', { list: c.owed.join('、'), date: c.deferred.deadline })),
+    h('p', { class: 'small' }, t('case.commitment') + c.deferred.commitment))
+}
+
 function timelineCard(c) {
   const flagged = new Map(c.flagged.map((f) => [f.eventId, f.reason]))
   const entries = [
@@ -148,6 +168,9 @@ function timelineCard(c) {
 
 function eventDetail(e) {
   if (e.type === 'rated') return [h('span', { class: 'stars' }, ratingName(e.rating)), e.comment ? ' · ' + e.comment : '']
+  if (e.type === 'rectified') return t('case.rect.reply') + e.reply
+  if (e.type === 'rectification-checked') return [e.passed ? t('case.checkPassed') : t('case.checkFailed'), e.note ? ' · ' + e.note : '']
+  if (e.type === 'supplied') return [t('case.supplied') + e.materials.join('、'), e.note ? ' · ' + e.note : '']
   if (e.type === 'correction-requested') return [t('case.toCorrect') + e.materials.join('、'), e.note ? ' · ' + e.note : '']
   if (e.type === 'denied' || e.type === 'refused' || e.type === 'transferred') return t('case.reason') + e.reason
   if (e.type === 'withdrawn') return e.reason ? t('case.reason') + e.reason : null
@@ -170,13 +193,15 @@ function materialsCard(c, item) {
   const got = new Set(c.materials)
   const lastCorrection = [...c.events].reverse().find((e) => e.type === 'correction-requested')
   const fix = new Set(c.status === 'correction' && lastCorrection ? lastCorrection.materials : [])
+  const owed = new Set(c.owed ?? [])
+  const supplied = new Set(c.events.filter((e) => e.type === 'supplied').flatMap((e) => e.materials))
   const names = item ? item.materials.map((m) => m.name) : c.materials
   return h('section', { class: 'card', 'aria-labelledby': 'mt-h' },
     h('h2', { id: 'mt-h' }, t('case.materials')),
     h('ul', { class: 'mat-status' }, names.map((n) => {
-      const cls = fix.has(n) ? 'fix' : got.has(n) ? 'got' : 'not'
+      const cls = fix.has(n) ? 'fix' : owed.has(n) ? 'owed' : got.has(n) || supplied.has(n) ? 'got' : 'not'
       return h('li', { class: cls },
-        h('span', { class: 'mk', 'aria-hidden': 'true' }, cls === 'got' ? '✓' : cls === 'fix' ? '!' : '–'),
+        h('span', { class: 'mk', 'aria-hidden': 'true' }, cls === 'got' ? '✓' : cls === 'fix' || cls === 'owed' ? '!' : '–'),
         h('span', { class: 'spacer' }, n),
         h('span', { class: 'small muted' }, t('case.mat.' + cls)))
     })))
@@ -282,6 +307,19 @@ function actionForm(c, item, type, { cancel, done }) {
     parts.push(h('fieldset', { class: 'field', style: { border: '0', padding: '0' } }, h('legend', { class: 'label' }, t('action.whichMaterials')), boxes))
     collect = () => ({ materials: boxes.map((b) => b.querySelector('input')).filter((x) => x.checked).map((x) => x.value), note: note.value.trim() || undefined })
   }
+  if (type === 'rectified') collect = () => ({ reply: note.value.trim() })
+  let passed = null
+  if (type === 'rectification-checked') {
+    const choice = (v, label) => h('label', { class: 'check' }, h('input', { type: 'radio', name: 'check', value: String(v), dataset: { passed: String(v) }, onchange: () => (passed = v) }), label)
+    parts.push(h('fieldset', { class: 'field', style: { border: '0', padding: '0' } }, choice(true, t('action.checkPassed')), choice(false, t('action.checkFailed'))))
+    collect = () => ({ passed, note: note.value.trim() || undefined })
+  }
+  if (type === 'supplied') {
+    const boxes = (c.owed ?? []).map((m, i) => h('label', { class: 'check', htmlFor: 'sup-' + i },
+      h('input', { type: 'checkbox', id: 'sup-' + i, value: m, dataset: { supplied: m } }), m))
+    parts.push(h('fieldset', { class: 'field', style: { border: '0', padding: '0' } }, h('legend', { class: 'label' }, t('action.whichSupplied')), boxes))
+    collect = () => ({ materials: boxes.map((b) => b.querySelector('input')).filter((x) => x.checked).map((x) => x.value), note: note.value.trim() || undefined })
+  }
   if (type === 'denied' || type === 'refused' || type === 'withdrawn') {
     collect = () => ({ reason: note.value.trim() || undefined })
   }
@@ -301,8 +339,8 @@ function actionForm(c, item, type, { cancel, done }) {
     parts.push(slot)
     collect = () => ({ to, reason: note.value.trim() })
   }
-  const required = type === 'denied' || type === 'refused' || type === 'transferred'
-  const noteLabel = { denied: t('action.reasonRequired'), refused: t('action.refuseReason'), transferred: t('action.transferReason'), withdrawn: t('action.reason') }[type] ?? t('action.note')
+  const required = type === 'denied' || type === 'refused' || type === 'transferred' || type === 'rectified'
+  const noteLabel = { denied: t('action.reasonRequired'), refused: t('action.refuseReason'), rectified: t('action.rectifyReply'), transferred: t('action.transferReason'), withdrawn: t('action.reason') }[type] ?? t('action.note')
   parts.push(h('div', { class: 'field' }, h('label', { htmlFor: 'act-note', class: required ? 'req' : null }, noteLabel), note))
 
   const submit = h('button', { class: ['btn', type === 'denied' || type === 'refused' || type === 'withdrawn' ? 'danger' : null], type: 'submit', dataset: { confirm: type } }, t('action.confirm.' + type))
@@ -311,6 +349,9 @@ function actionForm(c, item, type, { cancel, done }) {
     err.hidden = true
     const body = { type, ...collect() }
     if (type === 'correction-requested' && !body.materials.length) return fail(t('action.pickMaterials'))
+    if (type === 'supplied' && !body.materials.length) return fail(t('action.pickSupplied'))
+    if (type === 'rectified' && !body.reply) return fail(t('action.needReply'))
+    if (type === 'rectification-checked' && body.passed === null) return fail(t('action.pickCheck'))
     if (type === 'denied' && !body.reason) return fail(t('action.needReason'))
     if (type === 'refused' && !body.reason) return fail(t('action.needRefuseReason'))
     if (type === 'transferred' && !body.to) return fail(t('action.pickUnit'))

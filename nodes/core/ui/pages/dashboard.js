@@ -164,8 +164,8 @@ export async function render(_params, query) {
   return root
 }
 
-const COLS = ['accepted', 'completed', 'completionRate', 'onTimeRate', 'onSpotRate', 'earlyRate', 'satisfactionRate', 'rated', 'overdue', 'dueSoon', 'crossUnit', 'transferred', 'refused']
-const RATE = new Set(['completionRate', 'onTimeRate', 'onSpotRate', 'earlyRate', 'satisfactionRate'])
+const COLS = ['accepted', 'completed', 'completionRate', 'onTimeRate', 'onSpotRate', 'earlyRate', 'satisfactionRate', 'rated', 'overdue', 'dueSoon', 'crossUnit', 'transferred', 'refused', 'deferred', 'badRatings', 'rectificationRate', 'rectOverdue']
+const RATE = new Set(['completionRate', 'onTimeRate', 'onSpotRate', 'earlyRate', 'satisfactionRate', 'rectificationRate'])
 // A node not yet counting 异地件 and 转办 answers rows without them: none.
 const cellValue = (r, c) => (c === 'rated' ? r.ratings.reduce((a, b) => a + b, 0) : r[c] ?? 0)
 const csvValue = (r, c) => (RATE.has(c) ? (r[c] === null ? '' : pct(r[c])) : cellValue(r, c))

@@ -38,7 +38,8 @@ export async function render({ code }) {
     const box = h('input', { type: 'checkbox', id: 'mat-' + i, name: 'materials', value: m.name, dataset: { material: m.name } })
     const li = h('li', { dataset: { material: m.name } }, h('label', { htmlFor: 'mat-' + i },
       box, h('span', { class: 'mat' }, m.name),
-      h('span', { class: ['tag', m.required ? 'required' : 'optional'] }, m.required ? t('mat.required') : t('mat.optional'))))
+      h('span', { class: ['tag', m.required ? 'required' : 'optional'] }, m.required ? t('mat.required') : t('mat.optional')),
+      m.required && m.deferrable ? h('span', { class: 'tag deferrable' }, t('mat.deferrable')) : null))
     box.addEventListener('change', () => {
       li.classList.toggle('checked', box.checked)
       li.classList.remove('missing')
@@ -47,9 +48,12 @@ export async function render({ code }) {
     return { m, box, li }
   })
   const tally = h('div', { class: 'tally', 'aria-live': 'polite', id: 'mat-tally' })
+  const defer = deferral(boxes, () => tallyNow())
   const tallyNow = () => {
+    defer.draw()
+    const owed = defer.materials()
     const need = boxes.filter((b) => b.m.required)
-    const left = need.filter((b) => !b.box.checked)
+    const left = need.filter((b) => !b.box.checked && !owed.includes(b.m.name))
     mount(tally, left.length
       ? h('span', { class: 'left' }, t('intake.stillMissing', { n: left.length, list: left.map((b) => b.m.name).join('、') }))
       : h('span', { class: 'done' }, t('intake.allRequired', { n: need.length })))
@@ -89,7 +93,9 @@ export async function render({ code }) {
     submit.disabled = true
     try {
       const materials = boxes.filter((b) => b.box.checked).map((b) => b.m.name)
-      const body = { itemCode: item.code, handlerCode: choice.chosen ?? undefined, applicant: parsed.data, materials }
+      const owed = defer.materials()
+      const deferred = owed.length ? { materials: owed, commitment: defer.commitment(), deadline: defer.deadline() } : undefined
+      const body = { itemCode: item.code, handlerCode: choice.chosen ?? undefined, applicant: parsed.data, materials, deferred }
       const text = JSON.stringify(body)
       if (pending?.text !== text) pending = { text, key: newRequestKey() }
       const out = await apiRetrying('POST', '/api/cases', body, pending.key)
@@ -152,7 +158,8 @@ export async function render({ code }) {
           h('fieldset', { style: { border: '0', padding: '0', margin: '0' } },
             h('legend', { class: 'sr-only' }, t('intake.materials')),
             h('ul', { class: 'checklist' }, boxes.map((b) => b.li))),
-          tally)),
+          tally),
+        defer.card),
       h('aside', { class: 'sticky-side' },
         h('section', { class: 'card' },
           h('h2', null, t('intake.summary')),
@@ -204,4 +211,38 @@ function handlerChoice(item, byDefault, changed) {
     h('p', { class: 'muted small' }, t('intake.handlerLead', { level: levelName(item.level) })),
     toggle, pickerBox)
   return { card, get chosen() { return state.chosen } }
+}
+
+/**
+ * 容缺受理: when a required material the catalogue marks deferrable is not ticked, the agent may
+ * accept the case without it on the applicant's written commitment and a deadline (five working
+ * days by default). `materials()` is what is deferred now (none unless the box is ticked).
+ */
+function deferral(boxes, changed) {
+  const on = h('input', { type: 'checkbox', id: 'defer-on', dataset: { action: 'defer' } })
+  const commitment = h('textarea', { id: 'defer-commitment', rows: '3', maxlength: '1000' })
+  commitment.value = t('intake.deferDefault')
+  const deadline = h('input', { type: 'date', id: 'defer-deadline', value: ctx.days.add(today(), 5), min: today() })
+  const list = h('p', { class: 'row', dataset: { deferrable: '' } })
+  const details = h('div', null,
+    h('div', { class: 'field' }, h('label', { htmlFor: 'defer-commitment', class: 'req' }, t('intake.deferCommitment')), commitment),
+    h('div', { class: 'field' }, h('label', { htmlFor: 'defer-deadline', class: 'req' }, t('intake.deferDeadline')), deadline))
+  on.addEventListener('change', changed)
+  const card = h('section', { class: 'card defer-card', hidden: true, 'aria-labelledby': 'defer-h', dataset: { deferral: '' } },
+    h('h2', { id: 'defer-h' }, t('intake.deferTitle')),
+    h('p', { class: 'muted' }, t('intake.deferLead')), list,
+    h('label', { class: 'check', htmlFor: 'defer-on' }, on, t('intake.deferOn')), details)
+  const candidates = () => boxes.filter((b) => b.m.required && b.m.deferrable && !b.box.checked).map((b) => b.m.name)
+  return {
+    card,
+    draw() {
+      const names = candidates()
+      card.hidden = names.length === 0
+      details.hidden = !on.checked
+      mount(list, names.map((n) => h('span', { class: 'tag deferrable' }, n)))
+    },
+    materials: () => (on.checked ? candidates() : []),
+    commitment: () => commitment.value.trim(),
+    deadline: () => deadline.value,
+  }
 }

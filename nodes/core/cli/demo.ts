@@ -15,7 +15,7 @@ export async function runDemo(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { data: { type: 'string' }, 'base-port': { type: 'string' } }, strict: true })
   const root = values.data ?? join(PROJECT_ROOT, 'demo-data')
   const basePort = Number(values['base-port'] ?? 7100)
-  process.stdout.write(`starting the demo tree in ${root} (first start initialises 15 stores: about a minute)…\n`)
+  process.stdout.write(`starting the demo tree in ${root} (a first start initialises one store and copies it for all 15)…\n`)
   const fresh = !existsSync(root)
   const nodes = await startTree(root, undefined, { basePort })
   for (const n of nodes) {

@@ -34,7 +34,7 @@ export interface UiNodeSpec {
   code: string
   name: string
   /** Users provisioned on first start (all with PASSWORD). */
-  users: { name: string; role: 'agent' | 'staff' | 'admin' | 'supervisor' }[]
+  users: { name: string; role: 'agent' | 'staff' | 'admin' | 'supervisor'; displayName?: string; phone?: string }[]
   /** A running node to enrol under (its data dir gets the child's token). */
   parent?: UiNode
   catalogue?: string
@@ -96,6 +96,16 @@ export async function uiLogin(page: Page, name: string): Promise<void> {
   await page.fill('#login-password', PASSWORD)
   await page.click('.login-form button[type=submit]')
   await page.waitForSelector('nav.nav')
+}
+
+/** Opens the intake page of `item` and fills in the applicant and every material (not yet submitted). */
+export async function fillIntake(page: Page, base: string, item: string, a: { name: string; phone: string; idNumber: string }): Promise<void> {
+  await page.goto(`${base}/#/intake/${item}`)
+  await page.waitForSelector('#ap-name')
+  await page.fill('#ap-name', a.name)
+  await page.fill('#ap-phone', a.phone)
+  await page.fill('#ap-idNumber', a.idNumber)
+  for (const box of await page.locator('.checklist li input').all()) await box.check()
 }
 
 /** On an open case page, the handler's staff accepts the case, then approves it with `note`. */

@@ -8,7 +8,7 @@
  */
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { apiAs, launchBrowser, openPage, shot, startUiNode, uiLogin, type UiNode } from '../helpers/browser.ts'
+import { apiAs, fillIntake, launchBrowser, openPage, shot, startUiNode, uiLogin, type UiNode } from '../helpers/browser.ts'
 import { eventually } from '../helpers/remote.ts'
 import { tempDir } from '../helpers/template.ts'
 
@@ -155,17 +155,17 @@ describe('village and township UI over the link', () => {
     await agent.page.waitForSelector('#banner[data-state=offline]', { timeout: 30_000 })
     expect(await agent.page.locator('#banner').textContent()).toContain('离线')
 
-    await agent.page.goto(`${village.url}/#/intake/T-002`)
-    await agent.page.waitForSelector('#ap-name')
-    await agent.page.fill('#ap-name', '张大爷')
-    await agent.page.fill('#ap-phone', '13600000002')
-    await agent.page.fill('#ap-idNumber', '511302194001011237')
-    for (const box of await agent.page.locator('.checklist li input').all()) await box.check()
+    await fillIntake(agent.page, village.url, 'T-002', { name: '张大爷', phone: '13600000002', idNumber: '511302194001011237' })
     await agent.page.click('[data-action=submit-intake]')
     await agent.page.waitForSelector('.receipt [data-field=case-id]')
-    // The new case waits to go up, and the banner counts it.
-    await agent.page.waitForFunction(() => /待上报 [1-9]/.test(document.getElementById('banner')?.textContent ?? ''), null, { timeout: 15_000 })
+    // The new case waits to go up: the banner counts cases, and the list marks it not yet sent.
+    const id = await agent.page.locator('.receipt [data-field=case-id]').textContent()
+    await agent.page.waitForFunction(() => /[1-9] 件办件待上传/.test(document.getElementById('banner')?.textContent ?? ''), null, { timeout: 15_000 })
     await shot(agent.page, 'tree-12-village-offline-receipt')
+    await agent.page.goto(`${village.url}/#/cases`)
+    await agent.page.waitForSelector(`tr[data-case="${id}"] [data-tag=unsent]`, { timeout: 15_000 })
+    expect(await agent.page.locator('[data-tag=unsent]').first().textContent()).toBe('未上传')
+    await shot(agent.page, 'tree-13-village-offline-unsent')
     expect(agent.errors).toEqual([])
   }, 120_000)
 })

@@ -10,8 +10,11 @@ import { ResultKindSchema } from './outcomes.ts'
 export const MaterialSchema = z.object({
   name: z.string().trim().min(1, 'a material needs a name').max(200),
   required: z.boolean(),
-  /** 容缺: a required material the window may accept the case without, on a written commitment to bring it by a deadline. */
-  deferrable: z.boolean().default(false),
+  /**
+   * 容缺: a required material the window may accept the case without, on a written commitment
+   * to bring it by a deadline. Absent (as on every item written before it): not deferrable.
+   */
+  deferrable: z.boolean().optional(),
 })
 
 /** Item codes are readable and stable: letters, digits and dashes, e.g. `CX-CZ-001`. */

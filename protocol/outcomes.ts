@@ -10,8 +10,8 @@ import type { CaseStatus } from './case.ts'
 /** What the item gives: a licence (行政许可), a certificate (证明), a benefit or service (公共服务/给付). */
 export const RESULT_KINDS = ['licence', 'certificate', 'benefit'] as const
 export type ResultKind = (typeof RESULT_KINDS)[number]
-/** A catalogue field; absent on items written before it, which are licences. */
-export const ResultKindSchema = z.enum(RESULT_KINDS).default('licence')
+/** A catalogue field; absent (as on items written before it): a licence. */
+export const ResultKindSchema = z.enum(RESULT_KINDS).optional()
 
 export const RESULT_KIND_NAMES_ZH: Record<ResultKind, string> = { licence: '行政许可', certificate: '证明', benefit: '公共服务' }
 

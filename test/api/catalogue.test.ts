@@ -191,6 +191,20 @@ describe('editing the catalogue at the city', { timeout: 120_000 }, () => {
       expect((await staff('GET', '/api/catalogue/items/S-CSV1')).body).toMatchObject({ promisedDays: 8, version: 2 })
     })
 
+    it('marks a deferrable material (容缺) by *+ and takes the kind of result from an optional resultKind column', async () => {
+      const csv = [
+        `${header},resultKind`,
+        'C-CSV9,个体工商户登记,县市场监督管理局,county,instant,3,0,"申请书*;经营场所证明*+;委托书",不收费,true,0,,certificate',
+      ].join('\n')
+      expect((await post(csv)).status).toBe(200)
+      const item = (await staff('GET', '/api/catalogue/items/C-CSV9')).body
+      expect(item.resultKind).toBe('certificate')
+      expect(item.materials).toEqual([{ name: '申请书', required: true }, { name: '经营场所证明', required: true, deferrable: true }, { name: '委托书', required: false }])
+      const bad = await post(csv.replace(',certificate', ',permit'))
+      expect(bad.status).toBe(400)
+      expect(bad.body.error.message).toMatch(/resultKind/)
+    })
+
     it('a bad row → 400 naming the row and the field, and nothing of the file is imported', async () => {
       const csv = [
         header,

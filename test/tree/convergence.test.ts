@@ -129,11 +129,11 @@ async function runSeed(seed: number): Promise<void> {
       // An action at a random node on a random case's path — concurrent with others elsewhere.
       const c = pick(cases)
       // Transfers weigh triple: each succeeds only at the handler of the moment, while the case is open.
-      const type = pick(['accepted', 'approved', 'denied', 'withdrawn', 'delivered', 'rated', 'correction-requested', 'resumed', 'transferred', 'transferred', 'transferred'])
+      const type = pick(['accepted', 'approved', 'denied', 'refused', 'withdrawn', 'delivered', 'rated', 'correction-requested', 'resumed', 'transferred', 'transferred', 'transferred'])
       // A transfer is mostly tried where it may succeed: at the latest handler.
       const at = type === 'transferred' && rand() < 0.8 ? c.handlers[c.handlers.length - 1] : pick(casePathOf(c))
       const level = SPECS.find((s) => s.code === c.handlers[0])!.level
-      const body = type === 'rated' ? { type, rating: 1 + Math.floor(rand() * 5) } : type === 'denied' ? { type, reason: '材料不符' }
+      const body = type === 'rated' ? { type, rating: 1 + Math.floor(rand() * 5) } : type === 'denied' || type === 'refused' ? { type, reason: '材料不符' }
         : type === 'correction-requested' ? { type, materials: ['申请书'] }
         : type === 'transferred' ? { type, to: pick(SPECS.filter((s) => s.level === level)).code, reason: '转办' } : { type }
       const res = await (await client(at))('POST', `/api/cases/${c.id}/events`, body)

@@ -1,13 +1,14 @@
 /**
  * CSV import of catalogue items, as a city admin exports them from a spreadsheet.
- * Header: code,name,department,level,kind,legalDays,promisedDays,materials,fee,online,maxVisits,pinyin
- * `materials` lists names separated by `;` (or `；`), a trailing `*` marking a required one:
- * `居民身份证*;户口簿*;近期免冠照片`. Quoted fields may hold commas, quotes doubled.
+ * Header: code,name,department,level,kind,legalDays,promisedDays,materials,fee,online,maxVisits,pinyin[,resultKind]
+ * `materials` lists names separated by `;` (or `；`), a trailing `*` marking a required one and
+ * `*+` a required one that may be deferred (容缺): `居民身份证*;经营场所证明*+;近期免冠照片`.
+ * `resultKind` (licence, certificate, benefit) is optional: licence. Quoted fields may hold commas, quotes doubled.
  */
 import { CatalogueItemInputSchema, type CatalogueItem } from '../../../protocol/index.ts'
 import { ApiError } from '../errors.ts'
 
-export const CSV_COLUMNS = ['code', 'name', 'department', 'level', 'kind', 'legalDays', 'promisedDays', 'materials', 'fee', 'online', 'maxVisits', 'pinyin'] as const
+export const CSV_COLUMNS = ['code', 'name', 'department', 'level', 'kind', 'legalDays', 'promisedDays', 'materials', 'fee', 'online', 'maxVisits', 'pinyin', 'resultKind'] as const
 
 /** Splits CSV text into rows of fields (RFC 4180 quoting). */
 export function parseCsv(text: string): string[][] {
@@ -38,7 +39,7 @@ export function parseCatalogueCsv(text: string): Omit<CatalogueItem, 'version'>[
   const [header, ...rows] = parseCsv(text)
   if (!header) throw new ApiError('bad_request', 'the CSV file is empty')
   const cols = header.map((h) => h.trim())
-  const missing = CSV_COLUMNS.filter((c) => c !== 'pinyin' && !cols.includes(c))
+  const missing = CSV_COLUMNS.filter((c) => c !== 'pinyin' && c !== 'resultKind' && !cols.includes(c))
   if (missing.length) throw new ApiError('invalid_input', `the CSV header lacks column(s): ${missing.join(', ')}`)
   const problems: string[] = []
   const items: Omit<CatalogueItem, 'version'>[] = []
@@ -48,11 +49,12 @@ export function parseCatalogueCsv(text: string): Omit<CatalogueItem, 'version'>[
       code: get('code'), name: get('name'), department: get('department'), level: get('level'), kind: get('kind'),
       legalDays: Number(get('legalDays')), promisedDays: Number(get('promisedDays')),
       materials: get('materials').split(/[;；]/).map((m) => m.trim()).filter(Boolean)
-        .map((m) => ({ name: m.replace(/\*$/, '').trim(), required: m.endsWith('*') })),
+        .map((m) => ({ name: m.replace(/\*\+?$/, '').trim(), required: /\*\+?$/.test(m), ...(m.endsWith('*+') ? { deferrable: true } : {}) })),
       fee: get('fee') || undefined,
       online: /^(true|1|yes|是)$/i.test(get('online')),
       maxVisits: get('maxVisits') === '' ? undefined : Number(get('maxVisits')),
       pinyin: get('pinyin') || undefined,
+      resultKind: get('resultKind') || undefined,
       retired: false,
     }
     const p = CatalogueItemInputSchema.safeParse(raw)

@@ -12,7 +12,7 @@ import { levelName } from '../lib/format.js'
 export async function render({ code }) {
   if (ctx.user.role !== 'admin') throw new Error(t('err.adminOnly'))
   const old = code ? await api('GET', '/api/catalogue/items/' + encodeURIComponent(code)) : null
-  const v = old ?? { code: '', name: '', department: '', level: 'village', kind: 'instant', legalDays: 0, promisedDays: 0, materials: [{ name: '', required: true }], fee: '不收费', online: false, maxVisits: 1, pinyin: '' }
+  const v = old ?? { code: '', name: '', department: '', level: 'village', kind: 'instant', legalDays: 0, promisedDays: 0, materials: [{ name: '', required: true }], fee: '不收费', online: false, maxVisits: 1, pinyin: '', resultKind: 'licence' }
 
   const f = {
     code: h('input', { type: 'text', id: 'it-code', value: v.code, readOnly: !!old, class: 'mono', autofocus: !old }),
@@ -20,6 +20,7 @@ export async function render({ code }) {
     pinyin: h('input', { type: 'text', id: 'it-pinyin', value: v.pinyin ?? '', class: 'mono' }),
     department: h('input', { type: 'text', id: 'it-department', value: v.department }),
     level: h('select', { id: 'it-level' }, P.LEVELS.map((l) => h('option', { value: l, selected: v.level === l }, levelName(l)))),
+    resultKind: h('select', { id: 'it-resultKind' }, P.RESULT_KINDS.map((k) => h('option', { value: k, selected: (v.resultKind ?? 'licence') === k }, t('resultKind.' + k)))),
     kind: h('select', { id: 'it-kind' }, ['instant', 'promised'].map((k) => h('option', { value: k, selected: v.kind === k }, t('kind.' + k)))),
     promisedDays: h('input', { type: 'number', id: 'it-promisedDays', min: '0', max: '365', value: String(v.promisedDays) }),
     legalDays: h('input', { type: 'number', id: 'it-legalDays', min: '0', max: '365', value: String(v.legalDays) }),
@@ -39,6 +40,8 @@ export async function render({ code }) {
   const drawMats = () => mount(matBox, mats.map((m, i) => h('div', { class: 'mrow' },
     h('input', { type: 'text', value: m.name, 'aria-label': t('cat.matName', { n: i + 1 }), oninput: (e) => (m.name = e.target.value) }),
     h('label', { class: 'check' }, h('input', { type: 'checkbox', checked: m.required, onchange: (e) => (m.required = e.target.checked) }), t('mat.required')),
+    // 容缺: a required material the window may take the case without, on a commitment.
+    h('label', { class: 'check' }, h('input', { type: 'checkbox', checked: !!m.deferrable, dataset: { deferrable: String(i) }, onchange: (e) => (m.deferrable = e.target.checked) }), t('mat.deferrable')),
     h('button', { class: 'btn ghost small', type: 'button', 'aria-label': t('cat.matRemove', { n: i + 1 }), onclick: () => (mats.splice(i, 1), drawMats()) }, t('cat.remove')))),
   h('button', { class: 'btn secondary small', type: 'button', onclick: () => {
     mats.push({ name: '', required: true })
@@ -56,7 +59,8 @@ export async function render({ code }) {
       code: f.code.value.trim(), name: f.name.value.trim(), department: f.department.value.trim(), level: f.level.value, kind: f.kind.value,
       legalDays: Number(f.legalDays.value), promisedDays: Number(f.promisedDays.value), fee: f.fee.value.trim() || undefined,
       online: f.online.checked, maxVisits: Number(f.maxVisits.value), pinyin: f.pinyin.value.trim().toLowerCase() || undefined,
-      materials: mats.filter((m) => m.name.trim()).map((m) => ({ name: m.name.trim(), required: m.required })),
+      materials: mats.filter((m) => m.name.trim()).map((m) => ({ name: m.name.trim(), required: m.required, deferrable: m.required && !!m.deferrable })),
+      resultKind: f.resultKind.value,
     }
     if (!old && item.code && (await api('GET', '/api/catalogue/items/' + encodeURIComponent(item.code)).then(() => true, () => false))) {
       errs.code.textContent = t('cat.codeTaken', { code: item.code })
@@ -106,6 +110,7 @@ export async function render({ code }) {
           field('department', t('cat.department')),
           field('level', t('cat.level')),
           field('kind', t('cat.kind')),
+          field('resultKind', t('cat.resultKind'), t('cat.resultKindHint')),
           field('promisedDays', t('cat.promisedDays'), t('cat.promisedHint')),
           field('legalDays', t('cat.legalDays')),
           field('fee', t('cat.fee')),

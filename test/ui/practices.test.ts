@@ -68,6 +68,13 @@ async function openCase(node: UiNode, user: string, id: string) {
   return p
 }
 
+/** On an open case page: opens the form of `type`, lets `fill` complete it, and confirms it. */
+async function record(p: Page, type: string, fill: () => Promise<unknown> = async () => {}) {
+  await p.click(`[data-action=${type}]`)
+  await fill()
+  await p.click(`[data-confirm=${type}]`)
+}
+
 describe('不予受理 at the township, seen at the village', () => {
   it('refuses a case not yet accepted, with the reason; the village sees it, nothing follows, statistics count it', async () => {
     const id = await takeInForTownship('T-002', ['高龄津贴申请表', '居民身份证', '户口簿', '惠农补贴一卡通或社会保障卡'], applicant('王大爷', '13600000021'))
@@ -126,8 +133,7 @@ describe('容缺受理: taken in without a deferrable material, completed later'
     const tw = await openCase(township, '周窗口', id)
     expect(await text(tw.page, '[data-owed]')).toContain('尚欠 惠农补贴一卡通或社会保障卡')
     expect(await text(tw.page, '[data-owed]')).toContain('本人承诺五个工作日内补交社会保障卡复印件')
-    await tw.page.click('[data-action=accepted]')
-    await tw.page.click('[data-confirm=accepted]')
+    await record(tw.page, 'accepted')
     await tw.page.waitForSelector('.pill.big[data-status=accepted]')
     // Accepted, but the approval waits for what is owed.
     expect((await tw.page.getAttribute('[data-actions]', 'data-actions'))!.split(' ')).not.toContain('approved')
@@ -147,8 +153,7 @@ describe('容缺受理: taken in without a deferrable material, completed later'
 
     // Back at the township, the approval is offered now.
     await tw.page.waitForSelector('[data-actions~=approved]', { timeout: 60_000 })
-    await tw.page.click('[data-action=approved]')
-    await tw.page.click('[data-confirm=approved]')
+    await record(tw.page, 'approved')
     await tw.page.waitForSelector('.pill.big[data-status=approved]')
     // A benefit's words: 已办结, not 准予许可.
     expect(await text(tw.page, '.pill.big')).toBe('已办结')
@@ -170,8 +175,7 @@ describe('差评整改: a bad rating, rectified at the handling unit, closed by 
     const vg = await openCase(village, '李代办', id)
     // No rating before delivery.
     expect((await vg.page.getAttribute('[data-actions]', 'data-actions'))!.split(' ')).not.toContain('rated')
-    await vg.page.click('[data-action=delivered]')
-    await vg.page.click('[data-confirm=delivered]')
+    await record(vg.page, 'delivered')
     await vg.page.waitForSelector('.pill.big[data-status=delivered]')
     // The agent turns the screen: the applicant taps a face.
     await vg.page.click('[data-action=rated]')
@@ -189,9 +193,7 @@ describe('差评整改: a bad rating, rectified at the handling unit, closed by 
     await eventually(async () => (await staffApi('GET', `/api/cases/${id}`)).rectification?.status === 'open', 60_000, 'the rectification at the township')
     const tw = await openCase(township, '周窗口', id)
     expect(await text(tw.page, '[data-rectification=open]')).toContain('请于')
-    await tw.page.click('[data-action=rectified]')
-    await tw.page.fill('#act-note', '已核实：材料一次性告知不到位。已对窗口人员批评教育，并电话向申请人致歉。')
-    await tw.page.click('[data-confirm=rectified]')
+    await record(tw.page, 'rectified', () => tw.page.fill('#act-note', '已核实：材料一次性告知不到位。已对窗口人员批评教育，并电话向申请人致歉。'))
     await tw.page.waitForSelector('[data-rectification=replied]')
     // Staff do not check their own rectification.
     expect(await tw.page.getAttribute('[data-actions]', 'data-actions')).toBe('')
@@ -199,9 +201,7 @@ describe('差评整改: a bad rating, rectified at the handling unit, closed by 
 
     // The supervisor checks it.
     const sup = await openCase(township, '钱监督', id)
-    await sup.page.click('[data-action=rectification-checked]')
-    await sup.page.check('[data-passed=true]')
-    await sup.page.click('[data-confirm=rectification-checked]')
+    await record(sup.page, 'rectification-checked', () => sup.page.check('[data-passed=true]'))
     await sup.page.waitForSelector('[data-rectification=closed]')
     await shot(sup.page, 'practices-11-supervisor-closed')
 
@@ -214,6 +214,9 @@ describe('差评整改: a bad rating, rectified at the handling unit, closed by 
     await sup.page.waitForSelector('tfoot [data-col=badRatings]')
     expect(await text(sup.page, 'tfoot [data-col=badRatings]')).toBe('1')
     expect(await text(sup.page, 'tfoot [data-col=rectificationRate]')).toBe('100.0%')
+    expect(await sup.page.getAttribute('[data-kpi=badRatings]', 'data-value')).toBe('1')
+    expect(await sup.page.getAttribute('[data-kpi=rectificationRate]', 'data-value')).toBe('1')
+    expect(await sup.page.getAttribute('[data-kpi=rectOverdue]', 'data-value')).toBe('0')
     await shot(sup.page, 'practices-12-township-dashboard')
     for (const p of [vg, tw, sup]) expect(p.errors).toEqual([])
   }, 300_000)

@@ -138,7 +138,12 @@ export async function render(_params, query) {
         kpi('earlyRate', t('dash.k.early'), pct(tot.earlyRate), tot.earlyRate, null, true),
         kpi('satisfactionRate', t('dash.k.satisfaction'), pct(tot.satisfactionRate), tot.satisfactionRate, t('dash.k.ratings', { n: tot.ratings.reduce((a, b) => a + b, 0) }), true),
         kpi('overdue', t('dash.k.overdue'), String(tot.overdue), tot.overdue, t('dash.k.overdueSub'), false, tot.overdue ? 'bad' : 'good'),
-        kpi('dueSoon', t('dash.k.dueSoon'), String(tot.dueSoon), tot.dueSoon, t('dash.k.dueSoonSub'), false, tot.dueSoon ? 'warn' : 'good')),
+        kpi('dueSoon', t('dash.k.dueSoon'), String(tot.dueSoon), tot.dueSoon, t('dash.k.dueSoonSub'), false, tot.dueSoon ? 'warn' : 'good'),
+        // 差评整改 and 容缺 (issue 9); a node not counting them yet answers none.
+        kpi('badRatings', t('dash.col.badRatings'), String(tot.badRatings ?? 0), tot.badRatings ?? 0, t('dash.k.rectifiedSub', { n: tot.rectified ?? 0 }), false, tot.badRatings ? 'warn' : 'good'),
+        kpi('rectificationRate', t('dash.col.rectificationRate'), pct(tot.rectificationRate ?? null), tot.rectificationRate ?? null, null, true),
+        kpi('rectOverdue', t('dash.col.rectOverdue'), String(tot.rectOverdue ?? 0), tot.rectOverdue ?? 0, t('dash.k.rectOverdueSub'), false, tot.rectOverdue ? 'bad' : 'good'),
+        kpi('deferred', t('dash.col.deferred'), String(tot.deferred ?? 0), tot.deferred ?? 0, t('dash.k.deferredSub', { n: tot.refused ?? 0 }))),
       h('div', { class: 'charts' },
         chartCard(t('dash.chartDay'), byDay.rows.length ? chartEls.day : emptyChart(t('dash.noData'))),
         chartCard(t('dash.chartRank'), anyRated ? chartEls.rank : emptyChart(t('dash.noRatings')), anyRated ? rankList(byChild.rows) : null),

@@ -3,7 +3,8 @@
  * decides township matters) and village 长青村 under it (the window). 不予受理 at the township,
  * seen at the village; a 容缺 case taken in without a deferrable material, supplied later at the
  * village and only then approved at the township; a 差评 given by the applicant on the screen the
- * agent turns to them, rectified at the township and closed by its supervisor, on the dashboard.
+ * agent turns to them, rectified at the township and closed by its supervisor, on the dashboard;
+ * a rating given by the applicant on the public page.
  */
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -122,7 +123,8 @@ describe('容缺受理: taken in without a deferrable material, completed later'
     expect(await text(agent.page, '[data-deferrable]')).toBe('惠农补贴一卡通或社会保障卡')
     await agent.page.check('#defer-on')
     await agent.page.fill('#defer-commitment', '本人承诺五个工作日内补交社会保障卡复印件')
-    expect(await text(agent.page, '#mat-tally')).not.toContain('惠农补贴')
+    // Not missing, but named as deferred.
+    expect(await text(agent.page, '#mat-tally')).toBe('3 项必需材料已收齐 · 容缺：惠农补贴一卡通或社会保障卡')
     await shot(agent.page, 'practices-04-village-intake-deferred')
     await agent.page.click('[data-action=submit-intake]')
     await agent.page.waitForSelector('.receipt [data-field=case-id]')
@@ -219,5 +221,30 @@ describe('差评整改: a bad rating, rectified at the handling unit, closed by 
     expect(await sup.page.getAttribute('[data-kpi=rectOverdue]', 'data-value')).toBe('0')
     await shot(sup.page, 'practices-12-township-dashboard')
     for (const p of [vg, tw, sup]) expect(p.errors).toEqual([])
+  }, 300_000)
+})
+
+describe('好差评 on the public page', () => {
+  it('the applicant looks up the delivered case by number and phone and taps a face; the window records it in their name', async () => {
+    const agentApi = await apiAs(village.url, '李代办')
+    const made = await agentApi('POST', '/api/cases', { itemCode: 'V-001', applicant: applicant('孙阿姨', '13600000051'), materials: ['居民身份证', '户口簿'] })
+    await agentApi('POST', `/api/cases/${made.id}/events`, { type: 'approved' })
+    await agentApi('POST', `/api/cases/${made.id}/events`, { type: 'delivered' })
+    const pub = await openPage(browser, village.url, `#/progress?id=${made.id}`)
+    opened.push(pub.context)
+    await pub.page.waitForSelector('#pg-phone')
+    await pub.page.fill('#pg-phone', '136 0000 0051')
+    await pub.page.click('form button[type=submit]')
+    await pub.page.waitForSelector('[data-public-rating] .face-btn')
+    // A certificate's words: 已领取 once handed over.
+    expect(await text(pub.page, '[data-result=found] .pill')).toBe('已领取')
+    await pub.page.click('[data-public-rating] [data-rating="5"]')
+    await shot(pub.page, 'practices-13-public-rating')
+    await pub.page.click('[data-public-rating] [data-confirm=rated]')
+    await pub.page.waitForSelector('[data-rate-thanks="5"]')
+    const c = await agentApi('GET', `/api/cases/${made.id}`)
+    expect(c.rating).toBe(5)
+    expect(c.events.at(-1)).toMatchObject({ type: 'rated', author: VILLAGE, user: '申请人（网上评价）' })
+    expect(pub.errors).toEqual([])
   }, 300_000)
 })

@@ -56,7 +56,8 @@ export async function render({ code }) {
     const left = need.filter((b) => !b.box.checked && !owed.includes(b.m.name))
     mount(tally, left.length
       ? h('span', { class: 'left' }, t('intake.stillMissing', { n: left.length, list: left.map((b) => b.m.name).join('、') }))
-      : h('span', { class: 'done' }, t('intake.allRequired', { n: need.length })))
+      : [h('span', { class: 'done' }, t('intake.allRequired', { n: need.length - owed.length })),
+        owed.length ? h('span', { class: 'left', dataset: { deferred: '' } }, ' · ' + t('intake.deferred', { list: owed.join('、') })) : null])
   }
   tallyNow()
 

@@ -98,6 +98,19 @@ describe('names, not codes', () => {
     expect(receipt).not.toMatch(CODES)
     await shot(agent.page, 'names-01-village-receipt')
 
+    // With a public address (`tongban start --public-url`, in /healthz) the receipt prints it.
+    const pub = await page(village.url)
+    await pub.page.route('**/healthz', async (route) => {
+      const res = await route.fetch()
+      await route.fulfill({ response: res, json: { ...(await res.json()), publicUrl: 'https://zwfw.example.gov.cn' } })
+    })
+    await pub.page.reload()
+    await uiLogin(pub.page, 'agent7')
+    await pub.page.goto(`${village.url}/#/receipt/${localCase}`)
+    await pub.page.waitForSelector('.receipt [data-field=lookup-url]', { timeout: 60_000 })
+    expect(await pub.page.locator('.receipt [data-field=lookup-url]').textContent()).toBe('https://zwfw.example.gov.cn/#/progress')
+    await shot(pub.page, 'names-01b-village-receipt-public-url')
+
     // A township matter by the API, for the statistics below.
     const t = await as('POST', '/api/cases', {
       itemCode: 'T-002', materials: (await as('GET', '/api/catalogue/items/T-002')).materials.filter((m: any) => m.required).map((m: any) => m.name),

@@ -148,7 +148,7 @@ function renderHeader(route) {
           h('span', { class: 'brand-name' }, node.name + ' · ' + t('unit.' + node.level)),
           h('span', { class: 'brand-sub' }, `${t('app.full')} · ${levelName(node.level)} · ${node.code}`))),
       h('div', { class: 'userbox' },
-        h('span', { class: 'who' }, user.name, h('small', null, roleName(user.role))),
+        h('span', { class: 'who', title: user.name }, user.displayName || user.name, h('small', null, roleName(user.role))),
         langButton('btn-top'),
         h('a', { class: 'btn-top', href: '#/password', dataset: { nav: 'password' } }, t('nav.password')),
         h('button', { class: 'btn-top', type: 'button', onclick: logout, dataset: { action: 'logout' } }, t('nav.logout')))),
@@ -180,7 +180,7 @@ async function logout() {
 /** After a successful login (the login page calls this). */
 export async function loggedIn(s) {
   session.set(s)
-  ctx.user = { name: s.name, role: s.role }
+  ctx.user = { name: s.name, role: s.role, displayName: s.displayName ?? null }
   await loadCalendars().catch(() => {})
   void loadUnits().then(renderBanner) // names of the units of the tree, for every page (never throws)
   const after = sessionStorage.getItem('tongban.after')

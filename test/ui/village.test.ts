@@ -132,7 +132,9 @@ describe('village agent point UI', () => {
     await pub.click('button[type=submit]')
     await pub.waitForSelector('[data-result=found]')
     const found = (await pub.locator('[data-result=found]').textContent())!
-    expect(found).toContain('已出件')
+    // 居住证明 is a certificate (resultKind): handed over, it reads 已领取, and its applicant has rated it.
+    expect(found).toContain('已领取')
+    expect(found).toContain('已评价')
     expect(found).toContain('居住证明')
     expect(found).not.toContain('王秀英')
     await shot(pub, 'village-14-progress-found')

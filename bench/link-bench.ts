@@ -14,6 +14,8 @@ import { startLinkEmulator, type LinkEmulator } from '../test/tools/link-emulato
 import { eventually, login, type Remote } from '../test/helpers/remote.ts'
 import { benchNode, BENCH_PASSWORD } from './lib/tree-procs.ts'
 import { intakeBody, makeCases, rawJsonBytes } from './lib/cases.ts'
+import { residentIdCheck } from '../protocol/people.ts'
+const withCheck = (first17: string) => first17 + residentIdCheck(first17)
 
 const RATE = 100_000
 const RTT = 600
@@ -21,7 +23,7 @@ const LOSS = 0.02
 const SIZES = (process.env.BENCH_N ?? '100,1000,5000').split(',').map(Number)
 
 function applicantFor(i: number) {
-  return { name: `村民${i}`, idType: 'resident-id', idNumber: `51130219${String(50 + (i % 50)).padStart(2, '0')}0101${String(i % 10000).padStart(4, '0')}`, phone: `139${String(i).padStart(8, '0')}` }
+  return { name: `村民${i}`, idType: 'resident-id', idNumber: withCheck(`51130219${String(50 + (i % 50)).padStart(2, '0')}0101${String(i % 1000).padStart(3, '0')}`), phone: `139${String(i).padStart(8, '0')}` }
 }
 
 async function intakeMany(agent: Remote, n: number, concurrency = 8): Promise<number> {

@@ -23,6 +23,8 @@ import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { Client, load, median, quantile, type LoadResult, type Req } from './lib/http-load.ts'
 import { readMem, ROOT, sampleMemDuring, settledMem, startProc, stopProc, userAdd, type BenchProc, type NodeSpec } from './lib/node-proc.ts'
+import { residentIdCheck } from '../protocol/people.ts'
+const withCheck = (first17: string) => first17 + residentIdCheck(first17)
 
 const env = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d)
 const N = env('BENCH_N', 2000)
@@ -65,7 +67,7 @@ function applicant(i: number) {
   return {
     name: `村民${i}`,
     idType: 'resident-id',
-    idNumber: `511302${birthYear}0${1 + (i % 9)}1${i % 10}${seq}${i % 11 === 10 ? 'X' : i % 10}`,
+    idNumber: withCheck(`511302${birthYear}0${1 + (i % 9)}1${i % 10}${seq}`),
     phone: `139${String(i).padStart(8, '0')}`,
   }
 }

@@ -133,7 +133,7 @@ describe('per-link quotas', () => {
     const seeded = cases(ids['203'], 1, REPAIR_PAGE * 3).map(({ docId, update }) => ({ docId, update }))
     await town.node.docs.applyBatch(seeded, 'local')
     for (const { docId } of seeded) {
-      await town.node.db.query('INSERT INTO doc_routes (doc_id, origin_code, handler_code) VALUES ($1, $2, $3) ON CONFLICT (doc_id) DO NOTHING', [docId, v, TOWN])
+      await town.node.db.query('INSERT INTO doc_routes (doc_id, origin_code, handler_code, handlers) VALUES ($1, $2, $3, ARRAY[$3]) ON CONFLICT (doc_id) DO NOTHING', [docId, v, TOWN])
     }
     const first = await open('203', childHello(v, 'epoch-one'))
     first.ws.close()

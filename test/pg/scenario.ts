@@ -8,6 +8,8 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Hono } from 'hono'
 import { request, type Client } from '../helpers/node.ts'
+import { residentIdCheck } from '../../protocol/people.ts'
+const withCheck = (first17: string) => first17 + residentIdCheck(first17)
 
 /**
  * The bound on one test of this folder: each starts a PostgreSQL server, PGlite stores or node
@@ -61,7 +63,7 @@ export interface Step {
   body: unknown
 }
 
-const applicant = (n: number) => ({ name: `申请人${n}`, idType: 'resident-id', idNumber: `5113021980010${String(n).padStart(4, '0')}X`, phone: `1380000${String(n).padStart(4, '0')}` })
+const applicant = (n: number) => ({ name: `申请人${n}`, idType: 'resident-id', idNumber: withCheck(`5113021980010${String(n).padStart(4, '0')}`), phone: `1380000${String(n).padStart(4, '0')}` })
 
 /**
  * Runs the script against `app` (a county node whose catalogue is CATALOGUE and which has an

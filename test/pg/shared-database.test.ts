@@ -19,6 +19,8 @@ import { eventually, login } from '../helpers/remote.ts'
 import { tempDir } from '../helpers/template.ts'
 import { START_TIMEOUT_MS } from '../helpers/process.ts'
 import { CATALOGUE, PG_TEST_TIMEOUT_MS, writeCatalogue } from './scenario.ts'
+import { residentIdCheck } from '../../protocol/people.ts'
+const withCheck = (first17: string) => first17 + residentIdCheck(first17)
 
 const CITY = '511300000000'
 let tmp: ReturnType<typeof tempDir>
@@ -26,7 +28,7 @@ let server: PgServer | null = null
 const opened: TongbanNode[] = []
 const procs: ChildProcess[] = []
 
-const applicant = (n: number) => ({ name: `共享${n}`, idType: 'resident-id', idNumber: `5113001990010${String(n).padStart(4, '0')}X`, phone: `1390000${String(n).padStart(4, '0')}` })
+const applicant = (n: number) => ({ name: `共享${n}`, idType: 'resident-id', idNumber: withCheck(`5113001990010${String(n).padStart(4, '0')}`), phone: `1390000${String(n).padStart(4, '0')}` })
 const cityItem = CATALOGUE.items.find((i) => i.level === 'city')!
 const required = cityItem.materials.filter((m) => m.required).map((m) => m.name)
 

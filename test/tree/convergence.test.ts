@@ -18,6 +18,9 @@ import { eventually, login, type Remote } from '../helpers/remote.ts'
 import { tempDir } from '../helpers/template.ts'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { residentIdCheck } from '../../protocol/people.ts'
+/** A valid resident id number (GB 11643) from its first 17 digits. */
+const withCheck = (first17: string) => first17 + residentIdCheck(first17)
 
 const SPECS: TreeNodeSpec[] = [
   { level: 'city', code: '511300000000', name: '市' },
@@ -120,7 +123,7 @@ async function runSeed(seed: number): Promise<void> {
       const handlerCode = rand() < 0.4 ? pick(elsewhere).code : undefined
       const res = await (await client(origin.code))('POST', '/api/cases', {
         itemCode: item.code, handlerCode,
-        applicant: { name: `申请人${seed}-${step}`, idType: 'resident-id', idNumber: `5113021990${String(seed % 100).padStart(2, '0')}${String(step).padStart(5, '0')}X`, phone: '13800000000' },
+        applicant: { name: `申请人${seed}-${step}`, idType: 'resident-id', idNumber: withCheck(`5113021990${String(seed % 100).padStart(2, '0')}${String(step).padStart(5, '0')}`), phone: '13800000000' },
         materials: item.materials.filter((m: any) => m.required).map((m: any) => m.name),
       })
       expect(res.status, JSON.stringify(res.body)).toBe(201)

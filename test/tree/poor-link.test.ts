@@ -17,6 +17,8 @@ import { startLinkEmulator, type LinkEmulator } from '../tools/link-emulator.ts'
 import { eventually, login, type Remote } from '../helpers/remote.ts'
 import { tempDir } from '../helpers/template.ts'
 import { writeFileSync } from 'node:fs'
+import { residentIdCheck } from '../../protocol/people.ts'
+const withCheck = (first17: string) => first17 + residentIdCheck(first17)
 
 const tmp = tempDir('tongban-poor-')
 const N = Number(process.env.TONGBAN_POOR_N ?? 1000)
@@ -42,7 +44,7 @@ async function intake(n: number, tag: string): Promise<string[]> {
   for (let i = 0; i < n; i++) {
     const r = await agent('POST', '/api/cases', {
       itemCode: item.code, materials,
-      applicant: { name: `${tag}申请人${i}`, idType: 'resident-id', idNumber: `51130219900101${String(i).padStart(4, '0')}`, phone: `139${String(i).padStart(8, '0')}` },
+      applicant: { name: `${tag}申请人${i}`, idType: 'resident-id', idNumber: withCheck(`5113021990010${String(i).padStart(4, '0')}`), phone: `139${String(i).padStart(8, '0')}` },
     })
     expect(r.status).toBe(201)
     ids.push(r.body.id)

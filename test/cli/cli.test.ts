@@ -163,6 +163,17 @@ describe('a village node from the CLI, with the sample catalogue', { timeout: 60
     expect(held.createdBy).toBe('李秀兰（agent2）')
     expect(held.events[0].user).toBe('李秀兰（agent2）')
     expect(existsSync(join(spec.data, 'user-requests'))).toBe(true)
+    // A request file is checked like a body: a forged role or a hash with a huge scrypt cost (every
+    // login would exhaust memory) is answered with why, and nothing is added.
+    const { leaveUserRequest, awaitUserAnswer } = await import('../../nodes/core/services/user-requests.ts')
+    for (const [forged, why] of [
+      [{ name: 'boss', role: 'root', passwordHash: 'x' }, /role/],
+      [{ name: 'boss', role: 'admin', passwordHash: 'scrypt$1048576$8$1$CAcfZRDSFY2Rq+Gug/XnOA==$yz0BWTcOW+YKa7Feri0EHv7Et2YadDBi1zwADu4PoHc=' }, /password hash/],
+    ] as const) {
+      const answer = await awaitUserAnswer(leaveUserRequest(spec.data, forged as never), 60_000)
+      expect(answer).toMatchObject({ ok: false, message: expect.stringMatching(why) })
+    }
+    expect((await agent2('GET', '/api/users/me')).status).toBe(200)
     taken.third = held
   })
 

@@ -6,17 +6,17 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Role } from '../../../protocol/index.ts'
-import { ApiError } from '../errors.ts'
-import type { UserService } from './users.ts'
+import { z } from 'zod'
+import { ApiError, parseOr400 } from '../errors.ts'
+import { NewUserSchema, PASSWORD_HASH_RE, ProfileSchema, type UserService } from './users.ts'
 
-export interface UserRequest {
-  name: string
-  role: Role
-  passwordHash: string
-  displayName?: string | null
-  phone?: string | null
-}
+/** A request file, checked like any body: the node reads it from disk, not from `tongban user add` directly. */
+const UserRequestSchema = z.object({
+  name: NewUserSchema.shape.name,
+  role: NewUserSchema.shape.role,
+  passwordHash: z.string().regex(PASSWORD_HASH_RE, 'not a password hash this node makes'),
+}).extend(ProfileSchema.shape)
+export type UserRequest = z.input<typeof UserRequestSchema>
 
 /** What the node answered: the user added, or the message why not. */
 export type UserRequestAnswer = { ok: true } | { ok: false; message: string }
@@ -63,7 +63,7 @@ export function watchUserRequests(dataDir: string, users: UserService, log: (lin
         const file = join(dir, f)
         let answer: UserRequestAnswer
         try {
-          const req = JSON.parse(readFileSync(file, 'utf8')) as UserRequest
+          const req = parseOr400(UserRequestSchema, JSON.parse(readFileSync(file, 'utf8')), 'user request')
           await users.insert(req)
           answer = { ok: true }
           log(`user ${req.name} (${req.role}) added by tongban user add`)

@@ -74,6 +74,9 @@ export interface UserRow extends Profile {
   passwordChangedAt: string | null
 }
 
+/** A hash `hashPassword` makes, with this node's parameters (a hash from a file is checked against it: a huge N would make every login exhaust memory). */
+export const PASSWORD_HASH_RE = new RegExp(`^scrypt\\$${PARAMS.N}\\$${PARAMS.r}\\$${PARAMS.p}\\$[A-Za-z0-9+/]{22}==\\$[A-Za-z0-9+/]{43}=$`)
+
 export async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(16)
   const key = await kdf.scrypt(password, salt, 32, PARAMS)

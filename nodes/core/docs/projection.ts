@@ -6,8 +6,7 @@ import type * as Y from 'yjs'
 import { isInSubtree, localDate, routeOf, type Calendar, type DirectoryEntry, type WorkingDays } from '../../../protocol/index.ts'
 import type { Queryable } from '../store/db.ts'
 import type { Trust } from '../trust/trust.ts'
-import { readVerified } from './case-doc.ts'
-import { foldCase } from '../../../protocol/index.ts'
+import { foldDoc } from './case-doc.ts'
 import { readEntries } from './directory-doc.ts'
 import { readCalendars, readItems } from './catalogue-doc.ts'
 import type { Projector } from './doc-store.ts'
@@ -45,13 +44,11 @@ export function makeProjector(hooks: ProjectionHooks): Projector {
  */
 async function projectCase(doc: Y.Doc, tx: Queryable, days: WorkingDays, trust: Trust): Promise<{ widened: boolean } | undefined> {
   // No application yet (events arrived first: projected when it comes), or not the origin's.
-  const held = readVerified(doc, trust)
+  const held = foldDoc(doc, trust, days)
   if (!held) return
-  const { app } = held
-  const f = foldCase(app, held.events, days)
-  f.flagged.unshift(...held.rejected)
+  const { app, folded: f } = held
   // The path (every handler a signed transfer named) routes the document; the fold's handler decides it.
-  const route = routeOf(app, held.events)
+  const route = routeOf(app, f.events)
   const handler = f.handlerCode ?? app.handlerCode
   // One round trip for the route, the case row and its events: PGlite's cost is per statement.
   const [r] = await tx.query<{ before: number | null }>(

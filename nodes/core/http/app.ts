@@ -14,6 +14,7 @@ import { casesRoutes } from './routes-cases.ts'
 import { catalogueRoutes } from './routes-catalogue.ts'
 import { loginRoute, logoutRoute, statsRoutes, unitsRoutes, usersRoutes } from './routes-misc.ts'
 import { publicRoutes } from './routes-public.ts'
+import { prereviewRoutes, publicPrereviewRoutes } from './routes-prereview.ts'
 import { uiRoutes } from './routes-ui.ts'
 
 export interface AppExtras {
@@ -35,6 +36,7 @@ export function createApp(node: TongbanNode, extras: AppExtras = {}): Hono<AppEn
   )
   app.route('/api/login', loginRoute)
   app.route('/api/public', publicRoutes())
+  app.route('/api/public', publicPrereviewRoutes())
   app.use('/api/*', requireUser)
   app.route('/api/logout', logoutRoute)
   app.route('/api/catalogue', catalogueRoutes)
@@ -42,6 +44,7 @@ export function createApp(node: TongbanNode, extras: AppExtras = {}): Hono<AppEn
   app.route('/api/stats', statsRoutes)
   app.route('/api/users', usersRoutes)
   app.route('/api/units', unitsRoutes)
+  app.route('/api/prereviews', prereviewRoutes)
   app.route('/', uiRoutes)
   extras.extend?.(app)
 

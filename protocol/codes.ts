@@ -48,6 +48,10 @@ export const LINK_FRAME_TYPES = {
   error: 8,
   /** One piece of a message larger than a frame (a big sync-step2), reassembled by the receiver. */
   chunk: 9,
+  /** A question to the peer (its JSON body: protocol/progress.ts), with the asker's id for the answer. */
+  ask: 10,
+  /** The answer to an ask, carrying its id. */
+  answer: 11,
 } as const
 export type LinkFrameType = keyof typeof LINK_FRAME_TYPES
 

@@ -1,16 +1,20 @@
 /**
  * The public progress lookup (办件进度查询), no login: an applicant gives the case number from
- * the acceptance receipt and the phone number given at intake, and learns the status and due
- * date — nothing else, no name, no materials. A wrong phone and an unknown case answer with the
+ * the acceptance receipt and the phone number given at intake, and learns the status, the due
+ * date, what to bring for a correction and the reason of a refusal — nothing personal, no name,
+ * no materials held (protocol/progress.ts). Any node answers for any case of its subtree: one it
+ * does not hold is asked of the child on the way to the window that took it in. A wrong phone and an unknown case answer with the
  * same 404 and the same message, so the lookup cannot be used to learn which numbers exist; a
  * per-address limit keeps anyone from trying many lookups, and a per-case limit keeps anyone
  * (from however many addresses) from trying phone numbers against one case.
  */
-import { createHash, timingSafeEqual } from 'node:crypto'
 import { Hono, type Context } from 'hono'
 import { z } from 'zod'
-import { CaseIdSchema, type CaseStatus, type ResultKind } from '../../../protocol/index.ts'
+import { CaseIdSchema, type LinkAnswer, type PublicProgress } from '../../../protocol/index.ts'
 import { ApiError, parseOr400 } from '../errors.ts'
+import { phoneHash } from '../services/progress.ts'
+
+export { samePhone } from '../services/progress.ts'
 import { minutesOf, Throttle } from '../services/throttle.ts'
 import { clientAddress } from './address.ts'
 import { jsonBody } from './body.ts'
@@ -20,19 +24,6 @@ export const ProgressQuerySchema = z.object({
   id: CaseIdSchema,
   phone: z.string().trim().regex(/^(?=(?:\D*\d){5})[0-9+\- ]{5,20}$/, '手机号至少 5 位数字 (a phone number has at least 5 digits; 5–20 characters of digits, +, - and spaces)'),
 })
-
-/** What the lookup shows: the case number, the item, its status and due date. */
-export interface PublicProgress {
-  id: string
-  itemName: string
-  status: CaseStatus
-  dueDate: string | null
-  /** The item's kind of result, for the words of its outcome (protocol/outcomes.ts). */
-  resultKind: ResultKind
-  /** May the applicant rate it here now: delivered, not yet rated, and this node is the window that took it in. */
-  ratable: boolean
-  rated: boolean
-}
 
 /** `POST /api/public/rating`: the applicant's own rating (好差评), given the case number and phone. */
 export const PublicRatingSchema = ProgressQuerySchema.extend({
@@ -45,26 +36,9 @@ export const APPLICANT_USER = '申请人（网上评价）'
 
 const NOT_FOUND = '没有找到与此手机号对应的办件，请核对办件编号和手机号 (no case with this number and phone)'
 
-/** Digits only: "138 0000-0000" and "13800000000" are the same phone. */
-export const phoneDigits = (s: string) => s.replace(/\D/g, '')
-const MIN_DIGITS = 5
-/**
- * The same phone, compared by digits in constant time. A phone with fewer than 5 digits matches
- * nothing (a case stored before intake required them, "- - -", must not match "+++++").
- */
-export function samePhone(stored: string, given: string): boolean {
-  const a = phoneDigits(stored)
-  const b = phoneDigits(given)
-  const same = timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest())
-  return same && a.length >= MIN_DIGITS
-}
-
 /** Lookups allowed per client address per window. */
 const LIMIT = 30
 const WINDOW_MS = 10 * 60_000
-/** Failed lookups (wrong phone) allowed per case number per window, from all addresses together. */
-const CASE_LIMIT = 10
-const CASE_WINDOW_MS = 60 * 60_000
 
 /** Fixed-window counts by client address; an old window is dropped when touched. */
 export class AttemptLimiter {
@@ -87,55 +61,60 @@ function limited(c: Context, waitMs: number, message: string): never {
 }
 
 /**
- * `limiter` counts every lookup per client address; `perCase` counts failed lookups per case
- * number, so rotating addresses does not buy more guesses at one case's phone. Once a case is
- * over its limit even the right phone waits (else the guessing would go on), and an unknown case
- * number is counted just like a known one (so the 429 tells nothing about which numbers exist).
+ * `limiter` counts every lookup per client address; the node's progress lookup counts failed
+ * lookups per case number (services/progress.ts), so rotating addresses does not buy more
+ * guesses at one case's phone. Once a case is over its limit even the right phone waits (else
+ * the guessing would go on), and an unknown case number is counted just like a known one (so the
+ * 429 tells nothing about which numbers exist).
  */
-export function publicRoutes(limiter = new AttemptLimiter(), perCase = new Throttle(CASE_LIMIT, CASE_WINDOW_MS)) {
-  /**
-   * The case with this number and phone, after the limits: both routes count against the same
-   * per-address and per-case limits, so rating is no back door for guessing phones.
-   */
-  async function findCase(c: Context<AppEnv>, read: () => Promise<{ id: string; phone: string }>) {
+export function publicRoutes(limiter = new AttemptLimiter()) {
+  function perAddress(c: Context<AppEnv>): void {
     const from = clientAddress(c.env)
     if (!limiter.take(from)) {
       limited(c, limiter.throttle.blockedFor(from), '查询过于频繁，请十分钟后再试 (too many lookups from this address: try again in ten minutes)')
     }
-    const q = await read()
-    const wait = perCase.blockedFor(q.id)
-    if (wait) {
-      const min = minutesOf(wait)
-      limited(c, wait, `此办件查询失败次数过多，请 ${min} 分钟后再试，或携带受理回执到窗口查询 (too many failed lookups of this case: try again in ${min} min, or ask at the window with your receipt)`)
+  }
+
+  /** The answer as the page reads it: found, or the one 404 for a wrong phone and an unknown number alike. */
+  async function answered(c: Context<AppEnv>, a: LinkAnswer): Promise<PublicProgress> {
+    if (a.outcome === 'found') return a.progress
+    if (a.outcome === 'limited') {
+      const min = minutesOf(a.retryAfterSeconds * 1000)
+      limited(c, a.retryAfterSeconds * 1000, `此办件查询失败次数过多，请 ${min} 分钟后再试，或携带受理回执到窗口查询 (too many failed lookups of this case: try again in ${min} min, or ask at the window with your receipt)`)
     }
-    const view = await c.var.node.cases.get(q.id)
-    if (!view || !samePhone(view.applicant.phone, q.phone)) {
-      perCase.hit(q.id)
-      throw new ApiError('not_found', NOT_FOUND)
+    if (a.outcome === 'unreachable') {
+      const name = await c.var.node.progress.unitName(a.unit)
+      throw new ApiError('unavailable', `暂时联系不上${name}，请稍后再试，或到受理窗口所在网站查询 (${name} cannot be reached now: try again later, or on the site of the window that took the case in)`, { unit: a.unit })
     }
-    return view
+    throw new ApiError('not_found', NOT_FOUND)
+  }
+
+  /** The case held here with this number and phone, after the same limits as the lookup: rating is no back door for guessing phones. */
+  async function ownCase(c: Context<AppEnv>, q: { id: string; phone: string }) {
+    const lookup = c.var.node.progress
+    const a = await lookup.answer({ kind: 'progress', caseId: q.id, phoneHash: phoneHash(q.id, q.phone) })
+    await answered(c, a.outcome === 'found' && a.progress.answeredBy !== c.var.node.config.code ? { outcome: 'not-found' } : a)
+    return (await c.var.node.cases.get(q.id))!
   }
 
   return new Hono<AppEnv>().get('/progress', async (c) => {
-    const view = await findCase(c, async () => parseOr400(ProgressQuerySchema, c.req.query(), 'progress lookup'))
-    const item = await c.var.node.catalogue.get(view.itemCode)
-    const rated = view.rating !== null
-    const out: PublicProgress = {
-      id: view.id, itemName: item?.name ?? view.itemCode, status: view.status, dueDate: view.dueDate, resultKind: item?.resultKind ?? 'licence',
-      rated, ratable: !rated && view.status === 'delivered' && view.originCode === c.var.node.config.code,
-    }
+    perAddress(c)
+    const q = parseOr400(ProgressQuerySchema, c.req.query(), 'progress lookup')
+    const a = await c.var.node.progress.answer({ kind: 'progress', caseId: q.id, phoneHash: phoneHash(q.id, q.phone) })
+    const out = await answered(c, a)
     c.header('cache-control', 'no-store')
     return c.json(out)
   }).post('/rating', async (c) => {
-    let body: z.infer<typeof PublicRatingSchema> | undefined
-    const view = await findCase(c, async () => (body = parseOr400(PublicRatingSchema, await jsonBody(c, 16_384), 'rating')))
+    perAddress(c)
+    const body = parseOr400(PublicRatingSchema, await jsonBody(c, 16_384), 'rating')
+    const view = await ownCase(c, body)
     // The rating is the origin window's event (统一窗口出件: it was handed over there).
     if (view.originCode !== c.var.node.config.code) {
       throw new ApiError('forbidden', '请在受理此件的窗口网站评价（见受理回执） (rate this case on the site of the window that took it in, named on your receipt)')
     }
     if (view.rating !== null) throw new ApiError('conflict', '此办件已评价，谢谢 (this case has already been rated)')
     if (view.status !== 'delivered') throw new ApiError('transition_refused', '办件出件后才能评价 (a rating is given once the result has been handed over)', { status: view.status })
-    const after = await c.var.node.cases.act(view.id, { type: 'rated', rating: body!.rating, comment: body!.comment }, { name: APPLICANT_USER, role: 'agent' })
+    const after = await c.var.node.cases.act(view.id, { type: 'rated', rating: body.rating, comment: body.comment }, { name: APPLICANT_USER, role: 'agent' })
     c.header('cache-control', 'no-store')
     return c.json({ id: after.id, rating: after.rating })
   })

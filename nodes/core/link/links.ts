@@ -122,6 +122,8 @@ export class Links {
   /** Starts dialling the parent, if this node has one configured, and enforcing enrollments. */
   start(): void {
     if (this.parent) this.dial()
+    // The progress lookup asks the child on the way down to a case's window (services/progress.ts).
+    this.node.progress.askChild = (child, ask) => this.children.get(child)?.session.asks.ask(ask) ?? Promise.resolve({ outcome: 'unreachable', unit: child })
     // `tongban child add`/`child revoke` write enrollments.json from another process: watch it,
     // so a revoked or replaced key loses its link at once (4401) and the directory says so.
     watchFile(enrollmentsFile(this.node.config.dataDir), { interval: 500 }, this.onEnrollments)
@@ -359,6 +361,7 @@ export class Links {
 
   async stop(): Promise<void> {
     this.stopped = true
+    this.node.progress.askChild = null
     unwatchFile(enrollmentsFile(this.node.config.dataDir), this.onEnrollments)
     if (this.retry) clearTimeout(this.retry)
     this.probe?.stop()

@@ -1,6 +1,8 @@
 /**
  * Public progress lookup (办件进度查询), no login: case number + the applicant's phone give the
- * status and the due date, nothing more — the old man need not walk to the centre to ask.
+ * status, the due date, what to bring for a correction and why a case was refused — nothing
+ * about the applicant. The old man need not walk to the centre to ask; any node of the tree
+ * answers for the cases below it (the city's site for the whole city).
  */
 import { langButton } from '../app.js'
 import { api, qs } from '../lib/api.js'
@@ -26,7 +28,16 @@ export function render(_params, query) {
         h('dl', { class: 'kv' },
           h('dt', null, t('case.number')), h('dd', { class: 'mono' }, r.id),
           h('dt', null, t('case.status')), h('dd', null, statusPill(r.status, true, r.resultKind)),
-          h('dt', null, t('case.dueDate')), h('dd', { dataset: { field: 'due' } }, r.dueDate ? fmtDay(r.dueDate) : t('progress.noDue'))),
+          h('dt', null, t('case.dueDate')), h('dd', { dataset: { field: 'due' } }, r.dueDate ? fmtDay(r.dueDate) : t('progress.noDue')),
+          h('dt', null, t('progress.handler')), h('dd', { dataset: { field: 'handler' } }, r.handlerName),
+          r.reason ? [h('dt', null, t('progress.reason')), h('dd', { dataset: { field: 'reason' } }, r.reason)] : null),
+        r.correction ? h('div', { class: 'notice', dataset: { field: 'bring' } },
+          h('p', null, h('strong', null, t('progress.bring'))),
+          h('ul', null, r.correction.materials.map((m) => h('li', null, m))),
+          r.correction.note ? h('p', null, t('progress.bringNote', { note: r.correction.note })) : null) : null,
+        r.owed ? h('div', { class: 'notice', dataset: { field: 'owed' } },
+          h('p', null, h('strong', null, t('progress.owed', { deadline: fmtDay(r.owed.deadline) }))),
+          h('ul', null, r.owed.materials.map((m) => h('li', null, m)))) : null,
         rateBox(r, phone.value.trim()),
         h('p', { class: 'muted small', style: { marginTop: '14px' } }, t('progress.only'))))
     } catch (x) {

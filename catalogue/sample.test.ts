@@ -66,6 +66,11 @@ describe('catalogue/sample.json', () => {
     expect(item!.promisedDays).toBeLessThanOrEqual(20)
   })
 
+  it('has one township item approved in parallel (并联审批) by two departments', () => {
+    const parallel = load().items.filter((i) => i.parallel)
+    expect(parallel.map((i) => [i.code, i.level, i.parallel!.map((d) => d.department)])).toEqual([['T-004', 'township', ['自然资源所', '农业农村办']]])
+  })
+
   it('carries the 2026 calendar: 国庆 on 2026-10-01, 调休上班 on 2026-02-14', () => {
     const { calendars } = load()
     const y2026 = calendars.find((c) => c.year === 2026)

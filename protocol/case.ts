@@ -7,6 +7,7 @@ import { DivisionCodeSchema } from './division.ts'
 import { ItemCodeSchema } from './catalogue.ts'
 import { EventIdSchema, SignatureSchema } from './trust.ts'
 import { PHONE_MESSAGE, phoneOk, residentIdProblem } from './people.ts'
+import { OpinionInputSchema, ParallelDepartmentSchema, type OpinionState } from './parallel.ts'
 
 export * from './people.ts'
 
@@ -24,7 +25,7 @@ export const STATUS_NAMES_ZH: Record<CaseStatus, string> = {
   denied: '不予许可', delivered: '已出件', withdrawn: '已撤回', refused: '不予受理',
 }
 
-export const EVENT_TYPES = ['accepted', 'correction-requested', 'resumed', 'approved', 'denied', 'delivered', 'withdrawn', 'rated', 'transferred', 'refused', 'supplied', 'rectified', 'rectification-checked'] as const
+export const EVENT_TYPES = ['accepted', 'correction-requested', 'resumed', 'approved', 'denied', 'delivered', 'withdrawn', 'rated', 'transferred', 'refused', 'supplied', 'rectified', 'rectification-checked', 'opinion'] as const
 export type EventType = (typeof EVENT_TYPES)[number]
 
 export const RATING_NAMES_ZH = ['非常不满意', '不满意', '基本满意', '满意', '非常满意'] as const
@@ -77,6 +78,8 @@ export const EventInputSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('rectified'), reply: z.string({ error: '整改须写明整改情况和给申请人的答复 (a rectification needs its reply to the applicant)' }).trim().min(1, '整改须写明整改情况和给申请人的答复 (a rectification needs its reply to the applicant)').max(1000) }),
   /** 差评整改: a supervisor's check of the rectification: passed closes it, not passed reopens it. */
   z.object({ type: z.literal('rectification-checked'), passed: z.boolean({ error: '请选择整改是否通过核查 (passed: true or false)' }), note: z.string().trim().max(500).optional() }),
+  /** 并联审批: one department's 同意 / 不同意 (protocol/parallel.ts). */
+  OpinionInputSchema,
   /** 转办: the handler hands a misrouted case to the competent unit (protocol/case-path.ts). */
   z.object({ type: z.literal('transferred'), to: DivisionCodeSchema, reason: z.string().trim().min(1, 'a transfer needs its reason (转办理由)').max(500) }),
 ])
@@ -131,6 +134,8 @@ export const ApplicationSchema = z.object({
   promisedDays: z.number().int().min(0),
   /** 容缺受理: what is still owed at intake (absent: nothing). */
   deferred: DeferredSchema.optional(),
+  /** 并联审批: the item's departments and their time limits, frozen at intake (absent: none). */
+  parallel: z.array(ParallelDepartmentSchema).max(20).optional(),
   sig: SignatureSchema,
 }).refine((a) => a.id.slice(0, 12) === a.originCode, { message: 'a case number begins with the code of the window that took it in (originCode)', path: ['id'] })
 export type Application = z.infer<typeof ApplicationSchema>
@@ -165,6 +170,8 @@ export interface CaseView extends Application {
   owed: string[]
   /** 差评整改: the rectification a bad rating opened, if any. */
   rectification: Rectification | null
+  /** 并联审批: each department's opinion (null: 待出具意见) and its due date; empty when the item is not 并联. */
+  opinions: OpinionState[]
 }
 
 /** 差评整改: opened by a rating of 不满意 or 非常不满意, due 15 working days later, at the handling unit. */

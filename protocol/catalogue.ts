@@ -5,6 +5,7 @@
 import { z } from 'zod'
 import { LevelSchema } from './division.ts'
 import { ResultKindSchema } from './outcomes.ts'
+import { parallelProblem, ParallelSchema } from './parallel.ts'
 
 /** A required or optional application material (申请材料). */
 export const MaterialSchema = z.object({
@@ -36,6 +37,8 @@ const ItemBase = z.object({
   maxVisits: z.number().int().min(0).max(10).default(1),
   /** What the item gives (licence, certificate, benefit): the words of its outcome (protocol/outcomes.ts). */
   resultKind: ResultKindSchema,
+  /** 并联审批: departments of the handling node giving opinions in parallel (protocol/parallel.ts). Absent: none. */
+  parallel: ParallelSchema.optional(),
   /** Pinyin initials of the name, for search at the window (e.g. 居住证明 → jzzm). */
   pinyin: z.string().regex(/^[a-z]*$/).max(60).optional(),
   /** Who publishes it: the city's code, or a county's code for its local list. */
@@ -44,7 +47,9 @@ const ItemBase = z.object({
   retired: z.boolean().default(false),
 })
 
-function checkDays(item: { kind: string; legalDays: number; promisedDays: number }, ctx: z.RefinementCtx) {
+function checkDays(item: { kind: string; legalDays: number; promisedDays: number; parallel?: { department: string; days: number }[] }, ctx: z.RefinementCtx) {
+  const p = parallelProblem(item.parallel, item.promisedDays)
+  if (p) ctx.addIssue({ code: 'custom', ...p })
   if (item.promisedDays > item.legalDays && item.legalDays > 0) {
     ctx.addIssue({ code: 'custom', path: ['promisedDays'], message: 'the promised time limit may not exceed the legal one' })
   }

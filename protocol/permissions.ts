@@ -11,7 +11,7 @@ export type Role = (typeof ROLES)[number]
 
 export const ROLE_NAMES_ZH: Record<Role, string> = { agent: '代办员', staff: '窗口工作人员', admin: '管理员', supervisor: '监督员' }
 
-const DECISIONS: readonly EventType[] = ['accepted', 'refused', 'correction-requested', 'approved', 'denied', 'transferred', 'rectified', 'rectification-checked']
+const DECISIONS: readonly EventType[] = ['accepted', 'refused', 'correction-requested', 'approved', 'denied', 'transferred', 'rectified', 'rectification-checked', 'opinion']
 const AT_WINDOW: readonly EventType[] = ['delivered', 'rated']
 const EITHER: readonly EventType[] = ['resumed', 'withdrawn', 'supplied']
 

@@ -38,8 +38,12 @@ export const CaseListQuerySchema = z.object({
   handler: optional(divisionCode),
   origin: optional(divisionCode),
   overdue: optional(z.enum(['true', 'false', '1', '0'], { message: 'overdue is true or false' }).transform((v) => v === 'true' || v === '1')),
+  /** 并联审批: cases awaiting this department's opinion (its queue), each with `opinionDue`. */
+  awaiting: optional(QueryText(40)),
   limit: optional(wholeNumber(0, MAX_PAGE)),
   offset: optional(wholeNumber(0, MAX_OFFSET)),
+  /** Keyset pagination: the `next` a page answered; the page after it (any depth, the same cost). */
+  cursor: optional(z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z~\d{12}-\d{8}-\d{4,6}$/, 'cursor is the `next` value of the page before, as the list answered it')),
 })
 export type CaseListQuery = z.infer<typeof CaseListQuerySchema>
 

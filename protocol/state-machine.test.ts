@@ -20,7 +20,7 @@ const days = new WorkingDays([
 const PROMISED5 = { kind: 'promised' as const, promisedDays: 5 }
 const INSTANT = { kind: 'instant' as const, promisedDays: 0 }
 
-interface Opts { id?: string; author?: string; at?: string; rating?: number; to?: string; materials?: string[]; passed?: boolean }
+interface Opts { id?: string; author?: string; at?: string; rating?: number; to?: string; materials?: string[]; passed?: boolean; department?: string; agree?: boolean; reason?: string }
 let counter = 0
 /** An event of `type` at Lamport `lamport`; 10:00 China time on 2026-11-23 unless `at` is given. */
 function ev(type: EventType, lamport: number, o: Opts = {}): CaseEvent {
@@ -41,6 +41,7 @@ function ev(type: EventType, lamport: number, o: Opts = {}): CaseEvent {
     case 'rectification-checked': return { ...base, type, passed: o.passed ?? true }
     case 'correction-requested': return { ...base, type, materials: ['户口簿'] }
     case 'transferred': return { ...base, type, to: o.to ?? '511303000000', reason: '户籍不在本区' }
+    case 'opinion': return { ...base, type, department: o.department ?? '自然资源所', agree: o.agree ?? true, ...(o.agree === false ? { reason: o.reason ?? '占用基本农田' } : {}) }
     default: return { ...base, type }
   }
 }
@@ -406,6 +407,10 @@ const AUTHORS = [VILLAGE, TOWNSHIP, COUNTY, '511300000000']
 const TIMES = ['2026-11-20', '2026-11-21', '2026-11-23', '2026-11-24', '2026-11-25', '2026-11-27', '2026-11-29', '2026-11-30', '2026-12-02']
   .flatMap((d) => [`${d}T02:00:00Z`, `${d}T17:30:00Z`])
 
+// 并联审批: two departments the item names, and one it does not.
+const DEPARTMENTS = ['自然资源所', '规划建设办', '财政所']
+const PARALLEL = [{ department: '自然资源所', days: 3 }, { department: '规划建设办', days: 5 }]
+
 const rawEvent = fc.record({
   type: fc.constantFrom(...EVENT_TYPES),
   lamport: fc.integer({ min: 1, max: 6 }),
@@ -415,9 +420,11 @@ const rawEvent = fc.record({
   to: fc.constantFrom(COUNTY, '511303000000', '511304000000', TOWNSHIP),
   materials: fc.subarray(['营业执照', '场所证明', '户口簿'], { minLength: 1 }),
   passed: fc.boolean(),
+  department: fc.constantFrom(...DEPARTMENTS),
+  agree: fc.boolean(),
 })
 const eventList = fc.array(rawEvent, { minLength: 1, maxLength: 12 }).map((raws) =>
-  raws.map((r, i) => ev(r.type, r.lamport, { id: `ev${i}`.padStart(22, '0'), author: r.author, at: r.at, rating: r.rating, to: r.to, materials: r.materials, passed: r.passed })),
+  raws.map((r, i) => ev(r.type, r.lamport, { id: `ev${i}`.padStart(22, '0'), author: r.author, at: r.at, rating: r.rating, to: r.to, materials: r.materials, passed: r.passed, department: r.department, agree: r.agree })),
 )
 const app = fc.oneof(
   fc.constant(INSTANT),
@@ -429,6 +436,8 @@ const app = fc.oneof(
     kind: 'promised' as const, promisedDays: n, originCode: VILLAGE, handlerCode: COUNTY,
     deferred: { materials: ['营业执照', '场所证明'], commitment: '承诺五个工作日内补齐', deadline: '2026-12-01' },
   })),
+  // 并联审批: two departments' opinions gate the approval.
+  fc.integer({ min: 5, max: 20 }).map((n) => ({ kind: 'promised' as const, promisedDays: n, originCode: VILLAGE, handlerCode: COUNTY, parallel: PARALLEL })),
 )
 
 /** Everything the fold decides, for comparison. */
@@ -447,6 +456,7 @@ function outcome(f: Folded) {
     handlers: f.handlers,
     owed: f.owed,
     rectification: f.rectification,
+    opinions: f.opinions,
     order: f.events.map((e) => e.id),
   }
 }
@@ -543,6 +553,16 @@ describe('foldCase properties', () => {
           expect(f.owed.every((m) => deferred.includes(m))).toBe(true)
         }
         if (!('deferred' in a)) expect(f.owed).toEqual([])
+        // 并联审批: an approval stands only with every department's 同意; one opinion per department, from an unflagged event
+        if ('parallel' in a) {
+          expect(f.opinions.map((o) => o.department)).toEqual(a.parallel.map((d) => d.department))
+          if (f.decision === 'approved') expect(f.opinions.every((o) => o.opinion?.agree === true)).toBe(true)
+          for (const o of f.opinions) {
+            if (o.opinion) expect(flaggedIds).not.toContain(o.opinion.eventId)
+            expect(o.dueDate === null).toBe(f.acceptedAt === null)
+            if (!o.opinion?.agree && o.opinion) expect(o.opinion.reason).toBeTruthy()
+          }
+        } else expect(f.opinions).toEqual([])
         // withdrawn from a decision never happens
         if (f.status === 'withdrawn') expect(f.decision).toBeNull()
       }),

@@ -8,6 +8,7 @@ import type { Application, CaseEvent, CaseStatus, EventType, Rectification } fro
 import { localDate, type WorkingDays } from './calendar.ts'
 import { mayAuthor } from './permissions.ts'
 import { checkHandlerLevel } from './case-path.ts'
+import { applyOpinion, approvalBlocked, dateOpinions, initialOpinions, pendingDepartments, type OpinionState } from './parallel.ts'
 
 /** Which event may follow which status, and where it leads. `resumed` returns to the status the correction interrupted. */
 const TRANSITIONS: Record<CaseStatus, Partial<Record<EventType, CaseStatus | 'previous'>>> = {
@@ -26,7 +27,7 @@ const TRANSITIONS: Record<CaseStatus, Partial<Record<EventType, CaseStatus | 'pr
  * May an event of this type follow this status? (Ratings are checked separately: once, after
  * delivery — the applicant rates what they were handed, 好差评 after 出件.)
  */
-export function allowedNext(status: CaseStatus, rated: boolean, owed = 0, rectification: Rectification['status'] | null = null): EventType[] {
+export function allowedNext(status: CaseStatus, rated: boolean, owed = 0, rectification: Rectification['status'] | null = null, opinions: readonly OpinionState[] = []): EventType[] {
   let next = Object.keys(TRANSITIONS[status]) as EventType[]
   if (!rated && status === 'delivered') next.push('rated')
   // 容缺: the approval waits until every deferred material is supplied.
@@ -34,6 +35,9 @@ export function allowedNext(status: CaseStatus, rated: boolean, owed = 0, rectif
   if (owed > 0 && OPEN.includes(status)) next.push('supplied')
   if (rectification === 'open') next.push('rectified')
   if (rectification === 'replied') next.push('rectification-checked')
+  // 并联审批: departments give opinions while accepted; the approval waits for all of them to agree.
+  if (status === 'accepted' && pendingDepartments(opinions).length) next.push('opinion')
+  if (approvalBlocked(opinions)) next = next.filter((t) => t !== 'approved')
   return next
 }
 
@@ -71,6 +75,8 @@ export interface Folded {
   owed: string[]
   /** 差评整改: opened by a bad rating; replied by the handling unit; closed by a supervisor's check. */
   rectification: Rectification | null
+  /** 并联审批: each department's opinion and due date, in the item's order (empty: not 并联). */
+  opinions: OpinionState[]
 }
 
 /**
@@ -86,7 +92,7 @@ export interface Folded {
  * pause there) do not count against the new one. Time in all counts toward nothing else: the
  * transfer and its reason stay on the timeline for supervision.
  */
-export function foldCase(app: Pick<Application, 'kind' | 'promisedDays'> & Partial<Pick<Application, 'originCode' | 'handlerCode' | 'deferred'>>, events: readonly CaseEvent[], days: WorkingDays): Folded {
+export function foldCase(app: Pick<Application, 'kind' | 'promisedDays'> & Partial<Pick<Application, 'originCode' | 'handlerCode' | 'deferred' | 'parallel'>>, events: readonly CaseEvent[], days: WorkingDays): Folded {
   const seen = new Set<string>()
   const ordered = [...events].filter((e) => (seen.has(e.id) ? false : (seen.add(e.id), true))).sort(compareEvents)
   let status: CaseStatus = 'submitted'
@@ -95,7 +101,7 @@ export function foldCase(app: Pick<Application, 'kind' | 'promisedDays'> & Parti
   const out: Folded = {
     status, events: ordered, flagged: [], acceptedAt: null, completedAt: null, deliveredAt: null, decision: null,
     dueDate: null, rating: null, pausedDays: 0, handlerCode: app.handlerCode ?? null, handlers: app.handlerCode ? [app.handlerCode] : [], unauthorised: [],
-    owed: [...new Set(app.deferred?.materials ?? [])], rectification: null,
+    owed: [...new Set(app.deferred?.materials ?? [])], rectification: null, opinions: initialOpinions(app.parallel),
   }
   const route = app.originCode && app.handlerCode ? { originCode: app.originCode, handlerCode: app.handlerCode } : null
   for (const e of ordered) {
@@ -136,9 +142,19 @@ export function foldCase(app: Pick<Application, 'kind' | 'promisedDays'> & Parti
       out.flagged.push({ eventId: e.id, reason: `the approval waits for the deferred (容缺) materials: ${out.owed.join('、')}` })
       continue
     }
+    if (e.type === 'opinion') {
+      const why = applyOpinion(out.opinions, e, status)
+      if (why) out.flagged.push({ eventId: e.id, reason: why })
+      continue
+    }
     const to: CaseStatus | 'previous' | undefined = TRANSITIONS[status][e.type]
     if (!to) {
       out.flagged.push({ eventId: e.id, reason: `${e.type} is not allowed while ${status}` })
+      continue
+    }
+    const blocked = e.type === 'approved' ? approvalBlocked(out.opinions) : null
+    if (blocked) {
+      out.flagged.push({ eventId: e.id, reason: blocked })
       continue
     }
     if (e.type === 'transferred' && route) {
@@ -153,6 +169,8 @@ export function foldCase(app: Pick<Application, 'kind' | 'promisedDays'> & Parti
       out.acceptedAt = null
       out.pausedDays = 0
       correctionSince = null
+      // The new handler's departments give their own opinions.
+      out.opinions = initialOpinions(app.parallel)
     }
     if (e.type === 'correction-requested') {
       beforeCorrection = status
@@ -171,5 +189,6 @@ export function foldCase(app: Pick<Application, 'kind' | 'promisedDays'> & Parti
   }
   out.status = status
   if (out.acceptedAt) out.dueDate = days.add(localDate(out.acceptedAt), app.promisedDays + out.pausedDays)
+  dateOpinions(out.opinions, out.acceptedAt, out.pausedDays, days)
   return out
 }

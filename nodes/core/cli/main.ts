@@ -22,7 +22,7 @@ Usage:
                 [--catalogue sample|FILE] [--parent URL --token T] [--database-url URL]
                 [--tls-cert FILE --tls-key FILE | --insecure-http] [--parent-fingerprint SHA256]
                 [--accept-journal-loss] [--public-url URL]
-  tongban user add --data DIR --name NAME --role ROLE --password P [--display-name NAME] [--phone PHONE]
+  tongban user add --data DIR --name NAME --role ROLE --password P [--display-name NAME] [--phone PHONE] [--department DEPT]
   tongban child add --data DIR --code CHILD
   tongban child revoke --data DIR --code CHILD
   tongban child rename --data DIR --code CHILD --name NAME
@@ -66,6 +66,8 @@ user add            create a user in a node's data dir; works while the node run
   --password        at least 6 characters (an administrator's at least 10)
   --display-name    the name timelines and receipts show beside the login (e.g. 李秀兰)
   --phone           the user's work phone, printed on the receipts they hand out
+  --department      the staff user's department (e.g. 自然资源所): they give its opinions on
+                      并联审批 items that name it
 
 child add           enrol a child node (its code directly below this node's) and print its
                     one-time token, exchanged once for the child's key; works while the node
@@ -173,18 +175,18 @@ async function start(args: string[]): Promise<number> {
 async function userAdd(args: string[]): Promise<number> {
   const f = parse(args, {
     data: { type: 'string' }, name: { type: 'string' }, role: { type: 'string' }, password: { type: 'string' }, 'database-url': { type: 'string' },
-    'display-name': { type: 'string' }, phone: { type: 'string' },
+    'display-name': { type: 'string' }, phone: { type: 'string' }, department: { type: 'string' },
   })
   if (f.help) return (process.stdout.write(HELP), 0)
   const dataDir = need(f.data, 'data')
-  const input = { name: need(f.name, 'name'), role: need(f.role, 'role'), password: need(f.password, 'password'), displayName: f['display-name'], phone: f.phone }
+  const input = { name: need(f.name, 'name'), role: need(f.role, 'role'), password: need(f.password, 'password'), displayName: f['display-name'], phone: f.phone, department: f.department }
   const parsed = NewUserSchema.safeParse(input)
   if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => `--${String(i.path[0] ?? '').replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}: ${i.message}`).join('; '))
   const u = parsed.data
   const running = readRunningNode(dataDir)
   if (running) {
     // The running node holds the store: hand it the user (its password hashed here) and wait for its answer.
-    const file = leaveUserRequest(dataDir, { name: u.name, role: u.role, passwordHash: await hashPassword(u.password), displayName: u.displayName, phone: u.phone })
+    const file = leaveUserRequest(dataDir, { name: u.name, role: u.role, passwordHash: await hashPassword(u.password), displayName: u.displayName, phone: u.phone, department: u.department })
     const answer = await awaitUserAnswer(file, USER_REQUEST_WAIT_MS)
     if (!answer) throw new UsageError(`the node running in ${dataDir} (pid ${running.pid}) did not take the user within ${USER_REQUEST_WAIT_MS / 1000} s: is it a tongban older than user add while running? Stop it and run this again`)
     if (!answer.ok) throw new UsageError(answer.message)

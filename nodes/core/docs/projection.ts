@@ -80,6 +80,15 @@ async function projectCase(doc: Y.Doc, tx: Queryable, days: WorkingDays, trust: 
       !isInSubtree(app.originCode, handler), f.handlers.length - 1, (app.deferred?.materials.length ?? 0) > 0, f.owed.length,
       f.rectification?.status ?? null, f.rectification?.dueDate ?? null],
   )
+  // 并联审批: each department's opinion, for its queue (a second statement only on 并联 cases).
+  if (f.opinions.length) {
+    await tx.query(
+      `INSERT INTO case_opinions (case_id, department, due_date, agree, open)
+       SELECT $1, o->>'department', o->>'dueDate', (o->'opinion'->>'agree')::boolean, $3 FROM jsonb_array_elements($2::jsonb) AS o
+       ON CONFLICT (case_id, department) DO UPDATE SET due_date = EXCLUDED.due_date, agree = EXCLUDED.agree, open = EXCLUDED.open`,
+      [app.id, JSON.stringify(f.opinions), f.status === 'accepted'],
+    )
+  }
   return { widened: r?.before != null && Number(r.before) < route.handlers.length }
 }
 

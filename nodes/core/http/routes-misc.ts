@@ -30,7 +30,7 @@ export const usersRoutes = new Hono<AppEnv>()
   .post('/:name/disable', requireRole('admin'), async (c) => c.json(await c.var.node.users.setDisabled(c.req.param('name'), true, c.var.user.name)))
   .post('/:name/enable', requireRole('admin'), async (c) => c.json(await c.var.node.users.setDisabled(c.req.param('name'), false, c.var.user.name)))
   .put('/:name/password', requireRole('admin'), async (c) => c.json(await c.var.node.users.resetPassword(c.req.param('name'), await jsonBody(c))))
-  .patch('/:name', requireRole('admin'), async (c) => c.json(await c.var.node.users.setProfile(c.req.param('name'), await jsonBody(c))))
+  .patch('/:name', requireRole('admin'), async (c) => c.json(await c.var.node.users.setProfile(c.req.param('name'), await jsonBody(c), true)))
   /** Any user of this node: the display name and phone a receipt prints for the agent who took a case in. */
   .get('/:name/card', async (c) => c.json(await c.var.node.users.card(c.req.param('name'))))
 

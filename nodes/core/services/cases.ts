@@ -4,7 +4,7 @@
  */
 import {
   actorLabel,
-  CaseIntakeSchema, checkMaterials, EventInputSchema, foldCase, handlerFor, localDate, mayAct, mayTakeIn,
+  CaseIntakeSchema, checkMaterials, EventInputSchema, foldCase, handlerFor, localDate, mayAct, mayGiveOpinion, mayTakeIn,
   type Application, type CaseEvent, type EventInput, type CaseStatus, type CaseView, type Level, type Role, type WorkingDays,
 } from '../../../protocol/index.ts'
 import { appendEvent, caseDocId, foldDoc, nextLamport, readEvents, readVerified, writeApplication } from '../docs/case-doc.ts'
@@ -20,6 +20,8 @@ export interface Actor {
   role: Role
   /** Recorded with the login in the event's `user` (protocol/people.ts actorLabel). */
   displayName?: string | null
+  /** 并联审批: the department a staff user belongs to (only its staff give its opinion). */
+  department?: string | null
 }
 
 export interface CaseSummary {
@@ -42,6 +44,8 @@ export interface CaseSummary {
   dueDate: string | null
   rating: number | null
   flagged: number
+  /** 并联审批: with `awaiting`, the day that department's opinion is due. */
+  opinionDue?: string | null
 }
 
 export class CaseService {
@@ -85,6 +89,8 @@ export class CaseService {
       originCode: this.self.code, handlerCode: handler, createdAt: at, createdBy: actorLabel(actor.name, actor.displayName),
       kind: item.kind, promisedDays: item.promisedDays,
       ...(body.deferred ? { deferred: { ...body.deferred, materials: [...new Set(body.deferred.materials)] } } : {}),
+      // 并联审批: the departments and their limits, frozen like the promised days.
+      ...(item.parallel?.length ? { parallel: item.parallel.map((d) => ({ department: d.department, days: d.days })) } : {}),
     })
     const { result } = await this.docs.change(caseDocId(id), async (doc, tx) => {
       writeApplication(doc, app)
@@ -111,6 +117,9 @@ export class CaseService {
       const now = foldCase(app, events, this.days())
       const why = mayAct(body.type, actor.role, this.self.code, { originCode: app.originCode, handlerCode: now.handlerCode ?? app.handlerCode })
       if (why) throw new ApiError('forbidden', why)
+      // 并联审批: a department's opinion is its own staff's to give (checked here, where the user is known).
+      const notTheirs = body.type === 'opinion' ? mayGiveOpinion(actor, body.department) : null
+      if (notTheirs) throw new ApiError('forbidden', notTheirs)
       if (body.type === 'transferred') this.checkUnit(body.to, 'to')
       const event = this.event(body, nextLamport(doc), actor, this.now().toISOString())
       const folded = foldCase(app, [...events, event], this.days())
@@ -132,6 +141,7 @@ export class CaseService {
     return {
       ...app, events: f.events, status: f.status, dueDate: f.dueDate, flagged: f.flagged, rating: f.rating, acceptedAt: f.acceptedAt,
       completedAt: f.completedAt, currentHandlerCode: f.handlerCode ?? app.handlerCode, handlers: f.handlers, owed: f.owed, rectification: f.rectification,
+      opinions: f.opinions,
     }
   }
 
@@ -143,7 +153,7 @@ export class CaseService {
   }
 
   /** Cases held here, newest first, filtered by status, handler, origin and overdue. */
-  async list(q: { status?: string; handler?: string; origin?: string; overdue?: boolean; limit?: number; offset?: number }): Promise<{ cases: CaseSummary[]; total: number }> {
+  async list(q: { status?: string; handler?: string; origin?: string; overdue?: boolean; awaiting?: string; limit?: number; offset?: number; cursor?: string }): Promise<{ cases: CaseSummary[]; total: number; next: string | null }> {
     const where: string[] = []
     const params: unknown[] = []
     const add = (sql: string, v: unknown) => {
@@ -154,17 +164,38 @@ export class CaseService {
     if (q.handler) add('handler_code = ?', q.handler)
     if (q.origin) add('origin_code = ?', q.origin)
     if (q.overdue) add(`status IN ('submitted','accepted') AND due_date < ?`, localDate(this.now()))
+    // 并联审批: a department's share, cases accepted here and awaiting its opinion.
+    let opinionDue = ''
+    if (q.awaiting) {
+      add(`id IN (SELECT case_id FROM case_opinions WHERE department = ? AND agree IS NULL AND open)`, q.awaiting)
+      opinionDue = `, (SELECT o.due_date FROM case_opinions o WHERE o.case_id = cases.id AND o.department = $${params.length}) AS opinion_due`
+    }
     const filter = where.length ? 'WHERE ' + where.join(' AND ') : ''
-    const [{ n }] = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM cases ${filter}`, params)
-    params.push(Math.min(q.limit ?? 200, 1000), q.offset ?? 0)
+    // The total of status/handler/origin filters is a sum over the tally a trigger keeps
+    // (migration 015; same column names): never count(*) over every case. The narrow filters
+    // (overdue, a department's queue) count their own few rows.
+    const tallied = !q.overdue && !q.awaiting
+    const [{ n }] = await this.db.query<{ n: number }>(
+      tallied ? `SELECT coalesce(sum(n), 0)::int AS n FROM case_tally ${filter}` : `SELECT count(*)::int AS n FROM cases ${filter}`, params)
+    // Keyset pagination: `cursor` (the `next` of the page before) starts after that case, so
+    // every page costs its own rows; `offset` still works for old clients (it reads what it skips).
+    let page = filter
+    if (q.cursor) {
+      const [at, id] = parseCursor(q.cursor)
+      params.push(at, id)
+      page = (filter ? `${filter} AND ` : 'WHERE ') + `(created_at, id) < ($${params.length - 1}::timestamptz, $${params.length})`
+    }
+    const limit = Math.min(q.limit ?? 200, 1000)
+    params.push(limit, q.offset ?? 0)
     const rows = await this.db.query<Record<string, unknown>>(
       `SELECT id, item_code, origin_code, handler_code, first_handler_code, cross_unit, transfers, status, kind, applicant_name,
-         created_at, accepted_at, completed_at, due_date, rating, flagged
-       FROM cases ${filter}
+         created_at, accepted_at, completed_at, due_date, rating, flagged${opinionDue}
+       FROM cases ${page}
        ORDER BY created_at DESC, id DESC LIMIT $${params.length - 1} OFFSET $${params.length}`,
       params,
     )
-    return { cases: rows.map(toSummary), total: n }
+    const last = rows.length === limit && limit > 0 ? rows[rows.length - 1] : null
+    return { cases: rows.map(toSummary), total: n, next: last ? caseCursor(iso(last.created_at)!, last.id as string) : null }
   }
 
   /** An event authored here: its id is the hash of its content, and this node signs it. */
@@ -200,6 +231,10 @@ export class CaseService {
 
 const iso = (v: unknown): string | null => (v == null ? null : new Date(v as string).toISOString())
 
+/** A list position: the intake time and number of the last case of a page (protocol/queries.ts checks its form). */
+const caseCursor = (createdAt: string, id: string): string => `${createdAt}~${id}`
+const parseCursor = (cursor: string): [string, string] => cursor.split('~') as [string, string]
+
 function toSummary(r: Record<string, unknown>): CaseSummary {
   return {
     id: r.id as string, itemCode: r.item_code as string, originCode: r.origin_code as string, handlerCode: r.handler_code as string,
@@ -207,5 +242,6 @@ function toSummary(r: Record<string, unknown>): CaseSummary {
     status: r.status as CaseStatus, kind: r.kind as 'instant' | 'promised', applicantName: r.applicant_name as string,
     createdAt: iso(r.created_at)!, acceptedAt: iso(r.accepted_at), completedAt: iso(r.completed_at),
     dueDate: (r.due_date as string | null) ?? null, rating: (r.rating as number | null) ?? null, flagged: Number(r.flagged),
+    ...(r.opinion_due !== undefined ? { opinionDue: (r.opinion_due as string | null) ?? null } : {}),
   }
 }

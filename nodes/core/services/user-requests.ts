@@ -8,14 +8,14 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { join } from 'node:path'
 import { z } from 'zod'
 import { ApiError, parseOr400 } from '../errors.ts'
-import { NewUserSchema, PASSWORD_HASH_RE, ProfileSchema, type UserService } from './users.ts'
+import { DepartmentFieldSchema, NewUserSchema, PASSWORD_HASH_RE, ProfileSchema, type UserService } from './users.ts'
 
 /** A request file, checked like any body: the node reads it from disk, not from `tongban user add` directly. */
 const UserRequestSchema = z.object({
   name: NewUserSchema.shape.name,
   role: NewUserSchema.shape.role,
   passwordHash: z.string().regex(PASSWORD_HASH_RE, 'not a password hash this node makes'),
-}).extend(ProfileSchema.shape)
+}).extend(ProfileSchema.shape).extend(DepartmentFieldSchema.shape)
 export type UserRequest = z.input<typeof UserRequestSchema>
 
 /** What the node answered: the user added, or the message why not. */

@@ -11,7 +11,7 @@
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto'
 import { promisify } from 'node:util'
 import { z } from 'zod'
-import { DISPLAY_NAME_MAX, PHONE_MESSAGE, phoneOk, ROLES, type Role } from '../../../protocol/index.ts'
+import { DepartmentNameSchema, DISPLAY_NAME_MAX, PHONE_MESSAGE, phoneOk, ROLES, type Role } from '../../../protocol/index.ts'
 import { ApiError, parseOr400 } from '../errors.ts'
 import type { Db } from '../store/db.ts'
 import { minutesOf, Throttle } from './throttle.ts'
@@ -40,6 +40,12 @@ export const ProfileSchema = z.object({
 })
 export type Profile = { displayName: string | null; phone: string | null }
 
+/**
+ * 并联审批: a staff user's department (部门), set by an administrator only — it decides whose
+ * opinions the user may give, so a user may not set their own. '' or null: none.
+ */
+export const DepartmentFieldSchema = z.object({ department: z.union([z.literal(''), DepartmentNameSchema]).nullish() })
+
 export const NewUserSchema = z
   .object({
     name: z.string().trim().min(1, 'a user needs a name').max(60),
@@ -47,6 +53,7 @@ export const NewUserSchema = z
     password: PasswordSchema,
   })
   .extend(ProfileSchema.shape)
+  .extend(DepartmentFieldSchema.shape)
   .superRefine((u, ctx) => {
     if (u.role === 'admin' && u.password.length < MIN_ADMIN_PASSWORD) ctx.addIssue({ code: 'custom', path: ['password'], message: ADMIN_SHORT })
   })
@@ -65,11 +72,14 @@ export interface SessionUser {
   name: string
   role: Role
   displayName?: string | null
+  /** 并联审批: the department whose opinions the user gives (null: none). */
+  department?: string | null
 }
 
 export interface UserRow extends Profile {
   name: string
   role: Role
+  department: string | null
   disabled: boolean
   passwordChangedAt: string | null
 }
@@ -121,21 +131,25 @@ export class UserService {
    * Adds a user whose password was checked and hashed elsewhere: `tongban user add` on a running
    * node hands it over this way (services/user-requests.ts), so the password never travels.
    */
-  async insert(u: { name: string; role: Role; passwordHash: string; displayName?: string | null; phone?: string | null }): Promise<UserRow> {
+  async insert(u: { name: string; role: Role; passwordHash: string; displayName?: string | null; phone?: string | null; department?: string | null }): Promise<UserRow> {
     const exists = await this.db.query('SELECT 1 FROM users WHERE name = $1', [u.name])
     if (exists.length) throw new ApiError('conflict', `用户名 ${u.name} 已存在 (a user named ${u.name} already exists)`)
-    await this.db.query('INSERT INTO users (name, role, password_hash, display_name, phone) VALUES ($1, $2, $3, $4, $5)',
-      [u.name, u.role, u.passwordHash, u.displayName || null, u.phone || null])
+    await this.db.query('INSERT INTO users (name, role, password_hash, display_name, phone, department) VALUES ($1, $2, $3, $4, $5, $6)',
+      [u.name, u.role, u.passwordHash, u.displayName || null, u.phone || null, u.department || null])
     // Users are not journaled (only document updates are): make a new account durable now.
     // Rare, so the cost of a checkpoint is fine. (Sessions are not: a power cut means logging in again.)
     await this.db.checkpoint()
     return this.row(u.name)
   }
 
-  /** Sets `name`'s display name and phone (an administrator, or the user on their own). */
-  async setProfile(name: string, input: unknown): Promise<UserRow> {
+  /** Sets `name`'s display name and phone (an administrator, or the user on their own); an administrator also the department. */
+  async setProfile(name: string, input: unknown, byAdmin = false): Promise<UserRow> {
     const p = parseOr400(ProfileSchema, input, 'profile')
     await this.mustExist(name)
+    if (byAdmin) {
+      const { department } = parseOr400(DepartmentFieldSchema, input, 'profile')
+      if (department !== undefined) await this.db.query('UPDATE users SET department = $2 WHERE name = $1', [name, department || null])
+    }
     if (p.displayName !== undefined) await this.db.query('UPDATE users SET display_name = $2 WHERE name = $1', [name, p.displayName || null])
     if (p.phone !== undefined) await this.db.query('UPDATE users SET phone = $2 WHERE name = $1', [name, p.phone || null])
     for (const [hash, s] of this.sessions) if (s.user.name === name) this.sessions.delete(hash)
@@ -203,14 +217,14 @@ export class UserService {
     const hit = this.sessions.get(hash)
     if (hit && hit.expiresAt > now && now - hit.checkedAt < SESSION_RECHECK_MS) return hit.user
     this.sessions.delete(hash)
-    const [row] = await this.db.query<{ name: string; role: Role; expires_at: string; display_name: string | null }>(
-      `SELECT u.name, u.role, u.display_name, t.expires_at FROM tokens t JOIN users u ON u.name = t.user_name
+    const [row] = await this.db.query<{ name: string; role: Role; expires_at: string; display_name: string | null; department: string | null }>(
+      `SELECT u.name, u.role, u.display_name, u.department, t.expires_at FROM tokens t JOIN users u ON u.name = t.user_name
         WHERE t.token_hash = $1 AND t.expires_at > $2 AND u.disabled_at IS NULL`,
       [hash, this.now().toISOString()],
     )
     if (!row) return null
     if (this.sessions.size >= 1000) this.sessions.clear()
-    const user = { name: row.name, role: row.role, displayName: row.display_name }
+    const user = { name: row.name, role: row.role, displayName: row.display_name, department: row.department }
     this.sessions.set(hash, { user, expiresAt: new Date(row.expires_at).getTime(), checkedAt: now })
     return user
   }
@@ -309,10 +323,11 @@ export class UserService {
   }
 }
 
-const USER_COLUMNS = 'name, role, disabled_at, password_changed_at, display_name, phone'
-interface DbUser { name: string; role: Role; disabled_at: unknown; password_changed_at: unknown; display_name: string | null; phone: string | null }
+const USER_COLUMNS = 'name, role, disabled_at, password_changed_at, display_name, phone, department'
+interface DbUser { name: string; role: Role; disabled_at: unknown; password_changed_at: unknown; display_name: string | null; phone: string | null; department: string | null }
 const toRow = (r: DbUser): UserRow => ({
   name: r.name, role: r.role, disabled: r.disabled_at != null, passwordChangedAt: iso(r.password_changed_at), displayName: r.display_name, phone: r.phone,
+  department: r.department,
 })
 
 function iso(v: unknown): string | null {

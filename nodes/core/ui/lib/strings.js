@@ -1,5 +1,6 @@
 /** Every string of the UI, in Chinese (the first language) and English. Keys are grouped by page. */
 import { SERVICE_STRINGS } from './strings-service.js'
+import { PARALLEL_STRINGS } from './strings-parallel.js'
 
 export const STRINGS = {
   zh: {
@@ -346,3 +347,5 @@ export const STRINGS = {
 // The service practices' strings (strings-service.js).
 Object.assign(STRINGS.zh, SERVICE_STRINGS.zh)
 Object.assign(STRINGS.en, SERVICE_STRINGS.en)
+Object.assign(STRINGS.zh, PARALLEL_STRINGS.zh)
+Object.assign(STRINGS.en, PARALLEL_STRINGS.en)

@@ -15,6 +15,7 @@ import { z } from 'zod'
 import { CaseIdSchema } from './case.ts'
 import { LINK_CLOSE_CODES, LINK_FRAME_TYPES, type LinkCloseCode } from './codes.ts'
 import { levelOfCode } from './division.ts'
+import { noticeEnds } from './notice.ts'
 
 // ---------------------------------------------------------------------------------------------
 // Limits
@@ -84,6 +85,10 @@ export type DocId =
   | { kind: 'catalogue'; scope: string }
   | { kind: 'stats'; nodeCode: string; month: string; dim: 'origin' | 'handler' }
   | { kind: 'directory' }
+  /** `watch:<unit code>`: the unit's 电子监察 warnings (protocol/supervision.ts). */
+  | { kind: 'watch'; nodeCode: string }
+  /** `notice:<issuer>-<target>-<nonce>`: a 督办 notice and its replies (protocol/notice.ts). */
+  | { kind: 'notice'; noticeId: string; issuer: string; target: string }
 
 const STATS_REST = /^(\d{12}):(\d{4}-(?:0[1-9]|1[0-2]))(:handled)?$/
 
@@ -113,8 +118,16 @@ function docIdOrProblem(id: string): DocId | string {
     }
     case 'directory':
       return rest === 'tree' ? { kind } : `document id ${shown(id)}: the unit directory is directory:tree`
+    case 'watch':
+      if (!/^\d{12}$/.test(rest)) return `document id ${shown(id)}: warnings are watch:<12-digit unit code>`
+      return codeProblem(rest) ?? { kind, nodeCode: rest }
+    case 'notice': {
+      const ends = noticeEnds(rest)
+      if (!ends) return `document id ${shown(id)}: a notice is notice:<issuer code>-<target code>-<8–22 letters>`
+      return codeProblem(ends.issuer) ?? codeProblem(ends.target) ?? { kind, noticeId: rest, ...ends }
+    }
     default:
-      return `document id ${shown(id)} names no kind: it starts with case:, catalogue:, stats: or directory:`
+      return `document id ${shown(id)} names no kind: it starts with case:, catalogue:, stats:, watch:, notice: or directory:`
   }
 }
 
@@ -136,6 +149,8 @@ export function formatDocId(d: DocId): string {
   if (d.kind === 'case') return `case:${d.caseId}`
   if (d.kind === 'catalogue') return `catalogue:${d.scope}`
   if (d.kind === 'directory') return 'directory:tree'
+  if (d.kind === 'watch') return `watch:${d.nodeCode}`
+  if (d.kind === 'notice') return `notice:${d.noticeId}`
   return `stats:${d.nodeCode}:${d.month}${d.dim === 'handler' ? ':handled' : ''}`
 }
 

@@ -18,11 +18,19 @@ export type DocRef =
   | { kind: 'catalogue'; scope: string }
   | { kind: 'stats'; nodeCode: string }
   | { kind: 'directory' }
+  /** 电子监察: a unit's warnings (protocol/supervision.ts), up like statistics. */
+  | { kind: 'watch'; nodeCode: string }
+  /** 督办: a notice from an issuer to a unit of its subtree, and its replies (protocol/notice.ts). */
+  | { kind: 'notice'; issuer: string; target: string }
+
+/** Is `code` on the line between a notice's issuer and its target (both included)? */
+const onNoticeLine = (code: string, n: { issuer: string; target: string }): boolean => isInSubtree(n.target, code) && isInSubtree(code, n.issuer)
 
 /** Should a node send this document up to its parent `parent`? */
 export function sendsUp(parent: string, doc: DocRef): boolean {
   if (doc.kind === 'case') return onCasePath(parent, doc)
-  if (doc.kind === 'stats') return isInSubtree(doc.nodeCode, parent) && doc.nodeCode !== parent
+  if (doc.kind === 'stats' || doc.kind === 'watch') return isInSubtree(doc.nodeCode, parent) && doc.nodeCode !== parent
+  if (doc.kind === 'notice') return onNoticeLine(parent, doc)
   return doc.kind === 'directory'
 }
 
@@ -30,6 +38,7 @@ export function sendsUp(parent: string, doc: DocRef): boolean {
 export function sendsDown(child: string, doc: DocRef): boolean {
   if (doc.kind === 'case') return onCasePath(child, doc)
   if (doc.kind === 'catalogue') return isInSubtree(child, doc.scope) && child !== doc.scope
+  if (doc.kind === 'notice') return onNoticeLine(child, doc)
   return doc.kind === 'directory'
 }
 
@@ -46,6 +55,11 @@ export function childMayWrite(parent: string, child: string, doc: DocRef): strin
   if (doc.kind === 'stats') {
     return isInSubtree(doc.nodeCode, child) ? null : `statistics of ${doc.nodeCode} are not in ${child}'s subtree`
   }
+  if (doc.kind === 'watch') return isInSubtree(doc.nodeCode, child) ? null : `the warnings of ${doc.nodeCode} are not in ${child}'s subtree`
+  if (doc.kind === 'notice') {
+    if (!onNoticeLine(child, doc) || !onNoticeLine(parent, doc)) return `the notice from ${doc.issuer} to ${doc.target} does not pass ${child} → ${parent}`
+    return null // each value is checked: from below, only the target's signed replies
+  }
   if (!onCasePath(child, doc)) return `${child} is not on the path of the case (${describeRoute(doc)})`
   if (!onCasePath(parent, doc)) return `${parent} is not on the path of the case (${describeRoute(doc)})`
   return null
@@ -54,6 +68,8 @@ export function childMayWrite(parent: string, child: string, doc: DocRef): strin
 /** May `parent` write this document to its child `child`? Returns null, or why not. */
 export function parentMayWrite(child: string, doc: DocRef): string | null {
   if (doc.kind === 'stats') return 'statistics never go down'
+  if (doc.kind === 'watch') return 'warnings (电子监察) never go down'
+  if (doc.kind === 'notice') return onNoticeLine(child, doc) ? null : `the notice from ${doc.issuer} to ${doc.target} does not reach ${child}`
   if (doc.kind === 'directory') return null // each entry is checked against its voucher's signature
   if (doc.kind === 'catalogue') return isInSubtree(child, doc.scope) ? null : `catalogue of ${doc.scope} does not cover ${child}`
   return onCasePath(child, doc) ? null : `${child} is not on the path of the case (${describeRoute(doc)})`

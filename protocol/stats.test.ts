@@ -28,7 +28,7 @@ describe('toRow', () => {
     }))
     expect(row).toEqual({
       key: 'CX-001', accepted: 10, completed: 8, approved: 6, denied: 2, overdue: 1, dueSoon: 2, ratings: [1, 1, 1, 1, 1],
-      completionRate: 0.8, onTimeRate: 0.75, onSpotRate: 0.25, earlyRate: 0.2, satisfactionRate: 0.6, crossUnit: 0, transferred: 0, refused: 0, deferred: 0, rectified: 0, rectOverdue: 0, badRatings: 2, rectificationRate: 0,
+      completionRate: 0.8, onTimeRate: 0.75, onSpotRate: 0.25, dailyRate: 0.2, earlyRate: 0.2, satisfactionRate: 0.6, crossUnit: 0, transferred: 0, refused: 0, deferred: 0, rectified: 0, rectOverdue: 0, badRatings: 2, rectificationRate: 0,
     })
   })
 
@@ -38,6 +38,13 @@ describe('toRow', () => {
     expect(row.onTimeRate).toBeNull()
     expect(row.earlyRate).toBeNull()
     expect(toRow('k', counts({ completed: 2, onSpot: 2 })).completionRate).toBeNull()
+  })
+
+  it('日结率 is the cases completed on the day of acceptance among all accepted, open ones included', () => {
+    const row = toRow('k', counts({ accepted: 4, completed: 2, approved: 2, onSpot: 2, onTime: 2 }))
+    expect(row.dailyRate).toBe(0.5)
+    expect(row.onSpotRate).toBe(1)
+    expect(toRow('k', counts({})).dailyRate).toBeNull()
   })
 
   it('rounds to four decimals', () => {

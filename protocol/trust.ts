@@ -30,7 +30,7 @@ export const NodeKeySchema = z.object({ alg: SigAlgSchema, publicKey: PublicKeyS
 export type NodeKeyRef = z.infer<typeof NodeKeySchema>
 
 /** What a signature covers: the kind of value is part of the text, so a signature never transfers between kinds. */
-export type SignedKind = 'application' | 'event' | 'directory' | 'link-child' | 'link-parent'
+export type SignedKind = 'application' | 'event' | 'directory' | 'link-child' | 'link-parent' | 'notice' | 'notice-reply'
 
 /** The exact text a signature is made over. */
 export function signingText(kind: SignedKind, value: object): string {

@@ -19,6 +19,8 @@ import { CatalogueService } from './services/catalogue.ts'
 import { StatsService } from './services/stats.ts'
 import { UserService } from './services/users.ts'
 import { StatsPublisher } from './stats/publisher.ts'
+import { SupervisionService } from './supervision/service.ts'
+import { Watcher } from './supervision/watcher.ts'
 import type { Db } from './store/db.ts'
 import { Journal, type JournalIo } from './store/journal.ts'
 import { lockDataDir } from './store/lock.ts'
@@ -63,6 +65,8 @@ export interface TongbanNode {
   cases: CaseService
   stats: StatsService
   users: UserService
+  /** 电子监察 and 督办: the supervisor's warnings list, notices and replies. */
+  supervision: SupervisionService
   /** This node's key, the pinned root and parent, and the unit directory resolved from them. */
   trust: Trust
   days(): WorkingDays
@@ -92,20 +96,23 @@ export async function openNode(config: NodeConfig): Promise<TongbanNode> {
     const trust = new Trust({ code: config.code, name: config.name }, keys, await loadPins(db))
     const docs = new DocStore(db, journal, makeProjector({ days: () => days, onCalendars: (c) => (days = new WorkingDays(c)), trust: () => trust }))
     const self = { code: config.code, level: config.level }
-    const now = config.now ?? (() => new Date())
+    const now = config.now ?? clockFromEnv()
     const refreshDays = () => days
     const catalogue = new CatalogueService(db, docs, self)
     const stats = new StatsService(db, { code: config.code, name: config.name }, refreshDays, now)
     const publisher = new StatsPublisher(db, docs, stats, { code: config.code, name: config.name })
+    const watcher = new Watcher(db, docs, trust, refreshDays, { code: config.code, name: config.name }, now)
     const node: TongbanNode = {
       config, db, docs, catalogue, stats, trust,
       cases: new CaseService(db, docs, catalogue, self, refreshDays, trust, now),
       users: new UserService(db, now),
+      supervision: new SupervisionService(db, docs, trust, { code: config.code, name: config.name }, now),
       days: refreshDays,
       parent: parentCode(config.code),
       async close() {
         if (timer) clearInterval(timer)
         await publisher.close()
+        await watcher.close()
         if (journal) {
           await journal.checkpoint(() => db!.checkpoint())
           journal.close()
@@ -123,6 +130,7 @@ export async function openNode(config: NodeConfig): Promise<TongbanNode> {
     await seedCatalogue(node)
     await seedUsers(node)
     publisher.schedule(true)
+    await watcher.start()
     if (journal) {
       timer = setInterval(() => void journal.checkpoint(() => db!.checkpoint()).catch((e) => console.error('checkpoint failed:', e)), config.checkpointMs ?? 30_000)
       timer.unref()
@@ -134,6 +142,18 @@ export async function openNode(config: NodeConfig): Promise<TongbanNode> {
     lock.release()
     throw e
   }
+}
+
+/**
+ * The node's clock. TONGBAN_CLOCK_OFFSET_DAYS runs it that many days ahead (or behind): a
+ * demonstration or a test of real node processes shows a case turning overdue (电子监察)
+ * without waiting for the days to pass. Unset in production.
+ */
+function clockFromEnv(): () => Date {
+  const days = Number(process.env.TONGBAN_CLOCK_OFFSET_DAYS ?? 0)
+  if (!Number.isFinite(days) || days === 0) return () => new Date()
+  console.error(`note: TONGBAN_CLOCK_OFFSET_DAYS=${days}: this node's clock runs ${days} days off the real time`)
+  return () => new Date(Date.now() + days * 86_400_000)
 }
 
 /** A data dir belongs to one node for life: refuse to start it as another. */

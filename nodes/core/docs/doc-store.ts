@@ -236,7 +236,8 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
     if (this.journal && stored.origin !== 'replay') await this.journal.sync().catch((e) => (unsynced = e))
     // Committed either way: listeners hear of it; the caller learns it is not known to be on disk.
     this.emit('update', stored)
-    if (stored.docId.startsWith('stats:')) this.maybeCompact(stored.docId, stored.origin)
+    // Warnings (电子监察, `watch:`) are rewritten as cases change, like statistics.
+    if (stored.docId.startsWith('stats:') || stored.docId.startsWith('watch:')) this.maybeCompact(stored.docId, stored.origin)
     if (unsynced) throw unsynced
   }
 

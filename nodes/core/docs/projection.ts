@@ -11,6 +11,7 @@ import { readEntries } from './directory-doc.ts'
 import { readCalendars, readItems } from './catalogue-doc.ts'
 import type { Projector } from './doc-store.ts'
 import { projectStats } from '../stats/project.ts'
+import { projectNotice, projectWatch } from '../supervision/project.ts'
 
 export interface ProjectionHooks {
   /** The working-day calendar in force (refreshed when a catalogue doc brings a new one). */
@@ -29,6 +30,8 @@ export function makeProjector(hooks: ProjectionHooks): Projector {
       await projectStats(docId, doc, tx) // checks every value; never throws on content
       return
     }
+    if (docId.startsWith('watch:')) return projectWatch(docId, doc, tx)
+    if (docId.startsWith('notice:')) return projectNotice(doc, tx, hooks.trust())
     if (docId.startsWith('catalogue:')) {
       await projectCatalogue(docId.slice('catalogue:'.length), doc, tx)
       const calendars = readCalendars(doc)

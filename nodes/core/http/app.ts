@@ -16,6 +16,7 @@ import { loginRoute, logoutRoute, statsRoutes, unitsRoutes, usersRoutes } from '
 import { publicRoutes } from './routes-public.ts'
 import { prereviewRoutes, publicPrereviewRoutes } from './routes-prereview.ts'
 import { uiRoutes } from './routes-ui.ts'
+import { noticesRoutes, supervisionRoutes } from './routes-supervision.ts'
 
 export interface AppExtras {
   /** Routes a preset or the tree adds (mounted before the 404). */
@@ -44,6 +45,8 @@ export function createApp(node: TongbanNode, extras: AppExtras = {}): Hono<AppEn
   app.route('/api/stats', statsRoutes)
   app.route('/api/users', usersRoutes)
   app.route('/api/units', unitsRoutes)
+  app.route('/api/supervision', supervisionRoutes)
+  app.route('/api/notices', noticesRoutes)
   app.route('/api/prereviews', prereviewRoutes)
   app.route('/', uiRoutes)
   extras.extend?.(app)

@@ -2,7 +2,7 @@
  * What this node owes one peer: its stored updates after the peer's cursor that the scopes
  * send that way, never those that came from that peer (no echo).
  */
-import { sendsDown, sendsUp, type DocRef } from '../../../protocol/index.ts'
+import { noticeEnds, sendsDown, sendsUp, type DocRef } from '../../../protocol/index.ts'
 import type { Db } from '../store/db.ts'
 
 export interface OutEntry {
@@ -43,7 +43,12 @@ export class Outbox {
     } else if (kind === 'catalogue') ref = { kind, scope: rest }
     else if (kind === 'stats') ref = { kind, nodeCode: rest.slice(0, 12) }
     else if (kind === 'directory') ref = { kind }
-    else return false
+    else if (kind === 'watch') ref = { kind, nodeCode: rest }
+    else if (kind === 'notice') {
+      const ends = noticeEnds(rest)
+      if (!ends) return false
+      ref = { kind, ...ends }
+    } else return false
     return this.peerIsChild ? sendsDown(this.peer, ref) : sendsUp(this.peer, ref)
   }
 

@@ -27,6 +27,7 @@ import { readApplication, readEvents } from '../docs/case-doc.ts'
 import type { DocStore } from '../docs/doc-store.ts'
 import type { Queryable } from '../store/db.ts'
 import type { Trust } from '../trust/trust.ts'
+import { checkSupervisionUpdate } from '../supervision/scope.ts'
 
 interface Inspected {
   values: unknown[]
@@ -94,6 +95,10 @@ export function makeRefuse(self: string, peer: string, peerIsChild: boolean, tru
       const bad = u.values.find((v) => !(CatalogueItemSchema.safeParse(v).success || CalendarSchema.safeParse(v).success))
       if (bad !== undefined) return `a malformed value in ${e.docId}: ${JSON.stringify(bad).slice(0, 80)}`
       ref = { kind, scope: rest }
+    } else if (kind === 'watch' || kind === 'notice') {
+      const got = await checkSupervisionUpdate(kind, { docId: e.docId, rest, values: u.values, deletes: u.deletes || u.gc, peerIsChild, trust, docs, tx, mayWrite: (r) => (peerIsChild ? childMayWrite(self, peer, r) : parentMayWrite(self, r)) })
+      if (typeof got === 'string') return got
+      ref = got
     } else return `unknown document kind "${kind}"`
     return peerIsChild ? childMayWrite(self, peer, ref) : parentMayWrite(self, ref)
   }

@@ -57,7 +57,7 @@ export function checkEntries(month: string, doc: Y.Doc): { key: string; day: str
 }
 
 /** A name fit to show: a non-empty string of at most 100 characters, no control characters (jsonb and text hold no NUL). */
-const showable = (name: unknown): name is string => typeof name === 'string' && !!name.trim() && name.length <= 100 && !/[\u0000-\u001f\u007f]/.test(name)
+export const showable = (name: unknown): name is string => typeof name === 'string' && !!name.trim() && name.length <= 100 && !/[\u0000-\u001f\u007f]/.test(name)
 
 /** Keeps the names of the items a unit below counts (its document's `items` map) that are well formed. */
 async function projectItemNames(doc: Y.Doc, tx: Queryable): Promise<void> {

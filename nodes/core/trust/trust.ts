@@ -160,6 +160,11 @@ export class Trust {
     return why && `event ${e.id}: ${why}`
   }
 
+  /** Signs a 督办 notice or reply (protocol/notice.ts) as this node. */
+  signAs<T extends object>(kind: 'notice' | 'notice-reply', value: T): T & { sig: string } {
+    return { ...value, sig: this.sign(signingText(kind, value)) }
+  }
+
   signApplication(app: Omit<Application, 'sig'>): Application {
     return { ...app, sig: this.sign(signingText('application', app)) } as Application
   }

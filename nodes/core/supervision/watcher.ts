@@ -1,0 +1,123 @@
+/**
+ * Keeps this node's warnings document (`watch:<code>`, 电子监察) current: the warnings of the
+ * cases it handles, which go up to every ancestor's supervisor. The cost follows what changed:
+ * a case is re-checked when one of its updates is stored, and when the day comes on which its
+ * warnings change by time alone (case_watch.next_check, indexed) — never by scanning all cases.
+ */
+import {
+  canonicalJson, detectWarnings, localDate, WARNING_TYPES, warningKey, type CatalogueItem, type Warning, type WorkingDays,
+} from '../../../protocol/index.ts'
+import { caseDocId, foldDoc } from '../docs/case-doc.ts'
+import type { DocStore } from '../docs/doc-store.ts'
+import type { Db } from '../store/db.ts'
+import type { Trust } from '../trust/trust.ts'
+
+export const watchDocId = (code: string): string => `watch:${code}`
+
+export class Watcher {
+  private readonly dirty = new Set<string>()
+  private timer: NodeJS.Timeout | null = null
+  private readonly interval: NodeJS.Timeout
+  private running: Promise<void> = Promise.resolve()
+  private closed = false
+
+  constructor(
+    private readonly db: Db,
+    private readonly docs: DocStore,
+    private readonly trust: Trust,
+    private readonly days: () => WorkingDays,
+    private readonly self: { code: string; name: string },
+    private readonly now: () => Date,
+    private readonly delayMs = 1_000,
+  ) {
+    docs.on('update', (u) => {
+      if (!u.docId.startsWith('case:')) return
+      this.dirty.add(u.docId.slice('case:'.length))
+      this.schedule()
+    })
+    // The day turns (and yellow turns red) without any case changing.
+    this.interval = setInterval(() => void this.due().catch((e) => console.error(`[${self.code}] supervision check failed:`, e)), 5 * 60_000)
+    this.interval.unref()
+  }
+
+  /** At start: cases handled here never checked yet (a store from before 电子监察), and those due. */
+  async start(): Promise<void> {
+    const rows = await this.db.query<{ id: string }>(
+      'SELECT id FROM cases c WHERE handler_code = $1 AND NOT EXISTS (SELECT 1 FROM case_watch w WHERE w.case_id = c.id)', [this.self.code])
+    for (const r of rows) this.dirty.add(r.id)
+    await this.due()
+  }
+
+  /** Queues the cases whose warnings may have changed with the date. */
+  async due(): Promise<void> {
+    const today = localDate(this.now())
+    const rows = await this.db.query<{ case_id: string }>('SELECT case_id FROM case_watch WHERE next_check IS NOT NULL AND next_check <= $1', [today])
+    for (const r of rows) this.dirty.add(r.case_id)
+    if (this.dirty.size) this.schedule()
+  }
+
+  private schedule(): void {
+    if (this.timer || this.closed) return
+    this.timer = setTimeout(() => {
+      this.timer = null
+      this.running = this.running.then(() => this.flush()).catch((e) => console.error(`[${this.self.code}] supervision refresh failed:`, e))
+    }, this.delayMs)
+  }
+
+  /** Re-checks the queued cases and writes what changed into the warnings document, in one update. */
+  async flush(): Promise<void> {
+    const ids = [...this.dirty].slice(0, 500)
+    for (const id of ids) this.dirty.delete(id)
+    if (!ids.length) return
+    const today = localDate(this.now())
+    const found = new Map<string, { warnings: Warning[]; nextCheck: string | null }>()
+    for (const id of ids) found.set(id, await this.check(id, today))
+    await this.docs.change(watchDocId(this.self.code), (doc) => {
+      const map = doc.getMap<Warning>('warnings')
+      for (const [id, { warnings }] of found) {
+        for (const type of WARNING_TYPES) {
+          const key = warningKey({ caseId: id, type })
+          const want = warnings.find((w) => w.type === type)
+          const have = map.get(key)
+          if (want && (!have || canonicalJson(have) !== canonicalJson(want))) map.set(key, want)
+          else if (!want && have) map.delete(key)
+        }
+      }
+      const meta = doc.getMap<string>('meta')
+      if (meta.get('name') !== this.self.name) meta.set('name', this.self.name)
+    })
+    await this.db.query(
+      `INSERT INTO case_watch (case_id, next_check) SELECT c->>'id', c->>'next' FROM jsonb_array_elements($1::jsonb) AS c
+       ON CONFLICT (case_id) DO UPDATE SET next_check = EXCLUDED.next_check`,
+      [JSON.stringify([...found].map(([id, f]) => ({ id, next: f.nextCheck })))],
+    )
+    if (this.dirty.size) this.schedule()
+  }
+
+  /** The warnings of one case, when this node handles it now (none otherwise: a transfer took it away). */
+  private async check(id: string, today: string): Promise<{ warnings: Warning[]; nextCheck: string | null }> {
+    const held = foldDoc(await this.docs.get(caseDocId(id)), this.trust, this.days())
+    if (!held) return { warnings: [], nextCheck: null }
+    const { app, folded } = held
+    if ((folded.handlerCode ?? app.handlerCode) !== this.self.code) return { warnings: [], nextCheck: null }
+    const [row] = await this.db.query<{ body: CatalogueItem }>('SELECT body FROM catalogue_items WHERE code = $1', [app.itemCode])
+    return detectWarnings({ app, folded, item: row?.body ?? null, unit: this.self.code, today, days: this.days() })
+  }
+
+  /** Waits for the queued checks (tests, and a clean stop). */
+  async settle(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer)
+      this.timer = null
+      this.running = this.running.then(() => this.flush())
+    }
+    await this.running
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    if (this.timer) clearTimeout(this.timer)
+    clearInterval(this.interval)
+    await this.running.catch(() => {})
+  }
+}

@@ -16,6 +16,9 @@ import { levelName, roleName } from './lib/format.js'
 const ROUTES = [
   { path: 'login', page: () => import('./pages/login.js'), public: true, bare: true },
   { path: 'progress', page: () => import('./pages/progress.js'), public: true, bare: true },
+  { path: 'prereview', page: () => import('./pages/prereview.js'), public: true, bare: true, applicant: true },
+  { path: 'prereviews', page: () => import('./pages/prereviews.js'), nav: 'prereviews' },
+  { path: 'prereviews/:no', page: () => import('./pages/prereview-answer.js'), nav: 'prereviews' },
   { path: 'items', page: () => import('./pages/items.js'), nav: 'items' },
   { path: 'items/:code', page: () => import('./pages/guide.js'), nav: 'items' },
   { path: 'intake/:code', page: () => import('./pages/intake.js'), nav: 'items' },
@@ -36,8 +39,8 @@ const ROUTES = [
 function navFor(role, level) {
   const publishes = level === 'city' || level === 'county'
   const byRole = {
-    agent: ['items', 'cases', 'dashboard'],
-    staff: ['queue', 'items', 'cases', 'dashboard'],
+    agent: ['items', 'prereviews', 'cases', 'dashboard'],
+    staff: ['queue', 'prereviews', 'items', 'cases', 'dashboard'],
     admin: ['dashboard', ...(publishes ? ['catalogue'] : []), ...(publishes ? ['calendar'] : []), 'users', 'cases'],
     supervisor: ['dashboard', 'queue', 'cases'],
   }

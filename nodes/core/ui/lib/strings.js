@@ -1,5 +1,6 @@
 /** Every string of the UI, in Chinese (the first language) and English. Keys are grouped by page. */
 import { SERVICE_STRINGS } from './strings-service.js'
+import { PREREVIEW_STRINGS } from './strings-prereview.js'
 import { PARALLEL_STRINGS } from './strings-parallel.js'
 
 export const STRINGS = {
@@ -349,3 +350,7 @@ Object.assign(STRINGS.zh, SERVICE_STRINGS.zh)
 Object.assign(STRINGS.en, SERVICE_STRINGS.en)
 Object.assign(STRINGS.zh, PARALLEL_STRINGS.zh)
 Object.assign(STRINGS.en, PARALLEL_STRINGS.en)
+
+// 网上预审's strings (strings-prereview.js).
+Object.assign(STRINGS.zh, PREREVIEW_STRINGS.zh)
+Object.assign(STRINGS.en, PREREVIEW_STRINGS.en)

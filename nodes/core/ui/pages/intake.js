@@ -12,10 +12,11 @@ import { fmtDay, kindTag, levelName, levelTag, unitLabel } from '../lib/format.j
 import { unitPicker } from '../lib/unit-picker.js'
 import { loadUnits } from '../lib/units.js'
 import { routeBox } from './guide.js'
+import { fromPrereview } from './intake-prereview.js'
 
 const FIELDS = ['name', 'idType', 'idNumber', 'phone']
 
-export async function render({ code }) {
+export async function render({ code }, query) {
   const item = (await loadCatalogue()).get(code)
   if (!item) throw new Error(t('guide.noItem', { code }))
   if (!P.mayTakeIn(ctx.user.role)) throw new Error(t('intake.notYou'))
@@ -60,6 +61,8 @@ export async function render({ code }) {
         owed.length ? h('span', { class: 'left', dataset: { deferred: '' } }, ' · ' + t('intake.deferred', { list: owed.join('、') })) : null])
   }
   tallyNow()
+  // 网上预审: started from a pre-review number, the form comes filled in (nothing typed twice).
+  const pre = await fromPrereview(query?.get('prereview'), item, inputs, boxes, tallyNow)
 
   const notice = h('div', { class: 'notice error', role: 'alert', tabindex: '-1', hidden: true, id: 'intake-notice' })
   const submit = h('button', { class: 'btn big', type: 'submit', dataset: { action: 'submit-intake' } }, t('intake.submit'))
@@ -99,7 +102,7 @@ export async function render({ code }) {
       const body = { itemCode: item.code, handlerCode: choice.chosen ?? undefined, applicant: parsed.data, materials, deferred }
       const text = JSON.stringify(body)
       if (pending?.text !== text) pending = { text, key: newRequestKey() }
-      const out = await apiRetrying('POST', '/api/cases', body, pending.key)
+      const out = await apiRetrying('POST', pre?.path ?? '/api/cases', body, pending.key)
       pending = null
       toast(t('intake.done', { id: out.id }))
       go('#/receipt/' + encodeURIComponent(out.id))
@@ -145,6 +148,7 @@ export async function render({ code }) {
     h('form', { class: 'grid-2', onsubmit, novalidate: true, 'aria-labelledby': 'intake-h' },
       h('div', null,
         notice,
+        pre?.card,
         h('section', { class: 'card', 'aria-labelledby': 'intake-h' },
           h('h2', { id: 'intake-h' }, t('intake.applicant')),
           h('div', { class: 'form-grid' },

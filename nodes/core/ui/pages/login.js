@@ -65,5 +65,6 @@ export function render() {
         submit),
       h('div', { class: 'alt' },
         h('p', { class: 'muted' }, t('login.publicLead')),
-        h('a', { class: 'btn secondary', href: '#/progress' }, t('progress.title')))))
+        h('a', { class: 'btn secondary', href: '#/progress' }, t('progress.title')), ' ',
+        h('a', { class: 'btn secondary', href: '#/prereview', dataset: { nav: 'prereview' } }, t('pr.title')))))
 }

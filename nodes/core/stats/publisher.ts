@@ -47,13 +47,15 @@ export class StatsPublisher {
   async refresh(withOpen = false): Promise<void> {
     const [{ now }] = await this.db.query<{ now: string }>('SELECT now()::text AS now')
     for (const dim of ['origin', 'handler'] as const) {
-      // By 办理地, a case this node transferred away changed too: its month must drop it here.
-      const mine = dim === 'origin' ? 'origin_code = $1'
-        : `(handler_code = $1 OR (transfers > 0 AND EXISTS (SELECT 1 FROM doc_routes r WHERE r.doc_id = 'case:' || cases.id AND $1 = ANY(r.handlers))))`
+      // The months whose rollup rows changed since (a trigger keeps them, migration 015: a case
+      // this node transferred away changes its old handler's row too, so that month drops it
+      // here), and those with open cases: never a pass over every case.
+      const column = dim === 'origin' ? 'origin_code' : 'handler_code'
       const dirty = await this.db.query<{ month: string }>(
-        `SELECT DISTINCT substr(stat_day, 1, 7) AS month FROM cases
-         WHERE ${mine} AND (($2::timestamptz IS NULL OR updated_at >= $2) OR ($3 AND status IN ('submitted', 'accepted')))`,
-        [this.self.code, this.since, withOpen],
+        `SELECT substr(day, 1, 7) AS month FROM case_rollup WHERE dim = $4 AND unit_code = $1 AND ($2::timestamptz IS NULL OR changed_at >= $2)
+         UNION SELECT substr(stat_day, 1, 7) FROM cases
+         WHERE $3 AND (status IN ('submitted', 'accepted') OR rect_status IN ('open', 'replied')) AND ${column} = $1`,
+        [this.self.code, this.since, withOpen, dim],
       )
       for (const { month } of dirty) {
         const counts = await this.stats.ownCounts({ groupBy: 'day|item', from: `${month}-01`, to: `${month}-31`, by: dim })

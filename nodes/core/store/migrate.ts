@@ -49,13 +49,23 @@ export async function migrate(db: Db): Promise<number[]> {
   return applied
 }
 
-/** Splits a migration file into statements on `;` at line ends, dropping comments. */
+/**
+ * Splits a migration file into statements on `;` at line ends, dropping comments. A function
+ * body between `$$` lines (PL/pgSQL: 015's trigger) is one statement with its inner `;`s.
+ */
 export function splitStatements(sql: string): string[] {
-  return sql
-    .split('\n')
-    .filter((l) => !l.trim().startsWith('--'))
-    .join('\n')
-    .split(/;\s*$/m)
-    .map((s) => s.trim())
-    .filter(Boolean)
+  const out: string[] = []
+  let cur: string[] = []
+  let quoted = false
+  for (const line of sql.split('\n')) {
+    if (!quoted && line.trim().startsWith('--')) continue
+    cur.push(line)
+    if ((line.match(/\$\$/g)?.length ?? 0) % 2 === 1) quoted = !quoted
+    if (!quoted && /;\s*$/.test(line)) {
+      out.push(cur.join('\n').replace(/;\s*$/, ''))
+      cur = []
+    }
+  }
+  out.push(cur.join('\n'))
+  return out.map((s) => s.trim()).filter(Boolean)
 }

@@ -1,0 +1,145 @@
+/**
+ * The statistics rollup and the list tally (migration 015) agree with the cases they count,
+ * whoever writes the case rows: random rows inserted, updated (status moves, a transfer away,
+ * a rating, a rectification) and deleted straight in SQL, then every groupBy, both dimensions
+ * and random ranges compared with a direct count over the cases (StatsService.ownCountsFromCases,
+ * the pre-rollup SQL), and list totals with count(*). Keyset pagination walks every case once.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { testNode, type Client, type TestNode } from '../helpers/node.ts'
+import { COUNTY, FIXTURE_CATALOGUE, TOWNSHIP, VILLAGE, testClock } from '../fixtures/catalogue.ts'
+
+const clock = testClock('2026-03-16T10:00:00+08:00')
+let t: TestNode
+let staff: Client
+
+beforeAll(async () => {
+  t = await testNode({ level: 'county', code: COUNTY, name: '顺庆区', catalogue: FIXTURE_CATALOGUE, now: clock.now })
+  staff = await t.as('staff', 'staff')
+}, 300_000)
+afterAll(async () => t?.close())
+
+/** A seeded generator (mulberry32): a failure names its seed and replays. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let x = a
+    x = Math.imul(x ^ (x >>> 15), x | 1)
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+const STATUSES = ['submitted', 'accepted', 'correction', 'approved', 'denied', 'delivered', 'withdrawn', 'refused']
+const ORIGINS = [COUNTY, TOWNSHIP, VILLAGE]
+const HANDLERS = [COUNTY, TOWNSHIP]
+const ITEMS = ['C-P01', 'C-I01', 'T-P01']
+const day = (r: () => number, from = 1) => `2026-${String(from + Math.floor(r() * 3)).padStart(2, '0')}-${String(1 + Math.floor(r() * 28)).padStart(2, '0')}`
+const at = (d: string, r: () => number) => new Date(Date.parse(`${d}T08:00:00+08:00`) + Math.floor(r() * 10 * 3600_000)).toISOString()
+const pick = <T,>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]
+
+/** One random case row's mutable fields: every column the counts read, nulls included. */
+function fields(r: () => number) {
+  const created = day(r)
+  const accepted = r() < 0.8 ? at(created, r) : null
+  const done = accepted && r() < 0.6 ? at(day(r, 2), r) : null
+  const rating = done && r() < 0.6 ? 1 + Math.floor(r() * 5) : null
+  return {
+    status: pick(r, STATUSES), decision: done ? (r() < 0.2 ? 'denied' : 'approved') : null, accepted_at: accepted, completed_at: done,
+    due_date: r() < 0.7 ? day(r, 2) : null, rating, stat_day: (accepted ?? `${created}T00:00:00Z`).slice(0, 10), handler_code: pick(r, HANDLERS),
+    cross_unit: r() < 0.2, transfers: r() < 0.15 ? 1 : 0, deferred: r() < 0.1, rect_status: rating && rating <= 2 ? pick(r, [null, 'open', 'replied', 'closed']) : null,
+    rect_due: r() < 0.5 ? day(r, 2) : null, kind: r() < 0.5 ? 'promised' : 'instant', created_at: at(created, r),
+  }
+}
+
+async function insertCase(r: () => number, n: number): Promise<void> {
+  const f = fields(r)
+  const origin = pick(r, ORIGINS)
+  await t.node.db.query(
+    `INSERT INTO cases (id, item_code, item_version, origin_code, handler_code, kind, status, decision, applicant_name, applicant_phone,
+       created_at, accepted_at, completed_at, delivered_at, due_date, rating, flagged, stat_day, first_handler_code, cross_unit, transfers, deferred, owed, rect_status, rect_due)
+     VALUES ($1,$2,1,$3,$4,$5,$6,$7,'张三','13800000000',$8,$9,$10,NULL,$11,$12,0,$13,$4,$14,$15,$16,0,$17,$18)`,
+    [`${origin}-20260101-${String(n).padStart(4, '0')}`, pick(r, ITEMS), origin, f.handler_code, f.kind, f.status, f.decision, f.created_at, f.accepted_at,
+      f.completed_at, f.due_date, f.rating, f.stat_day, f.cross_unit, f.transfers, f.deferred, f.rect_status, f.rect_due],
+  )
+}
+
+async function updateCase(r: () => number): Promise<void> {
+  const f = fields(r)
+  const [row] = await t.node.db.query<{ id: string }>('SELECT id FROM cases ORDER BY id OFFSET floor($1::float8 * (SELECT count(*) FROM cases))::int LIMIT 1', [r()])
+  await t.node.db.query(
+    `UPDATE cases SET status = $2, decision = $3, accepted_at = $4, completed_at = $5, due_date = $6, rating = $7, stat_day = $8, handler_code = $9,
+       cross_unit = $10, transfers = $11, deferred = $12, rect_status = $13, rect_due = $14, updated_at = now() WHERE id = $1`,
+    [row.id, f.status, f.decision, f.accepted_at, f.completed_at, f.due_date, f.rating, f.stat_day, f.handler_code, f.cross_unit, f.transfers, f.deferred, f.rect_status, f.rect_due],
+  )
+}
+
+const sorted = (m: Map<string, unknown>) => [...m.entries()].sort(([a], [b]) => (a < b ? -1 : 1))
+
+describe('the rollup (migration 015) agrees with the cases', () => {
+  it('for random rows written, rewritten and deleted: every groupBy, both dimensions, random ranges; list totals too', async () => {
+    const seed = Number(process.env.ROLLUP_SEED ?? 20261130)
+    const r = rng(seed)
+    let n = 0
+    for (let round = 0; round < 4; round++) {
+      for (let i = 0; i < 60; i++) await insertCase(r, ++n)
+      for (let i = 0; i < 40; i++) await updateCase(r)
+      for (let i = 0; i < 5; i++) await t.node.db.query('DELETE FROM cases WHERE id = (SELECT id FROM cases ORDER BY id OFFSET floor($1::float8 * (SELECT count(*) FROM cases))::int LIMIT 1)', [r()])
+      const ranges = [{}, { from: '2026-02-01' }, { to: '2026-02-15' }, { from: day(r), to: day(r, 2) }]
+      for (const range of ranges) {
+        for (const groupBy of ['item', 'day', 'day|item', 'child']) {
+          for (const by of ['origin', 'handler'] as const) {
+            const q = { ...range, groupBy, by }
+            const want = await t.node.stats.ownCountsFromCases(q)
+            expect(sorted(await t.node.stats.ownCounts(q)), `seed ${seed} round ${round} ${JSON.stringify(q)}`).toEqual(sorted(want))
+          }
+        }
+      }
+      for (const q of [{}, { status: 'accepted' }, { status: 'delivered,refused' }, { handler: COUNTY }, { origin: VILLAGE, status: 'submitted,accepted' }]) {
+        const [{ c }] = await t.node.db.query<{ c: number }>(
+          `SELECT count(*)::int AS c FROM cases WHERE ($1::text IS NULL OR status = ANY(string_to_array($1, ','))) AND ($2::text IS NULL OR handler_code = $2) AND ($3::text IS NULL OR origin_code = $3)`,
+          [(q as { status?: string }).status ?? null, (q as { handler?: string }).handler ?? null, (q as { origin?: string }).origin ?? null])
+        expect((await t.node.cases.list({ ...q, limit: 1 })).total, `seed ${seed} round ${round} ${JSON.stringify(q)}`).toBe(c)
+      }
+    }
+    // Something was counted: the comparison above is not of two empty maps.
+    expect((await t.node.stats.ownCounts({ groupBy: 'item', by: 'handler' })).size).toBeGreaterThan(0)
+  }, 300_000)
+})
+
+describe('GET /api/cases keyset pagination', () => {
+  it('walks every case exactly once, newest first, with `next`; a filter keeps to its rows; offset still answers', async () => {
+    const [{ c }] = await t.node.db.query<{ c: number }>('SELECT count(*)::int AS c FROM cases')
+    expect(c).toBeGreaterThan(100)
+    const seen: { id: string; createdAt: string }[] = []
+    let cursor: string | null = null
+    for (let pages = 0; pages < 100; pages++) {
+      const res = await staff('GET', `/api/cases?limit=37${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)
+      expect(res.status).toBe(200)
+      expect(res.body.total).toBe(c)
+      seen.push(...res.body.cases)
+      cursor = res.body.next
+      if (!cursor) break
+    }
+    expect(seen.length).toBe(c)
+    expect(new Set(seen.map((s) => s.id)).size).toBe(c)
+    for (let i = 1; i < seen.length; i++) {
+      const [a, b] = [seen[i - 1], seen[i]]
+      expect(a.createdAt > b.createdAt || (a.createdAt === b.createdAt && a.id > b.id)).toBe(true)
+    }
+    const delivered = await staff('GET', '/api/cases?status=delivered&limit=5')
+    const after = await staff('GET', `/api/cases?status=delivered&limit=5&cursor=${encodeURIComponent(delivered.body.next)}`)
+    expect(after.body.cases.every((x: { status: string }) => x.status === 'delivered')).toBe(true)
+    expect(after.body.cases[0].id).toBe((await staff('GET', '/api/cases?status=delivered&limit=5&offset=5')).body.cases[0].id)
+    // The last page says there is none after it.
+    const last = await staff('GET', `/api/cases?limit=1000`)
+    expect(last.body.next).toBeNull()
+  })
+
+  it('refuses a cursor it did not give: 400 naming the parameter', async () => {
+    const res = await staff('GET', '/api/cases?cursor=2026-01-01%27%3Bdrop')
+    expect(res.status).toBe(400)
+    expect(JSON.stringify(res.body)).toContain('cursor')
+  })
+})

@@ -8,6 +8,7 @@ import { ItemCodeSchema } from './catalogue.ts'
 import { EventIdSchema, SignatureSchema } from './trust.ts'
 import { PHONE_MESSAGE, phoneOk, residentIdProblem } from './people.ts'
 import { OpinionInputSchema, ParallelDepartmentSchema, type OpinionState } from './parallel.ts'
+import { AttachedInputSchema } from './attachments.ts'
 
 export * from './people.ts'
 
@@ -25,7 +26,7 @@ export const STATUS_NAMES_ZH: Record<CaseStatus, string> = {
   denied: '不予许可', delivered: '已出件', withdrawn: '已撤回', refused: '不予受理',
 }
 
-export const EVENT_TYPES = ['accepted', 'correction-requested', 'resumed', 'approved', 'denied', 'delivered', 'withdrawn', 'rated', 'transferred', 'refused', 'supplied', 'rectified', 'rectification-checked', 'opinion'] as const
+export const EVENT_TYPES = ['accepted', 'correction-requested', 'resumed', 'approved', 'denied', 'delivered', 'withdrawn', 'rated', 'transferred', 'refused', 'supplied', 'rectified', 'rectification-checked', 'opinion', 'attached'] as const
 export type EventType = (typeof EVENT_TYPES)[number]
 
 export const RATING_NAMES_ZH = ['非常不满意', '不满意', '基本满意', '满意', '非常满意'] as const
@@ -80,6 +81,8 @@ export const EventInputSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('rectification-checked'), passed: z.boolean({ error: '请选择整改是否通过核查 (passed: true or false)' }), note: z.string().trim().max(500).optional() }),
   /** 并联审批: one department's 同意 / 不同意 (protocol/parallel.ts). */
   OpinionInputSchema,
+  /** 附件: a scanned material added to the case (protocol/attachments.ts); the status stays. */
+  AttachedInputSchema,
   /** 转办: the handler hands a misrouted case to the competent unit (protocol/case-path.ts). */
   z.object({ type: z.literal('transferred'), to: DivisionCodeSchema, reason: z.string().trim().min(1, 'a transfer needs its reason (转办理由)').max(500) }),
 ])

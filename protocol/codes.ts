@@ -52,6 +52,10 @@ export const LINK_FRAME_TYPES = {
   ask: 10,
   /** The answer to an ask, carrying its id. */
   answer: 11,
+  /** Attachment lane: the receiver asks for one piece of a file named by a case it holds (attachments.ts). */
+  'piece-want': 12,
+  /** The piece asked for (empty, with total 0, when the sender will not or cannot give it). */
+  piece: 13,
 } as const
 export type LinkFrameType = keyof typeof LINK_FRAME_TYPES
 

@@ -139,6 +139,8 @@ describe('frames', () => {
       { type: 'pong', time: 1_795_400_000_000 },
       { type: 'error', code: 4403, message: '511302101202 is not on the path of case 511302101201-20261123-0001 (村→乡镇)' },
       { type: 'chunk', streamId: 7, index: 2, total: 3, bytes: new Uint8Array([9, 9]) },
+      { type: 'piece-want', caseId: '511302101201-20261123-0001', hash: '0f'.repeat(32), offset: 16_384 },
+      { type: 'piece', hash: '0f'.repeat(32), offset: 16_384, total: 16_390, bytes: new Uint8Array(6).fill(3) },
     ]
     expect(new Set(frames.map((f) => f.type))).toEqual(new Set(Object.keys(LINK_FRAME_TYPES)))
     for (const f of frames) {

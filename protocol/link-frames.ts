@@ -16,6 +16,7 @@ import { CaseIdSchema } from './case.ts'
 import { LINK_CLOSE_CODES, LINK_FRAME_TYPES, type LinkCloseCode } from './codes.ts'
 import { levelOfCode } from './division.ts'
 import { noticeEnds } from './notice.ts'
+import { MAX_ATTACHMENT_BYTES, PIECE_BYTES } from './attachments.ts'
 
 // ---------------------------------------------------------------------------------------------
 // Limits
@@ -44,6 +45,8 @@ export const PEER_TIMEOUT_MS = 60_000
 export const UPDATES_FLAG_DEFLATE_RAW = 0b1
 /** An error frame's message is cut to this many UTF-8 bytes. */
 export const MAX_ERROR_MESSAGE_BYTES = 1024
+/** An ask's or answer's JSON body is at most this many UTF-8 bytes (a progress answer is ~1 KB). */
+export const MAX_ASK_BYTES = 8 * 1024
 
 const MAX_DOC_ID_BYTES = 64
 const MAX_EPOCH_BYTES = 64
@@ -85,6 +88,8 @@ export type DocId =
   | { kind: 'catalogue'; scope: string }
   | { kind: 'stats'; nodeCode: string; month: string; dim: 'origin' | 'handler' }
   | { kind: 'directory' }
+  /** `escrow:<unit code>`: the unit's sealed escrow of its own cases (protocol/escrow.ts). */
+  | { kind: 'escrow'; nodeCode: string }
   /** `watch:<unit code>`: the unit's 电子监察 warnings (protocol/supervision.ts). */
   | { kind: 'watch'; nodeCode: string }
   /** `notice:<issuer>-<target>-<nonce>`: a 督办 notice and its replies (protocol/notice.ts). */
@@ -118,6 +123,9 @@ function docIdOrProblem(id: string): DocId | string {
     }
     case 'directory':
       return rest === 'tree' ? { kind } : `document id ${shown(id)}: the unit directory is directory:tree`
+    case 'escrow':
+      if (!/^\d{12}$/.test(rest)) return `document id ${shown(id)}: an escrow is escrow:<12-digit unit code>`
+      return codeProblem(rest) ?? { kind, nodeCode: rest }
     case 'watch':
       if (!/^\d{12}$/.test(rest)) return `document id ${shown(id)}: warnings are watch:<12-digit unit code>`
       return codeProblem(rest) ?? { kind, nodeCode: rest }
@@ -127,7 +135,7 @@ function docIdOrProblem(id: string): DocId | string {
       return codeProblem(ends.issuer) ?? codeProblem(ends.target) ?? { kind, noticeId: rest, ...ends }
     }
     default:
-      return `document id ${shown(id)} names no kind: it starts with case:, catalogue:, stats:, watch:, notice: or directory:`
+      return `document id ${shown(id)} names no kind: it starts with case:, catalogue:, stats:, watch:, notice:, escrow: or directory:`
   }
 }
 
@@ -149,6 +157,7 @@ export function formatDocId(d: DocId): string {
   if (d.kind === 'case') return `case:${d.caseId}`
   if (d.kind === 'catalogue') return `catalogue:${d.scope}`
   if (d.kind === 'directory') return 'directory:tree'
+  if (d.kind === 'escrow') return `escrow:${d.nodeCode}`
   if (d.kind === 'watch') return `watch:${d.nodeCode}`
   if (d.kind === 'notice') return `notice:${d.noticeId}`
   return `stats:${d.nodeCode}:${d.month}${d.dim === 'handler' ? ':handled' : ''}`
@@ -184,12 +193,27 @@ export interface PingFrame { type: 'ping'; time: number }
 export interface PongFrame { type: 'pong'; time: number }
 /** Why the sender is about to close (`code` is the close code it will use). */
 export interface ErrorFrame { type: 'error'; code: number; message: string }
+/**
+ * A question to the peer and its answer (the lookup a node passes down towards the unit that
+ * holds a case: protocol/progress.ts). `id` pairs them; `body` is JSON the session checks with
+ * LinkAskSchema / LinkAnswerSchema — here only its size and encoding are checked.
+ */
+export interface AskFrame { type: 'ask'; id: number; body: string }
+export interface AnswerFrame { type: 'answer'; id: number; body: string }
+/**
+ * Attachment lane (PROTOCOL.md, "Attachments"): the receiver wants the piece at `offset` of the
+ * file `hash` (SHA-256, hex) that case `caseId` names; the sender answers with the piece, `total`
+ * being the file's size — or with no bytes and total 0 when it will not (the case is not the
+ * peer's) or cannot (it does not hold that piece yet): the same answer either way.
+ */
+export interface PieceWantFrame { type: 'piece-want'; caseId: string; hash: string; offset: number }
+export interface PieceFrame { type: 'piece'; hash: string; offset: number; total: number; bytes: Uint8Array }
 /** Piece `index` of `total` of an encoded frame larger than MAX_FRAME_BYTES. */
 export interface ChunkFrame { type: 'chunk'; streamId: number; index: number; total: number; bytes: Uint8Array }
 
 export type LinkFrame =
   | HelloFrame | UpdatesFrame | AckFrame | SyncStep1Frame | SyncStep2Frame
-  | PingFrame | PongFrame | ErrorFrame | ChunkFrame
+  | PingFrame | PongFrame | ErrorFrame | ChunkFrame | AskFrame | AnswerFrame | PieceWantFrame | PieceFrame
 
 /** One stored update in an updates body: the sender's sequence, its document, the Yjs update. */
 export interface UpdateEntry { seq: number; docId: string; update: Uint8Array }
@@ -589,6 +613,95 @@ export function readError(decoder: decoding.Decoder): ErrorFrame {
   return { type: 'error', code, message: readString(decoder, 'error: message', MAX_ERROR_MESSAGE_BYTES) }
 }
 
+// --- ask / answer -----------------------------------------------------------------------------
+
+/** ask(id, body) and answer(id, body): the same shape, told apart by the type. */
+export function writeAsk(encoder: encoding.Encoder, f: Omit<AskFrame, 'type'> | Omit<AnswerFrame, 'type'>, type: 'ask' | 'answer' = 'ask'): void {
+  checkUint('write', f.id, `${type}: id`)
+  if (typeof f.body !== 'string' || utf8Bytes(f.body) > MAX_ASK_BYTES) fail('write', `${type}: the body is a string of at most ${MAX_ASK_BYTES} bytes`)
+  encoding.writeVarUint(encoder, LINK_FRAME_TYPES[type])
+  encoding.writeVarUint(encoder, f.id)
+  encoding.writeVarString(encoder, f.body)
+}
+
+export function readAsk<T extends 'ask' | 'answer'>(decoder: decoding.Decoder, type: T): { type: T; id: number; body: string } {
+  const id = readUint(decoder, `${type}: id`)
+  return { type, id, body: readString(decoder, `${type}: body`, MAX_ASK_BYTES) }
+}
+
+// --- piece-want / piece -----------------------------------------------------------------------
+
+const HASH_HEX = /^[0-9a-f]{64}$/
+
+function writeHash(side: Side, e: encoding.Encoder, hash: string, what: string): void {
+  if (typeof hash !== 'string' || !HASH_HEX.test(hash)) fail(side, `${what}: the hash is 64 lowercase hex digits`)
+  for (let i = 0; i < 64; i += 2) encoding.writeUint8(e, parseInt(hash.slice(i, i + 2), 16))
+}
+
+function readHash(d: decoding.Decoder, what: string): string {
+  if (d.arr.length - d.pos < 32) fail('read', `${what}: the hash is truncated`)
+  return Array.from(decoding.readUint8Array(d, 32), (b) => b.toString(16).padStart(2, '0')).join('')
+}
+
+/** A piece's offset is a multiple of PIECE_BYTES inside the file. */
+function checkOffset(side: Side, offset: number, total: number | null, what: string): number {
+  checkUint(side, offset, `${what}: offset`)
+  if (offset % PIECE_BYTES !== 0) fail(side, `${what}: offset ${offset} is not a multiple of ${PIECE_BYTES}`)
+  if (offset >= MAX_ATTACHMENT_BYTES || (total !== null && total > 0 && offset >= total)) fail(side, `${what}: offset ${offset} is past the file's end`)
+  return offset
+}
+
+/** piece-want(caseId, hash, offset) */
+export function writePieceWant(encoder: encoding.Encoder, w: Omit<PieceWantFrame, 'type'>): void {
+  if (!CaseIdSchema.safeParse(w.caseId).success) fail('write', `piece-want: ${shown(String(w.caseId))} is not a case number`)
+  checkOffset('write', w.offset, null, 'piece-want')
+  encoding.writeVarUint(encoder, LINK_FRAME_TYPES['piece-want'])
+  encoding.writeVarString(encoder, w.caseId)
+  writeHash('write', encoder, w.hash, 'piece-want')
+  encoding.writeVarUint(encoder, w.offset)
+}
+
+export function readPieceWant(decoder: decoding.Decoder): PieceWantFrame {
+  const caseId = readString(decoder, 'piece-want: case', 32)
+  if (!CaseIdSchema.safeParse(caseId).success) fail('read', `piece-want: ${shown(caseId)} is not a case number`)
+  const hash = readHash(decoder, 'piece-want')
+  const offset = checkOffset('read', readUint(decoder, 'piece-want: offset'), null, 'piece-want')
+  return { type: 'piece-want', caseId, hash, offset }
+}
+
+/** The bytes a piece at `offset` of a file of `total` bytes must have (none when total is 0: refused). */
+function pieceProblem(p: Omit<PieceFrame, 'type'>): string | null {
+  if (p.total === 0) return p.bytes.length === 0 ? null : 'a refused piece (total 0) carries no bytes'
+  if (p.total > MAX_ATTACHMENT_BYTES) return `the file is ${p.total} bytes, over ${MAX_ATTACHMENT_BYTES}`
+  const want = Math.min(PIECE_BYTES, p.total - p.offset)
+  return p.bytes.length === want ? null : `the piece at ${p.offset} of ${p.total} bytes has ${p.bytes.length} bytes, not ${want}`
+}
+
+/** piece(hash, offset, total, bytes) */
+export function writePiece(encoder: encoding.Encoder, p: Omit<PieceFrame, 'type'>): void {
+  checkUint('write', p.total, 'piece: total')
+  checkOffset('write', p.offset, p.total, 'piece')
+  checkBytes('write', p.bytes, 'piece: the bytes')
+  const why = pieceProblem(p)
+  if (why) fail('write', `piece: ${why}`)
+  encoding.writeVarUint(encoder, LINK_FRAME_TYPES.piece)
+  writeHash('write', encoder, p.hash, 'piece')
+  encoding.writeVarUint(encoder, p.offset)
+  encoding.writeVarUint(encoder, p.total)
+  encoding.writeVarUint8Array(encoder, p.bytes)
+}
+
+export function readPiece(decoder: decoding.Decoder): PieceFrame {
+  const hash = readHash(decoder, 'piece')
+  const offset = readUint(decoder, 'piece: offset')
+  const total = readUint(decoder, 'piece: total')
+  checkOffset('read', offset, total, 'piece')
+  const bytes = readBytes(decoder, 'piece: bytes', PIECE_BYTES)
+  const why = pieceProblem({ hash, offset, total, bytes })
+  if (why) fail('read', `piece: ${why}`)
+  return { type: 'piece', hash, offset, total, bytes }
+}
+
 // --- chunk ------------------------------------------------------------------------------------
 
 /** chunk(streamId, index, total, bytes) */
@@ -630,6 +743,10 @@ function writeFrame(e: encoding.Encoder, f: LinkFrame): void {
     case 'pong': return writePong(e, f.time)
     case 'error': return writeError(e, f.code, f.message)
     case 'chunk': return writeChunk(e, f)
+    case 'ask': return writeAsk(e, f, 'ask')
+    case 'answer': return writeAsk(e, f, 'answer')
+    case 'piece-want': return writePieceWant(e, f)
+    case 'piece': return writePiece(e, f)
     default: fail('write', `unknown frame type ${shown(String((f as { type: unknown }).type))}`)
   }
 }
@@ -646,6 +763,10 @@ function readFrame(d: decoding.Decoder): LinkFrame {
     case LINK_FRAME_TYPES.pong: return readPong(d)
     case LINK_FRAME_TYPES.error: return readError(d)
     case LINK_FRAME_TYPES.chunk: return readChunk(d)
+    case LINK_FRAME_TYPES.ask: return readAsk(d, 'ask')
+    case LINK_FRAME_TYPES.answer: return readAsk(d, 'answer')
+    case LINK_FRAME_TYPES['piece-want']: return readPieceWant(d)
+    case LINK_FRAME_TYPES.piece: return readPiece(d)
     default: return fail('read', `unknown frame type ${type}`)
   }
 }

@@ -13,7 +13,7 @@ export const ROLE_NAMES_ZH: Record<Role, string> = { agent: '代办员', staff: 
 
 const DECISIONS: readonly EventType[] = ['accepted', 'refused', 'correction-requested', 'approved', 'denied', 'transferred', 'rectified', 'rectification-checked', 'opinion']
 const AT_WINDOW: readonly EventType[] = ['delivered', 'rated']
-const EITHER: readonly EventType[] = ['resumed', 'withdrawn', 'supplied']
+const EITHER: readonly EventType[] = ['resumed', 'withdrawn', 'supplied', 'attached']
 
 /**
  * Returns null when the node `author` may author an event of `type` on this case, else why not:

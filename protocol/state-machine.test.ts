@@ -42,6 +42,7 @@ function ev(type: EventType, lamport: number, o: Opts = {}): CaseEvent {
     case 'correction-requested': return { ...base, type, materials: ['户口簿'] }
     case 'transferred': return { ...base, type, to: o.to ?? '511303000000', reason: '户籍不在本区' }
     case 'opinion': return { ...base, type, department: o.department ?? '自然资源所', agree: o.agree ?? true, ...(o.agree === false ? { reason: o.reason ?? '占用基本农田' } : {}) }
+    case 'attached': return { ...base, type, hash: 'a'.repeat(64), size: 200_000, mime: 'image/jpeg', name: '身份证正面.jpg' }
     default: return { ...base, type }
   }
 }
@@ -460,6 +461,20 @@ function outcome(f: Folded) {
     order: f.events.map((e) => e.id),
   }
 }
+
+describe('attached (附件)', () => {
+  const ROUTED = { ...PROMISED5, originCode: VILLAGE, handlerCode: COUNTY }
+  it('adding a file keeps the status, at any point, from the window or the handler', () => {
+    const f = foldCase(ROUTED, [ev('attached', 1, { author: VILLAGE }), ev('accepted', 2), ev('attached', 3, { id: 'late' }), ev('approved', 4)], days)
+    expect(f.status).toBe('approved')
+    expect(f.flagged).toEqual([])
+    expect(foldCase(ROUTED, [ev('attached', 1, { author: VILLAGE })], days).status).toBe('submitted')
+  })
+  it('a unit that only relays the case may not add one', () => {
+    const f = foldCase(ROUTED, [ev('attached', 1, { id: 'relay', author: TOWNSHIP })], days)
+    expect(f.unauthorised).toEqual(['relay'])
+  })
+})
 
 describe('foldCase properties', () => {
   it('the generated events are valid stored events', () => {

@@ -142,6 +142,8 @@ export function foldCase(app: Pick<Application, 'kind' | 'promisedDays'> & Parti
       out.flagged.push({ eventId: e.id, reason: `the approval waits for the deferred (容缺) materials: ${out.owed.join('、')}` })
       continue
     }
+    // 附件: a file added to the case changes nothing the fold decides (its bytes travel on their own).
+    if (e.type === 'attached') continue
     if (e.type === 'opinion') {
       const why = applyOpinion(out.opinions, e, status)
       if (why) out.flagged.push({ eventId: e.id, reason: why })

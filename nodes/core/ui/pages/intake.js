@@ -12,6 +12,7 @@ import { fmtDay, kindTag, levelName, levelTag, unitLabel } from '../lib/format.j
 import { unitPicker } from '../lib/unit-picker.js'
 import { loadUnits } from '../lib/units.js'
 import { routeBox } from './guide.js'
+import { readApplicant } from '../lib/applicant.js'
 import { fromPrereview } from './intake-prereview.js'
 
 const FIELDS = ['name', 'idType', 'idNumber', 'phone']
@@ -88,10 +89,8 @@ export async function render({ code }, query) {
   const onsubmit = async (e) => {
     e.preventDefault()
     notice.hidden = true
-    const applicant = Object.fromEntries(FIELDS.map((f) => [f, inputs[f].value.trim()]))
     // The same schema the node checks with, so the agent hears about a typo before sending.
-    const parsed = P.ApplicantSchema.safeParse(applicant)
-    const bad = parsed.success ? [] : [...new Set(parsed.error.issues.map((i) => String(i.path[0])))].filter((f) => FIELDS.includes(f))
+    const { data: applicant, bad } = readApplicant(inputs)
     showFieldErrors(bad)
     if (bad.length) return
     submit.disabled = true
@@ -99,7 +98,7 @@ export async function render({ code }, query) {
       const materials = boxes.filter((b) => b.box.checked).map((b) => b.m.name)
       const owed = defer.materials()
       const deferred = owed.length ? { materials: owed, commitment: defer.commitment(), deadline: defer.deadline() } : undefined
-      const body = { itemCode: item.code, handlerCode: choice.chosen ?? undefined, applicant: parsed.data, materials, deferred }
+      const body = { itemCode: item.code, handlerCode: choice.chosen ?? undefined, applicant, materials, deferred }
       const text = JSON.stringify(body)
       if (pending?.text !== text) pending = { text, key: newRequestKey() }
       const out = await apiRetrying('POST', pre?.path ?? '/api/cases', body, pending.key)

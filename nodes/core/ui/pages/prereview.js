@@ -10,6 +10,7 @@ import { h, mount } from '../lib/dom.js'
 import { t } from '../lib/i18n.js'
 import { fmtDay, fmtTime, kindTag } from '../lib/format.js'
 import { prereviewPill } from '../lib/prereview.js'
+import { readApplicant } from '../lib/applicant.js'
 
 const FIELDS = ['name', 'idType', 'idNumber', 'phone']
 
@@ -61,9 +62,7 @@ function applyForm(items, out) {
   const onsubmit = async (e) => {
     e.preventDefault()
     notice.hidden = true
-    const applicant = Object.fromEntries(FIELDS.map((f) => [f, inputs[f].value.trim()]))
-    const parsed = P.ApplicantSchema.safeParse(applicant)
-    const bad = parsed.success ? [] : [...new Set(parsed.error.issues.map((i) => String(i.path[0])))].filter((f) => FIELDS.includes(f))
+    const { data: applicant, bad } = readApplicant(inputs)
     for (const f of FIELDS) {
       errs[f].hidden = !bad.includes(f)
       errs[f].textContent = t('intake.err.' + f)
@@ -75,7 +74,7 @@ function applyForm(items, out) {
     submit.disabled = true
     try {
       const materials = [...mats.querySelectorAll('input:checked')].map((b) => b.value)
-      const r = await api('POST', '/api/public/prereviews', { itemCode: itemSel.value, applicant: parsed.data, materials }, { auth: false })
+      const r = await api('POST', '/api/public/prereviews', { itemCode: itemSel.value, applicant, materials }, { auth: false })
       mount(out, madeCard(r))
       form.hidden = true
       out.querySelector('h2')?.focus()

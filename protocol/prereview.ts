@@ -18,6 +18,8 @@ export const PREREVIEW_STATUS_NAMES_ZH: Record<PrereviewStatus, string> = {
 
 /** A pre-review not taken in this many days after it was made reads 已过期 (its answer no longer stands). */
 export const PREREVIEW_VALID_DAYS = 30
+/** Days after which a pre-review is deleted, applicant and all: personal data is kept no longer than it serves (a case taken in keeps its own). */
+export const PREREVIEW_KEEP_DAYS = 90
 
 /**
  * The alphabet of the random part: Crockford's base32 (no I, L, O, U), so a number read aloud

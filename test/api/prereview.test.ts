@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createApp } from '../../nodes/core/http/app.ts'
 import { publicPrereviewRoutes } from '../../nodes/core/http/routes-prereview.ts'
 import { Throttle } from '../../nodes/core/services/throttle.ts'
+import { PrereviewService } from '../../nodes/core/services/prereviews.ts'
 import { caseDocId } from '../../nodes/core/docs/case-doc.ts'
 import { PREREVIEW_STATUS_NAMES_ZH, PrereviewNoSchema } from '../../protocol/prereview.ts'
 import { applicant, request, testNode, type Client, type TestNode } from '../helpers/node.ts'
@@ -33,6 +34,8 @@ afterAll(async () => t?.close())
 const other = { name: '王五', idType: 'resident-id' as const, idNumber: '511302199003070022', phone: '139 1234-5678' }
 
 const make = (body: object) => anon('POST', '/api/public/prereviews', body)
+/** Made through the service, for a test's setup: the public route's per-address limit (all of this file is one address) is kept for what it tests. */
+const viaService = (body: object) => new PrereviewService(t.node).create(body)
 const look = (no: string, phone: string) => anon('GET', `/api/public/prereviews/${encodeURIComponent(no)}?phone=${encodeURIComponent(phone)}`)
 
 describe('the applicant makes a pre-review', () => {
@@ -183,6 +186,33 @@ describe('personal data stays here', () => {
   })
 })
 
+describe('age', () => {
+  /** A pre-review made `days` ago (written straight to the table: the clock cannot be moved back). */
+  async function madeAgo(days: number): Promise<string> {
+    const body = await viaService({ itemCode: 'V-I01', applicant: other, materials: ['居民身份证', '户口簿'] })
+    await t.node.db.query(`UPDATE prereviews SET created_at = $2 WHERE no = $1`, [body.no, new Date(Date.now() - days * 86_400_000).toISOString()])
+    return body.no
+  }
+
+  it('reads 已过期 after 30 days: no answer, no intake from it', async () => {
+    const no = await madeAgo(31)
+    expect((await agent('GET', `/api/prereviews/${no}`)).body.status).toBe('expired')
+    expect((await look(no, other.phone)).body.status).toBe('expired')
+    expect((await agent('POST', `/api/prereviews/${no}/answer`, { result: 'passed' })).status).toBe(409)
+    const r = await agent('POST', `/api/prereviews/${no}/intake`, { itemCode: 'V-I01', applicant: other, materials: ['居民身份证', '户口簿'] })
+    expect(r.status).toBe(409)
+    expect(r.body.error.message).toContain('已过期')
+  })
+
+  it('is deleted, applicant and all, after 90 days', async () => {
+    const old = await madeAgo(91)
+    const young = await madeAgo(89)
+    await viaService({ itemCode: 'V-I01', applicant: other, materials: [] })
+    expect((await agent('GET', `/api/prereviews/${old}`)).status).toBe(404)
+    expect((await agent('GET', `/api/prereviews/${young}`)).status).toBe(200)
+  })
+})
+
 describe('limits', () => {
   /** The same node with tiny limits (the app's own are too large to reach in a test). */
   function limitedApp(): Client {
@@ -203,8 +233,8 @@ describe('limits', () => {
 
   it('limits lookups per address, and failed lookups per number (the right phone then waits too)', async () => {
     const c = limitedApp()
-    const { body: made } = await make({ itemCode: 'V-I01', applicant: other, materials: ['居民身份证', '户口簿'] })
-    const path = (phone: string) => `/t/prereviews/${made.no}?phone=${encodeURIComponent(phone)}`
+    const { no } = await viaService({ itemCode: 'V-I01', applicant: other, materials: ['居民身份证', '户口簿'] })
+    const path = (phone: string) => `/t/prereviews/${no}?phone=${encodeURIComponent(phone)}`
     expect((await c('GET', path('13000000001'))).status).toBe(404)
     expect((await c('GET', path('13000000002'))).status).toBe(404)
     const blocked = await c('GET', path(other.phone))

@@ -10,7 +10,7 @@ import {
   type CaseStatus, type CatalogueItem,
 } from '../../../protocol/index.ts'
 import {
-  answerProblem, PREREVIEW_ALPHABET, PREREVIEW_RANDOM_LENGTH, PREREVIEW_VALID_DAYS, PrereviewAnswerSchema, PrereviewInputSchema,
+  answerProblem, PREREVIEW_ALPHABET, PREREVIEW_KEEP_DAYS, PREREVIEW_RANDOM_LENGTH, PREREVIEW_VALID_DAYS, PrereviewAnswerSchema, PrereviewInputSchema,
   type Prereview, type PrereviewStatus, type PublicPrereview,
 } from '../../../protocol/prereview.ts'
 import { ApiError, parseOr400 } from '../errors.ts'
@@ -56,6 +56,8 @@ export class PrereviewService {
     const unknown = body.materials.filter((m) => !known.has(m))
     if (unknown.length) throw new ApiError('invalid_input', `这些材料不在 ${item.name} 的办事指南中：${unknown.join('、')} (not in the item's guide)`, { issues: [{ field: 'materials', message: 'not in the guide' }] })
     const at = this.now().toISOString()
+    // Each new pre-review clears those past keeping: the table holds 90 days of them at most.
+    await this.node.db.query(`DELETE FROM prereviews WHERE created_at < $1`, [new Date(Date.parse(at) - PREREVIEW_KEEP_DAYS * DAY_MS).toISOString()])
     for (let attempt = 0; ; attempt++) {
       const no = this.newNumber()
       try {

@@ -38,6 +38,12 @@ export const AttachedInputSchema = z.object({
 })
 export type AttachedInput = z.infer<typeof AttachedInputSchema>
 
+/** `POST /api/cases/:id/attachments?name=…&material=…`: the body is the file's bytes. */
+export const AttachmentUploadQuerySchema = z.object({
+  name: z.string({ error: '请给附件一个文件名 (name: the file name is required)' }).trim().min(1, '请给附件一个文件名 (name: the file name is required)').max(200),
+  material: z.string().trim().min(1).max(100).optional(),
+})
+
 /** The file's type from its first bytes, or null when it is none of PDF, JPEG, PNG. */
 export function sniffMime(bytes: Uint8Array): AttachmentMime | null {
   const starts = (sig: number[]) => bytes.length >= sig.length && sig.every((b, i) => bytes[i] === b)

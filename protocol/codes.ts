@@ -15,6 +15,8 @@ export const API_ERRORS = {
   transition_refused: 409,
   item_retired: 409,
   payload_too_large: 413,
+  /** An attachment that is not PDF, JPEG or PNG (told by its bytes). */
+  unsupported_type: 415,
   rate_limited: 429,
   internal: 500,
   unavailable: 503,

@@ -11,6 +11,7 @@ import { requireUser } from './auth.ts'
 import { refuseNul, storageFault } from './guards.ts'
 import type { AppEnv } from './env.ts'
 import { casesRoutes } from './routes-cases.ts'
+import { attachmentRoutes } from './routes-attachments.ts'
 import { catalogueRoutes } from './routes-catalogue.ts'
 import { loginRoute, logoutRoute, statsRoutes, unitsRoutes, usersRoutes } from './routes-misc.ts'
 import { publicRoutes } from './routes-public.ts'
@@ -42,6 +43,7 @@ export function createApp(node: TongbanNode, extras: AppExtras = {}): Hono<AppEn
   app.route('/api/logout', logoutRoute)
   app.route('/api/catalogue', catalogueRoutes)
   app.route('/api/cases', casesRoutes)
+  app.route('/api/cases', attachmentRoutes)
   app.route('/api/stats', statsRoutes)
   app.route('/api/users', usersRoutes)
   app.route('/api/units', unitsRoutes)

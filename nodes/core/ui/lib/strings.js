@@ -2,6 +2,7 @@
 import { SERVICE_STRINGS } from './strings-service.js'
 import { PREREVIEW_STRINGS } from './strings-prereview.js'
 import { PARALLEL_STRINGS } from './strings-parallel.js'
+import { ATTACHMENT_STRINGS } from './strings-attachments.js'
 
 export const STRINGS = {
   zh: {
@@ -354,3 +355,7 @@ Object.assign(STRINGS.en, PARALLEL_STRINGS.en)
 // 网上预审's strings (strings-prereview.js).
 Object.assign(STRINGS.zh, PREREVIEW_STRINGS.zh)
 Object.assign(STRINGS.en, PREREVIEW_STRINGS.en)
+
+// 附件's strings (strings-attachments.js).
+Object.assign(STRINGS.zh, ATTACHMENT_STRINGS.zh)
+Object.assign(STRINGS.en, ATTACHMENT_STRINGS.en)

@@ -26,6 +26,8 @@ import { Journal, type JournalIo } from './store/journal.ts'
 import { lockDataDir } from './store/lock.ts'
 import { migrate } from './store/migrate.ts'
 import { openPglite } from './store/pglite.ts'
+import { provinceConfigProblem, type ProvinceConfig } from './province/config.ts'
+import { ProvinceExchange } from './province/exchange.ts'
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 export const SAMPLE_CATALOGUE = join(PROJECT_ROOT, 'catalogue/sample.json')
@@ -53,6 +55,8 @@ export interface NodeConfig {
   now?: () => Date
   /** The signing algorithm of the key made at first start (never changes afterwards). */
   signAlg?: SigAlg
+  /** Push 办件信息 and 好差评 to the provincial platform (city or county only; docs/province-api.md). */
+  province?: ProvinceConfig
 }
 
 export class ConfigError extends Error {}
@@ -71,6 +75,8 @@ export interface TongbanNode {
   trust: Trust
   days(): WorkingDays
   parent: string | null
+  /** The provincial platform exchange, when this node pushes (`--province-url`). */
+  province: ProvinceExchange | null
   close(): Promise<void>
 }
 
@@ -78,6 +84,8 @@ export interface TongbanNode {
 export async function openNode(config: NodeConfig): Promise<TongbanNode> {
   const bad = checkCodeForLevel(config.code, config.level)
   if (bad) throw new ConfigError(bad)
+  const provinceBad = config.province && provinceConfigProblem(config.province, config.level)
+  if (provinceBad) throw new ConfigError(provinceBad)
   mkdirSync(config.dataDir, { recursive: true })
   const lock = lockDataDir(config.dataDir)
   let db: Db | null = null
@@ -94,9 +102,13 @@ export async function openNode(config: NodeConfig): Promise<TongbanNode> {
     const keys = await loadOrCreateKeys(db, config.signAlg)
     if (config.signAlg && config.signAlg !== keys.alg) console.error(`note: this node's key is ${keys.alg} (made at its first start); --sign-alg ${config.signAlg} is ignored`)
     const trust = new Trust({ code: config.code, name: config.name }, keys, await loadPins(db))
-    const docs = new DocStore(db, journal, makeProjector({ days: () => days, onCalendars: (c) => (days = new WorkingDays(c)), trust: () => trust }))
-    const self = { code: config.code, level: config.level }
     const now = config.now ?? clockFromEnv()
+    const province = config.province ? new ProvinceExchange(db, config.province, { code: config.code, name: config.name }, now) : null
+    const docs = new DocStore(db, journal, makeProjector({
+      days: () => days, onCalendars: (c) => (days = new WorkingDays(c)), trust: () => trust,
+      onCase: province ? (app, f, route, tx) => province.onCase(app, f, route, tx) : undefined,
+    }))
+    const self = { code: config.code, level: config.level }
     const refreshDays = () => days
     const catalogue = new CatalogueService(db, docs, self)
     const stats = new StatsService(db, { code: config.code, name: config.name }, refreshDays, now)
@@ -109,8 +121,10 @@ export async function openNode(config: NodeConfig): Promise<TongbanNode> {
       supervision: new SupervisionService(db, docs, trust, { code: config.code, name: config.name }, now),
       days: refreshDays,
       parent: parentCode(config.code),
+      province,
       async close() {
         if (timer) clearInterval(timer)
+        await province?.stop()
         await publisher.close()
         await watcher.close()
         if (journal) {
@@ -130,6 +144,7 @@ export async function openNode(config: NodeConfig): Promise<TongbanNode> {
     await seedCatalogue(node)
     await seedUsers(node)
     publisher.schedule(true)
+    province?.start()
     await watcher.start()
     if (journal) {
       timer = setInterval(() => void journal.checkpoint(() => db!.checkpoint()).catch((e) => console.error('checkpoint failed:', e)), config.checkpointMs ?? 30_000)

@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { startNode } from '../start.ts'
 import { checkParentUrl, isLoopback, type TlsMode } from '../tls.ts'
 import { runDemo } from './demo.ts'
+import { readProvinceCredentials, type ProvinceConfig } from '../province/config.ts'
 
 export const HELP = `tongban — 通办: one node of the four-level government service network
 
@@ -22,6 +23,7 @@ Usage:
                 [--catalogue sample|FILE] [--parent URL --token T] [--database-url URL]
                 [--tls-cert FILE --tls-key FILE | --insecure-http] [--parent-fingerprint SHA256]
                 [--accept-journal-loss] [--public-url URL]
+                [--province-url URL --province-credentials FILE]
   tongban user add --data DIR --name NAME --role ROLE --password P [--display-name NAME] [--phone PHONE] [--department DEPT]
   tongban child add --data DIR --code CHILD
   tongban child revoke --data DIR --code CHILD
@@ -58,6 +60,12 @@ start               run a node and serve its API and web UI
   --public-url      the address applicants reach this node's progress lookup at (e.g.
                       https://zwfw.example.gov.cn): printed on every receipt; remembered, so
                       later starts need it only to change it. Never a loopback address.
+  --province-url    push 办件信息 and 好差评 to the provincial platform at this https base URL
+                      (city or county only; docs/province-api.md). Give it at every start of
+                      the one node that pushes: which node pushes is this flag.
+  --province-credentials
+                    a JSON file {"clientId": "…", "clientSecret": "…"} the province issued (or
+                      the same JSON in TONGBAN_PROVINCE_CREDENTIALS); never printed
 
 user add            create a user in a node's data dir; works while the node runs (the running
                     node adds the user within a second), so the first administrator of a new
@@ -128,6 +136,7 @@ async function start(args: string[]): Promise<number> {
     token: { type: 'string' }, 'database-url': { type: 'string' }, 'sign-alg': { type: 'string' },
     'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'insecure-http': { type: 'boolean' }, 'parent-fingerprint': { type: 'string' },
     'accept-journal-loss': { type: 'boolean' }, 'public-url': { type: 'string' },
+    'province-url': { type: 'string' }, 'province-credentials': { type: 'string' },
   })
   if (f.help) return (process.stdout.write(HELP), 0)
   const level = need(f.level, 'level') as Level
@@ -154,10 +163,17 @@ async function start(args: string[]): Promise<number> {
   if (f['insecure-http'] && !isLoopback(host)) {
     throw new UsageError(`--insecure-http is for development on this machine only: refusing to listen on ${host} without TLS (drop --insecure-http to use a self-signed certificate, or give --tls-cert/--tls-key)`)
   }
+  if (f['province-credentials'] && !f['province-url']) throw new UsageError('--province-credentials needs --province-url: the base URL of the provincial exchange')
+  let province: ProvinceConfig | undefined
+  if (f['province-url']) {
+    const read = readProvinceCredentials(f['province-credentials'])
+    if ('problem' in read) throw new UsageError(read.problem)
+    province = { url: f['province-url'], credentials: read.credentials }
+  }
   const tls: TlsMode = f['insecure-http'] ? 'insecure-http' : f['tls-cert'] ? { certFile: f['tls-cert'], keyFile: f['tls-key']! } : 'self-signed'
   const running = await startNode({
     level, code, name: need(f.name, 'name'), dataDir: need(f.data, 'data'), catalogue: f.catalogue,
-    parentUrl: f.parent, token: f.token, databaseUrl: f['database-url'], acceptJournalLoss: f['accept-journal-loss'], signAlg,
+    parentUrl: f.parent, token: f.token, databaseUrl: f['database-url'], acceptJournalLoss: f['accept-journal-loss'], signAlg, province,
   }, port, host, { tls, parentFingerprint: f['parent-fingerprint'], publicUrl: f['public-url'] })
   if (running.fingerprint) process.stdout.write(`tongban ${level} ${code} certificate sha256 ${running.fingerprint} (${tls === 'self-signed' ? 'self-signed, in the data dir' : 'from --tls-cert'})\n`)
   else process.stderr.write(`tongban: warning: serving plain http (--insecure-http): only this machine can reach it safely\n`)

@@ -3,7 +3,7 @@
  * lists, queues and dashboards are SQL and never disagree with the documents.
  */
 import type * as Y from 'yjs'
-import { isInSubtree, localDate, routeOf, type Calendar, type DirectoryEntry, type WorkingDays } from '../../../protocol/index.ts'
+import { isInSubtree, localDate, routeOf, type Application, type Calendar, type CaseRoute, type DirectoryEntry, type Folded, type WorkingDays } from '../../../protocol/index.ts'
 import type { Queryable } from '../store/db.ts'
 import type { Trust } from '../trust/trust.ts'
 import { foldDoc } from './case-doc.ts'
@@ -20,11 +20,13 @@ export interface ProjectionHooks {
   onCalendars(calendars: Calendar[]): void
   /** Whom this node believes: signatures are checked before a case is folded. */
   trust(): Trust
+  /** Called with every case as just folded, in the transaction that stores it (the province outbox). */
+  onCase?(app: Application, folded: Folded, route: CaseRoute, tx: Queryable): Promise<void>
 }
 
 export function makeProjector(hooks: ProjectionHooks): Projector {
   return async (docId, doc, tx) => {
-    if (docId.startsWith('case:')) return projectCase(doc, tx, hooks.days(), hooks.trust())
+    if (docId.startsWith('case:')) return projectCase(doc, tx, hooks.days(), hooks.trust(), hooks.onCase)
     if (docId.startsWith('directory:')) return projectDirectory(doc, tx, hooks.trust())
     if (docId.startsWith('stats:')) {
       await projectStats(docId, doc, tx) // checks every value; never throws on content
@@ -45,7 +47,7 @@ export function makeProjector(hooks: ProjectionHooks): Projector {
  * passes peers that were not on it): the store then re-sends the whole document, since those
  * peers were skipped for its earlier updates.
  */
-async function projectCase(doc: Y.Doc, tx: Queryable, days: WorkingDays, trust: Trust): Promise<{ widened: boolean } | undefined> {
+async function projectCase(doc: Y.Doc, tx: Queryable, days: WorkingDays, trust: Trust, onCase: ProjectionHooks['onCase']): Promise<{ widened: boolean } | undefined> {
   // No application yet (events arrived first: projected when it comes), or not the origin's.
   const held = foldDoc(doc, trust, days)
   if (!held) return
@@ -92,6 +94,7 @@ async function projectCase(doc: Y.Doc, tx: Queryable, days: WorkingDays, trust: 
       [app.id, JSON.stringify(f.opinions), f.status === 'accepted'],
     )
   }
+  await onCase?.(app, f, route, tx)
   return { widened: r?.before != null && Number(r.before) < route.handlers.length }
 }
 

@@ -17,6 +17,7 @@ import { loginRoute, logoutRoute, statsRoutes, unitsRoutes, usersRoutes } from '
 import { publicRoutes } from './routes-public.ts'
 import { prereviewRoutes, publicPrereviewRoutes } from './routes-prereview.ts'
 import { uiRoutes } from './routes-ui.ts'
+import { provinceRoutes } from '../province/routes.ts'
 import { noticesRoutes, supervisionRoutes } from './routes-supervision.ts'
 
 export interface AppExtras {
@@ -47,6 +48,7 @@ export function createApp(node: TongbanNode, extras: AppExtras = {}): Hono<AppEn
   app.route('/api/stats', statsRoutes)
   app.route('/api/users', usersRoutes)
   app.route('/api/units', unitsRoutes)
+  app.route('/api/province', provinceRoutes)
   app.route('/api/supervision', supervisionRoutes)
   app.route('/api/notices', noticesRoutes)
   app.route('/api/prereviews', prereviewRoutes)

@@ -1,0 +1,53 @@
+/**
+ * The province exchange of one node: its outbox (fed by the projection) and its pusher, opened
+ * with the node when `--province-url` is given, stopped with it.
+ */
+import type { Application, CaseRoute, Folded } from '../../../protocol/index.ts'
+import type { Db, Queryable } from '../store/db.ts'
+import type { ProvinceConfig } from './config.ts'
+import { ProvinceOutbox, type OutboxRow } from './outbox.ts'
+import { ProvincePusher } from './pusher.ts'
+
+export class ProvinceExchange {
+  readonly outbox: ProvinceOutbox
+  readonly pusher: ProvincePusher
+
+  constructor(db: Db, private readonly config: ProvinceConfig, self: { code: string; name: string }, private readonly now: () => Date) {
+    this.outbox = new ProvinceOutbox(db, self)
+    this.pusher = new ProvincePusher(this.outbox, config, self.code, now)
+  }
+
+  /** The projection's hook: the case as just folded, in the transaction that stores it. */
+  onCase(app: Application, f: Folded, route: CaseRoute, tx: Queryable): Promise<void> {
+    return this.outbox.enqueue(app, f, route, tx, this.now())
+  }
+
+  /**
+   * What /healthz says (no login): counts and times only — the address and the province's
+   * messages are for administrators (`GET /api/province`).
+   */
+  async health(): Promise<Record<string, unknown>> {
+    const s = await this.outbox.summary()
+    return { pending: s.pending, failed: s.failed, acked: s.acked, lastSuccess: s.lastSuccess, lastErrorAt: s.lastErrorAt, oldestPending: s.oldestPending }
+  }
+
+  /** `GET /api/province`: the summary and one page of the records in a state. */
+  async view(q: { state: OutboxRow['state']; page: number; pageSize: number }): Promise<Record<string, unknown>> {
+    const list = await this.outbox.list(q.state, q.page, q.pageSize)
+    return { configured: true, url: this.config.url, ...(await this.outbox.summary()), list: { state: q.state, page: q.page, pageSize: q.pageSize, total: list.total, records: list.rows } }
+  }
+
+  async retry(keys: string[] | undefined): Promise<number> {
+    const n = await this.outbox.retry(keys, this.now())
+    if (n) this.pusher.kick()
+    return n
+  }
+
+  start(): void {
+    this.pusher.start()
+  }
+
+  stop(): Promise<void> {
+    return this.pusher.stop()
+  }
+}

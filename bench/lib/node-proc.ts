@@ -19,6 +19,10 @@ export interface NodeSpec {
   catalogue?: string
   /** Extra flags for node itself (e.g. --cpu-prof), placed before the script. */
   nodeArgs?: string[]
+  /** Extra flags for `tongban start` (e.g. --parent). */
+  startArgs?: string[]
+  /** Another checkout's bin/tongban.mjs (a before/after comparison runs the older code). */
+  bin?: string
 }
 
 export interface BenchProc {
@@ -35,9 +39,9 @@ export function startProc(spec: NodeSpec, timeoutMs = 120_000): Promise<BenchPro
   const args = ['start', '--level', spec.level, '--code', spec.code, '--name', spec.name, '--port', '0', '--data', spec.dataDir]
   if (spec.catalogue) args.push('--catalogue', spec.catalogue)
   // Loopback only: the node bench measures the node's own work, not TLS (the link bench runs over TLS).
-  args.push('--insecure-http')
+  args.push('--insecure-http', ...(spec.startArgs ?? []))
   const t0 = performance.now()
-  const proc = spawn(process.execPath, [...(spec.nodeArgs ?? []), BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  const proc = spawn(process.execPath, [...(spec.nodeArgs ?? []), spec.bin ?? BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
   const log: string[] = []
   return new Promise((resolve, reject) => {
     let out = ''

@@ -6,6 +6,7 @@ import { linkRoutes } from './link/link-routes.ts'
 import { Links } from './link/links.ts'
 import { upgradeRouter } from './link/upgrade.ts'
 import { LiveViews } from './live/live-view.ts'
+import { EscrowWriter, loadEscrowKey } from './escrow/writer.ts'
 import { Outbox } from './link/outbox.ts'
 import { LinkStats } from './link/status.ts'
 import { watchUserRequests } from './services/user-requests.ts'
@@ -22,6 +23,8 @@ export interface RunningNode {
   port: number
   /** SHA-256 of the certificate served with (64 hex digits), or null on plain http. */
   fingerprint: string | null
+  /** A village's escrow writer (escrow/writer.ts), or null. */
+  escrow: EscrowWriter | null
   stop(): Promise<void>
 }
 
@@ -35,6 +38,8 @@ export interface StartTransport {
    * address the window happens to use); remembered in the store, so a restart needs no flag.
    */
   publicUrl?: string
+  /** A village restored on a new laptop: its escrow key comes from this recovery code (escrow/). */
+  recoveryCode?: string
 }
 
 export async function startNode(flags: NodeConfig, port = 0, host = '127.0.0.1', transport: StartTransport = {}): Promise<RunningNode> {
@@ -76,8 +81,10 @@ export async function startNode(flags: NodeConfig, port = 0, host = '127.0.0.1',
     throw e
   }
   let publicUrl: string | null
+  let escrow: EscrowWriter | null = null
   try {
     publicUrl = await rememberPublicUrl(node, transport.publicUrl)
+    escrow = await startEscrow(node, !!parent, transport.recoveryCode)
   } catch (e) {
     await node.close()
     throw e
@@ -86,6 +93,7 @@ export async function startNode(flags: NodeConfig, port = 0, host = '127.0.0.1',
   const stopUserRequests = watchUserRequests(config.dataDir, node.users, (line) => console.log(`[${config.code}] ${line}`))
   // The cases whose updates have not all reached the parent yet (a village's "not yet sent").
   const waitingCases = async () => (parent && node.parent ? new Outbox(node.db, node.parent, false).waitingCases((await new LinkStats(node.db).cursor(node.parent)).acked) : [])
+  const waitingMore = async () => (parent && node.parent ? new Outbox(node.db, node.parent, false).backlogBeyondScan((await new LinkStats(node.db).cursor(node.parent)).acked) : false)
   const live = new LiveViews(node)
   const upgrade = upgradeRouter(links, live)
   let served: Served
@@ -100,21 +108,26 @@ export async function startNode(flags: NodeConfig, port = 0, host = '127.0.0.1',
       },
       health: async () => {
         const sync = await links.summary()
-        if (sync.parent) Object.assign(sync.parent, { waitingCases: (await waitingCases()).length })
-        return { sync, publicUrl, ...(node.province ? { province: await node.province.health() } : {}) }
+        // waitingMore: the backlog is longer than a count looks at (outbox.ts BACKLOG_SCAN): the figure is a lower bound.
+        if (sync.parent) Object.assign(sync.parent, { waitingCases: (await waitingCases()).length, waitingMore: await waitingMore() })
+        // A village's escrow: case updates not yet sealed for the parent (they go up with the link's waiting).
+        const sealing = escrow ? { escrow: { pending: await escrow.pending() } } : {}
+        return { sync, publicUrl, ...(node.province ? { province: await node.province.health() } : {}), ...sealing }
       },
     })
     served = await listen(app, port, host, upgrade, cert ?? undefined)
   } catch (e) {
+    await escrow?.close()
     await node.close()
     throw e
   }
   links.start()
   let stopping: Promise<void> | null = null
   return {
-    node, links, url: served.url, port: served.port, fingerprint: cert?.fingerprint ?? null,
+    node, links, url: served.url, port: served.port, fingerprint: cert?.fingerprint ?? null, escrow,
     stop: () => (stopping ??= (async () => {
       stopUserRequests()
+      await escrow?.close()
       await links.stop()
       live.close()
       upgrade.close()
@@ -122,6 +135,25 @@ export async function startNode(flags: NodeConfig, port = 0, host = '127.0.0.1',
       await node.close()
     })()),
   }
+}
+
+/**
+ * A village with a parent escrows its own cases (escrow/writer.ts). At its first start it makes
+ * the recovery code and shows it, once: the key stays on the laptop, the code with the
+ * administrator, and only the two together with the parent's copy bring the cases back.
+ */
+async function startEscrow(node: TongbanNode, linked: boolean, recoveryCode: string | undefined): Promise<EscrowWriter | null> {
+  if (node.config.level !== 'village' || !linked || !node.parent) return null
+  const { key, newCode } = await loadEscrowKey(node, recoveryCode)
+  if (newCode) {
+    process.stdout.write(`tongban village ${node.config.code} recovery code ${newCode}\n`)
+    process.stderr.write(`  Write the recovery code down and keep it away from this laptop: the village's own cases (即办件, which never leave it) are\n` +
+      `  copied to the parent sealed with it. If the laptop is lost or broken, \`tongban restore --parent URL --token T --recovery-code CODE\`\n` +
+      `  on a new one brings them back. It is not shown again.\n`)
+  }
+  const writer = new EscrowWriter(node, key, (m) => console.error(`[${node.config.code}] ${m}`))
+  writer.start()
+  return writer
 }
 
 /** Checks and stores `--public-url` when given; answers the remembered one (or null). */

@@ -64,7 +64,8 @@ function describe() {
   meta.unshift({ text: t('banner.lastSync', { at: parent.lastSyncAt ? fmtShort(parent.lastSyncAt) : t('banner.never') }) })
   // Cases, not updates: how many applications and actions have not reached the parent yet.
   const n = parent.waitingCases ?? parent.waitingUp ?? 0
-  meta.unshift({ text: t(parent.waitingCases === undefined ? 'banner.waiting' : 'banner.waitingCases', { n }), cls: n ? 'waiting' : '', dataset: { waitingCases: String(n) } })
+  // waitingMore: more is stored past the cursor than the node counts on a poll: at least n.
+  meta.unshift({ text: t(parent.waitingCases === undefined ? 'banner.waiting' : 'banner.waitingCases', { n: parent.waitingMore ? `${n}+` : n }), cls: n || parent.waitingMore ? 'waiting' : '', dataset: { waitingCases: String(n) } })
   if (parent.connected) return { kind: 'online', state: t('banner.online', { parent: parentName }), meta }
   return { kind: 'offline', state: t('banner.offline'), meta: [{ text: t('banner.offlineHint') }, ...meta] }
 }

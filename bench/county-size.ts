@@ -1,0 +1,128 @@
+/**
+ * A county's year at real size (issue 11, goal 2): a county node holding 250,000 cases, filled
+ * once by bench/county-fill.ts, started as a process on a copy of that data dir and measured over
+ * HTTP on loopback — the routes its users and its UI banner call, its starts, its memory, its disk.
+ *
+ * Before/after from one run: with COUNTY_OLD=<dir of an older checkout> (e.g.
+ * `git archive <commit> | tar -x -C DIR` plus a node_modules link), the same measurements run
+ * first on that code, on its own copy of the same filled store, then on this checkout.
+ *
+ * Run: node --import tsx bench/county-size.ts
+ * Knobs (env): COUNTY_BASE (the filled data dir, /tmp/county-size-250k/base), COUNTY_OLD,
+ * BENCH_N (requests per route, 50), BENCH_ROUTE_S (seconds at most per route, 30).
+ * The node is started with a parent URL that nobody answers (port 9): the case of the issue, a
+ * county whose parent is configured but has never acknowledged anything.
+ */
+import { execFileSync } from 'node:child_process'
+import { cpus, loadavg } from 'node:os'
+import { join } from 'node:path'
+import { Client, quantile } from './lib/http-load.ts'
+import { readMem, ROOT, sampleMemDuring, settledMem, startProc, stopProc, userAdd, type BenchProc, type NodeSpec } from './lib/node-proc.ts'
+import { COUNTY, countyUnits } from './lib/county-fill.ts'
+
+const BASE = process.env.COUNTY_BASE ?? '/tmp/county-size-250k/base'
+const OLD = process.env.COUNTY_OLD
+const N = Number(process.env.BENCH_N ?? 50)
+const ROUTE_S = Number(process.env.BENCH_ROUTE_S ?? 30)
+const CASES = Number(process.env.COUNTY_CASES ?? 250_000)
+const USER = { name: 'bench', password: 'bench-password-1' }
+const la = () => loadavg().map((x) => x.toFixed(2)).join(' / ')
+const log = (s: string) => process.stderr.write(`[county-size ${new Date().toISOString().slice(11, 19)}] ${s}\n`)
+
+interface Figures { [k: string]: string }
+
+async function timeRoute(c: Client, path: string): Promise<{ p50: number; p95: number; n: number; status: number }> {
+  const ms: number[] = []
+  let status = 0
+  for (let i = 0; i < 3; i++) status = (await c.send({ method: 'GET', path })).status // warm-up
+  const until = performance.now() + ROUTE_S * 1000
+  while (ms.length < N && (ms.length < 10 || performance.now() < until)) {
+    const t0 = performance.now()
+    const r = await c.send({ method: 'GET', path })
+    ms.push(performance.now() - t0)
+    status = r.status
+  }
+  ms.sort((a, b) => a - b)
+  return { p50: quantile(ms, 0.5), p95: quantile(ms, 0.95), n: ms.length, status }
+}
+
+const f = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1))
+
+async function measure(label: string, bin: string | undefined): Promise<Figures> {
+  const dir = join(BASE, '..', `work-${label}`)
+  execFileSync('rm', ['-rf', dir])
+  log(`${label}: copying ${BASE} (load ${la()})`)
+  execFileSync('cp', ['-a', BASE, dir])
+  await userAdd(dir, USER.name, 'staff', USER.password)
+  const spec: NodeSpec = { ...COUNTY, dataDir: dir, startArgs: ['--parent', 'http://127.0.0.1:9'], ...(bin ? { bin } : {}) }
+  const out: Figures = {}
+  const procs: BenchProc[] = []
+  try {
+    // First start: the older code has no migration to run; this checkout's applies 015 (the rollup's backfill) once.
+    let p = await startProc(spec, 30 * 60_000)
+    procs.push(p)
+    out['first start on the filled store (migrations)'] = `${(p.startMs / 1000).toFixed(1)} s`
+    await stopProc(p)
+    const warm: number[] = []
+    for (let i = 0; i < 3; i++) {
+      p = await startProc(spec, 10 * 60_000)
+      warm.push(p.startMs)
+      if (i < 2) await stopProc(p)
+    }
+    procs.push(p)
+    warm.sort((a, b) => a - b)
+    out['warm start (median of 3)'] = `${(warm[1] / 1000).toFixed(2)} s (${warm.map((x) => (x / 1000).toFixed(2)).join(', ')})`
+    const settled = await settledMem(p.pid)
+    out['RSS settled after the warm start'] = `${settled.rss.toFixed(0)} MB`
+    const c = new Client(p.url, 4)
+    await c.login(USER.name, USER.password)
+    const pgBytes = Number(execFileSync('du', ['-sb', join(dir, 'pgdata')]).toString().split('\t')[0])
+    const year = { from: new Date(Date.now() - 366 * 86_400_000).toISOString().slice(0, 10), to: new Date().toISOString().slice(0, 10) }
+    const month = { from: `${year.to.slice(0, 7)}-01`, to: year.to }
+    const township = countyUnits()[1].code
+    const deep = await c.json<{ cases: { id: string; createdAt: string }[] }>({ method: 'GET', path: '/api/cases?limit=1&offset=200000' })
+    const cursor = deep.cases.length ? encodeURIComponent(`${deep.cases[0].createdAt}~${deep.cases[0].id}`) : ''
+    const routes: [string, string][] = [
+      ['GET /healthz', '/healthz'],
+      ['GET /api/sync', '/api/sync'],
+      ['GET /api/cases?limit=200', '/api/cases?limit=200'],
+      ['GET /api/cases?limit=200&offset=200000', '/api/cases?limit=200&offset=200000'],
+      ['GET /api/cases?limit=200&cursor=(case 200,000)', `/api/cases?limit=200&cursor=${cursor}`],
+      ['GET /api/cases?status=delivered&limit=200', '/api/cases?status=delivered&limit=200'],
+      ['GET /api/cases?status=submitted,accepted&limit=1000 (dashboard, queue)', '/api/cases?status=submitted,accepted&limit=1000'],
+      ['GET /api/stats, the year by item', `/api/stats?from=${year.from}&to=${year.to}&groupBy=item`],
+      ['GET /api/stats, the year by item, 办理地', `/api/stats?from=${year.from}&to=${year.to}&groupBy=item&by=handler`],
+      ['GET /api/stats, the year by day, 办理地', `/api/stats?from=${year.from}&to=${year.to}&groupBy=day&by=handler`],
+      ['GET /api/stats, the year by unit, 办理地', `/api/stats?from=${year.from}&to=${year.to}&groupBy=child&by=handler`],
+      ['GET /api/stats, this month by item, 办理地', `/api/stats?from=${month.from}&to=${month.to}&groupBy=item&by=handler`],
+      ['GET /api/stats, all time by item, 办理地', '/api/stats?groupBy=item&by=handler'],
+      [`GET /api/stats, the year, drill-down to a township`, `/api/stats?from=${year.from}&to=${year.to}&groupBy=item&under=${township}`],
+    ]
+    const { peakRss } = await sampleMemDuring(p.pid, async () => {
+      for (const [name, path] of routes) {
+        const r = await timeRoute(c, path)
+        out[name] = r.status === 200 ? `p50 ${f(r.p50)} ms, p95 ${f(r.p95)} ms (${r.n})` : `HTTP ${r.status}`
+        log(`${label}: ${name}: ${out[name]} (load ${la()})`)
+      }
+    })
+    out['RSS peak while serving these reads'] = `${peakRss.toFixed(0)} MB (after: ${readMem(p.pid).rss.toFixed(0)} MB)`
+    c.close()
+    await stopProc(procs.pop()!)
+    const total = Number(execFileSync('du', ['-sb', dir]).toString().split('\t')[0])
+    out['data dir (du -sb)'] = `${(total / 1e9).toFixed(2)} GB (pgdata ${(pgBytes / 1e9).toFixed(2)} GB before the reads)`
+    out[`bytes per case (data dir / ${CASES})`] = `${(total / CASES).toFixed(0)} B`
+  } finally {
+    for (const p of procs) await stopProc(p).catch(() => {})
+    execFileSync('rm', ['-rf', dir])
+  }
+  return out
+}
+
+log(`start, load ${la()}, ${cpus().length} CPUs, base ${BASE}`)
+const loadStart = la()
+const old = OLD ? await measure('before', join(OLD, 'bin/tongban.mjs')) : null
+const now = await measure('after', undefined)
+const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim()
+console.log(`\nLoad average (1/5/15 min) at the start ${loadStart}, at the end ${la()}. Code: ${commit}${OLD ? ` (before: ${OLD})` : ''}.\n`)
+console.log(old ? '| measure | before | after |\n|---|---|---|' : '| measure | figure |\n|---|---|')
+for (const k of Object.keys(now)) console.log(old ? `| ${k} | ${old[k] ?? '—'} | ${now[k]} |` : `| ${k} | ${now[k]} |`)

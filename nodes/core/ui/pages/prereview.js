@@ -77,6 +77,9 @@ function applyForm(items, out) {
       const r = await api('POST', '/api/public/prereviews', { itemCode: itemSel.value, applicant, materials }, { auth: false })
       mount(out, madeCard(r))
       form.hidden = true
+      // The lookup below is for this number now: only the phone is left to type.
+      const q = document.getElementById('prq-no')
+      if (q) q.value = r.no
       out.querySelector('h2')?.focus()
     } catch (x) {
       show(x.message)

@@ -52,6 +52,8 @@ export const NoticeSchema = z.strictObject({
   deadline: IsoDay,
   issuedAt: z.iso.datetime({ offset: true }),
   issuedBy: z.string().max(100),
+  /** The issuing unit's name, signed with the notice: the target names it even when its directory does not (a county run as its tree's root). */
+  issuerName: z.string().max(100).optional(),
   sig: SignatureSchema,
 }).refine((n) => n.id.startsWith(`${n.issuer}-${n.target}-`), { message: 'a notice number begins with its issuer and target codes', path: ['id'] })
 export type Notice = z.infer<typeof NoticeSchema>

@@ -43,6 +43,8 @@ export async function projectNotice(doc: Y.Doc, tx: Queryable, trust: Trust): Pr
   if (!held) return
   const { notice: n, replies } = held
   const last = replies.at(-1) ?? null
+  // The issuer's own name, signed: a fallback for a unit the directory does not name (never over it).
+  if (showable(n.issuerName)) await tx.query('INSERT INTO units (code, name) VALUES ($1, $2) ON CONFLICT (code) DO NOTHING', [n.issuer, n.issuerName])
   await tx.query(
     `INSERT INTO notices (id, issuer, target, case_id, type, body, deadline, issued_at, issued_by, replies, reply_text, reply_at, reply_by)
      VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)

@@ -30,8 +30,11 @@ export class SupervisionService {
     private readonly now: () => Date,
   ) {}
 
+  /** The directory's name of a unit; a pinned root it resolved without one is named by its code, so then the stored name (its statistics', its notice's). */
   private unitName(code: string, stored: string | null): string | null {
-    return this.trust.unit(code)?.name ?? stored ?? (code === this.self.code ? this.self.name : null)
+    if (code === this.self.code) return this.self.name
+    const known = this.trust.unit(code)?.name
+    return (known && known !== code ? known : null) ?? stored ?? null
   }
 
   /** The red and yellow cases and violations of this node's subtree, red first, oldest first. */
@@ -70,6 +73,7 @@ export class SupervisionService {
     const notice = this.trust.signAs('notice', {
       id, issuer: this.self.code, target: body.target, ...(body.caseId ? { caseId: body.caseId } : {}), ...(body.type ? { type: body.type } : {}),
       text: body.text, deadline: body.deadline, issuedAt: this.now().toISOString(), issuedBy: actorLabel(user.name, user.displayName),
+      issuerName: this.self.name.slice(0, 100),
     }) as Notice
     await this.docs.change(noticeDocId(id), (doc) => writeNotice(doc, notice), 'local', { fresh: true })
     await this.docs.durable()

@@ -11,6 +11,7 @@ import { loadUnits } from './lib/units.js'
 import { h, mount } from './lib/dom.js'
 import { lang, setLang, t } from './lib/i18n.js'
 import { levelName, roleName } from './lib/format.js'
+import { showNoticeCount } from './lib/notice-badge.js'
 
 /** Routes: pattern → page module, who may see it. `public` pages need no login. */
 const ROUTES = [
@@ -33,6 +34,8 @@ const ROUTES = [
   { path: 'calendar', page: () => import('./pages/calendar.js'), nav: 'calendar' },
   { path: 'users', page: () => import('./pages/users.js'), nav: 'users' },
   { path: 'password', page: () => import('./pages/password.js') },
+  { path: 'supervision', page: () => import('./pages/supervision.js'), nav: 'supervision' },
+  { path: 'notices', page: () => import('./pages/notices.js'), nav: 'notices' },
 ]
 
 /** The navigation each role sees, in order; the first is its home page. */
@@ -44,6 +47,9 @@ function navFor(role, level) {
     admin: ['dashboard', ...(publishes ? ['catalogue'] : []), ...(publishes ? ['calendar'] : []), 'users', 'cases'],
     supervisor: ['dashboard', 'queue', 'cases'],
   }
+  // 电子监察 and 督办: supervisors watch the subtree and send notices; units answer them.
+  if (role === 'supervisor') byRole.supervisor.splice(1, 0, 'supervision', 'notices')
+  else byRole[role]?.push('notices')
   return byRole[role] ?? ['cases']
 }
 
@@ -158,6 +164,7 @@ function renderHeader(route) {
     h('nav', { class: 'nav', 'aria-label': t('nav.label') },
       nav.map((key) => h('a', { href: '#/' + key, 'aria-current': route.nav === key ? 'page' : null, dataset: { nav: key } },
         t(key === 'queue' && user.role === 'supervisor' ? 'nav.warnings' : 'nav.' + key)))))
+  void showNoticeCount(top, user.role)
 }
 
 /** The 中文 / English switch. */

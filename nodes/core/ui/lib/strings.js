@@ -2,6 +2,7 @@
 import { SERVICE_STRINGS } from './strings-service.js'
 import { PREREVIEW_STRINGS } from './strings-prereview.js'
 import { PARALLEL_STRINGS } from './strings-parallel.js'
+import { SUPERVISION_STRINGS } from './strings-supervision.js'
 import { ATTACHMENT_STRINGS } from './strings-attachments.js'
 
 export const STRINGS = {
@@ -351,6 +352,10 @@ Object.assign(STRINGS.zh, SERVICE_STRINGS.zh)
 Object.assign(STRINGS.en, SERVICE_STRINGS.en)
 Object.assign(STRINGS.zh, PARALLEL_STRINGS.zh)
 Object.assign(STRINGS.en, PARALLEL_STRINGS.en)
+
+// 电子监察 and 督办's strings (strings-supervision.js).
+Object.assign(STRINGS.zh, SUPERVISION_STRINGS.zh)
+Object.assign(STRINGS.en, SUPERVISION_STRINGS.en)
 
 // 网上预审's strings (strings-prereview.js).
 Object.assign(STRINGS.zh, PREREVIEW_STRINGS.zh)

@@ -135,6 +135,7 @@ export async function render(_params, query) {
         kpi('completionRate', t('dash.k.completion'), pct(tot.completionRate), tot.completionRate, null, true),
         kpi('onTimeRate', t('dash.k.onTime'), pct(tot.onTimeRate), tot.onTimeRate, null, true),
         kpi('onSpotRate', t('dash.k.onSpot'), pct(tot.onSpotRate), tot.onSpotRate, null, true),
+        kpi('dailyRate', t('dash.k.daily'), pct(tot.dailyRate ?? null), tot.dailyRate ?? null, t('dash.k.dailySub'), true),
         kpi('earlyRate', t('dash.k.early'), pct(tot.earlyRate), tot.earlyRate, null, true),
         kpi('satisfactionRate', t('dash.k.satisfaction'), pct(tot.satisfactionRate), tot.satisfactionRate, t('dash.k.ratings', { n: tot.ratings.reduce((a, b) => a + b, 0) }), true),
         kpi('overdue', t('dash.k.overdue'), String(tot.overdue), tot.overdue, t('dash.k.overdueSub'), false, tot.overdue ? 'bad' : 'good'),
@@ -169,8 +170,8 @@ export async function render(_params, query) {
   return root
 }
 
-const COLS = ['accepted', 'completed', 'completionRate', 'onTimeRate', 'onSpotRate', 'earlyRate', 'satisfactionRate', 'rated', 'overdue', 'dueSoon', 'crossUnit', 'transferred', 'refused', 'deferred', 'badRatings', 'rectificationRate', 'rectOverdue']
-const RATE = new Set(['completionRate', 'onTimeRate', 'onSpotRate', 'earlyRate', 'satisfactionRate', 'rectificationRate'])
+const COLS = ['accepted', 'completed', 'completionRate', 'onTimeRate', 'onSpotRate', 'dailyRate', 'earlyRate', 'satisfactionRate', 'rated', 'overdue', 'dueSoon', 'crossUnit', 'transferred', 'refused', 'deferred', 'badRatings', 'rectificationRate', 'rectOverdue']
+const RATE = new Set(['completionRate', 'onTimeRate', 'onSpotRate', 'dailyRate', 'earlyRate', 'satisfactionRate', 'rectificationRate'])
 // A node not yet counting 异地件 and 转办 answers rows without them: none.
 const cellValue = (r, c) => (c === 'rated' ? r.ratings.reduce((a, b) => a + b, 0) : r[c] ?? 0)
 const csvValue = (r, c) => (RATE.has(c) ? (r[c] === null ? '' : pct(r[c])) : cellValue(r, c))

@@ -12,12 +12,15 @@
  */
 import { onCasePath, type CaseRoute } from './case-path.ts'
 import { isInSubtree, levelOfCode, levelRank } from './division.ts'
+import { escrowChildMayWrite, escrowParentMayWrite, escrowSendsDown, escrowSendsUp } from './escrow.ts'
 
 export type DocRef =
   | ({ kind: 'case' } & CaseRoute)
   | { kind: 'catalogue'; scope: string }
   | { kind: 'stats'; nodeCode: string }
   | { kind: 'directory' }
+  /** A unit's sealed escrow of its own cases (protocol/escrow.ts): up one level, back to the unit only. */
+  | { kind: 'escrow'; nodeCode: string }
   /** 电子监察: a unit's warnings (protocol/supervision.ts), up like statistics. */
   | { kind: 'watch'; nodeCode: string }
   /** 督办: a notice from an issuer to a unit of its subtree, and its replies (protocol/notice.ts). */
@@ -28,6 +31,7 @@ const onNoticeLine = (code: string, n: { issuer: string; target: string }): bool
 
 /** Should a node send this document up to its parent `parent`? */
 export function sendsUp(parent: string, doc: DocRef): boolean {
+  if (doc.kind === 'escrow') return escrowSendsUp(parent, doc.nodeCode)
   if (doc.kind === 'case') return onCasePath(parent, doc)
   if (doc.kind === 'stats' || doc.kind === 'watch') return isInSubtree(doc.nodeCode, parent) && doc.nodeCode !== parent
   if (doc.kind === 'notice') return onNoticeLine(parent, doc)
@@ -36,6 +40,7 @@ export function sendsUp(parent: string, doc: DocRef): boolean {
 
 /** Should a node send this document down to its child `child`? */
 export function sendsDown(child: string, doc: DocRef): boolean {
+  if (doc.kind === 'escrow') return escrowSendsDown(child, doc.nodeCode)
   if (doc.kind === 'case') return onCasePath(child, doc)
   if (doc.kind === 'catalogue') return isInSubtree(child, doc.scope) && child !== doc.scope
   if (doc.kind === 'notice') return onNoticeLine(child, doc)
@@ -51,6 +56,7 @@ export function sendsDown(child: string, doc: DocRef): boolean {
  */
 export function childMayWrite(parent: string, child: string, doc: DocRef): string | null {
   if (doc.kind === 'catalogue') return 'a child never sends catalogue changes up'
+  if (doc.kind === 'escrow') return escrowChildMayWrite(parent, child, doc.nodeCode)
   if (doc.kind === 'directory') return null // each entry's voucher is checked against the child's subtree
   if (doc.kind === 'stats') {
     return isInSubtree(doc.nodeCode, child) ? null : `statistics of ${doc.nodeCode} are not in ${child}'s subtree`
@@ -68,6 +74,7 @@ export function childMayWrite(parent: string, child: string, doc: DocRef): strin
 /** May `parent` write this document to its child `child`? Returns null, or why not. */
 export function parentMayWrite(child: string, doc: DocRef): string | null {
   if (doc.kind === 'stats') return 'statistics never go down'
+  if (doc.kind === 'escrow') return escrowParentMayWrite(child, doc.nodeCode)
   if (doc.kind === 'watch') return 'warnings (电子监察) never go down'
   if (doc.kind === 'notice') return onNoticeLine(child, doc) ? null : `the notice from ${doc.issuer} to ${doc.target} does not reach ${child}`
   if (doc.kind === 'directory') return null // each entry is checked against its voucher's signature

@@ -28,6 +28,21 @@ export function trustNode(node: string | { dataDir: string }): void {
   }
 }
 
+/**
+ * Stops trusting the certificate of the node in `dataDir` (a laptop about to be destroyed): a
+ * replacement made for the same unit has the same subject, and the CA list would find the old one.
+ */
+export function distrustNode(dataDir: string): void {
+  let pem: string
+  try {
+    pem = readFileSync(join(dataDir, 'tls', 'cert.pem'), 'utf8')
+  } catch {
+    return
+  }
+  const at = trusted.indexOf(pem)
+  if (at >= 0) trusted.splice(at, 1)
+}
+
 /** The certificate of the node in `dataDir`, as PEM (for a test's own TLS clients). */
 export function nodeCert(dataDir: string): string {
   return readFileSync(join(dataDir, 'tls', 'cert.pem'), 'utf8')

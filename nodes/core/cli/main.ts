@@ -28,6 +28,9 @@ Usage:
   tongban child add --data DIR --code CHILD
   tongban child revoke --data DIR --code CHILD
   tongban child rename --data DIR --code CHILD --name NAME
+  tongban backup --data DIR --out FILE
+  tongban restore --data DIR --from FILE [--force]
+  tongban restore --data DIR --parent URL --token T --name NAME [--recovery-code CODE]
   tongban demo [--data DIR] [--base-port N]
   tongban --help
 
@@ -84,6 +87,17 @@ child revoke        retire a child's key (a lost laptop): its link is cut at onc
 child rename        give a child unit a new name (it keeps its code): the running node publishes
                     it in the unit directory, and every node of the tree shows the new name
 
+backup              copy a stopped node's whole data dir (store, keys, enrollments, journal) to
+                    one file, checksummed; refused while the node runs (stop it first)
+restore --from      put a backup back into an empty data dir (--force: replace what it holds);
+                    a damaged file is refused before anything is written. The restored store
+                    gets a new epoch: its links repair what changed since the backup
+restore --parent    a lost or broken village laptop, on a new one: enrols with a new token from
+                    \`tongban child add\` on the parent (the old laptop's key is retired), pulls
+                    back every case on the unit's path, and with --recovery-code (printed at the
+                    old laptop's first start) opens the unit's escrow: its own cases, kept at the
+                    parent sealed. Says what it restored; what the old laptop never sent is lost
+
 demo                start a demo tree of 15 nodes (1 city, 2 counties, 4 townships, 8 villages)
                     on loopback, each on its own embedded store in DIR (default ./demo-data),
                     with sample cases; prints every node's URL and its logins. Not for real use.
@@ -101,6 +115,8 @@ export async function main(argv: string[]): Promise<number> {
     if (cmd === 'start') return await start(rest)
     if (cmd === 'user' && rest[0] === 'add') return await userAdd(rest.slice(1))
     if (cmd === 'demo') return await runDemo(rest)
+    if (cmd === 'backup') return await (await import('./backup.ts')).backupCommand(rest)
+    if (cmd === 'restore') return await (await import('./backup.ts')).restoreCommand(rest)
     if (cmd === 'child' && rest[0] === 'add') return await childAdd(rest.slice(1))
     if (cmd === 'child' && rest[0] === 'revoke') return await childRevoke(rest.slice(1))
     if (cmd === 'child' && rest[0] === 'rename') return await childRename(rest.slice(1))

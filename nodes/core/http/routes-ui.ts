@@ -69,7 +69,7 @@ const etagOf = (body: Uint8Array) => `"${createHash('sha1').update(body).digest(
 const BUNDLES: Record<string, { contents: string; loader: 'ts' | 'js' }> = {
   // The parts of protocol/ a page uses (not the link's frames, which only nodes speak).
   'protocol.js': {
-    contents: ['codes', 'division', 'catalogue', 'case', 'outcomes', 'deferral', 'calendar', 'state-machine', 'routing', 'case-path', 'pinyin', 'permissions', 'stats']
+    contents: ['codes', 'division', 'catalogue', 'case', 'outcomes', 'deferral', 'parallel', 'calendar', 'state-machine', 'routing', 'case-path', 'pinyin', 'permissions', 'stats']
       .map((m) => `export * from './protocol/${m}.ts'`).join('\n'),
     loader: 'ts',
   },

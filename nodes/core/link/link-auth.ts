@@ -50,8 +50,12 @@ export class LinkAuth {
     // Not yet linked to the root itself: the child learns the root on a later dial (its token,
     // now bound to its key, is asked again until the answer carries the root).
     if (root) await this.publish(req.code)
+    // With the child's own entries: a replaced laptop learns the keys it held before (retired
+    // now), so its earlier cases, signed with them, check when they come back to it.
     const line = new Set([...ancestors(this.self), this.self])
-    const chain = readEntries(await this.node.docs.get(DIRECTORY_DOC)).filter((e) => line.has(e.code)).slice(-16)
+    const entries = readEntries(await this.node.docs.get(DIRECTORY_DOC))
+    const own = entries.filter((e) => e.code === req.code).slice(-6)
+    const chain = [...entries.filter((e) => line.has(e.code)).slice(-(16 - own.length)), ...own]
     return { parent: { code: this.self, alg: trust.keys.alg, publicKey: trust.keys.publicKey }, root, chain }
   }
 

@@ -18,6 +18,7 @@ import { ParentProbe } from './probe.ts'
 import { wsTlsOptions } from './tls-client.ts'
 import { parseEnrollmentToken } from './token.ts'
 import { LinkSession, type Transport } from './session.ts'
+import { attachmentBytesWaiting, laneCounters, type LaneCounters } from './attachment-lane.ts'
 import { LinkStats, type PeerStatus } from './status.ts'
 
 const MAX_WS_MESSAGE = 80 * 1024 // a frame is at most 64 KiB; leave room for the WebSocket header
@@ -74,9 +75,12 @@ export function redialDelay(backoff: number, refused: boolean, random: () => num
 }
 const TLS_ERRORS = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS|ERR_SSL/ // a pin mismatch is logged where it is found
 
+/** 附件 on a link: bytes of files this node holds that the peer has not been sent, and what moved. */
+export interface LinkAttachments extends LaneCounters { bytesWaiting: number }
+
 export interface SyncStatus {
-  parent: (PeerStatus & { url: string; waitingUp: number; waitingDown: number }) | null
-  children: (PeerStatus & { name: string | null; waitingUp: number; waitingDown: number })[]
+  parent: (PeerStatus & { url: string; waitingUp: number; waitingDown: number; attachments: LinkAttachments }) | null
+  children: (PeerStatus & { name: string | null; waitingUp: number; waitingDown: number; attachments: LinkAttachments })[]
 }
 
 function wsTransport(ws: WebSocket): Transport {
@@ -88,10 +92,15 @@ function wsTransport(ws: WebSocket): Transport {
   }
 }
 
+/** A link lock held in the shared store (its release), or null where there is nothing to hold. */
+type HeldLock = (() => Promise<void>) | null
+
 export class Links {
   readonly stats: LinkStats
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_MESSAGE })
-  private readonly children = new Map<string, { ws: WebSocket; session: LinkSession; key: string }>()
+  private readonly children = new Map<string, { ws: WebSocket; session: LinkSession; key: string; release: HeldLock }>()
+  /** Shared store: this process holds the link to the parent (links.ts `claim`); null: not yet. */
+  private parentLock: HeldLock = null
   private parentWs: WebSocket | null = null
   private parentSession: LinkSession | null = null
   private retry: NodeJS.Timeout | null = null
@@ -161,26 +170,66 @@ export class Links {
     const why = this.auth.verifyUpgrade(code, String(req.headers['x-tongban-nonce'] ?? ''), String(req.headers['x-tongban-proof'] ?? ''))
     if (why) return refuse(401, `${why} — if this unit was re-enrolled, start it with the new token from \`tongban child add --code ${code}\``)
     const key = childKey(this.node.config.dataDir, self, code)!
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.acceptChild(code, key.publicKey, ws))
+    const held = this.children.get(code)
+    void (held ? Promise.resolve(held.release) : this.claim(`child-link:${code}`, () => this.children.get(code)?.ws.terminate())).then((release) => {
+      if (release === false) {
+        this.log(`refused a link from ${code}: another process of this node holds its link`)
+        socket.end(`HTTP/1.1 409 Conflict\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nanother process of ${self} holds the link of ${code}: try again later`)
+        return
+      }
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.acceptChild(code, key.publicKey, ws, release))
+    }, (e) => {
+      this.log(`refused a link from ${code}: the shared store's link lock failed (${(e as Error).message})`)
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n')
+    })
     return true
   }
 
-  private acceptChild(code: string, key: string, ws: WebSocket): void {
+  /**
+   * Several processes of one node on one PostgreSQL: a link (to the parent, or from each child)
+   * is held by one process at a time, under a lock that lives as long as the process's lock
+   * connection — a process that dies lets go at once, and a child that dials another process is
+   * turned away (409) until then. With the embedded store there is one process: always granted.
+   * Resolves with the release (null when there is nothing to release), or false when another holds it.
+   */
+  private async claim(key: string, lost: () => void): Promise<HeldLock | false> {
+    if (!this.node.db.holdLock) return null
+    return (await this.node.db.holdLock(key, lost)) ?? false
+  }
+
+  private acceptChild(code: string, key: string, ws: WebSocket, release: HeldLock): void {
     const old = this.children.get(code)
     if (old) {
       old.session.close()
       closeSocket(old.ws, LINK_CLOSE_CODES.replaced, 'replaced by a newer connection from the same child')
     }
     const session = new LinkSession(this.node, code, true, wsTransport(ws), this.stats, this.log)
-    this.children.set(code, { ws, session, key })
+    this.children.set(code, { ws, session, key, release })
     this.wire(ws, session, () => {
-      if (this.children.get(code)?.ws === ws) this.children.delete(code)
+      if (this.children.get(code)?.ws !== ws) return
+      this.children.delete(code)
+      void release?.()
     })
     void session.open().catch((e) => this.log(`link with ${code} failed to open: ${(e as Error).message}`))
   }
 
   private dial(afterProbe = false): void {
     if (this.stopped || !this.parent) return
+    if (this.node.db.holdLock && !this.parentLock) {
+      // Shared store: only the process holding the parent link dials (see `claim`).
+      void this.claim('parent-link', () => {
+        this.parentLock = null
+        this.parentWs?.terminate()
+      }).then((release) => {
+        if (release === false) return this.scheduleDial('failed') // another process holds it: try again later
+        this.parentLock = release
+        this.dial(afterProbe)
+      }, (e) => {
+        this.log(`cannot take the parent link's lock in the shared store: ${(e as Error).message}`)
+        this.scheduleDial('failed')
+      })
+      return
+    }
     this.dialAfterProbe = afterProbe
     void within(this.prepare(), PREPARE_TIMEOUT_MS, 'the challenge').then((headers) => this.open(headers), (e) => {
       this.logTls(`cannot link to the parent yet: ${(e as Error).message}`)
@@ -327,15 +376,17 @@ export class Links {
       const cur = await this.stats.cursor(peer)
       return out.waiting(cur.acked)
     }
+    const attachments = async (peer: string, peerIsChild: boolean): Promise<LinkAttachments> =>
+      ({ ...laneCounters(this.node, peer), bytesWaiting: await attachmentBytesWaiting(this.node, new Outbox(this.node.db, peer, peerIsChild)) })
     let parent: SyncStatus['parent'] = null
     if (this.parent && this.node.parent) {
       const p = this.node.parent
-      parent = { ...(await this.stats.status(p)), url: this.parent.url, waitingUp: await waiting(p, false), waitingDown: 0 }
+      parent = { ...(await this.stats.status(p)), url: this.parent.url, waitingUp: await waiting(p, false), waitingDown: 0, attachments: await attachments(p, false) }
     }
     const names = await this.node.stats.names()
     const children = []
     for (const code of enrolledChildren(this.node.config.dataDir)) {
-      children.push({ ...(await this.stats.status(code)), name: names[code] ?? null, waitingUp: 0, waitingDown: await waiting(code, true) })
+      children.push({ ...(await this.stats.status(code)), name: names[code] ?? null, waitingUp: 0, waitingDown: await waiting(code, true), attachments: await attachments(code, true) })
     }
     return { parent, children }
   }
@@ -345,7 +396,7 @@ export class Links {
    * go up, and how many children are connected — without counting each child's backlog.
    */
   async summary(): Promise<{
-    parent: { connected: boolean; lastSyncAt: string | null; waitingUp: number } | null
+    parent: { connected: boolean; lastSyncAt: string | null; waitingUp: number; attachmentBytesUp: number } | null
     children: { enrolled: number; connected: number }
   }> {
     let parent = null
@@ -353,7 +404,7 @@ export class Links {
       const p = this.node.parent
       const s = await this.stats.status(p)
       const out = new Outbox(this.node.db, p, false)
-      parent = { connected: s.connected, lastSyncAt: s.lastSyncAt, waitingUp: await out.waiting((await this.stats.cursor(p)).acked) }
+      parent = { connected: s.connected, lastSyncAt: s.lastSyncAt, waitingUp: await out.waiting((await this.stats.cursor(p)).acked), attachmentBytesUp: await attachmentBytesWaiting(this.node, out) }
     }
     return { parent, children: { enrolled: enrolledChildren(this.node.config.dataDir).length, connected: this.children.size } }
   }
@@ -367,10 +418,12 @@ export class Links {
     this.probe?.stop()
     this.parentSession?.close()
     if (this.parentWs) closeSocket(this.parentWs, LINK_CLOSE_CODES.going_away, 'node stopping')
-    for (const { ws, session } of this.children.values()) {
+    for (const { ws, session, release } of this.children.values()) {
       session.close()
       closeSocket(ws, LINK_CLOSE_CODES.going_away, 'node stopping')
+      void release?.()
     }
+    void this.parentLock?.()
     this.children.clear()
     this.wss.close()
   }

@@ -27,6 +27,7 @@ import { readApplication, readEvents } from '../docs/case-doc.ts'
 import type { DocStore } from '../docs/doc-store.ts'
 import type { Queryable } from '../store/db.ts'
 import type { Trust } from '../trust/trust.ts'
+import { checkEscrowUpdate } from '../escrow/scope.ts'
 import { checkSupervisionUpdate } from '../supervision/scope.ts'
 
 interface Inspected {
@@ -65,6 +66,15 @@ const isApplication = (v: unknown): v is Application => !!v && typeof v === 'obj
 
 /** Builds the check for updates arriving from `peer` at `self`. */
 export function makeRefuse(self: string, peer: string, peerIsChild: boolean, trust: Trust, docs: DocStore) {
+  /**
+   * Whether a signature must be by a key active now: always, except for what this node itself
+   * signed coming back from its parent — a laptop restored after a loss (re-enrolled with a new
+   * key) gets its own earlier cases back, signed with the key that was retired when it was
+   * replaced. The parent took them while that key was active (it refuses a retired key at the
+   * link), and the restored node knows the old key from the entries its enrollment answer pins.
+   */
+  const activeOnly = (author: string): boolean => peerIsChild || author !== self
+
   return async (e: { docId: string; update: Uint8Array }, tx: Queryable): Promise<string | null> => {
     const colon = e.docId.indexOf(':')
     const [kind, rest] = [e.docId.slice(0, colon), e.docId.slice(colon + 1)]
@@ -97,6 +107,10 @@ export function makeRefuse(self: string, peer: string, peerIsChild: boolean, tru
       ref = { kind, scope: rest }
     } else if (kind === 'watch' || kind === 'notice') {
       const got = await checkSupervisionUpdate(kind, { docId: e.docId, rest, values: u.values, deletes: u.deletes || u.gc, peerIsChild, trust, docs, tx, mayWrite: (r) => (peerIsChild ? childMayWrite(self, peer, r) : parentMayWrite(self, r)) })
+      if (typeof got === 'string') return got
+      ref = got
+    } else if (kind === 'escrow') {
+      const got = await checkEscrowUpdate({ docId: e.docId, update: e.update, values: u.values, deletes: u.deletes || u.gc }, tx)
       if (typeof got === 'string') return got
       ref = got
     } else return `unknown document kind "${kind}"`
@@ -132,7 +146,7 @@ export function makeRefuse(self: string, peer: string, peerIsChild: boolean, tru
       // A case this node has not seen enters through a child only from the side it was taken
       // in; from the handler's side the application can only be a resend (held: skipped above).
       if (peerIsChild && !isInSubtree(app.originCode, peer)) return `case taken in at ${app.originCode}, outside ${peer}'s subtree`
-      const why = trust.checkApplication(apps[0], true)
+      const why = trust.checkApplication(apps[0], activeOnly(apps[0].originCode))
       if (why) return why
     }
     // Lamport clocks each author has used on this case, to refuse back-dating.
@@ -158,7 +172,7 @@ export function makeRefuse(self: string, peer: string, peerIsChild: boolean, tru
         seen ??= await deliveredLamport(docId, tx)
         if (ev.lamport <= seen) return `event ${ev.id} has Lamport clock ${ev.lamport}, but ${peer} had already received events of this case up to ${seen}: it cannot come before them`
       }
-      const why = trust.checkEvent(ev, true) ?? mayAuthorOnRoute(ev.type, ev.author, route)
+      const why = trust.checkEvent(ev, activeOnly(ev.author)) ?? mayAuthorOnRoute(ev.type, ev.author, route)
       if (why) return why
       if (ev.type === 'transferred') {
         const bad = ev.to === ev.author ? `event ${ev.id} transfers the case to the unit that transfers it` : checkHandlerLevel(ev.to, app.handlerCode)

@@ -17,9 +17,10 @@ import * as Y from 'yjs'
 import {
   decodeFrame, decodeReassembled, decodeUpdatesBody, encodeMessage, encodeUpdatesBody, FrameError, LINK_CLOSE_CODES,
   MAX_MESSAGE_BYTES, PEER_TIMEOUT_MS, PING_INTERVAL_MS, Reassembler, receiveFrom, sendFrom, TARGET_FRAME_BYTES,
-  WINDOW_FRAMES, type LinkFrame,
+  WINDOW_FRAMES, PIECE_BYTES, type LinkFrame,
 } from '../../../protocol/index.ts'
 import type { TongbanNode } from '../node.ts'
+import { AttachmentLane } from './attachment-lane.ts'
 import { compress, decompress } from './compress.ts'
 import { Outbox } from './outbox.ts'
 import { quotaOf, REPAIR_PAGE, REPAIR_PAGE_WAIT_MS, type PeerQuota, type QuotaKind } from './quotas.ts'
@@ -53,6 +54,10 @@ export class LinkSession {
   private readonly outbox: Outbox
   private readonly refuse: ReturnType<typeof makeRefuse>
   private readonly reassembler = new Reassembler()
+  /** Scanned materials' bytes, after everything else (attachment-lane.ts). */
+  private readonly lane: AttachmentLane
+  /** The last look at the outbox found nothing to send (the attachment lane may use the line). */
+  private caughtUp = false
   /** This peer's hourly quotas (kept across connections: see quotas.ts). */
   private readonly quota: PeerQuota
   /** Documents of our repair pass whose answer (sync-step2) has not come yet; and who waits for them. */
@@ -70,7 +75,11 @@ export class LinkSession {
   private lastHeard = Date.now()
   private readonly timer: NodeJS.Timeout
   private readonly onUpdate = (u: { origin: string }) => {
-    if (u.origin !== this.outbox.peerOrigin) this.pump()
+    if (u.origin !== this.outbox.peerOrigin) {
+      this.caughtUp = false
+      this.pump()
+    }
+    this.lane.nudge() // a case may now name a file this node lacks
   }
   /** Resolves once both hellos are through (for tests and the status page). */
   readonly ready: Promise<void>
@@ -87,6 +96,7 @@ export class LinkSession {
     this.outbox = new Outbox(node.db, peer, peerIsChild)
     this.refuse = makeRefuse(node.config.code, peer, peerIsChild, node.trust, node.docs)
     this.quota = quotaOf(node, peer)
+    this.lane = new AttachmentLane(node, peer, this.outbox, (f) => void this.send(f), () => this.updatesIdle(), log)
     this.ready = new Promise((r) => (this.markReady = r))
     node.docs.on('update', this.onUpdate)
     this.timer = setInterval(() => {
@@ -161,6 +171,7 @@ export class LinkSession {
         this.helloDone = true
         this.stats.connected(this.peer, true)
         this.markReady()
+        this.lane.start()
         if (send.repair || recv.repair) {
           // One pass an hour: a peer that changes its epoch at will would have us send a state
           // vector for every document in scope each time.
@@ -242,6 +253,10 @@ export class LinkSession {
         return this.close()
       case 'chunk':
         return // reassembled in receive()
+      case 'piece-want':
+        return this.lane.onWant(f)
+      case 'piece':
+        return this.lane.onPiece(f)
     }
   }
 
@@ -331,7 +346,10 @@ export class LinkSession {
           while (!this.closed && this.inflight.length < WINDOW_FRAMES && this.inflightBytes() < WINDOW_BYTES) {
             const { entries, scannedTo } = await this.outbox.next(this.sendCursor, TARGET_FRAME_BYTES)
             if (!entries.length) {
-              if (scannedTo === this.sendCursor) break
+              if (scannedTo === this.sendCursor) {
+                this.caughtUp = true
+                break
+              }
               this.sendCursor = scannedTo
               continue
             }
@@ -347,8 +365,14 @@ export class LinkSession {
         this.fail(e instanceof FrameError ? e.closeCode : C.internal, `sending failed: ${(e as Error).message}`)
       } finally {
         this.pumping = false
+        void this.lane.serve().catch((e) => this.fail(C.internal, `serving attachment pieces failed: ${(e as Error)?.message ?? String(e)}`))
       }
     })()
+  }
+
+  /** Nothing to send and room in the window: the attachment lane may send a piece now. */
+  private updatesIdle(): boolean {
+    return this.helloDone && !this.closed && !this.pumping && this.caughtUp && this.inflightBytes() + PIECE_BYTES <= WINDOW_BYTES
   }
 
   private inflightBytes(): number {
@@ -390,6 +414,7 @@ export class LinkSession {
     if (this.closed) return
     this.closed = true
     clearInterval(this.timer)
+    this.lane.close()
     this.repairWake?.()
     this.reassembler.clear()
     this.node.docs.off('update', this.onUpdate)

@@ -173,11 +173,11 @@ export class UserService {
    * Checks the password and hands out a token; the same message for an unknown name and a wrong
    * password, and the same work (one scrypt). `from` is the client's address, for the throttle.
    */
-  async login(input: unknown, from = 'local'): Promise<{ token: string; name: string; role: Role; displayName: string | null; expiresAt: string }> {
+  async login(input: unknown, from = 'local'): Promise<{ token: string; name: string; role: Role; displayName: string | null; department: string | null; expiresAt: string }> {
     const { name, password } = parseOr400(LoginSchema, input, 'login')
     this.checkThrottle(name, from)
-    const [u] = await this.db.query<{ name: string; role: Role; password_hash: string; disabled_at: unknown; display_name: string | null }>(
-      'SELECT name, role, password_hash, disabled_at, display_name FROM users WHERE name = $1', [name],
+    const [u] = await this.db.query<{ name: string; role: Role; password_hash: string; disabled_at: unknown; display_name: string | null; department: string | null }>(
+      'SELECT name, role, password_hash, disabled_at, display_name, department FROM users WHERE name = $1', [name],
     )
     const ok = await verifyPassword(password, u?.password_hash ?? DUMMY_HASH)
     if (!u || !ok) {
@@ -191,7 +191,7 @@ export class UserService {
     const token = randomBytes(32).toString('base64url')
     const expiresAt = new Date(this.now().getTime() + TOKEN_HOURS * 3_600_000).toISOString()
     await this.db.query('INSERT INTO tokens (token_hash, user_name, expires_at) VALUES ($1, $2, $3)', [tokenHash(token), u.name, expiresAt])
-    return { token, name: u.name, role: u.role, displayName: u.display_name, expiresAt }
+    return { token, name: u.name, role: u.role, displayName: u.display_name, department: u.department, expiresAt }
   }
 
   /** Throws 429 when the name or the address has failed too often; counts nothing. */

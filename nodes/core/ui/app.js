@@ -190,7 +190,7 @@ async function logout() {
 /** After a successful login (the login page calls this). */
 export async function loggedIn(s) {
   session.set(s)
-  ctx.user = { name: s.name, role: s.role, displayName: s.displayName ?? null }
+  ctx.user = { name: s.name, role: s.role, displayName: s.displayName ?? null, department: s.department ?? null }
   await loadCalendars().catch(() => {})
   void loadUnits().then(renderBanner) // names of the units of the tree, for every page (never throws)
   const after = sessionStorage.getItem('tongban.after')

@@ -73,7 +73,10 @@ export async function loadCalendars() {
 export function allowedActions(c) {
   if (!ctx.user) return []
   const route = { originCode: c.originCode, handlerCode: c.currentHandlerCode ?? c.handlerCode }
-  return P.allowedNext(c.status, c.rating !== null, c.owed?.length ?? 0, c.rectification?.status ?? null).filter((type) => P.mayAct(type, ctx.user.role, ctx.node.code, route) === null)
+  const next = P.allowedNext(c.status, c.rating !== null, c.owed?.length ?? 0, c.rectification?.status ?? null, c.opinions ?? [])
+  // 并联审批: an opinion only for the user's own department, while it is still awaited.
+  const mine = (type) => type !== 'opinion' || (!!ctx.user.department && P.pendingDepartments(c.opinions ?? []).includes(ctx.user.department) && P.mayGiveOpinion(ctx.user, ctx.user.department) === null)
+  return next.filter((type) => mine(type) && P.mayAct(type, ctx.user.role, ctx.node.code, route) === null)
 }
 
 /** Which level a division code names ('village' …), or null. */

@@ -15,7 +15,7 @@ export const PARALLEL_STRINGS = {
     'par.allAgreed': '各部门均已同意，可以作出准予决定。',
     'queue.opinions': '待{dept}出具意见', 'queue.opinionsLead': '并联审批中等待本部门出具意见的办件，按本部门的到期日排列。', 'queue.noOpinions': '没有等待本部门出具意见的办件',
     'users.department': '部门', 'users.departmentHint': '并联审批中出具意见的部门，如 自然资源所；不填则不出具部门意见',
-    'users.setDepartment': '设置部门', 'users.departmentPrompt': '{name} 所属部门（清空则不属于任何部门）', 'users.noDepartment': '—',
+    'users.noDepartment': '—',
     'cat.parallel': '并联审批部门', 'cat.parallelHint': '每行一个部门及其办理时限（工作日），如“自然资源所 3”；不填则不是并联审批事项', 'guide.parallel': '并联审批',
   },
   en: {
@@ -30,7 +30,7 @@ export const PARALLEL_STRINGS = {
     'par.allAgreed': 'Every department agrees: the case may be approved.',
     'queue.opinions': 'Awaiting the opinion of {dept}', 'queue.opinionsLead': 'Parallel-approval cases waiting for your department, by your department’s due date.', 'queue.noOpinions': 'No case waits for your department',
     'users.department': 'Department', 'users.departmentHint': 'The department whose opinions the user gives in parallel approval, e.g. 自然资源所; empty: none',
-    'users.setDepartment': 'Department', 'users.departmentPrompt': 'Department of {name} (empty: none)', 'users.noDepartment': '—',
+    'users.noDepartment': '—',
     'cat.parallel': 'Parallel-approval departments', 'cat.parallelHint': 'One department and its limit in working days per line, e.g. “自然资源所 3”; empty: not parallel', 'guide.parallel': 'Parallel approval',
   },
 }

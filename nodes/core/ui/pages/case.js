@@ -10,12 +10,13 @@ import { h, mount, toast, confirmDialog } from '../lib/dom.js'
 import { t } from '../lib/i18n.js'
 import { dueChip, eventName, fmtTime, levelName, maskId, maskPhone, personName, ratingName, roleName, statusName, statusPill, unitLabel } from '../lib/format.js'
 import { liveCase } from '../lib/live.js'
+import { opinionForm, opinionsBox, opinionWhat, pendingOnTimeline } from '../lib/opinions.js'
 import { openRateScreen } from '../lib/rate-screen.js'
 import { unitPicker } from '../lib/unit-picker.js'
 import { codesOfCase, loadUnits } from '../lib/units.js'
 
 /** The order actions are offered in, most likely first. */
-const ORDER = ['rectified', 'rectification-checked', 'accepted', 'supplied', 'approved', 'delivered', 'rated', 'correction-requested', 'resumed', 'transferred', 'refused', 'denied', 'withdrawn']
+const ORDER = ['rectified', 'rectification-checked', 'accepted', 'opinion', 'supplied', 'approved', 'delivered', 'rated', 'correction-requested', 'resumed', 'transferred', 'refused', 'denied', 'withdrawn']
 
 /** The unit deciding the case now: a transfer (转办) moves it; `handlerCode` stays the one chosen at intake. */
 const handlerNow = (c) => c.currentHandlerCode ?? c.handlerCode
@@ -44,6 +45,7 @@ export async function render({ id }) {
         steps(c, item),
         owedNote(c),
         rectNote(c),
+        opinionsBox(c),
         presence),
       news,
       h('div', { class: 'grid-2' },
@@ -153,7 +155,7 @@ function timelineCard(c) {
   const entries = [
     { cls: 'ev-intake', what: t('event.intake'), who: personName(c.createdBy), where: c.originCode, at: c.createdAt, extra: null },
     ...c.events.map((e) => ({
-      cls: 'ev-' + e.type, what: e.type === 'transferred' ? t('case.transferredTo', { unit: unitLabel(e.to) }) : eventName(e.type),
+      cls: 'ev-' + e.type, what: e.type === 'transferred' ? t('case.transferredTo', { unit: unitLabel(e.to) }) : e.type === 'opinion' ? opinionWhat(e) : eventName(e.type),
       who: personName(e.user), where: e.author, at: e.at, extra: eventDetail(e), flag: flagged.get(e.id),
     })),
   ]
@@ -163,7 +165,7 @@ function timelineCard(c) {
       h('div', { class: 'what' }, e.what),
       h('div', { class: 'when' }, `${fmtTime(e.at)} · ${e.who} · ${unitLabel(e.where)}`),
       e.extra ? h('div', { class: 'note' }, e.extra) : null,
-      e.flag ? h('div', { class: 'note', style: { color: 'var(--bad)' } }, t('case.flaggedReason', { reason: e.flag })) : null))))
+      e.flag ? h('div', { class: 'note', style: { color: 'var(--bad)' } }, t('case.flaggedReason', { reason: e.flag })) : null)), pendingOnTimeline(c)))
 }
 
 function eventDetail(e) {
@@ -172,7 +174,7 @@ function eventDetail(e) {
   if (e.type === 'rectification-checked') return [e.passed ? t('case.checkPassed') : t('case.checkFailed'), e.note ? ' · ' + e.note : '']
   if (e.type === 'supplied') return [t('case.supplied') + e.materials.join('、'), e.note ? ' · ' + e.note : '']
   if (e.type === 'correction-requested') return [t('case.toCorrect') + e.materials.join('、'), e.note ? ' · ' + e.note : '']
-  if (e.type === 'denied' || e.type === 'refused' || e.type === 'transferred') return t('case.reason') + e.reason
+  if (e.type === 'denied' || e.type === 'refused' || e.type === 'transferred' || (e.type === 'opinion' && e.reason)) return t('case.reason') + e.reason
   if (e.type === 'withdrawn') return e.reason ? t('case.reason') + e.reason : null
   return e.note || null
 }
@@ -296,6 +298,7 @@ function whyNoActions(c) {
 }
 
 function actionForm(c, item, type, { cancel, done }) {
+  if (type === 'opinion') return opinionForm(c, { cancel, done })
   const err = h('div', { class: 'notice error', role: 'alert', hidden: true })
   const note = h('textarea', { id: 'act-note', rows: '3' })
   const parts = []
@@ -323,6 +326,8 @@ function actionForm(c, item, type, { cancel, done }) {
   if (type === 'denied' || type === 'refused' || type === 'withdrawn') {
     collect = () => ({ reason: note.value.trim() || undefined })
   }
+  // 并联审批: after a department's 不同意 the clerk issues the denial with its reason filled in.
+  if (type === 'denied') note.value = P.denialReason(c.opinions ?? []) ?? ''
   if (type === 'transferred') {
     // To a unit of the case's level (its first handler's), not the one deciding it now.
     const level = levelOf(c.handlers?.[0] ?? c.handlerCode)

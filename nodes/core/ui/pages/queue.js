@@ -2,6 +2,8 @@
  * The queue (待办件) of cases decided at this node, by due date: red when overdue, yellow when
  * due within a working day. Cases awaiting acceptance count as due today; cases waiting for a
  * correction have their clock stopped and go last. Supervisors see every open case held here.
+ * Staff of a department see its share first: the 并联审批 cases awaiting its opinion, by the
+ * department's own due date.
  */
 import { api, qs } from '../lib/api.js'
 import { ctx, loadCatalogue, loadItems, today } from '../lib/ctx.js'
@@ -19,6 +21,7 @@ export async function render() {
   const d = today()
   const key = (c) => (c.status === 'correction' ? '9999-12-31' : c.dueDate ?? d)
   const cases = res.cases.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : a.createdAt < b.createdAt ? -1 : 1))
+  const share = mine && ctx.user.department ? await departmentShare(ctx.user.department, key) : null
   const n = (f) => cases.filter(f).length
   const chips = [
     { k: 'overdue', cls: 'bad', v: n((c) => dueState(c) === 'overdue') },
@@ -35,5 +38,17 @@ export async function render() {
     h('p', { class: 'legend muted' },
       h('span', null, h('span', { class: 'sw', style: { background: 'var(--bad)' } }), t('queue.legendRed')),
       h('span', null, h('span', { class: 'sw', style: { background: '#ffd54a' } }), t('queue.legendYellow'))),
+    share,
     caseTable(cases, { caption: t('queue.title'), empty: t('queue.empty') }))
+}
+
+/** 并联审批: the cases accepted here awaiting `dept`'s opinion, coloured by its own due date. */
+async function departmentShare(dept, key) {
+  const res = await api('GET', '/api/cases' + qs({ awaiting: dept, handler: ctx.node.code, limit: 1000 }))
+  await loadItems(res.cases.map((c) => c.itemCode))
+  const rows = res.cases.map((c) => ({ ...c, dueDate: c.opinionDue ?? c.dueDate })).sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))
+  return h('section', { class: 'card', dataset: { share: dept }, style: { marginBottom: '16px' } },
+    h('h2', null, t('queue.opinions', { dept }), ' ', h('span', { class: 'muted' }, `（${rows.length}）`)),
+    h('p', { class: 'muted small' }, t('queue.opinionsLead')),
+    caseTable(rows, { caption: t('queue.opinions', { dept }), empty: t('queue.noOpinions') }))
 }

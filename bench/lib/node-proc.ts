@@ -97,10 +97,10 @@ export async function stopProc(p: BenchProc, graceMs = 30_000): Promise<{ ms: nu
 }
 
 /** `tongban user add` on a stopped node's data dir; resolves with the ms it took. */
-export function userAdd(dataDir: string, name: string, role: string, password: string): Promise<number> {
+export function userAdd(dataDir: string, name: string, role: string, password: string, bin = BIN): Promise<number> {
   const t0 = performance.now()
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [BIN, 'user', 'add', '--data', dataDir, '--name', name, '--role', role, '--password', password], { cwd: ROOT, timeout: 120_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [bin, 'user', 'add', '--data', dataDir, '--name', name, '--role', role, '--password', password], { cwd: ROOT, timeout: 600_000 }, (err, stdout, stderr) => {
       if (err) reject(new Error(`user add failed: ${err.message}\n${stdout}${stderr}`))
       else resolve(performance.now() - t0)
     })

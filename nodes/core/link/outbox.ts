@@ -2,7 +2,7 @@
  * What this node owes one peer: its stored updates after the peer's cursor that the scopes
  * send that way, never those that came from that peer (no echo).
  */
-import { noticeEnds, sendsDown, sendsUp, type DocRef } from '../../../protocol/index.ts'
+import { noticeEnds, sendsDown, sendsUp, subtreePrefix, type DocRef } from '../../../protocol/index.ts'
 import type { Db } from '../store/db.ts'
 
 export interface OutEntry {
@@ -129,10 +129,21 @@ export class Outbox {
 
   /** Every document this peer should hold (for the repair pass). */
   async docsInScope(): Promise<string[]> {
-    const rows = await this.db.query<Row>(
-      `SELECT DISTINCT ON (u.doc_id) u.doc_id, ''::text AS origin, 0::float8 AS seq, r.origin_code, r.handlers
-       FROM doc_updates u LEFT JOIN doc_routes r ON r.doc_id = u.doc_id`,
-    )
+    // Toward a child, a case can be on its path only if its window or one of its handlers is in
+    // the child's subtree: those routes, and the few documents that are not cases — not every
+    // update of a county's year (a million rows) each time a township connects. `wanted` decides.
+    const rows = this.peerIsChild
+      ? await this.db.query<Row>(
+        `SELECT r.doc_id, ''::text AS origin, 0::float8 AS seq, r.origin_code, r.handlers FROM doc_routes r
+         WHERE r.origin_code LIKE $1 OR EXISTS (SELECT 1 FROM unnest(r.handlers) h WHERE h LIKE $1)
+         UNION ALL
+         SELECT DISTINCT u.doc_id, '', 0, NULL::text, NULL::text[] FROM doc_updates u WHERE u.doc_id < 'case:' OR u.doc_id >= 'case;'`,
+        [`${subtreePrefix(this.peer)}%`],
+      )
+      : await this.db.query<Row>(
+        `SELECT DISTINCT ON (u.doc_id) u.doc_id, ''::text AS origin, 0::float8 AS seq, r.origin_code, r.handlers
+         FROM doc_updates u LEFT JOIN doc_routes r ON r.doc_id = u.doc_id`,
+      )
     return rows.filter((r) => this.wanted(r)).map((r) => r.doc_id)
   }
 }

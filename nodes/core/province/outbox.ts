@@ -18,6 +18,8 @@ export interface OutboxRow {
   key: string
   kind: ProvinceKind
   caseId: string
+  /** The stage of a case record (受理, 办结 …); null for a rating. */
+  stage: string | null
   state: 'pending' | 'failed' | 'acked'
   attempts: number
   nextAt: string
@@ -139,14 +141,14 @@ export class ProvinceOutbox {
     const [{ n }] = await this.db.query<{ n: number }>('SELECT count(*)::int AS n FROM province_outbox WHERE state = $1', [state])
     const order = state === 'pending' ? 'next_at, record_key' : state === 'acked' ? 'acked_at DESC, record_key' : 'created_at, record_key'
     const rows = await this.db.query<Record<string, unknown>>(
-      `SELECT record_key, kind, case_id, state, attempts, next_at, last_error, created_at, acked_at FROM province_outbox
+      `SELECT record_key, kind, case_id, payload->>'stage' AS stage, state, attempts, next_at, last_error, created_at, acked_at FROM province_outbox
        WHERE state = $1 ORDER BY ${order} LIMIT $2 OFFSET $3`,
       [state, pageSize, (page - 1) * pageSize],
     )
     return {
       total: Number(n),
       rows: rows.map((r) => ({
-        key: r.record_key as string, kind: r.kind as ProvinceKind, caseId: r.case_id as string, state: r.state as OutboxRow['state'],
+        key: r.record_key as string, kind: r.kind as ProvinceKind, caseId: r.case_id as string, stage: (r.stage as string | null) ?? null, state: r.state as OutboxRow['state'],
         attempts: Number(r.attempts), nextAt: iso(r.next_at)!, lastError: (r.last_error as string | null) ?? null, createdAt: iso(r.created_at)!, ackedAt: iso(r.acked_at),
       })),
     }

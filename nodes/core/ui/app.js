@@ -34,6 +34,7 @@ const ROUTES = [
   { path: 'calendar', page: () => import('./pages/calendar.js'), nav: 'calendar' },
   { path: 'users', page: () => import('./pages/users.js'), nav: 'users' },
   { path: 'password', page: () => import('./pages/password.js') },
+  { path: 'province', page: () => import('./pages/province.js'), nav: 'province' },
   { path: 'supervision', page: () => import('./pages/supervision.js'), nav: 'supervision' },
   { path: 'notices', page: () => import('./pages/notices.js'), nav: 'notices' },
 ]
@@ -50,6 +51,8 @@ function navFor(role, level) {
   // 电子监察 and 督办: supervisors watch the subtree and send notices; units answer them.
   if (role === 'supervisor') byRole.supervisor.splice(1, 0, 'supervision', 'notices')
   else byRole[role]?.push('notices')
+  // 省平台对接: at the node that pushes, its administrators and supervisors see what the province has.
+  if ((role === 'admin' || role === 'supervisor') && ctx.node?.province) byRole[role].push('province')
   return byRole[role] ?? ['cases']
 }
 

@@ -1,5 +1,6 @@
 /** Every string of the UI, in Chinese (the first language) and English. Keys are grouped by page. */
 import { SERVICE_STRINGS } from './strings-service.js'
+import { PROVINCE_STRINGS } from './strings-province.js'
 import { PREREVIEW_STRINGS } from './strings-prereview.js'
 import { PARALLEL_STRINGS } from './strings-parallel.js'
 import { SUPERVISION_STRINGS } from './strings-supervision.js'
@@ -364,3 +365,7 @@ Object.assign(STRINGS.en, PREREVIEW_STRINGS.en)
 // 附件's strings (strings-attachments.js).
 Object.assign(STRINGS.zh, ATTACHMENT_STRINGS.zh)
 Object.assign(STRINGS.en, ATTACHMENT_STRINGS.en)
+
+// 省平台对接's strings (strings-province.js).
+Object.assign(STRINGS.zh, PROVINCE_STRINGS.zh)
+Object.assign(STRINGS.en, PROVINCE_STRINGS.en)

@@ -4,6 +4,7 @@
  * - accepted: accepted cases; completed: of those, approved or denied (a delivered case counts as its decision)
  * - completionRate = completed / accepted; onTimeRate = completed on or before the due date / completed
  * - onSpotRate = completed the local day of acceptance / completed
+ * - dailyRate (日结率) = completed the local day of acceptance / accepted
  * - earlyRate = promised cases completed before the due date / promised cases completed
  * - overdue = submitted or accepted, past due; dueSoon = submitted or accepted, due today or the next working day
  * - satisfactionRate = ratings 3–5 / all ratings. Rates are rounded to 4 decimals, null where nothing to divide.
@@ -67,24 +68,24 @@ beforeAll(async () => {
 afterAll(async () => t?.close())
 
 const zero = { accepted: 0, completed: 0, approved: 0, denied: 0, overdue: 0, dueSoon: 0, ratings: [0, 0, 0, 0, 0], crossUnit: 0, transferred: 0, refused: 0, deferred: 0, rectified: 0, rectOverdue: 0 }
-const noRates = { completionRate: null, onTimeRate: null, onSpotRate: null, earlyRate: null, satisfactionRate: null, badRatings: 0, rectificationRate: null }
+const noRates = { completionRate: null, onTimeRate: null, onSpotRate: null, dailyRate: null, earlyRate: null, satisfactionRate: null, badRatings: 0, rectificationRate: null }
 
 // A, E (V-I01): accepted 2; completed 1 (A, approved, on time, on the spot; instant: not in earlyRate);
 // E open past due → overdue 1; ratings: one 5.
 const instantRow = {
   key: 'V-I01', accepted: 2, completed: 1, approved: 1, denied: 0, overdue: 1, dueSoon: 0, ratings: [0, 0, 0, 0, 1], crossUnit: 0, transferred: 0, refused: 0, deferred: 0, rectified: 0, rectOverdue: 0,
-  completionRate: 0.5, onTimeRate: 1, onSpotRate: 1, earlyRate: null, satisfactionRate: 1, badRatings: 0, rectificationRate: null,
+  completionRate: 0.5, onTimeRate: 1, onSpotRate: 1, dailyRate: 0.5, earlyRate: null, satisfactionRate: 1, badRatings: 0, rectificationRate: null,
 }
 // B, C, D, H, F, J, K (V-P01): accepted 7; completed 2 (B approved on time and early; C denied late);
 // overdue 1 (D); dueSoon 2 (F due today, J due tomorrow); ratings: a 2 and a 3.
 const promisedRow = {
   key: 'V-P01', accepted: 7, completed: 2, approved: 1, denied: 1, overdue: 1, dueSoon: 2, ratings: [0, 1, 1, 0, 0], crossUnit: 0, transferred: 0, refused: 0, deferred: 0, rectified: 0, rectOverdue: 0,
-  completionRate: 0.2857 /* 2/7 */, onTimeRate: 0.5, onSpotRate: 0, earlyRate: 0.5, satisfactionRate: 0.5, badRatings: 1, rectificationRate: 0,
+  completionRate: 0.2857 /* 2/7 */, onTimeRate: 0.5, onSpotRate: 0, dailyRate: 0, earlyRate: 0.5, satisfactionRate: 0.5, badRatings: 1, rectificationRate: 0,
 }
 // Everything: accepted 9, completed 3 (A, B on time; A on the spot; B early of 2 promised), ratings 5, 2, 3.
 const totals = {
   key: 'total', accepted: 9, completed: 3, approved: 2, denied: 1, overdue: 2, dueSoon: 2, ratings: [0, 1, 1, 0, 1], crossUnit: 0, transferred: 0, refused: 0, deferred: 0, rectified: 0, rectOverdue: 0,
-  completionRate: 0.3333, onTimeRate: 0.6667, onSpotRate: 0.3333, earlyRate: 0.5, satisfactionRate: 0.6667, badRatings: 1, rectificationRate: 0,
+  completionRate: 0.3333, onTimeRate: 0.6667, onSpotRate: 0.3333, dailyRate: 0.1111 /* 1/9 */, earlyRate: 0.5, satisfactionRate: 0.6667, badRatings: 1, rectificationRate: 0,
 }
 
 describe('GET /api/stats', () => {
@@ -108,13 +109,13 @@ describe('GET /api/stats', () => {
     expect(r.body.rows).toEqual([
       // A, B, C, D: completed A, B, C; on time A, B; on the spot A; early B of promised B, C; D overdue.
       { key: '2026-03-02', accepted: 4, completed: 3, approved: 2, denied: 1, overdue: 1, dueSoon: 0, ratings: [0, 1, 1, 0, 1], crossUnit: 0, transferred: 0, refused: 0, deferred: 0, rectified: 0, rectOverdue: 0,
-        completionRate: 0.75, onTimeRate: 0.6667, onSpotRate: 0.3333, earlyRate: 0.5, satisfactionRate: 0.6667, badRatings: 1, rectificationRate: 0 },
+        completionRate: 0.75, onTimeRate: 0.6667, onSpotRate: 0.3333, dailyRate: 0.25, earlyRate: 0.5, satisfactionRate: 0.6667, badRatings: 1, rectificationRate: 0 },
       // E (overdue), H (in correction: neither overdue nor due soon).
-      { key: '2026-03-03', ...zero, accepted: 2, overdue: 1, ...noRates, completionRate: 0 },
+      { key: '2026-03-03', ...zero, accepted: 2, overdue: 1, ...noRates, completionRate: 0, dailyRate: 0 },
       // F, due today.
-      { key: '2026-03-04', ...zero, accepted: 1, dueSoon: 1, ...noRates, completionRate: 0 },
+      { key: '2026-03-04', ...zero, accepted: 1, dueSoon: 1, ...noRates, completionRate: 0, dailyRate: 0 },
       // J due tomorrow, K withdrawn.
-      { key: '2026-03-05', ...zero, accepted: 2, dueSoon: 1, ...noRates, completionRate: 0 },
+      { key: '2026-03-05', ...zero, accepted: 2, dueSoon: 1, ...noRates, completionRate: 0, dailyRate: 0 },
       // G, submitted to the county.
       { key: '2026-03-06', ...zero, ...noRates },
     ])

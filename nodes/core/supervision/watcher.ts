@@ -70,8 +70,19 @@ export class Watcher {
     for (const id of ids) this.dirty.delete(id)
     if (!ids.length) return
     const today = localDate(this.now())
+    // Only the cases handled here, or checked here before (a transfer away must clear them): a
+    // case this node only relays or took in for another unit is the handler's to watch.
+    const mine = await this.db.query<{ id: string }>(
+      `SELECT c.id FROM cases c WHERE c.id = ANY($1::text[])
+         AND (c.handler_code = $2 OR EXISTS (SELECT 1 FROM case_watch w WHERE w.case_id = c.id))`, [ids, this.self.code])
     const found = new Map<string, { warnings: Warning[]; nextCheck: string | null }>()
-    for (const id of ids) found.set(id, await this.check(id, today))
+    for (const { id } of mine) found.set(id, await this.check(id, today))
+    if (found.size) await this.write(found)
+    if (this.dirty.size) this.schedule()
+  }
+
+  /** Writes what the checks found into the warnings document (one update) and each case's next check. */
+  private async write(found: Map<string, { warnings: Warning[]; nextCheck: string | null }>): Promise<void> {
     await this.docs.change(watchDocId(this.self.code), (doc) => {
       const map = doc.getMap<Warning>('warnings')
       for (const [id, { warnings }] of found) {
@@ -91,7 +102,6 @@ export class Watcher {
        ON CONFLICT (case_id) DO UPDATE SET next_check = EXCLUDED.next_check`,
       [JSON.stringify([...found].map(([id, f]) => ({ id, next: f.nextCheck })))],
     )
-    if (this.dirty.size) this.schedule()
   }
 
   /** The warnings of one case, when this node handles it now (none otherwise: a transfer took it away). */

@@ -118,6 +118,7 @@ describe('并联审批: the catalogue and who may give an opinion', () => {
     expect(long.error!.issues[0]).toMatchObject({ path: ['parallel', 0, 'days'] })
     expect(long.error!.issues[0].message).toContain('超过了事项的承诺时限')
     expect(ParallelSchema.safeParse([{ department: '自然资源所', days: 3 }]).error!.issues[0].message).toContain('至少需要两个部门')
+    expect(ParallelSchema.safeParse([]).success).toBe(true) // none: how a change takes the departments away
     expect(ParallelSchema.safeParse([{ department: '自然资源所', days: 3 }, { department: '自然资源所', days: 2 }]).error!.issues[0].message).toContain('重复')
     expect(ParallelSchema.safeParse([{ department: '自然资源所', days: 0 }, { department: '规划建设办', days: 2 }]).success).toBe(false)
   })

@@ -28,11 +28,11 @@ export const ParallelDepartmentSchema = z.object({
 })
 export type ParallelDepartment = z.infer<typeof ParallelDepartmentSchema>
 
-/** The departments of a 并联 item: two or more, each named once. */
+/** The departments of a 并联 item: two or more, each named once (an empty list: none, so a change can remove them). */
 export const ParallelSchema = z.array(ParallelDepartmentSchema)
-  .min(2, '并联审批至少需要两个部门 (parallel approval names at least two departments)')
   .max(20, '并联审批最多 20 个部门 (at most 20 departments)')
   .superRefine((list, ctx) => {
+    if (list.length === 1) ctx.addIssue({ code: 'custom', path: [], message: '并联审批至少需要两个部门 (parallel approval names at least two departments)' })
     const seen = new Set<string>()
     list.forEach((d, i) => {
       if (seen.has(d.department)) ctx.addIssue({ code: 'custom', path: [i, 'department'], message: `部门 ${d.department} 重复 (named twice)` })

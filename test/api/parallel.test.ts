@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { hashPassword } from '../../nodes/core/services/users.ts'
 import { awaitUserAnswer, leaveUserRequest, watchUserRequests } from '../../nodes/core/services/user-requests.ts'
-import { FIXTURE, TOWNSHIP } from '../fixtures/catalogue.ts'
+import { CITY, FIXTURE, FIXTURE_CATALOGUE, TOWNSHIP } from '../fixtures/catalogue.ts'
 import { applicant, request, TEST_PASSWORD, testNode, type Client, type TestNode } from '../helpers/node.ts'
 import { tempDir } from '../helpers/template.ts'
 
@@ -165,4 +165,34 @@ describe('staff departments', () => {
     const gh = (await admin('GET', '/api/users')).body.users.find((u: any) => u.name === 'gh')
     expect(gh.department).toBe('规划建设办')
   })
+})
+
+describe('并联 items in the city\'s catalogue', () => {
+  it('are checked (two departments or more, each named once, each limit within the promised days) and may lose their departments', async () => {
+    const city = await testNode({ level: 'city', code: CITY, catalogue: FIXTURE_CATALOGUE })
+    try {
+      const cityAdmin = await city.as('admin', 'admin')
+      const item = { ...ITEM, code: 'S-PAR1', level: 'city' as const, version: undefined, retired: undefined }
+      const tooLong = await cityAdmin('POST', '/api/catalogue/items', { ...item, parallel: [{ department: '自然资源所', days: 12 }, { department: '农业农村办', days: 5 }] })
+      expect(tooLong.status).toBe(400)
+      expect(tooLong.body.error.details.issues).toEqual([{ field: 'parallel.0.days', message: expect.stringContaining('超过了事项的承诺时限') }])
+      const one = await cityAdmin('POST', '/api/catalogue/items', { ...item, parallel: [{ department: '自然资源所', days: 3 }] })
+      expect(one.status).toBe(400)
+      expect(one.body.error.message).toContain('至少需要两个部门')
+      const made = await cityAdmin('POST', '/api/catalogue/items', item)
+      expect(made.status).toBe(201)
+      expect(made.body.parallel).toEqual(ITEM.parallel)
+      const twice = await cityAdmin('PATCH', '/api/catalogue/items/S-PAR1', { parallel: [{ department: '自然资源所', days: 3 }, { department: '自然资源所', days: 2 }] })
+      expect(twice.status).toBe(400)
+      expect(twice.body.error.message).toContain('重复')
+      const none = await cityAdmin('PATCH', '/api/catalogue/items/S-PAR1', { parallel: [] })
+      expect(none.status).toBe(200)
+      expect(none.body.parallel).toEqual([])
+      // A change like any other: a new version.
+      const plain = await cityAdmin('GET', '/api/catalogue/items/S-PAR1')
+      expect(plain.body.version).toBe(2)
+    } finally {
+      await city.close()
+    }
+  }, 300_000)
 })

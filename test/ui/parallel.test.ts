@@ -79,6 +79,13 @@ describe('并联审批: two departments, one disagrees', () => {
     expect(await text(admin.page, '[data-user="赵农业"] [data-field=department]')).toBe('农业农村办')
     await shot(admin.page, 'parallel-01-users-departments')
 
+    // The item's guide names the departments that review it.
+    const guide = await page(township.url)
+    await uiLogin(guide.page, '周窗口')
+    await guide.page.goto(`${township.url}/#/items/T-004`)
+    await guide.page.waitForSelector('[data-field=parallel]')
+    expect(await text(guide.page, '[data-field=parallel]')).toBe('自然资源所（5 个工作日）、农业农村办（5 个工作日）')
+
     // The village takes in 农村建房预审 for the township.
     const agentApi = await apiAs(village.url, '李代办')
     const made = await agentApi('POST', '/api/cases', {
@@ -157,6 +164,34 @@ describe('并联审批: two departments, one disagrees', () => {
     expect(await vg.page.locator('.timeline .ev-opinion').count()).toBe(2)
     await shot(vg.page, 'parallel-06-village-denied')
 
-    for (const p of [admin, clerk, zr, ny, vg]) expect(p.errors).toEqual([])
+    for (const p of [admin, guide, clerk, zr, ny, vg]) expect(p.errors).toEqual([])
+  }, 600_000)
+})
+
+describe('并联审批 in the city\'s item editor', () => {
+  it('names the departments and their limits, one a line; a limit past the promised days is refused at the field', async () => {
+    const city = await startUiNode(tmp.dir, { level: 'city', code: '511300000000', name: '南充市', catalogue: 'sample', users: [{ name: '市管理员', role: 'admin' }] })
+    try {
+      const a = await page(city.url)
+      await uiLogin(a.page, '市管理员')
+      await a.page.goto(`${city.url}/#/catalogue/edit/S-006`)
+      await a.page.waitForSelector('#it-parallel')
+      expect(await a.page.inputValue('#it-parallel')).toBe('')
+      await a.page.fill('#it-parallel', '自然资源和规划局 3\n住房和城乡建设局 30')
+      await a.page.click('[data-action=save-item]')
+      await a.page.waitForSelector('#it-parallel-err:not([hidden])')
+      expect(await text(a.page, '#it-parallel-err')).toContain('超过了事项的承诺时限')
+      await shot(a.page, 'parallel-07-item-editor-refused')
+      await a.page.fill('#it-parallel', '自然资源和规划局 3\n住房和城乡建设局 5')
+      await a.page.click('[data-action=save-item]')
+      await a.page.waitForSelector('tr[data-code="S-006"]')
+      expect(await text(a.page, 'tr[data-code="S-006"]')).toContain('v2')
+      await a.page.goto(`${city.url}/#/catalogue/edit/S-006`)
+      await a.page.waitForSelector('#it-parallel')
+      expect(await a.page.inputValue('#it-parallel')).toBe('自然资源和规划局 3\n住房和城乡建设局 5')
+      expect(a.errors).toEqual([])
+    } finally {
+      await city.stop()
+    }
   }, 600_000)
 })

@@ -41,7 +41,9 @@ export async function render({ code }) {
             fact(t('guide.online'), item.online ? t('yes') : t('no'))),
           h('dl', { class: 'kv' },
             h('dt', null, t('guide.department')), h('dd', null, item.department),
-            h('dt', null, t('guide.level')), h('dd', null, levelName(item.level)))),
+            h('dt', null, t('guide.level')), h('dd', null, levelName(item.level)),
+            // 并联审批: the departments that review it in parallel, each within its own limit.
+            item.parallel?.length ? [h('dt', null, t('guide.parallel')), h('dd', { dataset: { field: 'parallel' } }, item.parallel.map((d) => `${d.department}（${t('days', { n: d.days })}）`).join('、'))] : null)),
         h('section', { class: 'card', 'aria-labelledby': 'g-route' },
           h('h2', { id: 'g-route' }, t('guide.where')),
           typeof handler === 'string' ? routeBox(handler) : h('p', null, t('guide.notHere')),

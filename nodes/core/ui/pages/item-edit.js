@@ -27,6 +27,8 @@ export async function render({ code }) {
     fee: h('input', { type: 'text', id: 'it-fee', value: v.fee }),
     maxVisits: h('input', { type: 'number', id: 'it-maxVisits', min: '0', max: '10', value: String(v.maxVisits) }),
     online: h('input', { type: 'checkbox', id: 'it-online', checked: v.online }),
+    // 并联审批: one department and its limit in working days a line, e.g. “自然资源所 3”.
+    parallel: h('textarea', { id: 'it-parallel', rows: '3', value: (v.parallel ?? []).map((d) => `${d.department} ${d.days}`).join('\n') }),
   }
   const errs = {}
   const field = (k, label, hint, cls) => {
@@ -61,6 +63,8 @@ export async function render({ code }) {
       online: f.online.checked, maxVisits: Number(f.maxVisits.value), pinyin: f.pinyin.value.trim().toLowerCase() || undefined,
       materials: mats.filter((m) => m.name.trim()).map((m) => ({ name: m.name.trim(), required: m.required, deferrable: m.required && !!m.deferrable })),
       resultKind: f.resultKind.value,
+      // None stays absent; an empty list takes away the departments an item had.
+      parallel: parallelLines(f.parallel.value, !!old?.parallel?.length),
     }
     if (!old && item.code && (await api('GET', '/api/catalogue/items/' + encodeURIComponent(item.code)).then(() => true, () => false))) {
       errs.code.textContent = t('cat.codeTaken', { code: item.code })
@@ -115,6 +119,7 @@ export async function render({ code }) {
           field('legalDays', t('cat.legalDays')),
           field('fee', t('cat.fee')),
           field('maxVisits', t('cat.maxVisits')),
+          field('parallel', t('cat.parallel'), t('cat.parallelHint'), 'full'),
           h('div', { class: 'field full' }, h('label', { class: 'check', htmlFor: 'it-online' }, f.online, t('cat.online'))))),
       h('section', { class: 'card' },
         h('h2', null, t('cat.materials')),
@@ -123,4 +128,13 @@ export async function render({ code }) {
       h('div', { class: 'row' },
         h('button', { class: 'btn big', type: 'submit', dataset: { action: 'save-item' } }, old ? t('cat.saveChange') : t('cat.saveNew')),
         h('a', { class: 'btn secondary big', href: '#/catalogue' }, t('cancel')))))
+}
+
+/** “自然资源所 3” lines → [{department, days}]; a line without its number is sent as it is, for the node to name. */
+function parallelLines(text, had) {
+  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean).map((l) => {
+    const m = /^(.*?)[\s:：]+(\d+)$/.exec(l)
+    return m ? { department: m[1].trim(), days: Number(m[2]) } : { department: l, days: null }
+  })
+  return lines.length || had ? lines : undefined
 }

@@ -7,6 +7,7 @@
 import { h, mount } from './dom.js'
 import { t } from './i18n.js'
 import { fmtShort, unitLabel } from './format.js'
+import { waitingUpText } from './attach.js'
 
 const EVERY_MS = 5000
 let timer = null
@@ -65,6 +66,9 @@ function describe() {
   // Cases, not updates: how many applications and actions have not reached the parent yet.
   const n = parent.waitingCases ?? parent.waitingUp ?? 0
   // waitingMore: more is stored past the cursor than the node counts on a poll: at least n.
+  // 附件: bytes of scans not yet sent up (they travel after the cases).
+  const files = waitingUpText(parent)
+  if (files) meta.push({ text: files, cls: 'waiting', dataset: { waitingAttachments: String(parent.attachmentBytesUp) } })
   meta.unshift({ text: t(parent.waitingCases === undefined ? 'banner.waiting' : 'banner.waitingCases', { n: parent.waitingMore ? `${n}+` : n }), cls: n || parent.waitingMore ? 'waiting' : '', dataset: { waitingCases: String(n) } })
   if (parent.connected) return { kind: 'online', state: t('banner.online', { parent: parentName }), meta }
   return { kind: 'offline', state: t('banner.offline'), meta: [{ text: t('banner.offlineHint') }, ...meta] }

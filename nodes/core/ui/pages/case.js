@@ -13,6 +13,7 @@ import { liveCase } from '../lib/live.js'
 import { opinionForm, opinionsBox, opinionWhat, pendingOnTimeline } from '../lib/opinions.js'
 import { openRateScreen } from '../lib/rate-screen.js'
 import { unitPicker } from '../lib/unit-picker.js'
+import { attachmentsCard } from '../lib/attach.js'
 import { codesOfCase, loadUnits } from '../lib/units.js'
 
 /** The order actions are offered in, most likely first. */
@@ -32,6 +33,12 @@ export async function render({ id }) {
   let openForm = null
   let live = null
   const reveal = { id: false, phone: false }
+  // 附件: made once (it polls while a file is on its way), placed again by each draw.
+  const att = attachmentsCard(c, {
+    canAdd: P.mayAct('attached', ctx.user.role, ctx.node.code, { originCode: c.originCode, handlerCode: handlerNow(c) }) === null,
+    materials: (item?.materials ?? []).map((m) => m.name),
+  })
+  onLeave(() => att.close())
 
   const draw = () => {
     mount(root,
@@ -52,7 +59,8 @@ export async function render({ id }) {
         h('div', null,
           timelineCard(c),
           applicantCard(c, reveal, draw),
-          materialsCard(c, item)),
+          materialsCard(c, item),
+          att.el),
         h('div', null,
           actionsCard(c, item, {
             opened: (type) => {
@@ -86,6 +94,7 @@ export async function render({ id }) {
     }
     c = view
     draw()
+    att.refresh()
     if (moved) toast(t('case.updated', { status: statusName(c.status, item?.resultKind) }))
   }
   let pending = null
@@ -96,7 +105,7 @@ export async function render({ id }) {
     },
     onPeers: (peers) => mount(presence, peers.length
       ? [h('span', { class: 'live-dot', 'aria-hidden': 'true' }), t('case.alsoHere'),
-        peers.map((p) => h('span', { class: 'who', dataset: { peer: p.name } }, `${p.name}（${roleName(p.role)}）`, p.acting ? ' · ' + t('case.acting', { what: eventName(p.acting) }) : ''))]
+        peers.map((p) => h('span', { class: 'who', title: p.name, dataset: { peer: p.name } }, `${p.displayName || p.name}（${roleName(p.role)}）`, p.acting ? ' · ' + t('case.acting', { what: eventName(p.acting) }) : ''))]
       : []),
   }).then((l) => {
     if (left) return l.close()
@@ -172,6 +181,7 @@ function eventDetail(e) {
   if (e.type === 'rated') return [h('span', { class: 'stars' }, ratingName(e.rating)), e.comment ? ' · ' + e.comment : '']
   if (e.type === 'rectified') return t('case.rect.reply') + e.reply
   if (e.type === 'rectification-checked') return [e.passed ? t('case.checkPassed') : t('case.checkFailed'), e.note ? ' · ' + e.note : '']
+  if (e.type === 'attached') return e.material ? `${e.name} · ${e.material}` : e.name
   if (e.type === 'supplied') return [t('case.supplied') + e.materials.join('、'), e.note ? ' · ' + e.note : '']
   if (e.type === 'correction-requested') return [t('case.toCorrect') + e.materials.join('、'), e.note ? ' · ' + e.note : '']
   if (e.type === 'denied' || e.type === 'refused' || e.type === 'transferred' || (e.type === 'opinion' && e.reason)) return t('case.reason') + e.reason

@@ -14,6 +14,7 @@ import { loadUnits } from '../lib/units.js'
 import { routeBox } from './guide.js'
 import { readApplicant } from '../lib/applicant.js'
 import { fromPrereview } from './intake-prereview.js'
+import { intakeAttachments } from '../lib/attach.js'
 
 const FIELDS = ['name', 'idType', 'idNumber', 'phone']
 
@@ -67,6 +68,8 @@ export async function render({ code }, query) {
 
   const notice = h('div', { class: 'notice error', role: 'alert', tabindex: '-1', hidden: true, id: 'intake-notice' })
   const submit = h('button', { class: 'btn big', type: 'submit', dataset: { action: 'submit-intake' } }, t('intake.submit'))
+  // 附件: scans picked here go up once the case is taken in (to this node: offline too).
+  const files = intakeAttachments(item.materials.map((m) => m.name))
 
   const showFieldErrors = (issues) => {
     for (const f of FIELDS) {
@@ -103,6 +106,7 @@ export async function render({ code }, query) {
       if (pending?.text !== text) pending = { text, key: newRequestKey() }
       const out = await apiRetrying('POST', pre?.path ?? '/api/cases', body, pending.key)
       pending = null
+      await files.uploadAll(out.id)
       toast(t('intake.done', { id: out.id }))
       go('#/receipt/' + encodeURIComponent(out.id))
     } catch (x) {
@@ -163,7 +167,8 @@ export async function render({ code }, query) {
             h('legend', { class: 'sr-only' }, t('intake.materials')),
             h('ul', { class: 'checklist' }, boxes.map((b) => b.li))),
           tally),
-        defer.card),
+        defer.card,
+        files.el),
       h('aside', { class: 'sticky-side' },
         h('section', { class: 'card' },
           h('h2', null, t('intake.summary')),

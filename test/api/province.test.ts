@@ -180,6 +180,8 @@ describe('pushing 办件信息 and 好差评', { timeout: LONG }, () => {
     expect(view.body.pending).toBeGreaterThanOrEqual(4)
     expect(view.body.lastError).toContain('无法连接省平台')
     expect(view.body.list.records.some((r: any) => r.caseId === id && r.attempts >= 1)).toBe(true)
+    // What /healthz polls counts only so far, and says there is more.
+    expect(await t.node.province!.outbox.summary({ bound: 2 })).toMatchObject({ pending: 2, pendingMore: true, acked: null })
     province.mode = 'ok'
     await waitFor('every record acknowledged after the outage', () => allAcked(id), 60_000)
     heldOnce(keysOf(id))

@@ -8,6 +8,9 @@ import type { ProvinceConfig } from './config.ts'
 import { ProvinceOutbox, type OutboxRow } from './outbox.ts'
 import { ProvincePusher } from './pusher.ts'
 
+/** /healthz counts pending and failed records up to this many (then says "more"). */
+export const HEALTH_COUNT_BOUND = 10_000
+
 export class ProvinceExchange {
   readonly outbox: ProvinceOutbox
   readonly pusher: ProvincePusher
@@ -23,18 +26,19 @@ export class ProvinceExchange {
   }
 
   /**
-   * What /healthz says (no login): counts and times only — the address and the province's
-   * messages are for administrators (`GET /api/province`).
+   * What /healthz says (no login, polled by every open page): counts and times only, bounded —
+   * the address and the province's messages are for administrators (`GET /api/province`).
    */
   async health(): Promise<Record<string, unknown>> {
-    const s = await this.outbox.summary()
-    return { pending: s.pending, failed: s.failed, acked: s.acked, lastSuccess: s.lastSuccess, lastErrorAt: s.lastErrorAt, oldestPending: s.oldestPending }
+    const s = await this.outbox.summary({ bound: HEALTH_COUNT_BOUND })
+    return { pending: s.pending, pendingMore: s.pendingMore, failed: s.failed, failedMore: s.failedMore, lastSuccess: s.lastSuccess, lastErrorAt: s.lastErrorAt, oldestPending: s.oldestPending }
   }
 
-  /** `GET /api/province`: the summary and one page of the records in a state. */
+  /** `GET /api/province`: exact counts, the last success and error, and one page of the records in a state. */
   async view(q: { state: OutboxRow['state']; page: number; pageSize: number }): Promise<Record<string, unknown>> {
     const list = await this.outbox.list(q.state, q.page, q.pageSize)
-    return { configured: true, url: this.config.url, ...(await this.outbox.summary()), list: { state: q.state, page: q.page, pageSize: q.pageSize, total: list.total, records: list.rows } }
+    const { pendingMore: _p, failedMore: _f, ...s } = await this.outbox.summary({ acked: true })
+    return { configured: true, url: this.config.url, ...s, list: { state: q.state, page: q.page, pageSize: q.pageSize, total: list.total, records: list.rows } }
   }
 
   async retry(keys: string[] | undefined): Promise<number> {

@@ -65,11 +65,15 @@ export class ProvinceOutbox {
     )
   }
 
-  /** The province holds these (taken now, or already): never sent again. */
+  /**
+   * The province holds these (taken now, or already): never sent again. An acknowledged record's
+   * next_at becomes its acknowledgement time, so the one (state, next_at) index also lists the
+   * acknowledged, newest first, without sorting a table that only grows.
+   */
   async acked(keys: string[], now: Date): Promise<void> {
     if (!keys.length) return
     await this.db.query(
-      `UPDATE province_outbox SET state = 'acked', acked_at = $2, last_error = NULL, attempts = attempts + 1
+      `UPDATE province_outbox SET state = 'acked', acked_at = $2, next_at = $2, last_error = NULL, attempts = attempts + 1
        WHERE record_key = ANY($1::text[]) AND state <> 'acked'`,
       [keys, now.toISOString()],
     )
@@ -120,26 +124,42 @@ export class ProvinceOutbox {
     )
   }
 
-  /** Counts by state, the last success and error, and the oldest pending record's age. */
-  async summary(): Promise<{ pending: number; failed: number; acked: number; lastSuccess: string | null; lastError: string | null; lastErrorAt: string | null; oldestPending: string | null }> {
+  /**
+   * Counts by state, the last success and error, and the oldest pending record's age. `bound`
+   * caps the pending and failed counts (what /healthz polls: a province down for a week leaves
+   * many pending rows, and the banner asks every few seconds); the acknowledged count, which
+   * only grows, is counted only when asked for (the status page).
+   */
+  async summary(o: { bound?: number; acked?: boolean } = {}): Promise<{
+    pending: number; pendingMore: boolean; failed: number; failedMore: boolean; acked: number | null
+    lastSuccess: string | null; lastError: string | null; lastErrorAt: string | null; oldestPending: string | null
+  }> {
+    const cap = o.bound ?? 1_000_000_000
+    // Each count reads the (state, next_at) index, and at most cap + 1 entries of it.
     const [r] = await this.db.query<Record<string, unknown>>(
-      `SELECT count(*) FILTER (WHERE state = 'pending')::int AS pending, count(*) FILTER (WHERE state = 'failed')::int AS failed,
-         count(*) FILTER (WHERE state = 'acked')::int AS acked, min(created_at) FILTER (WHERE state = 'pending') AS oldest,
-         (SELECT last_success FROM province_status WHERE id = 1) AS last_success,
-         (SELECT last_error FROM province_status WHERE id = 1) AS last_error,
-         (SELECT last_error_at FROM province_status WHERE id = 1) AS last_error_at
-       FROM province_outbox`,
+      `SELECT (SELECT count(*)::int FROM (SELECT 1 FROM province_outbox WHERE state = 'pending' LIMIT $1) p) AS pending,
+         (SELECT count(*)::int FROM (SELECT 1 FROM province_outbox WHERE state = 'failed' LIMIT $1) f) AS failed,
+         CASE WHEN $2 THEN (SELECT count(*)::int FROM province_outbox WHERE state = 'acked') END AS acked,
+         (SELECT min(created_at) FROM (SELECT created_at FROM province_outbox WHERE state = 'pending' ORDER BY next_at LIMIT $1) o) AS oldest,
+         s.last_success, s.last_error, s.last_error_at
+       FROM (SELECT 1) AS one LEFT JOIN province_status s ON s.id = 1`,
+      [cap + 1, o.acked ?? false],
     )
+    const pending = Number(r.pending)
+    const failed = Number(r.failed)
     return {
-      pending: Number(r.pending), failed: Number(r.failed), acked: Number(r.acked),
+      pending: Math.min(pending, cap), pendingMore: pending > cap, failed: Math.min(failed, cap), failedMore: failed > cap,
+      acked: r.acked == null ? null : Number(r.acked),
       lastSuccess: iso(r.last_success), lastError: (r.last_error as string | null) ?? null, lastErrorAt: iso(r.last_error_at), oldestPending: iso(r.oldest),
     }
   }
 
-  /** One page of the records in `state`: failed ones by age, pending ones by their next attempt. */
+  /** One page of the records in `state`, and how many there are. */
   async list(state: OutboxRow['state'], page: number, pageSize: number): Promise<{ total: number; rows: OutboxRow[] }> {
     const [{ n }] = await this.db.query<{ n: number }>('SELECT count(*)::int AS n FROM province_outbox WHERE state = $1', [state])
-    const order = state === 'pending' ? 'next_at, record_key' : state === 'acked' ? 'acked_at DESC, record_key' : 'created_at, record_key'
+    // By the (state, next_at) index: pending by their next attempt, acknowledged newest first
+    // (next_at is the acknowledgement time, see acked), failed ones (few) by age.
+    const order = state === 'pending' ? 'next_at, record_key' : state === 'acked' ? 'next_at DESC, record_key' : 'created_at, record_key'
     const rows = await this.db.query<Record<string, unknown>>(
       `SELECT record_key, kind, case_id, payload->>'stage' AS stage, state, attempts, next_at, last_error, created_at, acked_at FROM province_outbox
        WHERE state = $1 ORDER BY ${order} LIMIT $2 OFFSET $3`,

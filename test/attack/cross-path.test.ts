@@ -14,21 +14,14 @@
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import {
-  decodeUpdatesBody, signingText,
-  type Application, type CaseEvent, type DirectoryEntry, type LinkFrame,
-} from '../../protocol/index.ts'
+import { signingText, type Application, type CaseEvent, type DirectoryEntry } from '../../protocol/index.ts'
 import { createApp } from '../../nodes/core/http/app.ts'
-import { decompress } from '../../nodes/core/link/compress.ts'
-import { enrollChild } from '../../nodes/core/link/enrollment.ts'
 import { startNode, type RunningNode } from '../../nodes/core/start.ts'
 import { FIXTURE_CATALOGUE } from '../fixtures/catalogue.ts'
 import { applicant, request, type Client } from '../helpers/node.ts'
-import {
-  caseUpdate, childHello, enroll, identity, openLink, proofHeaders, signedApplication, signedEvent, updatesFrame,
-  type Identity, type Link,
-} from '../helpers/link-client.ts'
+import { caseUpdate, identity, signedApplication, signedEvent, type Identity } from '../helpers/link-client.ts'
 import { pgliteTemplate, tempDir } from '../helpers/template.ts'
+import { hostileChildren, type Child } from './children.ts'
 import { failOnUnhandled, waitFor } from './guard.ts'
 
 failOnUnhandled()
@@ -40,56 +33,10 @@ const T3 = '511302103000'
 const V1 = '511302101201'
 let county: RunningNode
 let staff: Client
-const logs: string[] = []
 
-/** One hostile township on its link: what it received (by doc), its sequence and the county's acks. */
-interface Child {
-  who: Identity
-  link: Link
-  seq: number
-  acked: number
-  received: Map<string, Uint8Array[]>
-  step2: Map<string, Uint8Array>
-}
+const { logs, listen, connect, push, refused } = hostileChildren(() => county, join(tmp.dir, 'county'))
 const children = new Map<string, Child>()
 const v1 = identity(V1, '长青村')
-
-async function connect(who: Identity): Promise<Child> {
-  const token = enrollChild(join(tmp.dir, 'county'), COUNTY, who.code)
-  expect((await enroll(county.url, who, token)).status).toBe(200)
-  const link = openLink(county.url, await proofHeaders(county.url, COUNTY, who))
-  expect(await link.status).toBe(101)
-  const c: Child = { who, link, seq: 0, acked: 0, received: new Map(), step2: new Map() }
-  link.send(childHello(who.code, 1_000_000))
-  link.ws.on('message', () => {
-    for (const f of link.frames.splice(0)) onFrame(c, f)
-  })
-  return c
-}
-
-function onFrame(c: Child, f: LinkFrame): void {
-  if (f.type === 'ack') c.acked = Math.max(c.acked, f.seq)
-  if (f.type === 'sync-step2') c.step2.set(f.docId, f.update)
-  if (f.type === 'updates' && f.compressed) {
-    const entries = decodeUpdatesBody(decompress(f.body, 1 << 24))
-    for (const e of entries) c.received.set(e.docId, [...(c.received.get(e.docId) ?? []), e.update])
-    if (entries.length) c.link.send({ type: 'ack', seq: entries[entries.length - 1].seq })
-  }
-}
-
-async function push(c: Child, docId: string, update: Uint8Array): Promise<void> {
-  const s = ++c.seq
-  c.link.send(updatesFrame([{ seq: s, docId, update }]))
-  await waitFor(`ack of ${s} from ${c.who.code}`, () => c.acked >= s, 60_000)
-}
-
-async function refused(c: Child, docId: string, update: Uint8Array, reason: RegExp): Promise<void> {
-  const before = logs.length
-  await push(c, docId, update)
-  const said = logs.slice(before).join('\n')
-  expect(said).toMatch(/refused/)
-  expect(said).toMatch(reason)
-}
 
 function entry(code: string, name: string, who: Identity, voucher: Identity): DirectoryEntry {
   const e = { code, name, alg: who.keys.alg, publicKey: who.keys.publicKey, status: 'active' as const, serial: 1, at: new Date().toISOString(), vouchedBy: voucher.code }
@@ -109,7 +56,7 @@ const held = (docId: string) => county.node.docs.has(docId)
 
 beforeAll(async () => {
   county = await startNode({ level: 'county', code: COUNTY, name: '顺庆区', dataDir: join(tmp.dir, 'county'), catalogue: FIXTURE_CATALOGUE, loadDataDir: await pgliteTemplate() })
-  ;(county.links as unknown as { log: (m: string) => void }).log = (m) => logs.push(m)
+  listen()
   await county.node.users.add({ name: 'staff', role: 'staff', password: 'password10' })
   staff = request(createApp(county.node), (await county.node.users.login({ name: 'staff', password: 'password10' })).token)
   for (const [code, name] of [[T1, '潆溪镇'], [T2, '芦溪镇'], [T3, '搬罾镇']]) children.set(code, await connect(identity(code, name)))

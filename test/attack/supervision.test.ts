@@ -15,15 +15,14 @@
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { decodeUpdatesBody, signingText, type LinkFrame, type Notice, type NoticeReply, type Warning } from '../../protocol/index.ts'
+import { signingText, type Notice, type NoticeReply, type Warning } from '../../protocol/index.ts'
 import { createApp } from '../../nodes/core/http/app.ts'
-import { decompress } from '../../nodes/core/link/compress.ts'
-import { enrollChild } from '../../nodes/core/link/enrollment.ts'
 import { startNode, type RunningNode } from '../../nodes/core/start.ts'
 import { FIXTURE_CATALOGUE } from '../fixtures/catalogue.ts'
 import { request, type Client } from '../helpers/node.ts'
-import { caseUpdate, childHello, enroll, identity, openLink, proofHeaders, updatesFrame, type Identity, type Link } from '../helpers/link-client.ts'
+import { caseUpdate, identity, type Identity } from '../helpers/link-client.ts'
 import { pgliteTemplate, tempDir } from '../helpers/template.ts'
+import { hostileChildren, type Child } from './children.ts'
 import { failOnUnhandled, waitFor } from './guard.ts'
 
 failOnUnhandled()
@@ -33,46 +32,9 @@ const T1 = '511302101000'
 const T2 = '511302102000'
 let county: RunningNode
 let supervisor: Client
-const logs: string[] = []
 
-interface Child { who: Identity; link: Link; seq: number; acked: number; received: Map<string, Uint8Array[]> }
+const { listen, connect, push, refused } = hostileChildren(() => county, join(tmp.dir, 'county'))
 const children = new Map<string, Child>()
-
-async function connect(who: Identity): Promise<Child> {
-  const token = enrollChild(join(tmp.dir, 'county'), COUNTY, who.code)
-  expect((await enroll(county.url, who, token)).status).toBe(200)
-  const link = openLink(county.url, await proofHeaders(county.url, COUNTY, who))
-  expect(await link.status).toBe(101)
-  const c: Child = { who, link, seq: 0, acked: 0, received: new Map() }
-  link.send(childHello(who.code, 1_000_000))
-  link.ws.on('message', () => {
-    for (const f of link.frames.splice(0)) onFrame(c, f)
-  })
-  return c
-}
-
-function onFrame(c: Child, f: LinkFrame): void {
-  if (f.type === 'ack') c.acked = Math.max(c.acked, f.seq)
-  if (f.type === 'updates' && f.compressed) {
-    const entries = decodeUpdatesBody(decompress(f.body, 1 << 24))
-    for (const e of entries) c.received.set(e.docId, [...(c.received.get(e.docId) ?? []), e.update])
-    if (entries.length) c.link.send({ type: 'ack', seq: entries[entries.length - 1].seq })
-  }
-}
-
-async function push(c: Child, docId: string, update: Uint8Array): Promise<void> {
-  const s = ++c.seq
-  c.link.send(updatesFrame([{ seq: s, docId, update }]))
-  await waitFor(`ack of ${s} from ${c.who.code}`, () => c.acked >= s, 60_000)
-}
-
-async function refused(c: Child, docId: string, update: Uint8Array, reason: RegExp): Promise<void> {
-  const before = logs.length
-  await push(c, docId, update)
-  const said = logs.slice(before).join('\n')
-  expect(said).toMatch(/refused/)
-  expect(said).toMatch(reason)
-}
 
 const warning = (unit: string, over: Partial<Warning> = {}): Warning => ({
   caseId: `${unit.slice(0, 9)}201-20261123-0001`, itemCode: 'T-P01', itemName: '个体工商户登记', unit, type: 'overdue', level: 'red', since: '2026-11-27', ...over,
@@ -89,7 +51,7 @@ function reply(noticeId: string, author: string, signer: Identity, text = '已�
 
 beforeAll(async () => {
   county = await startNode({ level: 'county', code: COUNTY, name: '顺庆区', dataDir: join(tmp.dir, 'county'), catalogue: FIXTURE_CATALOGUE, loadDataDir: await pgliteTemplate() })
-  ;(county.links as unknown as { log: (m: string) => void }).log = (m) => logs.push(m)
+  listen()
   await county.node.users.add({ name: 'jd', role: 'supervisor', password: 'password10' })
   supervisor = request(createApp(county.node), (await county.node.users.login({ name: 'jd', password: 'password10' })).token)
   for (const [code, name] of [[T1, '潆溪镇'], [T2, '芦溪镇']]) children.set(code, await connect(identity(code, name)))

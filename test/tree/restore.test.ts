@@ -107,7 +107,14 @@ describe('a village laptop destroyed and restored from its township', { timeout:
     expect(wrong.stderr).toMatch(/--recovery-code is 24 letters and digits/)
     expect(existsSync(newData)).toBe(false) // refused before anything was made
 
-    const r = await runCli(['restore', '--data', newData, '--parent', township.url, '--token', token, '--name', '长青村', '--recovery-code', recoveryCode.toLowerCase()], 600_000)
+    // A code that is well formed but not this village's: the cases on its path are back, the
+    // escrow does not open, and the restore says so; run again on the same dir with the right one.
+    const other = recoveryCode.startsWith('0') ? `1${recoveryCode.slice(1)}` : `0${recoveryCode.slice(1)}`
+    const first = await runCli(['restore', '--data', newData, '--parent', township.url, '--token', token, '--name', '长青村', '--recovery-code', other], 600_000)
+    expect(first.code, first.stdout + first.stderr).toBe(2)
+    expect(first.stdout).toMatch(/from the parent: 2 cases on this unit's path/)
+    expect(first.stderr).toMatch(/the recovery code does not open this unit's escrow \(\d+ sealed entries at the parent\)/)
+    const r = await runCli(['restore', '--data', newData, '--recovery-code', recoveryCode.toLowerCase()], 600_000)
     expect(r.code, r.stdout + r.stderr).toBe(0)
     expect(r.stdout).toMatch(/from the parent: 2 cases on this unit's path/)
     expect(r.stdout).toMatch(/from the escrow: 2 of this unit's own cases/)

@@ -28,7 +28,7 @@ describe('POST /api/login', () => {
     expect(r.body.token).toMatch(/^[A-Za-z0-9_-]{40,}$/)
     expect(r.body).toMatchObject({ name: 'agent1', role: 'agent' })
     const me = await request(t.app, r.body.token)('GET', '/api/users/me')
-    expect(me).toEqual({ status: 200, body: { name: 'agent1', role: 'agent', displayName: null, phone: null } })
+    expect(me).toEqual({ status: 200, body: { name: 'agent1', role: 'agent', displayName: null, phone: null, department: null } })
   })
 
   it('refuses a wrong password and an unknown user alike with 401', async () => {

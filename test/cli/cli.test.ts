@@ -151,6 +151,13 @@ describe('a village node from the CLI, with the sample catalogue', { timeout: 60
     const badPhone = await runCli(['user', 'add', '--data', spec.data, '--name', 'agent3', '--role', 'agent', '--password', PASSWORD, '--phone', '12345'])
     expect(badPhone.code).toBe(2)
     expect(badPhone.stderr).toMatch(/--phone/)
+    // 并联审批: a staff user's department, whose opinions they give.
+    const staff = await runCli(['user', 'add', '--data', spec.data, '--name', 'staff2', '--role', 'staff', '--password', PASSWORD, '--department', '民政办'])
+    expect(staff.code, staff.stderr).toBe(0)
+    const badDepartment = await runCli(['user', 'add', '--data', spec.data, '--name', 'staff3', '--role', 'staff', '--password', PASSWORD, '--department', '部'.repeat(41)])
+    expect(badDepartment.code).toBe(2)
+    expect(badDepartment.stderr).toMatch(/--department/)
+    expect((await (await loginAt(node.url, 'staff2', PASSWORD))('GET', '/api/users/me')).body.department).toBe('民政办')
     const agent2 = await loginAt(node.url, 'agent2', PASSWORD)
     expect((await agent2('GET', '/api/users/me')).body).toMatchObject({ name: 'agent2', role: 'agent', displayName: '李秀兰', phone: '0817-2221234' })
     const instant = ((await agent2('GET', '/api/catalogue')).body.items as any[]).find((i) => i.level === 'village' && i.kind === 'instant')

@@ -20,7 +20,7 @@ export async function runDemo(args: string[]): Promise<number> {
   const nodes = await startTree(root, undefined, { basePort })
   for (const n of nodes) {
     const indent = { city: '', county: '  ', township: '    ', village: '      ' }[n.level]
-    const logins = demoUsers(n.level).map((u) => `${u.name}(${ROLE_NAMES_ZH[u.role as Role]})`).join(' ')
+    const logins = demoUsers(n.level).map((u) => `${u.name}(${u.department ?? ROLE_NAMES_ZH[u.role as Role]})`).join(' ')
     process.stdout.write(`${indent}${LEVEL_NAMES_ZH[n.level]} ${n.name} ${n.code}  ${n.url}  ${logins}\n`)
   }
   // On a fresh tree, two 通办 cases to look at (a cross-county case and a transfer).

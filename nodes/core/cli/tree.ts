@@ -51,9 +51,12 @@ export const DEMO_TREE: TreeNodeSpec[] = [
 export const DEMO_PASSWORD = 'tongban-demo'
 
 /** Demo users per level: everyone gets the same demo password. */
-export function demoUsers(level: Level): { name: string; role: string; password: string }[] {
+export function demoUsers(level: Level): { name: string; role: string; password: string; department?: string }[] {
   const roles = level === 'village' ? ['agent'] : level === 'township' ? ['staff', 'admin'] : ['staff', 'admin', 'supervisor']
-  return roles.map((role) => ({ name: role, role, password: DEMO_PASSWORD }))
+  const users: { name: string; role: string; password: string; department?: string }[] = roles.map((role) => ({ name: role, role, password: DEMO_PASSWORD }))
+  // 并联审批: the sample's 农村建房预审 (T-004) is reviewed by two township departments; a staff user of each gives its opinion.
+  if (level === 'township') users.push({ name: 'ziran', role: 'staff', password: DEMO_PASSWORD, department: '自然资源所' }, { name: 'nongye', role: 'staff', password: DEMO_PASSWORD, department: '农业农村办' })
+  return users
 }
 
 const BIN = join(PROJECT_ROOT, 'bin/tongban.mjs')

@@ -23,6 +23,8 @@ export interface NodeSpec {
   startArgs?: string[]
   /** Another checkout's bin/tongban.mjs (a before/after comparison runs the older code). */
   bin?: string
+  /** The request that shows the node answers (default /healthz; a route that may itself be slow is not one). */
+  readyPath?: string
 }
 
 export interface BenchProc {
@@ -62,9 +64,12 @@ export function startProc(spec: NodeSpec, timeoutMs = 120_000): Promise<BenchPro
         out = ''
         // The CLI prints its line a moment before it installs its SIGTERM handler; a stop sent in
         // that gap kills it uncleanly. One answered request means the handler is in place.
-        fetch(`${m[1]}/healthz`).then((r) => r.arrayBuffer()).then(
+        fetch(`${m[1]}${spec.readyPath ?? '/healthz'}`).then((r) => r.arrayBuffer()).then(
           () => resolve({ proc, pid: proc.pid!, url: m[1], startMs, log }),
-          (e) => reject(new Error(`node printed its URL but /healthz failed: ${e}`)),
+          (e) => {
+            proc.kill('SIGKILL')
+            reject(new Error(`node printed its URL but ${spec.readyPath ?? '/healthz'} failed: ${e}`))
+          },
         )
       }
     }

@@ -19,6 +19,7 @@ import { CatalogueService } from './services/catalogue.ts'
 import { StatsService } from './services/stats.ts'
 import { UserService } from './services/users.ts'
 import { StatsPublisher } from './stats/publisher.ts'
+import { startCaseCompaction } from './docs/compact-cases.ts'
 import { SupervisionService } from './supervision/service.ts'
 import { Watcher } from './supervision/watcher.ts'
 import type { Db } from './store/db.ts'
@@ -28,6 +29,7 @@ import { migrate } from './store/migrate.ts'
 import { openPglite } from './store/pglite.ts'
 import { provinceConfigProblem, type ProvinceConfig } from './province/config.ts'
 import { ProvinceExchange } from './province/exchange.ts'
+import { ProgressLookup } from './services/progress.ts'
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 export const SAMPLE_CATALOGUE = join(PROJECT_ROOT, 'catalogue/sample.json')
@@ -71,6 +73,8 @@ export interface TongbanNode {
   users: UserService
   /** 电子监察 and 督办: the supervisor's warnings list, notices and replies. */
   supervision: SupervisionService
+  /** 办件进度查询: from this store, or asked of the child on the way down to the case's window. */
+  progress: ProgressLookup
   /** This node's key, the pinned root and parent, and the unit directory resolved from them. */
   trust: Trust
   days(): WorkingDays
@@ -114,9 +118,11 @@ export async function openNode(config: NodeConfig): Promise<TongbanNode> {
     const stats = new StatsService(db, { code: config.code, name: config.name }, refreshDays, now)
     const publisher = new StatsPublisher(db, docs, stats, { code: config.code, name: config.name })
     const watcher = new Watcher(db, docs, trust, refreshDays, { code: config.code, name: config.name }, now)
+    const cases = new CaseService(db, docs, catalogue, self, refreshDays, trust, now)
+    let compactor: { stop(): Promise<void> } | null = null
     const node: TongbanNode = {
-      config, db, docs, catalogue, stats, trust,
-      cases: new CaseService(db, docs, catalogue, self, refreshDays, trust, now),
+      config, db, docs, catalogue, stats, trust, cases,
+      progress: new ProgressLookup({ config, cases, catalogue, stats, trust }),
       users: new UserService(db, now),
       supervision: new SupervisionService(db, docs, trust, { code: config.code, name: config.name }, now),
       days: refreshDays,
@@ -125,6 +131,7 @@ export async function openNode(config: NodeConfig): Promise<TongbanNode> {
       async close() {
         if (timer) clearInterval(timer)
         await province?.stop()
+        await compactor?.stop()
         await publisher.close()
         await watcher.close()
         if (journal) {
@@ -138,14 +145,17 @@ export async function openNode(config: NodeConfig): Promise<TongbanNode> {
     trust.setChildren(readEnrollments(config.dataDir))
     trust.setEntries(readEntries(await docs.get(DIRECTORY_DOC)))
     if (journal) await recover(node, journal)
+    await docs.hearOtherProcesses() // several processes on one PostgreSQL: hear each other's writes
     if (config.level === 'city' || !(await hasParent(node))) await pinSelfAsRoot(node)
     await node.cases.realignSequence()
     await purgeRequestKeys(db)
     await seedCatalogue(node)
     await seedUsers(node)
     publisher.schedule(true)
-    province?.start()
     await watcher.start()
+    province?.start()
+    // Bounded growth: closed cases past the retention setting are merged to one stored update.
+    compactor = startCaseCompaction(db, now, (line) => console.log(`[${config.code}] ${line}`))
     if (journal) {
       timer = setInterval(() => void journal.checkpoint(() => db!.checkpoint()).catch((e) => console.error('checkpoint failed:', e)), config.checkpointMs ?? 30_000)
       timer.unref()

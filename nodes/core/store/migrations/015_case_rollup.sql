@@ -111,3 +111,6 @@ CREATE INDEX cases_origin_created ON cases (origin_code, created_at, id);
 
 -- The open cases (what moves with the clock: overdue, due soon, rectification overdue).
 CREATE INDEX cases_open ON cases (stat_day) WHERE status IN ('submitted', 'accepted') OR rect_status IN ('open', 'replied');
+
+-- Closed cases are compacted oldest-touched first, from a cursor (docs/compact-cases.ts).
+CREATE INDEX cases_updated ON cases (updated_at, id);

@@ -1,0 +1,118 @@
+/**
+ * Bounded growth (issue 11, goal 3): a closed case — delivered and rated — that nothing has
+ * changed for longer than the retention setting has its stored updates (the application, then
+ * one row per event: 4–6 rows) merged into one row holding the document's whole state.
+ *
+ * The merged row takes the sequence number of the newest row it replaces. So the link, which
+ * streams by sequence, sends it to no peer that had those rows already (their cursors are past
+ * it), and a peer that had not yet received the newest row gets the whole state instead — a
+ * superset. Only rows read in the same transaction are deleted: an update stored meanwhile
+ * stays, and the case re-enters the window later (its `updated_at` moved).
+ *
+ * The job walks the closed cases by (updated_at, id) from a cursor kept in node_meta, a page at
+ * a time: it never reads every case, and each case is merged about once.
+ */
+import { createHash } from 'node:crypto'
+import * as Y from 'yjs'
+import type { Db } from '../store/db.ts'
+
+export const DEFAULT_RETENTION_DAYS = 30
+const PAGE = 200
+const CURSOR_KEY = 'compact_cases_after'
+
+/** Merges the rows of one case document into one; returns how many rows it removed. */
+async function compactDoc(db: Db, docId: string): Promise<number> {
+  return db.transaction(async (tx) => {
+    // Several processes on one PostgreSQL: the document's write lock (doc-store.ts DOC_LOCK).
+    if (db.kind === 'pg') await tx.query('SELECT pg_advisory_xact_lock(7411002, hashtext($1))', [docId])
+    const rows = await tx.query<{ seq: number; update: Uint8Array; origin: string; created_at: string }>(
+      'SELECT seq::float8 AS seq, update, origin, created_at FROM doc_updates WHERE doc_id = $1 ORDER BY seq', [docId])
+    if (rows.length < 2) return 0
+    const doc = new Y.Doc({ gc: true })
+    doc.transact(() => {
+      for (const r of rows) Y.applyUpdate(doc, r.update)
+    })
+    const whole = Y.encodeStateAsUpdate(doc)
+    doc.destroy()
+    const last = rows[rows.length - 1]
+    await tx.query('DELETE FROM doc_updates WHERE doc_id = $1 AND seq = ANY($2::bigint[])', [docId, rows.map((r) => r.seq)])
+    const uid = createHash('sha256').update(docId).update('\0').update(whole).digest('base64url')
+    await tx.query(
+      'INSERT INTO doc_updates (seq, doc_id, update, origin, uid, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (uid) DO NOTHING',
+      [last.seq, docId, whole, last.origin, uid, last.created_at],
+    )
+    return rows.length - 1
+  })
+}
+
+/**
+ * One pass: the next pages of cases closed and untouched since `retentionDays`, merged.
+ * Returns the cases looked at, merged, and rows removed.
+ */
+export async function compactClosedCases(db: Db, opts: { retentionDays: number; now: Date; maxCases?: number }): Promise<{ looked: number; merged: number; rowsRemoved: number }> {
+  const cutoff = new Date(opts.now.getTime() - opts.retentionDays * 86_400_000).toISOString()
+  const [cur] = await db.query<{ value: string }>('SELECT value FROM node_meta WHERE key = $1', [CURSOR_KEY])
+  let [afterAt, afterId] = cur ? (JSON.parse(cur.value) as [string, string]) : ['1970-01-01T00:00:00.000Z', '']
+  const out = { looked: 0, merged: 0, rowsRemoved: 0 }
+  const max = opts.maxCases ?? 5_000
+  while (out.looked < max) {
+    const page = await db.query<{ id: string; updated_at: string; closed: boolean }>(
+      `SELECT id, updated_at, (status = 'delivered' AND rating IS NOT NULL) AS closed FROM cases
+       WHERE (updated_at, id) > ($1::timestamptz, $2) AND updated_at < $3 ORDER BY updated_at, id LIMIT $4`,
+      [afterAt, afterId, cutoff, PAGE],
+    )
+    if (!page.length) break
+    let removedHere = 0
+    for (const c of page) {
+      out.looked++
+      if (!c.closed) continue
+      const removed = await compactDoc(db, `case:${c.id}`)
+      if (removed) {
+        out.merged++
+        removedHere += removed
+      }
+    }
+    out.rowsRemoved += removedHere
+    // So that the next page's rows reuse this page's space (the table would grow otherwise):
+    // PGlite runs no autovacuum worker. VACUUM skips the pages its visibility map marks
+    // all-visible, so it visits what changed since the last one, not the whole table.
+    if (removedHere) await db.query('VACUUM doc_updates')
+    const last = page[page.length - 1]
+    afterAt = new Date(last.updated_at).toISOString()
+    afterId = last.id
+    await db.query('INSERT INTO node_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value', [CURSOR_KEY, JSON.stringify([afterAt, afterId])])
+    if (page.length < PAGE) break
+  }
+  return out
+}
+
+/**
+ * The node's periodic job: a pass 10 minutes after start (not during it), then hourly, each of
+ * at most 5,000 cases. TONGBAN_CASE_RETENTION_DAYS sets the retention (default 30 days).
+ */
+export function startCaseCompaction(db: Db, now: () => Date, log: (s: string) => void): { stop(): Promise<void> } {
+  const env = process.env.TONGBAN_CASE_RETENTION_DAYS
+  const retentionDays = env !== undefined && /^\d{1,5}$/.test(env) ? Number(env) : DEFAULT_RETENTION_DAYS
+  let running: Promise<unknown> = Promise.resolve()
+  let stopped = false
+  const pass = () => {
+    if (stopped) return
+    running = running.then(() => compactClosedCases(db, { retentionDays, now: now() }))
+      .then((r) => {
+        if (r && typeof r === 'object' && 'merged' in r && r.merged) log(`compacted ${r.merged} closed case(s) older than ${retentionDays} days (${r.rowsRemoved} stored updates merged away)`)
+      })
+      .catch((e) => log(`compacting closed cases failed: ${(e as Error).message}`))
+  }
+  const first = setTimeout(pass, 600_000)
+  const hourly = setInterval(pass, 3_600_000)
+  first.unref()
+  hourly.unref()
+  return {
+    async stop() {
+      stopped = true
+      clearTimeout(first)
+      clearInterval(hourly)
+      await running
+    },
+  }
+}

@@ -22,6 +22,7 @@ import { foldCase, isInSubtree, localDate, routeOf, type Application, type CaseE
 import { appendEvent, writeApplication } from '../../nodes/core/docs/case-doc.ts'
 import type { TongbanNode } from '../../nodes/core/node.ts'
 import type { UnsignedEvent } from '../../nodes/core/trust/trust.ts'
+import { mulberry32 } from '../../test/tools/link-emulator.ts'
 
 export const COUNTY = { level: 'county' as const, code: '511302000000', name: '顺庆区' }
 export const TOWNSHIPS = 20
@@ -38,17 +39,8 @@ export function countyUnits(): { code: string; name: string }[] {
   return out
 }
 
-/** A deterministic generator in [0, 1) (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** A deterministic generator in [0, 1): the link emulator's (test/tools). */
+export const rng = mulberry32
 
 const SURNAMES = ['王', '李', '张', '刘', '陈', '杨', '黄', '赵', '吴', '周', '徐', '孙', '马', '朱', '胡', '郭']
 const GIVEN = ['秀英', '建华', '志强', '德明', '红', '伟', '芳', '敏', '静', '强', '军', '勇', '春梅', '海燕', '永福']

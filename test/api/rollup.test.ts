@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { testNode, type Client, type TestNode } from '../helpers/node.ts'
+import { mulberry32 } from '../tools/link-emulator.ts'
 import { COUNTY, FIXTURE_CATALOGUE, TOWNSHIP, VILLAGE, testClock } from '../fixtures/catalogue.ts'
 
 const clock = testClock('2026-03-16T10:00:00+08:00')
@@ -19,17 +20,8 @@ beforeAll(async () => {
 }, 300_000)
 afterAll(async () => t?.close())
 
-/** A seeded generator (mulberry32): a failure names its seed and replays. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** A seeded generator: a failure names its seed and replays. */
+const rng = mulberry32
 
 const STATUSES = ['submitted', 'accepted', 'correction', 'approved', 'denied', 'delivered', 'withdrawn', 'refused']
 const ORIGINS = [COUNTY, TOWNSHIP, VILLAGE]

@@ -30,7 +30,7 @@ const COUNTY2 = '511303000000'
 
 /** The province as the node sees it: what it holds, what it was sent, how it answers now. */
 const province = {
-  mode: 'ok' as 'ok' | 'down' | 'unavailable' | 'lose-answer' | 'duplicate-acks',
+  mode: 'ok' as 'ok' | 'down' | 'unavailable' | 'lose-answer' | 'duplicate-acks' | 'huge',
   held: new Map<string, any>(),
   /** Times each key was stored as new (must end at 1). */
   stored: new Map<string, number>(),
@@ -66,6 +66,11 @@ function answer(kind: 'cases' | 'ratings', slow: boolean) {
       if (province.ackSeen.has(r.key)) province.resentAfterAck.push(r.key)
     }
     if (mode === 'unavailable' && province.unavailableLeft-- > 0) return HttpResponse.json({ error: '系统维护中' }, { status: 503 })
+    // An answer far beyond any batch's acknowledgements (2 MB): read no further than 1 MB, retried.
+    if (mode === 'huge') {
+      province.mode = 'ok'
+      return new HttpResponse('x'.repeat(2 << 20), { status: 200, headers: { 'content-type': 'application/json' } })
+    }
     const results = records.map((r) => {
       const why = province.reject(r)
       if (why) return { key: r.key, status: 'rejected' as const, ...why }
@@ -224,6 +229,15 @@ describe('pushing 办件信息 and 好差评', { timeout: LONG }, () => {
     await waitFor('the retried record acknowledged', async () => (await outbox(id)).get(refused)?.state === 'acked', 60_000)
     heldOnce([...keysOf(id), ...keysOf(other)])
     expect((await admin('GET', '/api/province')).body.failed).toBe(0)
+  })
+
+  it('an answer longer than any acknowledgement is not read to its end, and the records go again', async () => {
+    province.mode = 'huge'
+    const id = await fullCase()
+    await waitFor('every record acknowledged', () => allAcked(id), 60_000)
+    heldOnce(keysOf(id))
+    const errors = await t.node.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM province_outbox WHERE case_id = $1 AND attempts >= 2`, [id])
+    expect(errors[0].n).toBeGreaterThanOrEqual(1)
   })
 
   it('an answer lost after the province stored the records: the resend is acknowledged as duplicate, held once', async () => {

@@ -109,17 +109,18 @@ export class ProvincePusher {
         body: JSON.stringify({ source: this.source, records: good.map((d) => d.payload) }),
         signal: ac.signal,
       })
-      text = await res.text()
+      text = await boundedText(res, MAX_ANSWER_BYTES)
     } catch (e) {
       if (this.stopped) return false // abandoned on stop: the records stay pending, as they were
       const why = ac.signal.reason instanceof TimeoutError
         ? `省平台 ${Math.round(this.timeoutMs / 1000)} 秒内未答复 (no answer within ${this.timeoutMs} ms)`
-        : `无法连接省平台 (cannot reach the province: ${causeOf(e)})`
+        : e instanceof AnswerTooLongError ? `省平台答复过长 (${e.message})` : `无法连接省平台 (cannot reach the province: ${causeOf(e)})`
       await this.retryLater(good, why)
       return false
     } finally {
       clearTimeout(timer)
       this.inflight = null
+      ac.abort() // a no-op once the answer is read whole; else it tears down what is left of it
     }
     const parsed = parseResults(text)
     if (res.ok || (parsed && res.status >= 400 && res.status < 500 && ![401, 403, 408, 429].includes(res.status))) {
@@ -183,6 +184,30 @@ export class ProvincePusher {
 }
 
 class TimeoutError extends Error {}
+class AnswerTooLongError extends Error {}
+
+/** The most of an answer read: acknowledgements for a full batch take a few KB. */
+const MAX_ANSWER_BYTES = 1 << 20
+
+/** The body as text, refusing (as a failed request) one longer than `max` bytes. */
+async function boundedText(res: Response, max: number): Promise<string> {
+  if (!res.body) return ''
+  const reader = res.body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > max) {
+      // Not awaited: a cancel can wait on the far side; the request's abort cuts the connection.
+      void reader.cancel().catch(() => {})
+      throw new AnswerTooLongError(`the answer is longer than ${max} bytes`)
+    }
+    chunks.push(value)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
 
 function parseResults(text: string): ProvinceAck[] | null {
   try {

@@ -8,7 +8,7 @@
  * holds the case nor receives a piece.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawnNode, stopNode, type TreeNode } from '../../nodes/core/cli/tree.ts'
@@ -43,6 +43,34 @@ async function node(level: 'township' | 'village', code: string, parent?: { node
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 
+/** Does any file under `dir` hold these bytes (a slice of a scan: random, so only a stored copy matches)? */
+function holds(dir: string, needle: Uint8Array): boolean {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name)
+    const st = statSync(p)
+    if (st.isDirectory() ? holds(p, needle) : st.isFile() && readFileSync(p).includes(Buffer.from(needle))) return true
+  }
+  return false
+}
+
+/** A scan of `size` random bytes that starts like a JPEG. */
+function scan(size: number): Uint8Array<ArrayBuffer> {
+  const file = new Uint8Array(randomBytes(size))
+  file.set([0xff, 0xd8, 0xff, 0xe0])
+  return file
+}
+
+async function takeIn(name: string): Promise<string> {
+  const item = (await agent('GET', '/api/catalogue')).body.items.find((i: any) => i.code === 'T-002')
+  const r = await agent('POST', '/api/cases', {
+    itemCode: 'T-002', materials: item.materials.filter((m: any) => m.required).map((m: any) => m.name),
+    applicant: { name, idType: 'resident-id', idNumber: '51130219400101002' + residentIdCheck('51130219400101002'), phone: '13900000001' },
+  })
+  expect(r.status).toBe(201)
+  return r.body.id
+}
+const files: Uint8Array[] = []
+
 async function upload(base: string, who: Remote, id: string, bytes: Uint8Array<ArrayBuffer>, name: string) {
   // Remote speaks JSON; the upload is the file's bytes, so log in again for a raw request.
   const res = await fetch(`${base}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'agent', password: 'password1' }) })
@@ -72,16 +100,9 @@ describe('attachments along the path', () => {
 
   it('a scan taken in offline goes up after its case, survives a cut without restarting, and reaches no node off the path', async () => {
     line.setDown(true)
-    const item = (await agent('GET', '/api/catalogue')).body.items.find((i: any) => i.code === 'T-002')
-    const materials = item.materials.filter((m: any) => m.required).map((m: any) => m.name)
-    const r = await agent('POST', '/api/cases', {
-      itemCode: 'T-002', materials,
-      applicant: { name: '王附件', idType: 'resident-id', idNumber: '51130219400101002' + residentIdCheck('51130219400101002'), phone: '13900000001' },
-    })
-    expect(r.status).toBe(201)
-    const id = r.body.id as string
-    const file = new Uint8Array(randomBytes(SIZE))
-    file.set([0xff, 0xd8, 0xff, 0xe0])
+    const id = await takeIn('王附件')
+    const file = scan(SIZE)
+    files.push(file)
     const up = await upload(v1.url, agent, id, file, '户口簿首页.jpg')
     expect(up.status).toBe(201)
     expect(up.body).toMatchObject({ hash: sha(file), state: 'held' })
@@ -143,4 +164,37 @@ describe('attachments along the path', () => {
     expect(v2sync.parent.attachments.piecesReceived).toBe(0)
     expect(townSync.children.find((c: any) => c.peer === V2).attachments.piecesSent).toBe(0)
   }, 600_000)
+
+  it('kill -9 of the township mid-transfer: after its restart the file resumes from what it had stored', async () => {
+    const id = await takeIn('赵附件')
+    const file = scan(SIZE)
+    files.push(file)
+    const before = (await agent('GET', '/api/sync')).body.parent.attachments.pieceBytesSent
+    expect((await upload(v1.url, agent, id, file, '身份证.jpg')).status).toBe(201)
+    await eventually(async () => {
+      const a = (await staff('GET', `/api/cases/${id}/attachments`)).body?.attachments?.[0]
+      return a && a.heldBytes >= SIZE / 3 && a.heldBytes < SIZE
+    }, 180_000, 'a part of the second file at the township', 100)
+    town.proc!.kill('SIGKILL')
+    await new Promise((r) => town.proc!.once('exit', r))
+    town = await spawnNode({ level: 'township', code: TOWN, name: TOWN, dataDir: join(tmp.dir, TOWN), port: town.port })
+    staff = await login(town.url, 'staff', 'password1')
+    const restarted = (await staff('GET', `/api/cases/${id}/attachments`)).body.attachments[0].heldBytes
+    expect(restarted, 'what the township had stored survives kill -9').toBeGreaterThan(0)
+    await eventually(async () => (await staff('GET', `/api/cases/${id}/attachments`)).body.attachments[0].state === 'held', 240_000, 'the second file whole at the township', 250)
+    const sent = (await agent('GET', '/api/sync')).body.parent.attachments.pieceBytesSent - before
+    // Resumed: the pieces the township had kept were not sent again (the kill lost at most the wants in flight, and each redial as many).
+    expect(sent, `${sent} bytes of pieces sent for a ${SIZE}-byte file across a kill -9`).toBeLessThanOrEqual(SIZE + 4 * MAX_WANTS_IN_FLIGHT * PIECE_BYTES)
+    expect(sent).toBeLessThan(SIZE + restarted)
+  }, 600_000)
+
+  it('the scans are in the data dirs of the nodes on their path and nowhere else', async () => {
+    for (const n of [v1, v2, town]) await stopNode(n)
+    for (const file of files) {
+      const slice = file.subarray(100_000, 100_064)
+      expect(holds(join(tmp.dir, V1), slice)).toBe(true)
+      expect(holds(join(tmp.dir, TOWN), slice)).toBe(true)
+      expect(holds(join(tmp.dir, V2), slice), 'a piece of the scan in the data dir of the village off its path').toBe(false)
+    }
+  }, 120_000)
 })

@@ -62,6 +62,7 @@ const frameArb: fc.Arbitrary<LinkFrame> = fc.oneof(
   fc.record({ type: fc.constant('error' as const), code: closeCodeArb, message: fc.string({ maxLength: 200, unit: 'grapheme' }) }),
   fc.integer({ min: 1, max: MAX_CHUNKS }).chain((total) =>
     fc.record({ type: fc.constant('chunk' as const), streamId: seqArb, index: fc.integer({ min: 0, max: total - 1 }), total: fc.constant(total), bytes: bytesArb() })),
+  fc.record({ type: fc.constantFrom('ask' as const, 'answer' as const), id: seqArb, body: fc.string({ maxLength: 300, unit: 'grapheme' }) }),
 )
 
 /** Increasing sequences, as a store hands them out. */
@@ -141,6 +142,8 @@ describe('frames', () => {
       { type: 'chunk', streamId: 7, index: 2, total: 3, bytes: new Uint8Array([9, 9]) },
       { type: 'piece-want', caseId: '511302101201-20261123-0001', hash: '0f'.repeat(32), offset: 16_384 },
       { type: 'piece', hash: '0f'.repeat(32), offset: 16_384, total: 16_390, bytes: new Uint8Array(6).fill(3) },
+      { type: 'ask', id: 3, body: '{"kind":"progress","caseId":"511302101201-20261123-0001","phoneHash":"' + 'a'.repeat(64) + '"}' },
+      { type: 'answer', id: 3, body: '{"outcome":"not-found"}' },
     ]
     expect(new Set(frames.map((f) => f.type))).toEqual(new Set(Object.keys(LINK_FRAME_TYPES)))
     for (const f of frames) {

@@ -102,9 +102,10 @@ describe('awareness is set from the session', () => {
     const watcher = honest(id, await tokenOf('honest'), 'honest')
     const m = await hostile(id, await tokenOf('mallory'))
     try {
-      m.announce([{ cid: 4242, clock: 1, state: { user: { name: '县长', role: 'admin', since: '2020-01-01T00:00:00.000Z' }, acting: 'approved', evil: '<img src=x onerror=alert(1)>' } }])
+      m.announce([{ cid: 4242, clock: 1, state: { user: { name: '县长', role: 'admin', displayName: '县长', since: '2020-01-01T00:00:00.000Z' }, acting: 'approved', evil: '<img src=x onerror=alert(1)>' } }])
       const seen = await eventually(async () => watcher.states().find((s) => s.cid === 4242), 10_000, 'the hostile client in awareness')
-      expect(seen.user).toEqual({ name: 'mallory', role: 'staff', since: '2020-01-01T00:00:00.000Z' })
+      // The display name too is the session's (mallory has none), never what the browser claims.
+      expect(seen.user).toEqual({ name: 'mallory', role: 'staff', displayName: null, since: '2020-01-01T00:00:00.000Z' })
       expect(seen.acting).toBe('approved')
       expect(seen.evil).toBeUndefined()
       // What the attacker hears back is the rewritten state too.

@@ -129,6 +129,10 @@ describe('容缺受理: taken in without a deferrable material, completed later'
     await agent.page.click('[data-action=submit-intake]')
     await agent.page.waitForSelector('.receipt [data-field=case-id]')
     const id = (await text(agent.page, '.receipt [data-field=case-id]')).trim()
+    // The receipt names what is owed, by when, and the commitment the applicant signs.
+    expect(await text(agent.page, '.receipt [data-field=deferred]')).toContain('惠农补贴一卡通或社会保障卡')
+    expect(await text(agent.page, '.receipt [data-field=deferred]')).toContain('本人承诺五个工作日内补交社会保障卡复印件')
+    await shot(agent.page, 'practices-04b-village-receipt-deferred')
 
     const staffApi = await apiAs(township.url, '周窗口')
     await eventually(async () => !!(await staffApi('GET', `/api/cases/${id}`).catch(() => null)), 120_000, `case ${id} at the township`)

@@ -20,6 +20,7 @@ import {
   WINDOW_FRAMES, PIECE_BYTES, type LinkFrame,
 } from '../../../protocol/index.ts'
 import type { TongbanNode } from '../node.ts'
+import { LinkAsks } from './asks.ts'
 import { AttachmentLane } from './attachment-lane.ts'
 import { compress, decompress } from './compress.ts'
 import { Outbox } from './outbox.ts'
@@ -58,6 +59,8 @@ export class LinkSession {
   private readonly lane: AttachmentLane
   /** The last look at the outbox found nothing to send (the attachment lane may use the line). */
   private caughtUp = false
+  /** Questions on this link: the parent asks, the child answers (asks.ts). */
+  readonly asks: LinkAsks
   /** This peer's hourly quotas (kept across connections: see quotas.ts). */
   private readonly quota: PeerQuota
   /** Documents of our repair pass whose answer (sync-step2) has not come yet; and who waits for them. */
@@ -97,6 +100,7 @@ export class LinkSession {
     this.refuse = makeRefuse(node.config.code, peer, peerIsChild, node.trust, node.docs)
     this.quota = quotaOf(node, peer)
     this.lane = new AttachmentLane(node, peer, this.outbox, (f) => void this.send(f), () => this.updatesIdle(), log)
+    this.asks = new LinkAsks(peer, peerIsChild, (f) => void this.send(f), (a) => node.progress.answer(a), log)
     this.ready = new Promise((r) => (this.markReady = r))
     node.docs.on('update', this.onUpdate)
     this.timer = setInterval(() => {
@@ -208,6 +212,18 @@ export class LinkSession {
       }
       case 'sync-step1': {
         if (this.overQuota('stateVectorsPerHour', 1)) return
+        if (!this.peerIsChild && !(await this.node.docs.has(f.docId))) {
+          // The parent offers a document we do not hold at all: this store was rebuilt or
+          // restored (a replaced laptop), and its routes are gone with it, so we cannot tell
+          // whether it is ours. Nothing to give; ask for it — the parent answers only within our
+          // scope, and what comes is checked like any update.
+          this.send({ type: 'sync-step2', docId: f.docId, update: EMPTY_UPDATE })
+          if (!this.asked.has(f.docId)) {
+            this.asked.add(f.docId)
+            this.send({ type: 'sync-step1', docId: f.docId, stateVector: Y.encodeStateVector(new Y.Doc()) })
+          }
+          return
+        }
         if (!(await this.outbox.inScope(f.docId))) {
           // A document the peer may not hold (a case off its path): refused, and answered with
           // nothing — the same answer whether this node holds it or not, so asking reveals nothing.
@@ -257,6 +273,10 @@ export class LinkSession {
         return this.lane.onWant(f)
       case 'piece':
         return this.lane.onPiece(f)
+      case 'ask':
+        return this.asks.onAsk(f)
+      case 'answer':
+        return this.asks.onAnswer(f)
     }
   }
 
@@ -415,6 +435,7 @@ export class LinkSession {
     this.closed = true
     clearInterval(this.timer)
     this.lane.close()
+    this.asks.close()
     this.repairWake?.()
     this.reassembler.clear()
     this.node.docs.off('update', this.onUpdate)

@@ -36,7 +36,8 @@ const MAX_ENTRIES = 16
 const SESSION_ENDED = 4401
 
 interface Viewer {
-  user: { name: string; role: string }
+  /** From the session: the login, the role and the display name people read (显示名). */
+  user: { name: string; role: string; displayName: string | null }
   tokenHash: string
   ids: Set<number>
 }
@@ -103,7 +104,7 @@ export class LiveViews {
       this.rooms.set(docId, room)
     }
     const r = room
-    const viewer: Viewer = { user: { name: user.name, role: user.role }, tokenHash: tokenHash(token), ids: new Set() }
+    const viewer: Viewer = { user: { name: user.name, role: user.role, displayName: user.displayName ?? null }, tokenHash: tokenHash(token), ids: new Set() }
     r.sockets.set(ws, viewer)
     const doc = await this.node.docs.get(docId)
 
@@ -172,7 +173,7 @@ export class LiveViews {
 /**
  * Rewrites a browser's awareness update before it is applied: entries for client ids another
  * socket speaks for are dropped, as are ids past MAX_IDS_PER_SOCKET; every state keeps only
- * `user` — its name and role taken from the session — with `since`, and `acting`.
+ * `user` — its name, role and display name taken from the session — with `since`, and `acting`.
  * Returns the re-encoded update, or null when nothing is left. Throws on a malformed update.
  */
 function ownStates(room: Room, ws: WebSocket, viewer: Viewer, update: Uint8Array): Uint8Array | null {
@@ -205,9 +206,9 @@ function ownStates(room: Room, ws: WebSocket, viewer: Viewer, update: Uint8Array
 }
 
 /** The state as relayed: who from the session; when and what from the browser, if well-formed. */
-function sessionState(state: unknown, viewer: Viewer): { user: { name: string; role: string; since: string }; acting: string | null } {
+function sessionState(state: unknown, viewer: Viewer): { user: { name: string; role: string; displayName: string | null; since: string }; acting: string | null } {
   const s = (typeof state === 'object' && state ? state : {}) as { user?: { since?: unknown }; acting?: unknown }
   const since = typeof s.user?.since === 'string' && s.user.since.length <= 40 && !Number.isNaN(Date.parse(s.user.since)) ? s.user.since : new Date().toISOString()
   const acting = typeof s.acting === 'string' && /^[a-z-]{1,40}$/.test(s.acting) ? s.acting : null
-  return { user: { name: viewer.user.name, role: viewer.user.role, since }, acting }
+  return { user: { name: viewer.user.name, role: viewer.user.role, displayName: viewer.user.displayName, since }, acting }
 }

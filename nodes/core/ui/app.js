@@ -16,7 +16,7 @@ import { showNoticeCount } from './lib/notice-badge.js'
 /** Routes: pattern → page module, who may see it. `public` pages need no login. */
 const ROUTES = [
   { path: 'login', page: () => import('./pages/login.js'), public: true, bare: true },
-  { path: 'progress', page: () => import('./pages/progress.js'), public: true, bare: true },
+  { path: 'progress', page: () => import('./pages/progress.js'), public: true, bare: true, applicant: true },
   { path: 'prereview', page: () => import('./pages/prereview.js'), public: true, bare: true, applicant: true },
   { path: 'prereviews', page: () => import('./pages/prereviews.js'), nav: 'prereviews' },
   { path: 'prereviews/:no', page: () => import('./pages/prereview-answer.js'), nav: 'prereviews' },
@@ -114,6 +114,8 @@ async function show() {
     return
   }
   renderHeader(m.route)
+  // The link banner is for staff: a page for applicants (`applicant: true`) shows none.
+  document.getElementById('banner').hidden = !!m.route.applicant
   main.setAttribute('aria-busy', 'true')
   let content
   try {

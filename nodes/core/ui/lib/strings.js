@@ -3,8 +3,8 @@ import { SERVICE_STRINGS } from './strings-service.js'
 import { PROVINCE_STRINGS } from './strings-province.js'
 import { PREREVIEW_STRINGS } from './strings-prereview.js'
 import { PARALLEL_STRINGS } from './strings-parallel.js'
-import { SUPERVISION_STRINGS } from './strings-supervision.js'
 import { ATTACHMENT_STRINGS } from './strings-attachments.js'
+import { SUPERVISION_STRINGS } from './strings-supervision.js'
 
 export const STRINGS = {
   zh: {
@@ -40,8 +40,10 @@ export const STRINGS = {
 
     'progress.title': '办件进度查询', 'progress.lead': '输入受理回执上的办件编号和申请时留的手机号，即可查看办理状态和到期日。',
     'progress.idHint': '在受理回执上方，形如 511302101201-20261123-0001', 'progress.phone': '手机号码', 'progress.phoneHint': '申请时登记的手机号',
-    'progress.submit': '查询', 'progress.noDue': '受理后确定', 'progress.only': '为保护个人信息，这里只显示办理状态和到期日。详细情况请到受理窗口咨询。',
+    'progress.submit': '查询', 'progress.noDue': '受理后确定', 'progress.only': '为保护个人信息，这里不显示申请人信息。详细情况请到受理窗口咨询。',
     'progress.notFound': '没有找到与此手机号对应的办件，请核对办件编号和手机号。', 'progress.staffLogin': '工作人员登录',
+    'progress.handler': '办理单位', 'progress.bring': '请补正以下材料（一次性告知）', 'progress.bringNote': '窗口说明：{note}',
+    'progress.owed': '容缺受理：请于 {deadline} 前补齐', 'progress.reason': '理由', 'progress.answeredBy': '由 {name} 答复',
 
     'items.title': '事项办理', 'items.placeholder': '输入事项名称、拼音首字母或编码', 'items.results': '查询结果',
     'items.hint1': '例如 ', 'items.hint2': '（居住证明）或 ', 'items.hint3': '。按 ', 'items.hint4': ' 打开第一项，按 ', 'items.hint5': ' 进入列表。',
@@ -72,6 +74,7 @@ export const STRINGS = {
 
     'receipt.print': '打印回执', 'receipt.toCase': '查看办件', 'receipt.next': '继续受理', 'receipt.title': '受理回执', 'receipt.item': '申请事项',
     'receipt.applicant': '申请人', 'receipt.id': '证件号码', 'receipt.phone': '联系电话', 'receipt.takenAt': '受理时间', 'receipt.received': '已收材料', 'receipt.none': '无',
+    'receipt.deferred': '容缺材料', 'receipt.deferredText': '请于 {date} 前补齐：{list}', 'receipt.commitment': '申请人承诺',
     'receipt.decidedBy': '办理机关', 'receipt.decidedHere': '本窗口办理', 'receipt.decidedAbove': '由本窗口代办，上报{level}办理',
     'receipt.limit': '承诺时限', 'receipt.limitN': '{n} 个工作日', 'receipt.due': '办结期限', 'receipt.dueAbove': '上级受理之日起 {n} 个工作日内（预计 {date} 前）',
     'receipt.decidedElsewhere': '由本窗口代收代办，送{level} {unit} 办理',
@@ -212,8 +215,10 @@ export const STRINGS = {
 
     'progress.title': 'Check progress', 'progress.lead': 'Enter the case number on your receipt and the phone number you gave to see the status and due date.',
     'progress.idHint': 'At the top of the receipt, like 511302101201-20261123-0001', 'progress.phone': 'Phone number', 'progress.phoneHint': 'The phone you gave when applying',
-    'progress.submit': 'Check', 'progress.noDue': 'Set on acceptance', 'progress.only': 'To protect personal data only the status and due date are shown here.',
+    'progress.submit': 'Check', 'progress.noDue': 'Set on acceptance', 'progress.only': 'To protect personal data nothing about the applicant is shown here.',
     'progress.notFound': 'No case matches this number and phone. Please check both.', 'progress.staffLogin': 'Staff login',
+    'progress.handler': 'Decided by', 'progress.bring': 'Please bring these materials (all that is needed)', 'progress.bringNote': 'The window says: {note}',
+    'progress.owed': 'Accepted with materials owed: bring them by {deadline}', 'progress.reason': 'Reason', 'progress.answeredBy': 'Answered by {name}',
 
     'items.title': 'Services', 'items.placeholder': 'Item name, pinyin initials or code', 'items.results': 'Results',
     'items.hint1': 'e.g. ', 'items.hint2': ' (residence certificate) or ', 'items.hint3': '. ', 'items.hint4': ' opens the first, ', 'items.hint5': ' moves into the list.',
@@ -244,6 +249,7 @@ export const STRINGS = {
 
     'receipt.print': 'Print receipt', 'receipt.toCase': 'Open case', 'receipt.next': 'Next application', 'receipt.title': 'Receipt', 'receipt.item': 'Item',
     'receipt.applicant': 'Applicant', 'receipt.id': 'ID number', 'receipt.phone': 'Phone', 'receipt.takenAt': 'Taken in', 'receipt.received': 'Materials received', 'receipt.none': 'none',
+    'receipt.deferred': 'Materials owed', 'receipt.deferredText': 'Bring by {date}: {list}', 'receipt.commitment': 'The applicant commits',
     'receipt.decidedBy': 'Decided by', 'receipt.decidedHere': 'decided at this window', 'receipt.decidedAbove': 'taken in here on your behalf, decided by the {level}',
     'receipt.limit': 'Time limit', 'receipt.limitN': '{n} working days', 'receipt.due': 'Due', 'receipt.dueAbove': 'within {n} working days of acceptance above (about {date})',
     'receipt.decidedElsewhere': 'taken in here on your behalf, decided by {unit} ({level})',
@@ -354,13 +360,13 @@ Object.assign(STRINGS.en, SERVICE_STRINGS.en)
 Object.assign(STRINGS.zh, PARALLEL_STRINGS.zh)
 Object.assign(STRINGS.en, PARALLEL_STRINGS.en)
 
-// 电子监察 and 督办's strings (strings-supervision.js).
-Object.assign(STRINGS.zh, SUPERVISION_STRINGS.zh)
-Object.assign(STRINGS.en, SUPERVISION_STRINGS.en)
-
 // 网上预审's strings (strings-prereview.js).
 Object.assign(STRINGS.zh, PREREVIEW_STRINGS.zh)
 Object.assign(STRINGS.en, PREREVIEW_STRINGS.en)
+
+// 电子监察 and 督办's strings (strings-supervision.js).
+Object.assign(STRINGS.zh, SUPERVISION_STRINGS.zh)
+Object.assign(STRINGS.en, SUPERVISION_STRINGS.en)
 
 // 附件's strings (strings-attachments.js).
 Object.assign(STRINGS.zh, ATTACHMENT_STRINGS.zh)

@@ -1,6 +1,7 @@
 /**
  * The acceptance receipt (受理回执), a document the villager takes home: case number, item,
- * where it is decided, the due date, and how to check progress. Printed with the print styles
+ * where it is decided, the due date, what is still owed under 容缺受理 (and the commitment the
+ * applicant signs), and how to check progress. Printed with the print styles
  * (A4, no app around it).
  */
 import { api } from '../lib/api.js'
@@ -47,6 +48,9 @@ export async function render({ id }) {
         row(t('receipt.phone'), maskPhone(c.applicant.phone)),
         row(t('receipt.takenAt'), fmtTime(taken)),
         row(t('receipt.received'), received),
+        // 容缺受理: what is still owed, by when, and the commitment the applicant signs below.
+        c.deferred ? row(t('receipt.deferred'), [t('receipt.deferredText', { list: c.deferred.materials.join('、'), date: fmtDay(c.deferred.deadline) }), h('br'),
+          h('span', { class: 'small' }, t('receipt.commitment') + '：' + c.deferred.commitment)], 'deferred') : null,
         row(t('receipt.decidedBy'), [decidedBy, h('br'), h('span', { class: 'muted small' }, here ? t('receipt.decidedHere') : elsewhere ? t('receipt.decidedElsewhere', { level, unit: unitLabel(handler) }) : t('receipt.decidedAbove', { level }))], 'decided-by'),
         row(t('receipt.limit'), c.kind === 'instant' ? t('kind.instant') : t('receipt.limitN', { n: c.promisedDays })),
         row(t('receipt.due'), h('strong', null, due), 'due'),

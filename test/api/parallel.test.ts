@@ -191,6 +191,23 @@ describe('并联 items in the city\'s catalogue', () => {
       // A change like any other: a new version.
       const plain = await cityAdmin('GET', '/api/catalogue/items/S-PAR1')
       expect(plain.body.version).toBe(2)
+      // CSV: an optional parallel column, departments and days separated by ; (or ；) and : (or ：).
+      const { token } = await city.node.users.login({ name: 'admin', password: TEST_PASSWORD })
+      const csv = async (rows: string[]) => {
+        const res = await city.app.request('/api/catalogue/import', {
+          method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv; charset=utf-8' },
+          body: ['code,name,department,level,kind,legalDays,promisedDays,materials,fee,online,maxVisits,pinyin,resultKind,parallel', ...rows].join('\r\n'),
+        })
+        return { status: res.status, body: (await res.json()) as any }
+      }
+      const imported = await csv(['S-PAR2,建设项目联合审批,市政务服务中心,city,promised,20,10,申请表*,不收费,false,1,,licence,自然资源和规划局:5；住房和城乡建设局：3'])
+      expect(imported).toEqual({ status: 200, body: { added: 1, changed: 0, unchanged: 0 } })
+      expect((await cityAdmin('GET', '/api/catalogue/items/S-PAR2')).body.parallel).toEqual([
+        { department: '自然资源和规划局', days: 5 }, { department: '住房和城乡建设局', days: 3 },
+      ])
+      const bad = await csv(['S-PAR3,建设项目联合审批,市政务服务中心,city,promised,20,10,申请表*,不收费,false,1,,licence,自然资源和规划局;住房和城乡建设局:3'])
+      expect(bad.status).toBe(400)
+      expect(bad.body.error.message).toMatch(/row 2: parallel\.0\.days/)
     } finally {
       await city.close()
     }

@@ -3,12 +3,13 @@
  * Header: code,name,department,level,kind,legalDays,promisedDays,materials,fee,online,maxVisits,pinyin[,resultKind]
  * `materials` lists names separated by `;` (or `；`), a trailing `*` marking a required one and
  * `*+` a required one that may be deferred (容缺): `居民身份证*;经营场所证明*+;近期免冠照片`.
- * `resultKind` (licence, certificate, benefit) is optional: licence. Quoted fields may hold commas, quotes doubled.
+ * `resultKind` (licence, certificate, benefit) is optional: licence. `parallel` (并联审批) is optional: the
+ * departments and their working days, `自然资源所:3;农业农村办:5`. Quoted fields may hold commas, quotes doubled.
  */
 import { CatalogueItemInputSchema, type CatalogueItem } from '../../../protocol/index.ts'
 import { ApiError } from '../errors.ts'
 
-export const CSV_COLUMNS = ['code', 'name', 'department', 'level', 'kind', 'legalDays', 'promisedDays', 'materials', 'fee', 'online', 'maxVisits', 'pinyin', 'resultKind'] as const
+export const CSV_COLUMNS = ['code', 'name', 'department', 'level', 'kind', 'legalDays', 'promisedDays', 'materials', 'fee', 'online', 'maxVisits', 'pinyin', 'resultKind', 'parallel'] as const
 
 /** Splits CSV text into rows of fields (RFC 4180 quoting). */
 export function parseCsv(text: string): string[][] {
@@ -39,7 +40,7 @@ export function parseCatalogueCsv(text: string): Omit<CatalogueItem, 'version'>[
   const [header, ...rows] = parseCsv(text)
   if (!header) throw new ApiError('bad_request', 'the CSV file is empty')
   const cols = header.map((h) => h.trim())
-  const missing = CSV_COLUMNS.filter((c) => c !== 'pinyin' && c !== 'resultKind' && !cols.includes(c))
+  const missing = CSV_COLUMNS.filter((c) => c !== 'pinyin' && c !== 'resultKind' && c !== 'parallel' && !cols.includes(c))
   if (missing.length) throw new ApiError('invalid_input', `the CSV header lacks column(s): ${missing.join(', ')}`)
   const problems: string[] = []
   const items: Omit<CatalogueItem, 'version'>[] = []
@@ -55,6 +56,7 @@ export function parseCatalogueCsv(text: string): Omit<CatalogueItem, 'version'>[
       maxVisits: get('maxVisits') === '' ? undefined : Number(get('maxVisits')),
       pinyin: get('pinyin') || undefined,
       resultKind: get('resultKind') || undefined,
+      parallel: parallelCell(get('parallel')),
       retired: false,
     }
     const p = CatalogueItemInputSchema.safeParse(raw)
@@ -63,4 +65,14 @@ export function parseCatalogueCsv(text: string): Omit<CatalogueItem, 'version'>[
   })
   if (problems.length) throw new ApiError('invalid_input', `the CSV has ${problems.length} bad row(s) — ${problems.join(' | ')}`, { problems })
   return items
+}
+
+/** `自然资源所:3;农业农村办:5` → the departments of a 并联 item (absent when empty); a part without its days is left for the schema to name. */
+function parallelCell(cell: string): { department: string; days: number }[] | undefined {
+  const parts = cell.split(/[;；]/).map((p) => p.trim()).filter(Boolean)
+  if (!parts.length) return undefined
+  return parts.map((p) => {
+    const m = /^(.*?)[:：]\s*(\d+)$/.exec(p)
+    return m ? { department: m[1].trim(), days: Number(m[2]) } : { department: p, days: Number.NaN }
+  })
 }

@@ -13,7 +13,7 @@ import { kindTag, levelName, levelTag, unitLabel } from '../lib/format.js'
 import { loadUnits } from '../lib/units.js'
 import { searchItems } from '../lib/search.js'
 
-const CSV_HEADER = ['code', 'name', 'department', 'level', 'kind', 'legalDays', 'promisedDays', 'materials', 'fee', 'online', 'maxVisits', 'pinyin', 'resultKind']
+const CSV_HEADER = ['code', 'name', 'department', 'level', 'kind', 'legalDays', 'promisedDays', 'materials', 'fee', 'online', 'maxVisits', 'pinyin', 'resultKind', 'parallel']
 
 /**
  * Every item this node publishes, whatever level decides it (`all=true`), retired ones too.
@@ -94,7 +94,8 @@ export async function render(_params, query) {
 
   const exportCsv = () => {
     const rows = [CSV_HEADER, ...items.filter((i) => !i.retired).map((i) => [i.code, i.name, i.department, i.level, i.kind, i.legalDays, i.promisedDays,
-      i.materials.map((m) => m.name + (m.required ? (m.deferrable ? '*+' : '*') : '')).join(';'), i.fee, i.online, i.maxVisits, i.pinyin ?? '', i.resultKind ?? 'licence'])]
+      i.materials.map((m) => m.name + (m.required ? (m.deferrable ? '*+' : '*') : '')).join(';'), i.fee, i.online, i.maxVisits, i.pinyin ?? '', i.resultKind ?? 'licence',
+      (i.parallel ?? []).map((d) => `${d.department}:${d.days}`).join(';')])]
     download(`catalogue-${ctx.node.code}.csv`, toCsv(rows))
   }
 

@@ -37,9 +37,9 @@ beforeAll(async () => {
   const staffApi = await apiAs(township.url, '周窗口')
   await eventually(async () => !!(await staffApi('GET', `/api/cases/${correctionCase}`).catch(() => null)), 120_000, `case ${correctionCase} at the township`)
   await staffApi('POST', `/api/cases/${correctionCase}/events`, { type: 'correction-requested', materials: ['户口簿', '高龄津贴申请表'], note: '户口簿须为最新版本' })
-  // A village matter, refused at the village (不予受理): it never leaves the village.
+  // A village matter (accepted at intake: the window decides it), denied at the village: it never leaves the village.
   refusedCase = (await agentApi('POST', '/api/cases', { itemCode: 'V-010', applicant, materials: ['农村宅基地和建房(规划许可)申请表', '居民身份证', '户口簿', '宅基地使用承诺书'] })).id
-  await agentApi('POST', `/api/cases/${refusedCase}/events`, { type: 'refused', reason: '申请人户籍不在本村' })
+  await agentApi('POST', `/api/cases/${refusedCase}/events`, { type: 'denied', reason: '申请人户籍不在本村' })
   // Both links up (the county asks the township, the township the village).
   const countyAdmin = await apiAs(county.url, '郑管理')
   await eventually(async () => (await countyAdmin('GET', '/api/sync')).children?.some((c: any) => c.peer === TOWNSHIP && c.connected), 120_000, 'the township linked to the county')
@@ -80,11 +80,11 @@ describe('progress lookup at the county for cases below it', () => {
     expect(o.errors).toEqual([])
   })
 
-  it('shows the reason of a 不予受理 at the village, asked through the township that does not hold it', async () => {
+  it('shows the reason of a denial at the village, asked through the township that does not hold it', async () => {
     const r = await lookupAt(county.url, refusedCase, PHONE)
     expect(r.status).toBe(200)
     const body = await r.json()
-    expect(body).toMatchObject({ id: refusedCase, status: 'refused', reason: '申请人户籍不在本村', answeredBy: VILLAGE, handlerName: '长青村' })
+    expect(body).toMatchObject({ id: refusedCase, status: 'denied', reason: '申请人户籍不在本村', answeredBy: VILLAGE, handlerName: '长青村' })
     expect(JSON.stringify(body)).not.toContain('吴大妈')
     const o = await openPage(browser, county.url, `#/progress?id=${refusedCase}`)
     opened.push(o.context)
@@ -92,7 +92,7 @@ describe('progress lookup at the county for cases below it', () => {
     await o.page.click('form button[type=submit]')
     await o.page.waitForSelector('[data-field=reason]', { timeout: 60_000 })
     expect(await o.page.textContent('[data-field=reason]')).toBe('申请人户籍不在本村')
-    await shot(o.page, 'lookup-county-refused')
+    await shot(o.page, 'lookup-county-denied')
   })
 
   it('a wrong phone finds nothing, with the same answer as an unknown number', async () => {

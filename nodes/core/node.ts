@@ -21,7 +21,6 @@ import { UserService } from './services/users.ts'
 import { StatsPublisher } from './stats/publisher.ts'
 import { startCaseCompaction } from './docs/compact-cases.ts'
 import { SupervisionService } from './supervision/service.ts'
-import { Watcher } from './supervision/watcher.ts'
 import type { Db } from './store/db.ts'
 import { Journal, type JournalIo } from './store/journal.ts'
 import { lockDataDir } from './store/lock.ts'
@@ -117,14 +116,14 @@ export async function openNode(config: NodeConfig): Promise<TongbanNode> {
     const catalogue = new CatalogueService(db, docs, self)
     const stats = new StatsService(db, { code: config.code, name: config.name }, refreshDays, now)
     const publisher = new StatsPublisher(db, docs, stats, { code: config.code, name: config.name })
-    const watcher = new Watcher(db, docs, trust, refreshDays, { code: config.code, name: config.name }, now)
+    const supervision = new SupervisionService(db, docs, trust, refreshDays, { code: config.code, name: config.name }, now)
     const cases = new CaseService(db, docs, catalogue, self, refreshDays, trust, now)
     let compactor: { stop(): Promise<void> } | null = null
     const node: TongbanNode = {
       config, db, docs, catalogue, stats, trust, cases,
       progress: new ProgressLookup({ config, cases, catalogue, stats, trust }),
       users: new UserService(db, now),
-      supervision: new SupervisionService(db, docs, trust, { code: config.code, name: config.name }, now),
+      supervision,
       days: refreshDays,
       parent: parentCode(config.code),
       province,
@@ -133,7 +132,7 @@ export async function openNode(config: NodeConfig): Promise<TongbanNode> {
         await province?.stop()
         await compactor?.stop()
         await publisher.close()
-        await watcher.close()
+        await supervision.watcher.close()
         if (journal) {
           await journal.checkpoint(() => db!.checkpoint())
           journal.close()
@@ -152,7 +151,7 @@ export async function openNode(config: NodeConfig): Promise<TongbanNode> {
     await seedCatalogue(node)
     await seedUsers(node)
     publisher.schedule(true)
-    await watcher.start()
+    await supervision.watcher.start()
     province?.start()
     // Bounded growth: closed cases past the retention setting are merged to one stored update.
     compactor = startCaseCompaction(db, now, (line) => console.log(`[${config.code}] ${line}`))

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import {
   actorLabel, checkNoticeTarget, isInSubtree, localDate, NoticeInputSchema, NoticeReplyInputSchema, noticeLate,
-  SupervisionQuerySchema, WARNING_NAMES_ZH, type Notice, type NoticeReply, type WarningType,
+  SupervisionQuerySchema, WARNING_NAMES_ZH, type Notice, type NoticeReply, type WarningType, type WorkingDays,
 } from '../../../protocol/index.ts'
 import { ApiError, parseOr400 } from '../errors.ts'
 import type { DocStore } from '../docs/doc-store.ts'
@@ -14,6 +14,7 @@ import type { SessionUser } from '../services/users.ts'
 import type { Db } from '../store/db.ts'
 import type { Trust } from '../trust/trust.ts'
 import { appendReply, noticeDocId, readVerifiedNotice, writeNotice } from './notice-doc.ts'
+import { Watcher } from './watcher.ts'
 
 interface NoticeRow {
   id: string; issuer: string; target: string; case_id: string | null; type: string | null; body: string; deadline: string
@@ -22,13 +23,19 @@ interface NoticeRow {
 }
 
 export class SupervisionService {
+  /** Keeps this unit's warnings document current (started and closed with the node). */
+  readonly watcher: Watcher
+
   constructor(
     private readonly db: Db,
     private readonly docs: DocStore,
     private readonly trust: Trust,
+    days: () => WorkingDays,
     private readonly self: { code: string; name: string },
     private readonly now: () => Date,
-  ) {}
+  ) {
+    this.watcher = new Watcher(db, docs, trust, days, self, now)
+  }
 
   /** The directory's name of a unit; a pinned root it resolved without one is named by its code, so then the stored name (its statistics', its notice's). */
   private unitName(code: string, stored: string | null): string | null {

@@ -97,7 +97,11 @@ describe('public progress lookup', () => {
     const res = await get(`/api/public/progress?id=${made.body.id}&phone=138%200000-0000`)
     expect(res.status).toBe(200)
     expect(res.headers.get('cache-control')).toBe('no-store')
-    expect(await res.json()).toEqual({ id: made.body.id, itemName: '居住证明', status: 'accepted', dueDate: made.body.dueDate, resultKind: 'certificate', rated: false, ratable: false })
+    expect(await res.json()).toEqual({
+      id: made.body.id, itemName: '居住证明', status: 'accepted', dueDate: made.body.dueDate, resultKind: 'certificate', rated: false, ratable: false,
+      // Issue 9, item 7: who decides it, what to bring, what is owed, why refused — none here — and who answered.
+      handlerName: '长青村', correction: null, owed: null, reason: null, answeredBy: '511302101201',
+    })
   })
 
   it('answers a wrong phone exactly as an unknown case, so it cannot be probed', async () => {

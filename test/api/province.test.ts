@@ -30,7 +30,7 @@ const COUNTY2 = '511303000000'
 
 /** The province as the node sees it: what it holds, what it was sent, how it answers now. */
 const province = {
-  mode: 'ok' as 'ok' | 'down' | 'unavailable' | 'lose-answer' | 'duplicate-acks' | 'huge',
+  mode: 'ok' as 'ok' | 'down' | 'unavailable' | 'lose-answer' | 'duplicate-acks' | 'huge' | 'credentials-refused' | 'busy-once',
   held: new Map<string, any>(),
   /** Times each key was stored as new (must end at 1). */
   stored: new Map<string, number>(),
@@ -45,6 +45,10 @@ const province = {
   badBodies: [] as string[],
   unavailableLeft: 0,
   slowMs: 0,
+  /** Keys answered `error` once already (busy-once). */
+  busy: new Set<string>(),
+  /** A province that never answers (HUNG_BASE): requests wait here until the test ends. */
+  hung: { entered: 0, answered: 0, release: null as null | (() => void), gate: null as null | Promise<void> },
 }
 
 function answer(kind: 'cases' | 'ratings', slow: boolean) {
@@ -52,6 +56,10 @@ function answer(kind: 'cases' | 'ratings', slow: boolean) {
     const mode = province.mode
     province.headers.push({ authorization: req.headers.get('authorization'), source: req.headers.get('x-tongban-source') })
     if (mode === 'down') return HttpResponse.error()
+    if (mode === 'credentials-refused') {
+      province.mode = 'ok'
+      return HttpResponse.json({ error: 'invalid client' }, { status: 401 })
+    }
     if (slow && province.slowMs) await new Promise((r) => setTimeout(r, province.slowMs))
     const body = await req.json()
     const parsed = (kind === 'cases' ? ProvinceCaseBatchSchema : ProvinceRatingBatchSchema).safeParse(body)
@@ -72,6 +80,10 @@ function answer(kind: 'cases' | 'ratings', slow: boolean) {
       return new HttpResponse('x'.repeat(2 << 20), { status: 200, headers: { 'content-type': 'application/json' } })
     }
     const results = records.map((r) => {
+      if (mode === 'busy-once' && !province.busy.has(r.key)) {
+        province.busy.add(r.key)
+        return { key: r.key, status: 'error' as const, code: 'BUSY', message: '系统繁忙，请稍后重试' }
+      }
       const why = province.reject(r)
       if (why) return { key: r.key, status: 'rejected' as const, ...why }
       if (province.held.has(r.key)) return { key: r.key, status: 'duplicate' as const }
@@ -85,7 +97,7 @@ function answer(kind: 'cases' | 'ratings', slow: boolean) {
       return HttpResponse.json({ error: 'bad gateway' }, { status: 502 })
     }
     // A slow answer may come after the node gave up on it: only a prompt one counts as seen.
-    if (!(slow && province.slowMs)) for (const r of results) if (r.status !== 'rejected') province.ackSeen.add(r.key)
+    if (!(slow && province.slowMs)) for (const r of results) if (r.status === 'accepted' || r.status === 'duplicate') province.ackSeen.add(r.key)
     const all = mode === 'duplicate-acks'
       ? [...results, ...results.map((r) => ({ ...r, status: r.status === 'accepted' ? 'duplicate' : r.status })), { key: 'not-ours:accepted', status: 'accepted' }]
       : results
@@ -93,7 +105,16 @@ function answer(kind: 'cases' | 'ratings', slow: boolean) {
   })
 }
 
-const server = setupServer(answer('cases', false), answer('ratings', false), answer('cases', true), answer('ratings', true))
+const HUNG_BASE = 'https://hung-province.test/exchange/v1'
+province.hung.gate = new Promise((r) => (province.hung.release = r))
+const hung = http.post(`${HUNG_BASE}/cases`, async () => {
+  province.hung.entered++
+  await province.hung.gate
+  province.hung.answered++
+  return HttpResponse.json({ results: [] })
+})
+
+const server = setupServer(answer('cases', false), answer('ratings', false), answer('cases', true), answer('ratings', true), hung)
 
 const config = (over: Partial<ProvinceConfig> = {}): ProvinceConfig => ({
   url: BASE, credentials: CREDENTIALS, batchSize: 3, timeoutMs: 60_000, backoff: { baseMs: 10, capMs: 100 }, pollMs: 20, ...over,
@@ -113,6 +134,7 @@ beforeAll(async () => {
 }, 300_000)
 afterAll(async () => {
   await t?.close()
+  province.hung.release?.()
   server.close()
 })
 
@@ -240,6 +262,21 @@ describe('pushing 办件信息 and 好差评', { timeout: LONG }, () => {
     expect(errors[0].n).toBeGreaterThanOrEqual(1)
   })
 
+  it('refused credentials (401) and records not taken this time (error) are retried, not failed', async () => {
+    province.mode = 'credentials-refused'
+    const id = await fullCase()
+    await waitFor('every record acknowledged after the 401', () => allAcked(id), 60_000)
+    expect((await admin('GET', '/api/province')).body.failed).toBe(0)
+    province.mode = 'busy-once'
+    const other = await fullCase()
+    await waitFor('every record acknowledged after the per-record errors', () => allAcked(other), 60_000)
+    heldOnce([...keysOf(id), ...keysOf(other)])
+    const rows = [...(await outbox(other)).values()]
+    expect(rows.every((r) => r.attempts >= 2)).toBe(true)
+    const errors = await t.node.db.query<{ last_error: string }>(`SELECT last_error FROM province_status WHERE id = 1`)
+    expect(errors[0].last_error).toMatch(/凭据|BUSY/)
+  })
+
   it('an answer lost after the province stored the records: the resend is acknowledged as duplicate, held once', async () => {
     province.mode = 'lose-answer'
     const id = await fullCase()
@@ -323,6 +360,26 @@ describe('a slow province', () => {
     } finally {
       province.slowMs = 0
       await slow.close()
+    }
+  }, LONG)
+
+  it('a node stopping while a request hangs stops without waiting for the answer; the record stays pending', async () => {
+    const node = await testNode({ level: 'county', code: '511304000000', name: '嘉陵区', catalogue: FIXTURE_CATALOGUE, province: config({ url: HUNG_BASE, timeoutMs: 3_600_000 }) })
+    let closed = false
+    try {
+      const s = await node.as('staff', 'staff')
+      const before = province.hung.entered
+      const made = await s('POST', '/api/cases', { itemCode: 'C-I01', applicant, materials: requiredOf('C-I01') })
+      expect(made.status).toBe(201)
+      await waitFor('a request in flight', () => province.hung.entered > before, 60_000)
+      const [row] = await node.node.db.query<{ state: string }>(`SELECT state FROM province_outbox WHERE case_id = $1`, [made.body.id])
+      expect(row.state).toBe('pending')
+      await node.close()
+      closed = true
+      // The province has not answered (it never does until the suite ends): the stop did not wait for it.
+      expect(province.hung.answered).toBe(0)
+    } finally {
+      if (!closed) await node.close()
     }
   }, LONG)
 })

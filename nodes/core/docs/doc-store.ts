@@ -5,7 +5,7 @@
  * is journaled (durable) and announced to listeners (the link, live views) with its origin, so
  * no listener sends it back where it came from.
  */
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import * as Y from 'yjs'
 import type { Db, Queryable } from '../store/db.ts'
@@ -39,8 +39,21 @@ const COMPACT_ROWS = 200
  */
 const DOC_LOCK = 'SELECT pg_advisory_xact_lock(7411002, hashtext(id)) FROM (SELECT DISTINCT unnest($1::text[]) AS id ORDER BY 1) ids'
 
+/**
+ * Shared store: each write NOTIFYs this channel with `<process mark>:<seq>` (delivered at
+ * COMMIT), so every other process of the node announces it to its own listeners — its links
+ * send it to the peers they hold, its live views to their browsers (hearOtherProcesses).
+ */
+const NOTIFY_CHANNEL = 'tongban_doc_updates'
+/** Notified rows read in one query at most; a longer backlog is read as a gap. */
+const HEARD_BATCH = 500
+
 export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
   private readonly cache = new Map<string, Y.Doc>()
+  /** Shared store: marks this process's own notifications (its listeners heard of those already). */
+  private readonly mark = randomBytes(6).toString('hex')
+  private heard: number[] = []
+  private reading = false
   /** Shared store only: the highest `seq` applied to each cached doc. */
   private readonly seen = new Map<string, number>()
   private readonly shared: boolean
@@ -202,7 +215,10 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
       [docId, update, origin, uid],
     )
     if (!row) return null
-    if (this.shared) this.seen.set(docId, Math.max(this.seen.get(docId) ?? 0, Number(row.seq)))
+    if (this.shared) {
+      this.seen.set(docId, Math.max(this.seen.get(docId) ?? 0, Number(row.seq)))
+      await tx.query('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, `${this.mark}:${row.seq}`])
+    }
     const projected = await this.project(docId, doc, tx)
     // Written to the journal before COMMIT (a full disk rolls the change back: "not stored");
     // synced after it, grouped (`after`). A replay is already in the journal.
@@ -224,6 +240,51 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
       if (mark) this.journal!.undo(mark)
       throw e
     }
+  }
+
+  /**
+   * Shared store: announces what the other processes of this node store, as if stored here —
+   * read back from `doc_updates` by sequence, in order, with the origin they were stored with
+   * (so a link still never echoes an update to the peer it came from). After a gap (the
+   * listening connection was lost) the newest row is announced: links resume from their own
+   * cursors on any announcement, so they send whatever the gap hid.
+   */
+  async hearOtherProcesses(): Promise<void> {
+    if (!this.shared || !this.db.listen) return
+    await this.db.listen(NOTIFY_CHANNEL, (payload) => {
+      const [mark, seq] = payload.split(':')
+      if (mark === this.mark || !/^\d{1,15}$/.test(seq ?? '')) return
+      this.heard.push(Number(seq))
+      void this.readHeard()
+    }, () => void this.announceNewest())
+  }
+
+  private async readHeard(): Promise<void> {
+    if (this.reading) return
+    this.reading = true
+    try {
+      while (this.heard.length) {
+        if (this.heard.length > HEARD_BATCH * 4) {
+          this.heard = []
+          await this.announceNewest()
+          break
+        }
+        const seqs = this.heard.splice(0, HEARD_BATCH)
+        const rows = await this.db.query<{ seq: number; doc_id: string; update: Uint8Array; origin: Origin }>(
+          'SELECT seq::float8 AS seq, doc_id, update, origin FROM doc_updates WHERE seq = ANY($1::bigint[]) ORDER BY seq', [seqs])
+        for (const r of rows) this.emit('update', { seq: Number(r.seq), docId: r.doc_id, update: r.update, origin: r.origin })
+      }
+    } catch (e) {
+      console.error(`reading what other processes stored failed: ${(e as Error).message}`)
+    } finally {
+      this.reading = false
+    }
+  }
+
+  private async announceNewest(): Promise<void> {
+    const [r] = await this.db.query<{ seq: number; doc_id: string; update: Uint8Array; origin: Origin }>(
+      'SELECT seq::float8 AS seq, doc_id, update, origin FROM doc_updates ORDER BY seq DESC LIMIT 1').catch(() => [])
+    if (r) this.emit('update', { seq: Number(r.seq), docId: r.doc_id, update: r.update, origin: r.origin })
   }
 
   /** Resolves once every change committed so far is on disk (a retried request answers only then). */

@@ -15,6 +15,18 @@ export interface Db extends Queryable {
   /** Makes what is committed durable on disk (PGlite on Node never fsyncs by itself). */
   checkpoint(): Promise<void>
   close(): Promise<void>
+  /**
+   * Shared stores only (PostgreSQL, several processes of one node): hears `NOTIFY channel`
+   * from every process, this one included. `onGap` is called when the listening connection
+   * was lost and opened again (notifications in between are gone: re-read what matters).
+   */
+  listen?(channel: string, on: (payload: string) => void, onGap: () => void): Promise<void>
+  /**
+   * Shared stores only: takes the lock `key` for as long as this process holds it (released by
+   * `release`, or by the server when the process dies); null when another process holds it.
+   * `lost` is called if the lock's connection fails (the lock is gone with it).
+   */
+  holdLock?(key: string, lost: () => void): Promise<(() => Promise<void>) | null>
 }
 
 /** bytea comes back as Buffer from pg and Uint8Array from PGlite: one shape for callers. */

@@ -13,6 +13,7 @@ import * as Y from 'yjs'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { ProvinceCaseBatchSchema, ProvinceRatingBatchSchema } from '../../protocol/index.ts'
 import type { ProvinceConfig } from '../../nodes/core/province/config.ts'
+import { ProvinceOutbox } from '../../nodes/core/province/outbox.ts'
 import { memoryKeys } from '../../nodes/core/trust/keys.ts'
 import { applicant, request, testNode, type Client, type TestNode } from '../helpers/node.ts'
 import { signedApplication, signedEvent } from '../helpers/link-client.ts'
@@ -380,6 +381,32 @@ describe('a slow province', () => {
       expect(province.hung.answered).toBe(0)
     } finally {
       if (!closed) await node.close()
+    }
+  }, LONG)
+})
+
+describe('claiming due records', () => {
+  it('two pushers sharing a store never claim the same record; a lease that runs out, or a release, makes it due again', async () => {
+    // A node that does not push: only this test claims from its outbox.
+    const quiet = await testNode({ level: 'county', code: '511321000000', name: '南部县', catalogue: FIXTURE_CATALOGUE })
+    try {
+      expect(quiet.node.province).toBeNull()
+      const box = new ProvinceOutbox(quiet.node.db, { code: '511321000000', name: '南部县' })
+      const now = new Date('2026-12-01T02:00:00Z')
+      const later = (ms: number) => new Date(now.getTime() + ms)
+      await quiet.node.db.query(
+        `INSERT INTO province_outbox (record_key, kind, case_id, payload, next_at) SELECT 'k' || i, 'case', 'c' || i, '{}'::jsonb, $1 FROM generate_series(1, 7) AS i`,
+        [now.toISOString()])
+      const [a, b] = await Promise.all([box.claim(now, 4, later(60_000)), box.claim(now, 4, later(60_000))])
+      const keys = [...a, ...b].map((d) => d.key)
+      expect(new Set(keys).size).toBe(keys.length)
+      expect(keys.sort()).toEqual(['k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7'])
+      expect(await box.claim(later(1_000), 10, later(61_000))).toEqual([])
+      await box.release(['k1'], later(2_000))
+      expect((await box.claim(later(2_000), 10, later(62_000))).map((d) => d.key)).toEqual(['k1'])
+      expect((await box.claim(later(61_000), 10, later(121_000))).map((d) => d.key).sort()).toEqual(['k2', 'k3', 'k4', 'k5', 'k6', 'k7'])
+    } finally {
+      await quiet.close()
     }
   }, LONG)
 })

@@ -56,13 +56,29 @@ export class ProvinceOutbox {
     )
   }
 
-  /** The pending records due by `now`, oldest first. */
-  async due(now: Date, limit: number): Promise<DueRecord[]> {
-    return this.db.query<DueRecord>(
-      `SELECT record_key AS key, kind, payload, attempts FROM province_outbox
-       WHERE state = 'pending' AND next_at <= $1 ORDER BY next_at, record_key LIMIT $2`,
-      [now.toISOString(), limit],
+  /**
+   * Claims up to `limit` pending records due by `now`, oldest first: their next attempt moves to
+   * `leaseUntil`, in the statement that reads them, and rows another process holds are skipped
+   * (several processes of one node may share a PostgreSQL store, each with its pusher). So no
+   * two pushers send a record at once, and a pusher that dies mid-request leaves its records to
+   * be sent again when the lease runs out.
+   */
+  async claim(now: Date, limit: number, leaseUntil: Date): Promise<DueRecord[]> {
+    const rows = await this.db.query<DueRecord>(
+      `UPDATE province_outbox o SET next_at = $3
+       FROM (SELECT record_key FROM province_outbox WHERE state = 'pending' AND next_at <= $1
+             ORDER BY next_at, record_key LIMIT $2 FOR UPDATE SKIP LOCKED) d
+       WHERE o.record_key = d.record_key
+       RETURNING o.record_key AS key, o.kind, o.payload, o.attempts`,
+      [now.toISOString(), limit, leaseUntil.toISOString()],
     )
+    return rows.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+  }
+
+  /** Claimed records not sent after all (the node is stopping): due again now. */
+  async release(keys: string[], now: Date): Promise<void> {
+    if (!keys.length) return
+    await this.db.query(`UPDATE province_outbox SET next_at = $2 WHERE record_key = ANY($1::text[]) AND state = 'pending'`, [keys, now.toISOString()])
   }
 
   /**

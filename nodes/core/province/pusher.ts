@@ -13,6 +13,9 @@ import {
 import { PROVINCE_DEFAULTS, type ProvinceConfig } from './config.ts'
 import type { DueRecord, ProvinceOutbox } from './outbox.ts'
 
+/** A claimed record's lease outlasts its request's timeout by this much. */
+const LEASE_MARGIN_MS = 60_000
+
 const PATHS: Record<ProvinceKind, string> = { case: 'cases', rating: 'ratings' }
 const SCHEMAS = { case: ProvinceCaseRecordSchema, rating: ProvinceRatingRecordSchema }
 
@@ -75,12 +78,20 @@ export class ProvincePusher {
   /** Sends due records until none is due or a request did not fully succeed. */
   private async round(): Promise<void> {
     while (!this.stopped) {
-      const due = await this.outbox.due(this.now(), this.batchSize)
+      // Leased for longer than a request may take: another process sends none of them meanwhile.
+      const now = this.now()
+      const due = await this.outbox.claim(now, this.batchSize, new Date(now.getTime() + this.timeoutMs + LEASE_MARGIN_MS))
       if (!due.length) return
-      // One kind per request: the oldest due record's kind, then the rest in later loops.
-      const kind = due[0].kind
-      const batch = due.filter((d) => d.kind === kind)
-      const clean = await this.send(kind, batch)
+      let clean = true
+      // One kind per request (each has its own endpoint).
+      for (const kind of [...new Set(due.map((d) => d.kind))]) {
+        const batch = due.filter((d) => d.kind === kind)
+        if (this.stopped) {
+          await this.outbox.release(batch.map((d) => d.key), this.now())
+          continue
+        }
+        if (!(await this.send(kind, batch))) clean = false
+      }
       if (!clean) return
     }
   }
@@ -111,7 +122,11 @@ export class ProvincePusher {
       })
       text = await boundedText(res, MAX_ANSWER_BYTES)
     } catch (e) {
-      if (this.stopped) return false // abandoned on stop: the records stay pending, as they were
+      if (this.stopped) {
+        // Abandoned on stop: the records stay pending, due again at the next start.
+        await this.outbox.release(good.map((d) => d.key), this.now())
+        return false
+      }
       const why = ac.signal.reason instanceof TimeoutError
         ? `省平台 ${Math.round(this.timeoutMs / 1000)} 秒内未答复 (no answer within ${this.timeoutMs} ms)`
         : e instanceof AnswerTooLongError ? `省平台答复过长 (${e.message})` : `无法连接省平台 (cannot reach the province: ${causeOf(e)})`

@@ -16,7 +16,8 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PIECE_BYTES, type Application, type CaseEvent, type LinkFrame, type PieceWantFrame } from '../../protocol/index.ts'
 import { createApp } from '../../nodes/core/http/app.ts'
-import { MAX_WANTS_IN_FLIGHT } from '../../nodes/core/link/attachment-lane.ts'
+import { MAX_WANTS_IN_FLIGHT, PIECE_QUOTA_SHARE } from '../../nodes/core/link/attachment-lane.ts'
+import { LINK_QUOTAS } from '../../nodes/core/link/quotas.ts'
 import { enrollChild } from '../../nodes/core/link/enrollment.ts'
 import { startNode, type RunningNode } from '../../nodes/core/start.ts'
 import { FIXTURE_CATALOGUE } from '../fixtures/catalogue.ts'
@@ -30,6 +31,7 @@ const tmp = tempDir('p7-attack-attach-')
 const TOWN = '511302101000'
 const V1 = '511302101201'
 const V2 = '511302101202'
+const V3 = '511302101203'
 let town: RunningNode
 let staff: Client
 const logs: string[] = []
@@ -148,4 +150,39 @@ describe('the attachment lane against hostile villages', () => {
     // …and it never held the case (nothing of it went down that link).
     expect(v2.wants).toEqual([])
   }, 60_000)
+
+  it('asks a village for pieces only within a share of its hourly byte quota: scans slow down, the link stays open', async () => {
+    const saved = LINK_QUOTAS.village.bytesPerHour
+    LINK_QUOTAS.village.bytesPerHour = 48 * 1024 // this village's quota, made when it links
+    let v3: Village
+    try {
+      v3 = await connect(identity(V3, '青龙村'))
+      villages.set(V3, v3)
+    } finally {
+      LINK_QUOTAS.village.bytesPerHour = saved
+    }
+    const big = new Uint8Array(randomBytes(6 * PIECE_BYTES))
+    big.set([0xff, 0xd8, 0xff, 0xe0])
+    const app3 = signedApplication({
+      id: `${V3}-20261123-0001`, itemCode: 'T-P01', itemVersion: 1, applicant, materials: ['申请表', '居民身份证'], originCode: V3, handlerCode: TOWN,
+      createdAt: '2026-11-23T02:00:00.000Z', createdBy: 'agent', kind: 'promised', promisedDays: 5,
+    } as Omit<Application, 'sig'>, v3.who.keys)
+    const attached = signedEvent({ type: 'attached', hash: sha(big), size: big.length, mime: 'image/jpeg', name: '房屋照片.jpg', lamport: 1, author: V3, user: 'agent', at: new Date().toISOString() } as never, v3.who.keys) as CaseEvent
+    await push(v3, `case:${app3.id}`, caseUpdate((d) => {
+      d.getMap('case').set('application', app3)
+      d.getArray('events').push([attached])
+    }).state)
+    const budget = Math.floor((PIECE_QUOTA_SHARE * 48 * 1024) / (PIECE_BYTES + 64))
+    expect(budget).toBe(2)
+    await waitFor('the wants the budget allows', () => v3.wants.length >= budget, 30_000)
+    for (const w of v3.wants) v3.link.send({ type: 'piece', hash: w.hash, offset: w.offset, total: big.length, bytes: big.subarray(w.offset, w.offset + PIECE_BYTES) })
+    // Past two retry periods, no further want: the hour's share is spent; and the link was not closed over it.
+    let quiet = false
+    setTimeout(() => (quiet = true), 12_000)
+    await waitFor('two retry periods', () => quiet, 30_000)
+    expect(v3.wants).toHaveLength(budget)
+    expect(v3.link.ws.readyState).toBe(v3.link.ws.OPEN)
+    expect(logs.some((l) => /quota/.test(l) && l.includes(V3))).toBe(false)
+    expect((await staff('GET', `/api/cases/${app3.id}/attachments`)).body.attachments[0]).toMatchObject({ state: 'arriving', heldBytes: budget * PIECE_BYTES })
+  }, 90_000)
 })

@@ -12,10 +12,11 @@
  * is logged and answered with an empty piece — the same answer as for a piece it does not hold
  * yet, so asking reveals nothing. Wants waiting here are bounded (MAX_WANTS_QUEUED).
  */
-import { missingPieces, type AttachmentMime, type PieceFrame, type PieceWantFrame, type LinkFrame } from '../../../protocol/index.ts'
+import { missingPieces, PIECE_BYTES, type AttachmentMime, type PieceFrame, type PieceWantFrame, type LinkFrame } from '../../../protocol/index.ts'
 import { attachmentsOf } from '../attachments/store.ts'
 import type { TongbanNode } from '../node.ts'
 import type { Outbox } from './outbox.ts'
+import { quotaOf } from './quotas.ts'
 
 /** Our wants unanswered at once: 3 × 16 KB, about one updates window on the slow line. */
 export const MAX_WANTS_IN_FLIGHT = 3
@@ -48,6 +49,31 @@ export function laneCounters(node: object, peer: string): LaneCounters {
   let c = m.get(peer)
   if (!c) m.set(peer, (c = { piecesSent: 0, pieceBytesSent: 0, piecesReceived: 0, pieceBytesReceived: 0, refusedWants: 0, filesReceived: 0 }))
   return c
+}
+
+/**
+ * Pieces this node asks a peer for in an hour stay within this share of the peer's hourly byte
+ * quota at this node (quotas.ts): a long backlog of scans slows down, it never closes the link
+ * with 4429 on the cases that share it.
+ */
+export const PIECE_QUOTA_SHARE = 0.75
+const HOUR_MS = 3_600_000
+const budgets = new WeakMap<object, Map<string, { tokens: number; at: number; perHour: number }>>()
+/** Takes one piece's bytes from the hourly budget for asking `peer`; false when the hour's share is spent. */
+function takeBudget(node: object, peer: string): boolean {
+  let m = budgets.get(node)
+  if (!m) budgets.set(node, (m = new Map()))
+  let b = m.get(peer)
+  if (!b) {
+    const perHour = PIECE_QUOTA_SHARE * quotaOf(node, peer).limits.bytesPerHour
+    m.set(peer, (b = { tokens: perHour, at: Date.now(), perHour }))
+  }
+  const now = Date.now()
+  b.tokens = Math.min(b.perHour, b.tokens + ((now - b.at) * b.perHour) / HOUR_MS)
+  b.at = now
+  if (b.tokens < PIECE_BYTES + 64) return false
+  b.tokens -= PIECE_BYTES + 64
+  return true
 }
 
 /** Which lane of a node pulls which file: one peer at a time per file. */
@@ -148,6 +174,7 @@ export class AttachmentLane {
       const missing = missingPieces(f.size, await this.store.heldOffsets(f.hash)).filter((o) => !asked.has(o))
       for (const offset of missing) {
         if (this.inflight.size >= MAX_WANTS_IN_FLIGHT || this.closed) return
+        if (!takeBudget(this.node, this.peer)) return // the hour's share is spent: the timer asks again
         this.inflight.set(`${f.hash}:${offset}`, { caseId: f.case_id, hash: f.hash, offset, size: f.size, mime: f.mime, at: now })
         this.send({ type: 'piece-want', caseId: f.case_id, hash: f.hash, offset })
       }

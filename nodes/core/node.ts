@@ -144,7 +144,15 @@ export async function openNode(config: NodeConfig): Promise<TongbanNode> {
     trust.setChildren(readEnrollments(config.dataDir))
     trust.setEntries(readEntries(await docs.get(DIRECTORY_DOC)))
     if (journal) await recover(node, journal)
-    await docs.hearOtherProcesses() // several processes on one PostgreSQL: hear each other's writes
+    if (db.kind === 'pg') {
+      // Several processes on one PostgreSQL hear each other's writes (doc-store.ts). The unit
+      // directory another process changed (a child enrolled there) is read again here, so the
+      // keys it vouches for verify here too; this process's own changes were read by its projection.
+      docs.on('update', (u) => {
+        if (u.docId === DIRECTORY_DOC) void docs.get(DIRECTORY_DOC).then((d) => trust.setEntries(readEntries(d)), (e) => console.error(`reading the unit directory again failed: ${(e as Error).message}`))
+      })
+      await docs.hearOtherProcesses()
+    }
     if (config.level === 'city' || !(await hasParent(node))) await pinSelfAsRoot(node)
     await node.cases.realignSequence()
     await purgeRequestKeys(db)

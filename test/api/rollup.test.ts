@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { testNode, type Client, type TestNode } from '../helpers/node.ts'
 import { mulberry32 } from '../tools/link-emulator.ts'
+import { listMigrations, splitStatements } from '../../nodes/core/store/migrate.ts'
 import { COUNTY, FIXTURE_CATALOGUE, TOWNSHIP, VILLAGE, testClock } from '../fixtures/catalogue.ts'
 
 const clock = testClock('2026-03-16T10:00:00+08:00')
@@ -97,8 +98,24 @@ describe('the rollup (migration 015) agrees with the cases', () => {
     }
     // Something was counted: the comparison above is not of two empty maps.
     expect((await t.node.stats.ownCounts({ groupBy: 'item', by: 'handler' })).size).toBeGreaterThan(0)
+
+    // The migration's set-based backfill (of a store that held cases before 015) gives the same
+    // tally and rollup rows as the trigger kept (zero rows aside: the trigger leaves them behind).
+    const snapshot = async () => [
+      await t.node.db.query('SELECT status, origin_code, handler_code, n::int FROM case_tally WHERE n <> 0 ORDER BY 1, 2, 3'),
+      await t.node.db.query(`SELECT ${ROLLUP_COLUMNS} FROM case_rollup WHERE n <> 0 ORDER BY 1, 2, 3, 4`),
+    ]
+    const kept = await snapshot()
+    await t.node.db.query('DELETE FROM case_tally')
+    await t.node.db.query('DELETE FROM case_rollup')
+    const backfill = splitStatements(listMigrations().find((m) => m.version === 15)!.sql).filter((x) => /^INSERT INTO case_(tally|rollup)/.test(x))
+    expect(backfill.length).toBe(2)
+    for (const stmt of backfill) await t.node.db.query(stmt)
+    expect(await snapshot()).toEqual(kept)
   }, 300_000)
 })
+
+const ROLLUP_COLUMNS = 'dim, unit_code, day, item_code, n, accepted, completed, approved, denied, on_time, on_spot, promised_completed, early, r1, r2, r3, r4, r5, cross_unit, transferred, refused, deferred, rectified'
 
 describe('GET /api/cases keyset pagination', () => {
   it('walks every case exactly once, newest first, with `next`; a filter keeps to its rows; offset still answers', async () => {

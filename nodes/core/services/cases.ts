@@ -218,13 +218,20 @@ export class CaseService {
     return `${this.self.code}-${day}-${String(row.next).padStart(4, '0')}`
   }
 
-  /** Moves each day's sequence past the numbers its cases already use. */
+  /**
+   * Moves each recent day's sequence past the numbers its cases already use. A power cut loses
+   * only what came after the last checkpoint (every 30 s), which the journal replays: the days
+   * from two days back (midnight, a clock a day off) — not a year's (a county's hall holds
+   * 100,000 cases of its own, and every start would read them all). By number, on the key.
+   */
   async realignSequence(): Promise<void> {
+    const from = localDate(new Date(this.now().getTime() - 2 * 86_400_000)).replaceAll('-', '')
     await this.db.query(
       `INSERT INTO case_seq (day, next)
-         SELECT split_part(id, '-', 2), max(split_part(id, '-', 3)::int) FROM cases WHERE origin_code = $1 GROUP BY 1
+         SELECT split_part(id, '-', 2), max(split_part(id, '-', 3)::int) FROM cases
+         WHERE origin_code = $1 AND id >= $1 || '-' || $2 AND id < $1 || '-99999999' GROUP BY 1
        ON CONFLICT (day) DO UPDATE SET next = GREATEST(case_seq.next, EXCLUDED.next)`,
-      [this.self.code],
+      [this.self.code, from],
     )
   }
 }

@@ -3,7 +3,8 @@
  * (`tongban start`, the way people run them) to point it at, screenshots of every page for
  * people to look at, and a keyboard helper that proves a control can be reached with Tab.
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import type { Level } from '../../protocol/index.ts'
@@ -155,4 +156,51 @@ export async function apiAs(base: string, name: string): Promise<(method: string
     if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${text}`)
     return text ? JSON.parse(text) : null
   }
+}
+
+/** The first element matching `selector`, as text ('' when it has none). */
+export const textOf = async (page: Page, selector: string): Promise<string> => (await page.locator(selector).first().textContent()) ?? ''
+
+export interface UiSuite {
+  /** The temp dir the nodes' data dirs are in (start more nodes there: it goes with the suite). */
+  dir: string
+  browser: Browser
+  /** The nodes started, in the order of their specs. */
+  nodes: UiNode[]
+  /** A fresh browser context at `base` (+ `hash`), closed with the suite. */
+  page(base: string, hash?: string): Promise<OpenedPage>
+  /** Closes the pages, the browser and the nodes (children first), and removes the temp dir. */
+  close(): Promise<void>
+}
+
+/**
+ * What a browser test of a small tree starts from: a browser and real node processes in a new
+ * temp dir, each spec enrolled under the node at index `parent` (an earlier spec).
+ */
+export async function startUiSuite(prefix: string, specs: (Omit<UiNodeSpec, 'parent'> & { parent?: number })[]): Promise<UiSuite> {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  const opened: OpenedPage[] = []
+  const nodes: UiNode[] = []
+  const browser = await launchBrowser()
+  const suite: UiSuite = {
+    dir, browser, nodes,
+    async page(base, hash) {
+      const p = await openPage(browser, base, hash)
+      opened.push(p)
+      return p
+    },
+    async close() {
+      for (const o of opened) await o.context.close().catch(() => {})
+      await browser.close().catch(() => {})
+      for (const n of [...nodes].reverse()) await n.stop().catch(() => {})
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+  try {
+    for (const s of specs) nodes.push(await startUiNode(dir, { ...s, parent: s.parent === undefined ? undefined : nodes[s.parent] }))
+  } catch (e) {
+    await suite.close()
+    throw e
+  }
+  return suite
 }

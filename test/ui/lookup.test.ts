@@ -6,11 +6,9 @@
  * a correction and the reason of a refusal, and no staff banner; a wrong phone finds nothing; a
  * window that cannot be reached is named in the answer.
  */
-import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { apiAs, launchBrowser, openPage, shot, startUiNode, type UiNode } from '../helpers/browser.ts'
+import { apiAs, shot, startUiSuite, type UiNode, type UiSuite } from '../helpers/browser.ts'
 import { eventually } from '../helpers/remote.ts'
-import { tempDir } from '../helpers/template.ts'
 
 const COUNTY = '511302000000'
 const TOWNSHIP = '511302101000'
@@ -18,18 +16,18 @@ const VILLAGE = '511302101201'
 const PHONE = '13600000071'
 const applicant = { name: '吴大妈', idType: 'resident-id', idNumber: '511302195001011231', phone: PHONE }
 
-const tmp = tempDir('tongban-ui-lookup-')
+let suite: UiSuite
 let county: UiNode, township: UiNode, village: UiNode
-let browser: Browser
-const opened: { close(): Promise<void> }[] = []
 let correctionCase = ''
 let refusedCase = ''
 
 beforeAll(async () => {
-  browser = await launchBrowser()
-  county = await startUiNode(tmp.dir, { level: 'county', code: COUNTY, name: '顺庆区', catalogue: 'sample', users: [{ name: '郑管理', role: 'admin' }] })
-  township = await startUiNode(tmp.dir, { level: 'township', code: TOWNSHIP, name: '潆溪镇', catalogue: 'sample', parent: county, users: [{ name: '周窗口', role: 'staff' }] })
-  village = await startUiNode(tmp.dir, { level: 'village', code: VILLAGE, name: '长青村', catalogue: 'sample', parent: township, users: [{ name: '李代办', role: 'agent' }] })
+  suite = await startUiSuite('tongban-ui-lookup-', [
+    { level: 'county', code: COUNTY, name: '顺庆区', catalogue: 'sample', users: [{ name: '郑管理', role: 'admin' }] },
+    { level: 'township', code: TOWNSHIP, name: '潆溪镇', catalogue: 'sample', parent: 0, users: [{ name: '周窗口', role: 'staff' }] },
+    { level: 'village', code: VILLAGE, name: '长青村', catalogue: 'sample', parent: 1, users: [{ name: '李代办', role: 'agent' }] },
+  ])
+  ;[county, township, village] = suite.nodes
 
   const agentApi = await apiAs(village.url, '李代办')
   // A township matter: the township asks for a correction (一次性告知).
@@ -47,12 +45,7 @@ beforeAll(async () => {
   await eventually(async () => (await townAdmin('GET', '/api/sync')).children?.some((c: any) => c.peer === VILLAGE && c.connected), 120_000, 'the village linked to the township')
 }, 400_000)
 
-afterAll(async () => {
-  for (const o of opened) await o.close().catch(() => {})
-  await browser?.close()
-  for (const n of [village, township, county]) await n?.stop()
-  tmp.cleanup()
-})
+afterAll(() => suite?.close())
 
 const lookupAt = (base: string, id: string, phone: string) => fetch(`${base}/api/public/progress?id=${encodeURIComponent(id)}&phone=${encodeURIComponent(phone)}`)
 
@@ -61,8 +54,7 @@ describe('progress lookup at the county for cases below it', () => {
     const countyAdmin = await apiAs(county.url, '郑管理')
     // The county does not hold the case (not on its path).
     await expect(countyAdmin('GET', `/api/cases/${correctionCase}`)).rejects.toThrow(/404/)
-    const o = await openPage(browser, county.url, `#/progress?id=${correctionCase}`)
-    opened.push(o.context)
+    const o = await suite.page(county.url, `#/progress?id=${correctionCase}`)
     const { page } = o
     await page.fill('#pg-phone', PHONE)
     await page.click('form button[type=submit]')
@@ -86,8 +78,7 @@ describe('progress lookup at the county for cases below it', () => {
     const body = await r.json()
     expect(body).toMatchObject({ id: refusedCase, status: 'denied', reason: '申请人户籍不在本村', answeredBy: VILLAGE, handlerName: '长青村' })
     expect(JSON.stringify(body)).not.toContain('吴大妈')
-    const o = await openPage(browser, county.url, `#/progress?id=${refusedCase}`)
-    opened.push(o.context)
+    const o = await suite.page(county.url, `#/progress?id=${refusedCase}`)
     await o.page.fill('#pg-phone', PHONE)
     await o.page.click('form button[type=submit]')
     await o.page.waitForSelector('[data-field=reason]', { timeout: 60_000 })

@@ -6,47 +6,30 @@
  * opinion on the case page; 农业农村办 disagrees with a reason, so the window may only deny, with
  * that reason filled in; the timeline shows both opinions; the village sees the denial.
  */
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { apiAs, launchBrowser, openPage, PASSWORD, shot, startUiNode, uiLogin, type UiNode } from '../helpers/browser.ts'
+import { apiAs, PASSWORD, shot, startUiNode, startUiSuite, textOf, uiLogin, type UiNode, type UiSuite } from '../helpers/browser.ts'
 import { eventually } from '../helpers/remote.ts'
-import { tempDir } from '../helpers/template.ts'
 
 const TOWNSHIP = '511302101000'
 const VILLAGE = '511302101201'
 const REASON = '宅基地面积超过本省规定的标准'
 
-const tmp = tempDir('p1-ui-parallel-')
+let suite: UiSuite
 let township: UiNode, village: UiNode
-let browser: Browser
-const opened: { close(): Promise<void> }[] = []
 
 beforeAll(async () => {
-  browser = await launchBrowser()
-  township = await startUiNode(tmp.dir, {
-    level: 'township', code: TOWNSHIP, name: '潆溪镇', catalogue: 'sample',
-    users: [{ name: '周窗口', role: 'staff', displayName: '周敏' }, { name: '镇管理员', role: 'admin' }],
-  })
-  village = await startUiNode(tmp.dir, {
-    level: 'village', code: VILLAGE, name: '长青村', catalogue: 'sample', parent: township,
-    users: [{ name: '李代办', role: 'agent' }],
-  })
+  suite = await startUiSuite('tongban-ui-parallel-', [
+    { level: 'township', code: TOWNSHIP, name: '潆溪镇', catalogue: 'sample', users: [{ name: '周窗口', role: 'staff', displayName: '周敏' }, { name: '镇管理员', role: 'admin' }] },
+    { level: 'village', code: VILLAGE, name: '长青村', catalogue: 'sample', parent: 0, users: [{ name: '李代办', role: 'agent' }] },
+  ])
+  ;[township, village] = suite.nodes
 }, 300_000)
 
-afterAll(async () => {
-  for (const o of opened) await o.close().catch(() => {})
-  await browser?.close()
-  for (const n of [village, township]) await n?.stop()
-  tmp.cleanup()
-})
+afterAll(() => suite?.close())
 
-async function page(base: string) {
-  const p = await openPage(browser, base)
-  opened.push(p.context)
-  return p
-}
-
-const text = async (p: Page, selector: string) => (await p.locator(selector).first().textContent()) ?? ''
+const page = (base: string) => suite.page(base)
+const text = textOf
 const actions = async (p: Page) => ((await p.getAttribute('[data-actions]', 'data-actions')) ?? '').split(' ').filter(Boolean)
 
 async function openCase(node: UiNode, user: string, id: string) {
@@ -170,7 +153,7 @@ describe('并联审批: two departments, one disagrees', () => {
 
 describe('并联审批 in the city\'s item editor', () => {
   it('names the departments and their limits, one a line; a limit past the promised days is refused at the field', async () => {
-    const city = await startUiNode(tmp.dir, { level: 'city', code: '511300000000', name: '南充市', catalogue: 'sample', users: [{ name: '市管理员', role: 'admin' }] })
+    const city = await startUiNode(suite.dir, { level: 'city', code: '511300000000', name: '南充市', catalogue: 'sample', users: [{ name: '市管理员', role: 'admin' }] })
     try {
       const a = await page(city.url)
       await uiLogin(a.page, '市管理员')

@@ -6,46 +6,29 @@
  * agent turns to them, rectified at the township and closed by its supervisor, on the dashboard;
  * a rating given by the applicant on the public page.
  */
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { apiAs, launchBrowser, openPage, shot, startUiNode, uiLogin, type UiNode } from '../helpers/browser.ts'
+import { apiAs, shot, startUiSuite, textOf, uiLogin, type UiNode, type UiSuite } from '../helpers/browser.ts'
 import { eventually } from '../helpers/remote.ts'
-import { tempDir } from '../helpers/template.ts'
 
 const TOWNSHIP = '511302101000'
 const VILLAGE = '511302101201'
 
-const tmp = tempDir('tongban-ui-practices-')
+let suite: UiSuite
 let township: UiNode, village: UiNode
-let browser: Browser
-const opened: { close(): Promise<void> }[] = []
 
 beforeAll(async () => {
-  browser = await launchBrowser()
-  township = await startUiNode(tmp.dir, {
-    level: 'township', code: TOWNSHIP, name: '潆溪镇', catalogue: 'sample',
-    users: [{ name: '周窗口', role: 'staff' }, { name: '钱监督', role: 'supervisor' }],
-  })
-  village = await startUiNode(tmp.dir, {
-    level: 'village', code: VILLAGE, name: '长青村', catalogue: 'sample', parent: township,
-    users: [{ name: '李代办', role: 'agent' }],
-  })
+  suite = await startUiSuite('tongban-ui-practices-', [
+    { level: 'township', code: TOWNSHIP, name: '潆溪镇', catalogue: 'sample', users: [{ name: '周窗口', role: 'staff' }, { name: '钱监督', role: 'supervisor' }] },
+    { level: 'village', code: VILLAGE, name: '长青村', catalogue: 'sample', parent: 0, users: [{ name: '李代办', role: 'agent' }] },
+  ])
+  ;[township, village] = suite.nodes
 }, 300_000)
 
-afterAll(async () => {
-  for (const o of opened) await o.close().catch(() => {})
-  await browser?.close()
-  for (const n of [village, township]) await n?.stop()
-  tmp.cleanup()
-})
+afterAll(() => suite?.close())
 
-async function page(base: string) {
-  const p = await openPage(browser, base)
-  opened.push(p.context)
-  return p
-}
-
-const text = async (p: Page, selector: string) => (await p.locator(selector).first().textContent()) ?? ''
+const page = (base: string) => suite.page(base)
+const text = textOf
 const applicant = (name: string, phone: string) => ({ name, idType: 'resident-id', idNumber: '511302195001011231', phone })
 
 /** The village agent takes in a township item over the API; resolves once the township holds it as `ready` wants. */
@@ -234,8 +217,7 @@ describe('好差评 on the public page', () => {
     const made = await agentApi('POST', '/api/cases', { itemCode: 'V-001', applicant: applicant('孙阿姨', '13600000051'), materials: ['居民身份证', '户口簿'] })
     await agentApi('POST', `/api/cases/${made.id}/events`, { type: 'approved' })
     await agentApi('POST', `/api/cases/${made.id}/events`, { type: 'delivered' })
-    const pub = await openPage(browser, village.url, `#/progress?id=${made.id}`)
-    opened.push(pub.context)
+    const pub = await suite.page(village.url, `#/progress?id=${made.id}`)
     await pub.page.waitForSelector('#pg-phone')
     await pub.page.fill('#pg-phone', '136 0000 0051')
     await pub.page.click('form button[type=submit]')

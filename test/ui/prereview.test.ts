@@ -6,39 +6,24 @@
  * start intake from it — the applicant and the materials held come filled in, nothing is typed
  * again — and the case is created; the pre-review then reads 已受理 with the case number.
  */
-import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { apiAs, launchBrowser, openPage, shot, startUiNode, uiLogin, type UiNode } from '../helpers/browser.ts'
-import { tempDir } from '../helpers/template.ts'
+import { apiAs, shot, startUiSuite, textOf, uiLogin, type UiNode, type UiSuite } from '../helpers/browser.ts'
 
 const TOWNSHIP = '511302101000'
-const tmp = tempDir('tongban-ui-prereview-')
+let suite: UiSuite
 let township: UiNode
-let browser: Browser
-const opened: { close(): Promise<void> }[] = []
 
 beforeAll(async () => {
-  browser = await launchBrowser()
-  township = await startUiNode(tmp.dir, {
-    level: 'township', code: TOWNSHIP, name: '潆溪镇', catalogue: 'sample',
-    users: [{ name: 'zhou', role: 'staff', displayName: '周窗口' }],
-  })
+  suite = await startUiSuite('tongban-ui-prereview-', [
+    { level: 'township', code: TOWNSHIP, name: '潆溪镇', catalogue: 'sample', users: [{ name: 'zhou', role: 'staff', displayName: '周窗口' }] },
+  ])
+  ;[township] = suite.nodes
 }, 300_000)
 
-afterAll(async () => {
-  for (const o of opened) await o.close().catch(() => {})
-  await browser?.close()
-  await township?.stop()
-  tmp.cleanup()
-})
+afterAll(() => suite?.close())
 
-async function page(hash: string) {
-  const p = await openPage(browser, township.url, hash)
-  opened.push(p.context)
-  return p
-}
-
-const text = async (p: Page, selector: string) => (await p.locator(selector).first().textContent()) ?? ''
+const page = (hash: string) => suite.page(township.url, hash)
+const text = textOf
 const who = { name: '赵桂英', phone: '13700000041', idNumber: '511302195001011231' }
 const ITEM = 'T-003' // 临时救助申请: four required materials
 

@@ -30,12 +30,14 @@ const MiB = 1024 * 1024
 
 /**
  * Quotas by the level of the peer. A village takes in tens of cases a day; 1,500 new documents
- * an hour covers a week's backlog at once. Bytes: a 100 kbit/s line carries ~45 MB an hour,
- * a case is ~1 KB, so 32 MiB is far above any real village's hour. A legitimate node needs one
+ * an hour covers a week's backlog at once. Bytes: a case is ~1 KB, but its scans (附件) are
+ * 150–300 KB each, pulled within 3/4 of this quota (attachment-lane.ts): 128 MiB an hour lets a
+ * village catch up ~400 scans an hour after days offline (a 1 Mbit/s line carries ~450 MB an
+ * hour), while a stolen laptop still cannot send the township more than ~300 kbit/s on average. A legitimate node needs one
  * repair pass after its store is rebuilt; an epoch change more often than hourly is an attack.
  */
 export const LINK_QUOTAS: Record<Level, LinkQuota> = {
-  village: { newDocsPerHour: 1_500, bytesPerHour: 32 * MiB, repairsPerHour: 1, stateVectorsPerHour: 5_000 },
+  village: { newDocsPerHour: 1_500, bytesPerHour: 128 * MiB, repairsPerHour: 1, stateVectorsPerHour: 5_000 },
   township: { newDocsPerHour: 15_000, bytesPerHour: 256 * MiB, repairsPerHour: 1, stateVectorsPerHour: 50_000 },
   county: { newDocsPerHour: 100_000, bytesPerHour: 1024 * MiB, repairsPerHour: 1, stateVectorsPerHour: 200_000 },
   city: { newDocsPerHour: 100_000, bytesPerHour: 1024 * MiB, repairsPerHour: 1, stateVectorsPerHour: 200_000 },

@@ -147,7 +147,7 @@ describe('city administrator UI', () => {
     const { page: p, errors } = await page()
     await uiLogin(p, '赵监督')
     await p.waitForSelector('[data-kpi=accepted]')
-    expect(await p.locator('nav a').allTextContents()).toEqual(['统计分析', '预警监督', '办件'])
+    expect(await p.locator('nav a').allTextContents()).toEqual(['统计分析', '电子监察', '督办', '预警监督', '办件'])
     await shot(p, 'city-08-supervisor-dashboard')
     await p.click('nav a[data-nav=queue]')
     await p.waitForSelector('[data-kpi=queue-overdue]')

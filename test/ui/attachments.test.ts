@@ -4,37 +4,25 @@
  * JPEG before upload, and the case page lists it 已收到; the township's staff see the file on
  * their case page once its pieces have come up, and open it.
  */
-import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { apiAs, fillIntake, launchBrowser, openPage, shot, startUiNode, uiLogin, type UiNode } from '../helpers/browser.ts'
+import { apiAs, fillIntake, shot, startUiSuite, uiLogin, type UiNode, type UiSuite } from '../helpers/browser.ts'
 import { eventually } from '../helpers/remote.ts'
-import { tempDir } from '../helpers/template.ts'
 
-const tmp = tempDir('p7-ui-attach-')
+let suite: UiSuite
 let township: UiNode
 let village: UiNode
-let browser: Browser
-const opened: { close(): Promise<void> }[] = []
 
 beforeAll(async () => {
-  browser = await launchBrowser()
-  township = await startUiNode(tmp.dir, { level: 'township', code: '511302101000', name: '潆溪镇', catalogue: 'sample', users: [{ name: '周窗口', role: 'staff' }] })
-  village = await startUiNode(tmp.dir, { level: 'village', code: '511302101201', name: '长青村', catalogue: 'sample', parent: township, users: [{ name: '李代办', role: 'agent' }] })
+  suite = await startUiSuite('tongban-ui-attach-', [
+    { level: 'township', code: '511302101000', name: '潆溪镇', catalogue: 'sample', users: [{ name: '周窗口', role: 'staff' }] },
+    { level: 'village', code: '511302101201', name: '长青村', catalogue: 'sample', parent: 0, users: [{ name: '李代办', role: 'agent' }] },
+  ])
+  ;[township, village] = suite.nodes
 }, 180_000)
 
-afterAll(async () => {
-  for (const o of opened) await o.close().catch(() => {})
-  await browser?.close()
-  await village?.stop()
-  await township?.stop()
-  tmp.cleanup()
-})
+afterAll(() => suite?.close())
 
-async function page(base: string, hash?: string) {
-  const p = await openPage(browser, base, hash)
-  opened.push(p.context)
-  return p
-}
+const page = (base: string, hash?: string) => suite.page(base, hash)
 
 describe('attachments in the UI', () => {
   it('a photo taken at intake is shrunk, uploaded with the case, and opened at the township', async () => {

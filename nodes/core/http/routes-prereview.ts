@@ -11,7 +11,6 @@
  *
  * Staff (after the login check): the queue, one pre-review, the answer, and intake from it.
  */
-import { createHash, timingSafeEqual } from 'node:crypto'
 import { Hono, type Context } from 'hono'
 import { PrereviewAnswerSchema, PrereviewLookupSchema, PrereviewNoSchema, PREREVIEW_MAX_BODY, PREREVIEW_STATUSES, type PrereviewStatus } from '../../../protocol/prereview.ts'
 import { ApiError, parseOr400 } from '../errors.ts'
@@ -20,6 +19,7 @@ import { minutesOf, Throttle } from '../services/throttle.ts'
 import { clientAddress } from './address.ts'
 import { requireRole } from './auth.ts'
 import { jsonBody } from './body.ts'
+import { samePhone } from '../services/progress.ts'
 import type { AppEnv } from './env.ts'
 
 export interface PrereviewLimits {
@@ -41,12 +41,6 @@ const NOT_FOUND = '没有找到与此手机号对应的预审，请核对预审�
 
 const service = (c: Context<AppEnv>) => new PrereviewService(c.var.node)
 
-/** The same phone by its digits ("138 0000-0000" is 13800000000), compared in constant time; fewer than 5 digits match nothing. */
-function samePhone(stored: string, given: string): boolean {
-  const [a, b] = [stored, given].map((s) => s.replace(/\D/g, ''))
-  const digest = (s: string) => createHash('sha256').update(s).digest()
-  return timingSafeEqual(digest(a), digest(b)) && a.length >= 5
-}
 
 function limited(c: Context, waitMs: number, message: string): never {
   const s = Math.ceil(waitMs / 1000)

@@ -10,7 +10,7 @@
  */
 import { Hono, type Context } from 'hono'
 import { z } from 'zod'
-import { CaseIdSchema, type LinkAnswer, type PublicProgress } from '../../../protocol/index.ts'
+import { CaseIdSchema, type CaseView, type LinkAnswer, type PublicProgress } from '../../../protocol/index.ts'
 import { ApiError, parseOr400 } from '../errors.ts'
 import { phoneHash } from '../services/progress.ts'
 
@@ -89,14 +89,6 @@ export function publicRoutes(limiter = new AttemptLimiter()) {
     throw new ApiError('not_found', NOT_FOUND)
   }
 
-  /** The case held here with this number and phone, after the same limits as the lookup: rating is no back door for guessing phones. */
-  async function ownCase(c: Context<AppEnv>, q: { id: string; phone: string }) {
-    const lookup = c.var.node.progress
-    const a = await lookup.answer({ kind: 'progress', caseId: q.id, phoneHash: phoneHash(q.id, q.phone) })
-    await answered(c, a.outcome === 'found' && a.progress.answeredBy !== c.var.node.config.code ? { outcome: 'not-found' } : a)
-    return (await c.var.node.cases.get(q.id))!
-  }
-
   return new Hono<AppEnv>().get('/progress', async (c) => {
     perAddress(c)
     const q = parseOr400(ProgressQuerySchema, c.req.query(), 'progress lookup')
@@ -107,7 +99,10 @@ export function publicRoutes(limiter = new AttemptLimiter()) {
   }).post('/rating', async (c) => {
     perAddress(c)
     const body = parseOr400(PublicRatingSchema, await jsonBody(c, 16_384), 'rating')
-    const view = await ownCase(c, body)
+    // Only the case held here (never asked below), after the same limits as the lookup: rating is no back door for guessing phones.
+    const held = await c.var.node.progress.heldCase({ kind: 'progress', caseId: body.id, phoneHash: phoneHash(body.id, body.phone) })
+    if ('outcome' in held) await answered(c, held) // throws: 404, 429
+    const view = held as CaseView
     // The rating is the origin window's event (统一窗口出件: it was handed over there).
     if (view.originCode !== c.var.node.config.code) {
       throw new ApiError('forbidden', '请在受理此件的窗口网站评价（见受理回执） (rate this case on the site of the window that took it in, named on your receipt)')

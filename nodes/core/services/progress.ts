@@ -10,7 +10,7 @@
  * page can.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { childTowards, phoneKeyText, progressOf, type LinkAnswer, type LinkAsk } from '../../../protocol/index.ts'
+import { childTowards, phoneKeyText, progressOf, type CaseView, type LinkAnswer, type LinkAsk } from '../../../protocol/index.ts'
 import type { TongbanNode } from '../node.ts'
 import { Throttle } from './throttle.ts'
 
@@ -37,6 +37,8 @@ export function phoneMatches(storedPhone: string, caseId: string, hash: string):
 /** The same phone given twice (a pre-review's, the lookup's): by digits, in constant time, at least 5 of them. */
 export const samePhone = (stored: string, given: string): boolean => phoneMatches(stored, '', phoneHash('', given))
 
+const limitedFor = (waitMs: number): Extract<LinkAnswer, { outcome: 'limited' }> => ({ outcome: 'limited', retryAfterSeconds: Math.min(86_400, Math.ceil(waitMs / 1000)) })
+
 export class ProgressLookup {
   readonly perCase: Throttle
   /** Set by the links once they run; a node without links (tests of one node) answers from its own store. */
@@ -49,8 +51,21 @@ export class ProgressLookup {
     this.perCase = perCase
   }
 
+  /**
+   * The case held here, for the applicant's own action (the rating): after the per-case limit,
+   * only when the phone matches; else the answer to give, a failure counted. Never asks below.
+   */
+  async heldCase(ask: LinkAsk): Promise<CaseView | Exclude<LinkAnswer, { outcome: 'found' }>> {
+    const wait = this.perCase.blockedFor(ask.caseId)
+    if (wait) return limitedFor(wait)
+    const view = await this.node.cases.get(ask.caseId)
+    if (view && phoneMatches(view.applicant.phone, view.id, ask.phoneHash)) return view
+    this.perCase.hit(ask.caseId)
+    return { outcome: 'not-found' }
+  }
+
   /** The case held here, when the phone matches (null: not held here). */
-  async local(ask: LinkAsk): Promise<LinkAnswer | null> {
+  private async local(ask: LinkAsk): Promise<LinkAnswer | null> {
     const view = await this.node.cases.get(ask.caseId)
     if (!view) return null
     if (!phoneMatches(view.applicant.phone, view.id, ask.phoneHash)) return { outcome: 'not-found' }
@@ -69,7 +84,7 @@ export class ProgressLookup {
    */
   async answer(ask: LinkAsk): Promise<LinkAnswer> {
     const wait = this.perCase.blockedFor(ask.caseId)
-    if (wait) return { outcome: 'limited', retryAfterSeconds: Math.min(86_400, Math.ceil(wait / 1000)) }
+    if (wait) return limitedFor(wait)
     const answer = (await this.local(ask)) ?? (await this.fromBelow(ask))
     if (answer.outcome === 'not-found') this.perCase.hit(ask.caseId)
     return answer

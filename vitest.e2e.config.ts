@@ -9,7 +9,8 @@ export default defineConfig({
   test: {
     include: E2E,
     testTimeout: 300_000,
-    hookTimeout: 300_000,
+    // A beforeAll starts a tree of processes one after another (each bounded at 180 s).
+    hookTimeout: 600_000,
     fileParallelism: false,
     maxWorkers: 1,
   },

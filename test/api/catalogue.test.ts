@@ -55,7 +55,7 @@ const newItem = {
   legalDays: 15, promisedDays: 3, materials: [{ name: '施工许可申请表', required: true }, { name: '施工合同', required: true }, { name: '质量安全监督手续', required: false }],
 }
 
-describe('editing the catalogue at the city', { timeout: 120_000 }, () => {
+describe('editing the catalogue at the city', { timeout: 300_000 }, () => {
   let city: TestNode
   let admin: Client, staff: Client
 

@@ -47,5 +47,5 @@ describe('Outbox.docsInScope toward a child', () => {
       expect(want.length).toBeGreaterThan(5)
       expect([...(await out.docsInScope())].sort(), child).toEqual(want.sort())
     }
-  }, 120_000)
+  }, 300_000)
 })

@@ -13,7 +13,7 @@ let agent: Client
 beforeAll(async () => {
   v = await testNode({ level: 'village', code: '511302101201', catalogue: FIXTURE_CATALOGUE, signAlg: 'sm2' })
   agent = await v.as('agent', 'agent')
-}, 120_000)
+}, 300_000)
 afterAll(async () => v?.close())
 
 describe('an SM2 node', () => {

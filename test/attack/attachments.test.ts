@@ -101,7 +101,7 @@ describe('the attachment lane against hostile villages', () => {
     expect(listed.body.attachments).toMatchObject([{ hash, state: expect.stringMatching(/missing|arriving/) }])
 
     // The township asks for what it lacks, a few pieces at a time.
-    await waitFor('wants from the township', () => v1.wants.length >= MAX_WANTS_IN_FLIGHT, 30_000)
+    await waitFor('wants from the township', () => v1.wants.length >= MAX_WANTS_IN_FLIGHT, 60_000)
     expect(v1.wants.length).toBeLessThanOrEqual(MAX_WANTS_IN_FLIGHT)
     expect(v1.wants.every((w) => w.caseId === app.id && w.hash === hash)).toBe(true)
     expect(new Set(v1.wants.map((w) => w.offset))).toEqual(new Set([0, PIECE_BYTES, 2 * PIECE_BYTES]))
@@ -113,7 +113,7 @@ describe('the attachment lane against hostile villages', () => {
     for (const w of v1.wants.splice(0)) {
       v1.link.send({ type: 'piece', hash, offset: w.offset, total: file.length, bytes: new Uint8Array(randomBytes(Math.min(PIECE_BYTES, file.length - w.offset))) })
     }
-    await waitFor('the hash check to fail', () => logs.slice(before).some((l) => /does not hash to its name/.test(l)), 30_000)
+    await waitFor('the hash check to fail', () => logs.slice(before).some((l) => /does not hash to its name/.test(l)), 60_000)
     expect(logs.some((l) => /not asked for/.test(l))).toBe(true)
     const [{ n: dropped }] = await town.node.db.query<{ n: number }>('SELECT count(*)::int AS n FROM attachment_pieces')
     expect(dropped).toBe(0)
@@ -134,14 +134,14 @@ describe('the attachment lane against hostile villages', () => {
     expect(res[0].n).toBe(3)
     const got = await createApp(town.node).request(`/api/cases/${app.id}/attachments/${hash}`, { headers: { authorization: `Bearer ${(await town.node.users.login({ name: 'staff', password: 'password10' })).token}` } })
     expect(sha(new Uint8Array(await got.arrayBuffer()))).toBe(hash)
-  }, 120_000)
+  }, 300_000)
 
   it('a village off the case’s path asking for its pieces gets nothing, whether the township holds them or not', async () => {
     const v2 = villages.get(V2)!
     const before = logs.length
     v2.link.send({ type: 'piece-want', caseId: app.id, hash, offset: 0 })
     v2.link.send({ type: 'piece-want', caseId: `${V1}-20261123-0999`, hash: 'ef'.repeat(32), offset: 0 })
-    await waitFor('two answers', () => v2.pieces.length >= 2, 30_000)
+    await waitFor('two answers', () => v2.pieces.length >= 2, 60_000)
     for (const p of v2.pieces) {
       expect(p.total).toBe(0)
       expect(p.bytes.length).toBe(0)
@@ -149,7 +149,7 @@ describe('the attachment lane against hostile villages', () => {
     expect(logs.slice(before).filter((l) => /refused a piece-want from 511302101202/.test(l))).toHaveLength(2)
     // …and it never held the case (nothing of it went down that link).
     expect(v2.wants).toEqual([])
-  }, 60_000)
+  }, 300_000)
 
   it('asks a village for pieces only within a share of its hourly byte quota: scans slow down, the link stays open', async () => {
     const saved = LINK_QUOTAS.village.bytesPerHour
@@ -174,15 +174,15 @@ describe('the attachment lane against hostile villages', () => {
     }).state)
     const budget = Math.floor((PIECE_QUOTA_SHARE * 48 * 1024) / (PIECE_BYTES + 64))
     expect(budget).toBe(2)
-    await waitFor('the wants the budget allows', () => v3.wants.length >= budget, 30_000)
+    await waitFor('the wants the budget allows', () => v3.wants.length >= budget, 60_000)
     for (const w of v3.wants) v3.link.send({ type: 'piece', hash: w.hash, offset: w.offset, total: big.length, bytes: big.subarray(w.offset, w.offset + PIECE_BYTES) })
     // Past two retry periods, no further want: the hour's share is spent; and the link was not closed over it.
     let quiet = false
     setTimeout(() => (quiet = true), 12_000)
-    await waitFor('two retry periods', () => quiet, 30_000)
+    await waitFor('two retry periods', () => quiet, 60_000)
     expect(v3.wants).toHaveLength(budget)
     expect(v3.link.ws.readyState).toBe(v3.link.ws.OPEN)
     expect(logs.some((l) => /quota/.test(l) && l.includes(V3))).toBe(false)
     expect((await staff('GET', `/api/cases/${app3.id}/attachments`)).body.attachments[0]).toMatchObject({ state: 'arriving', heldBytes: budget * PIECE_BYTES })
-  }, 90_000)
+  }, 300_000)
 })

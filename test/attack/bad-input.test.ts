@@ -10,7 +10,7 @@ import { failOnUnhandled } from './guard.ts'
 
 failOnUnhandled()
 
-describe('hostile input answers 400, never 500', { timeout: 120_000 }, () => {
+describe('hostile input answers 400, never 500', { timeout: 300_000 }, () => {
   let t: TestNode
   let agent: Client
   let admin: Client

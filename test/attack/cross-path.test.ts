@@ -63,7 +63,7 @@ beforeAll(async () => {
   // 潆溪镇 vouches for its village in the directory, as an honest township does at enrollment.
   const t1 = children.get(T1)!
   await push(t1, 'directory:tree', caseUpdate((d) => d.getArray('entries').push([entry(V1, '长青村', v1, t1.who)])).update)
-  await waitFor('the county to believe 长青村', () => !!county.node.trust.unit(V1), 30_000)
+  await waitFor('the county to believe 长青村', () => !!county.node.trust.unit(V1), 60_000)
 }, 180_000)
 
 afterAll(async () => {

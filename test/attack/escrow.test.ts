@@ -37,7 +37,7 @@ async function fromChild(child: string, docId: string, update: Uint8Array): Prom
 
 beforeAll(async () => {
   t = await testNode({ level: 'township', code: TOWN })
-}, 120_000)
+}, 300_000)
 afterAll(async () => {
   await t?.close()
 })

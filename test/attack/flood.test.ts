@@ -35,7 +35,7 @@ beforeAll(async () => {
     const r = await enroll(town.url, ids[v], enrollChild(join(tmp.dir, 'town'), TOWN, ids[v].code))
     if (r.status !== 200) throw new Error(`enrollment of ${ids[v].code} refused (${r.status})`)
   }
-}, 120_000)
+}, 300_000)
 
 afterAll(async () => {
   Object.assign(LINK_QUOTAS.village, saved)

@@ -32,7 +32,7 @@ beforeAll(async () => {
   town = await startNode({ level: 'township', code: TOWN, name: '镇', dataDir: join(tmp.dir, 'town'), loadDataDir: await pgliteTemplate() })
   const r = await enroll(town.url, village, enrollChild(join(tmp.dir, 'town'), TOWN, VILLAGE))
   if (r.status !== 200) throw new Error(`enrollment refused (${r.status})`)
-}, 120_000)
+}, 300_000)
 
 afterAll(async () => {
   await town?.stop()

@@ -22,7 +22,7 @@ export function failOnUnhandled(): { seen: unknown[] } {
 }
 
 /** Waits until `cond()` holds, polling; throws after `timeoutMs` saying what it waited for. */
-export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (let i = 0; Date.now() < deadline && i < 100_000; i++) {
     if (await cond()) return

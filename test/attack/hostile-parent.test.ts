@@ -57,7 +57,7 @@ beforeAll(async () => {
   ]
   expect(await fromParent(DIRECTORY_DOC, caseUpdate((d) => d.getArray('entries').push(dir)).update)).toBe(true)
   expect(v.node.trust.unit(COUNTY)?.keys[0].publicKey).toBe(keys[COUNTY].publicKey)
-}, 120_000)
+}, 300_000)
 
 afterAll(async () => {
   await v?.close()

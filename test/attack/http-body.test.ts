@@ -17,7 +17,7 @@ let town: RunningNode
 
 beforeAll(async () => {
   town = await startNode({ level: 'township', code: '511302101000', name: '镇', dataDir: join(tmp.dir, 'town'), loadDataDir: await pgliteTemplate() })
-}, 120_000)
+}, 300_000)
 
 afterAll(async () => {
   await town?.stop()

@@ -86,5 +86,5 @@ describe('a pre-review at the county, with a township linked below', () => {
 
     const text = receivedText()
     for (const secret of [no, who.name, who.idNumber, who.phone, made.body.id]) expect(text).not.toContain(secret)
-  }, 120_000)
+  }, 300_000)
 })

@@ -24,7 +24,7 @@ beforeAll(async () => {
   running = await startOneItemTownship(tmp.dir)
   await running.node.users.add({ name: 'staff', role: 'staff', password: 'password1' })
   staff = await login(running.url, 'staff', 'password1')
-}, 120_000)
+}, 300_000)
 
 afterAll(async () => {
   await running?.stop()
@@ -35,7 +35,7 @@ afterAll(async () => {
 function getFrom(from: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: any; retryAfter?: string }> {
   const url = new URL(path, running.url)
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname + url.search, localAddress: from, headers, timeout: 30_000 }, (res) => {
+    const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname + url.search, localAddress: from, headers, timeout: 120_000 }, (res) => {
       let text = ''
       res.setEncoding('utf8')
       res.on('data', (d: string) => (text += d))

@@ -62,7 +62,7 @@ describe('a village redials a parent that refused it only after a minute', () =>
       link.ws.close(C.quota_exceeded, 'quota: new docs')
     })
     village = await startNode({ level: 'village', code: '511302101201', name: '村', dataDir: join(tmp.dir, 'v1'), loadDataDir: await pgliteTemplate(), parentUrl: parent.url, token: 'refusing-parent-token' })
-    await waitFor('a redial after a plain drop', () => parent!.connections >= 2, 30_000)
+    await waitFor('a redial after a plain drop', () => parent!.connections >= 2, 60_000)
     expect(announced()).toBeNull()
     mode = 'quota'
     await waitFor('the village to announce its wait after 4429', () => announced() !== null, 60_000)

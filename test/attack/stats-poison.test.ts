@@ -73,7 +73,7 @@ async function stats(query = ''): Promise<{ status: number; body: any }> {
 beforeAll(async () => {
   t = await testNode({ level: 'township', code: TOWNSHIP })
   agent = await t.as('supervisor', 'supervisor')
-}, 120_000)
+}, 300_000)
 afterAll(async () => {
   warn.mockRestore()
   await t?.close()

@@ -56,7 +56,7 @@ async function impostor(): Promise<{ url: string; fingerprint: string; seen: str
   }
 }
 
-describe('plain http is refused off loopback', { timeout: 120_000 }, () => {
+describe('plain http is refused off loopback', { timeout: 300_000 }, () => {
   it('classifies addresses and parent URLs', () => {
     for (const h of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost']) expect(isLoopback(h), h).toBe(true)
     for (const h of ['0.0.0.0', '10.0.0.5', '192.168.1.10', '::', 'example.org', '128.0.0.1']) expect(isLoopback(h), h).toBe(false)

@@ -17,7 +17,7 @@ afterAll(async () => {
   tmp.cleanup()
 })
 
-describe('tongban --help and refused flags', { timeout: 120_000 }, () => {
+describe('tongban --help and refused flags', { timeout: 300_000 }, () => {
   it('--help exits 0 and explains every flag', async () => {
     const r = await runCli(['--help'], 60_000)
     expect(r.code).toBe(0)
@@ -72,7 +72,7 @@ describe('a village node from the CLI, with the sample catalogue', { timeout: 60
   it('first start creates the store; a clean stop exits 0', async () => {
     node = await startNodeProcess(spec)
     expect(node.port).toBeGreaterThan(0)
-    const health = await (await fetch(`${node.url}/healthz`, { signal: AbortSignal.timeout(30_000) })).json()
+    const health = await (await fetch(`${node.url}/healthz`, { signal: AbortSignal.timeout(120_000) })).json()
     expect(health).toMatchObject({ level: 'village', code: VILLAGE, name: '长青村', parent: TOWNSHIP })
     expect(await node.stop(), node.output()).toBe(0)
     expect(existsSync(join(spec.data, 'pgdata'))).toBe(true)
@@ -190,10 +190,10 @@ describe('a village node from the CLI, with the sample catalogue', { timeout: 60
     expect(loopback.code).toBe(2)
     expect(loopback.stderr).toMatch(/--public-url: .*loopback/)
     node = await startNodeProcess({ ...spec, catalogue: undefined, extra: ['--public-url', 'https://zwfw.example.gov.cn/'] })
-    expect((await (await fetch(node.url + '/healthz', { signal: AbortSignal.timeout(30_000) })).json()).publicUrl).toBe('https://zwfw.example.gov.cn')
+    expect((await (await fetch(node.url + '/healthz', { signal: AbortSignal.timeout(120_000) })).json()).publicUrl).toBe('https://zwfw.example.gov.cn')
     expect(await node.stop(), node.output()).toBe(0)
     node = await startNodeProcess({ ...spec, catalogue: undefined })
-    expect((await (await fetch(node.url + '/healthz', { signal: AbortSignal.timeout(30_000) })).json()).publicUrl).toBe('https://zwfw.example.gov.cn')
+    expect((await (await fetch(node.url + '/healthz', { signal: AbortSignal.timeout(120_000) })).json()).publicUrl).toBe('https://zwfw.example.gov.cn')
     agent = await loginAt(node.url, 'agent1', PASSWORD)
     for (const before of [taken.instant, taken.promised, taken.third]) {
       const r = await agent('GET', `/api/cases/${before.id}`)

@@ -24,7 +24,7 @@ writeFileSync(good, JSON.stringify({ clientId: 'sc-511302', clientSecret: SECRET
 const start = (level: string, code: string, ...more: string[]) =>
   runCli(['start', '--level', level, '--code', code, '--name', '测试', '--data', join(tmp.dir, `${code}-${more.length}`), '--insecure-http', ...more], 60_000)
 
-describe('--province-url and --province-credentials', { timeout: 120_000 }, () => {
+describe('--province-url and --province-credentials', { timeout: 300_000 }, () => {
   it('needs credentials, and says where to give them', async () => {
     const r = await start('county', COUNTY, '--province-url', 'https://zwfw.example.gov.cn/exchange/v1')
     expect(r.code).toBe(2)

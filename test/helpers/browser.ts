@@ -12,12 +12,18 @@ import { spawnNode, stopNode, type TreeNode } from '../../nodes/core/cli/tree.ts
 import { enrollChild } from '../../nodes/core/link/enrollment.ts'
 import { pinToken } from '../../nodes/core/link/token.ts'
 import { PROJECT_ROOT } from '../../nodes/core/node.ts'
+import { START_TIMEOUT_MS } from './process.ts'
 import { trustNode } from './tls.ts'
 
 /** Debian's chromium (`apt-get install chromium fonts-noto-cjk`); never a downloaded browser. */
 export const CHROMIUM = process.env.TONGBAN_CHROMIUM ?? '/usr/bin/chromium'
 export const SCREENSHOTS = join(PROJECT_ROOT, 'test-artifacts/screenshots')
 export const PASSWORD = 'tongban-ui-test'
+/**
+ * Every wait of a page (waitForSelector, click, goto, waitForEvent) unless a test gives its own:
+ * playwright's 30 s is too short for a page whose answer crosses a link on a loaded machine.
+ */
+export const UI_WAIT_MS = 120_000
 
 export function launchBrowser(): Promise<Browser> {
   return chromium.launch({
@@ -53,7 +59,7 @@ export async function startUiNode(root: string, spec: UiNodeSpec): Promise<UiNod
   const n = await spawnNode({
     level: spec.level, code: spec.code, name: spec.name, dataDir, port: 0, catalogue: spec.catalogue,
     parentUrl: spec.parent?.url, token,
-  }, 90_000)
+  }, START_TIMEOUT_MS)
   trustNode(dataDir)
   return Object.assign(n, { stop: () => stopNode(n) })
 }
@@ -76,6 +82,8 @@ export async function openPage(browser: Browser, base: string, hash = '#/login')
     // The nodes serve https with self-signed certificates (a person accepts the browser's warning once).
     ignoreHTTPSErrors: true,
   })
+  context.setDefaultTimeout(UI_WAIT_MS)
+  context.setDefaultNavigationTimeout(UI_WAIT_MS)
   const page = await context.newPage()
   const errors: string[] = []
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`))

@@ -36,8 +36,10 @@ export interface PgServer {
 }
 
 const OS_USER = 'postgres'
-const START_TIMEOUT_S = 60
-const STOP_TIMEOUT_S = 30
+// Generous: a cluster's start (recovery, a checkpoint) on two cores shared with other test runs
+// has taken far longer than on a quiet machine; a bound passed means the server is broken.
+const START_TIMEOUT_S = 180
+const STOP_TIMEOUT_S = 60
 
 /** Initialises a cluster in a new temp dir and starts it; resolves once it accepts connections. */
 export async function startPostgres(): Promise<PgServer> {
@@ -107,7 +109,7 @@ export async function startPostgres(): Promise<PgServer> {
       url,
       async createDatabase(name) {
         if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`not a plain database name: ${name}`)
-        const client = new pg.Client({ connectionString: url('postgres'), connectionTimeoutMillis: 10_000 })
+        const client = new pg.Client({ connectionString: url('postgres'), connectionTimeoutMillis: 60_000 })
         await client.connect()
         try {
           await client.query(`CREATE DATABASE ${name}`)

@@ -13,6 +13,8 @@ export const BIN = join(PROJECT_ROOT, 'bin/tongban.mjs')
 /** Generous: a first start creates the PGlite store (~5 s alone, far more on a loaded machine). */
 export const START_TIMEOUT_MS = 180_000
 const STOP_TIMEOUT_MS = 60_000
+/** One HTTP request to a node process: a bound for a hung server, not a measure of speed. */
+export const REQUEST_TIMEOUT_MS = 120_000
 
 const running = new Set<ChildProcess>()
 process.once('exit', () => {
@@ -171,7 +173,7 @@ export async function killAll(): Promise<void> {
 /** A JSON client for a node process, logged in with `name` and `password`. */
 export async function loginAt(url: string, name: string, password: string): Promise<Remote> {
   const res = await fetch(`${url}/api/login`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, password }), signal: AbortSignal.timeout(30_000),
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, password }), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
   })
   const text = await res.text()
   if (res.status !== 200) throw new Error(`login ${name} at ${url}: ${res.status} ${text}`)
@@ -181,7 +183,7 @@ export async function loginAt(url: string, name: string, password: string): Prom
       method,
       headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
       body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(30_000),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     })
     const t = await r.text()
     return { status: r.status, body: t ? JSON.parse(t) : null }

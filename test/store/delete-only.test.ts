@@ -10,7 +10,7 @@ import { testNode, type TestNode } from '../helpers/node.ts'
 let n: TestNode
 beforeAll(async () => {
   n = await testNode({ level: 'township', code: '511302101000' })
-}, 120_000)
+}, 300_000)
 afterAll(async () => n?.close())
 
 describe('delete-only changes', () => {

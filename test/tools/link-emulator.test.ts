@@ -120,7 +120,7 @@ describe('link emulator', () => {
       const s = await connect(link.port)
       const t0 = performance.now()
       s.write(Buffer.from('0123456789'))
-      await waitFor(() => server.arrivals.at(-1)?.total === 10, 30_000, '10 bytes at the sink')
+      await waitFor(() => server.arrivals.at(-1)?.total === 10, 60_000, '10 bytes at the sink')
       const ms = server.arrivals[0].t - t0
       expect(ms).toBeGreaterThanOrEqual(290)
       s.destroy()

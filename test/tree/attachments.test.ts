@@ -96,7 +96,7 @@ describe('attachments along the path', () => {
     for (const n of [v1, v2, town]) if (n) await stopNode(n)
     await line?.close()
     tmp.cleanup()
-  }, 60_000)
+  }, 300_000)
 
   it('a scan taken in offline goes up after its case, survives a cut without restarting, and reaches no node off the path', async () => {
     line.setDown(true)
@@ -196,5 +196,5 @@ describe('attachments along the path', () => {
       expect(holds(join(tmp.dir, TOWN), slice)).toBe(true)
       expect(holds(join(tmp.dir, V2), slice), 'a piece of the scan in the data dir of the village off its path').toBe(false)
     }
-  }, 120_000)
+  }, 300_000)
 })

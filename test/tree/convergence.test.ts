@@ -79,7 +79,7 @@ describe('convergence under drops, restarts and concurrent actions', () => {
       await l.proxy?.close()
     }
     tmp.cleanup()
-  }, 60_000)
+  }, 300_000)
 
   for (let k = 0; k < SEEDS; k++) {
     const seed = FIRST_SEED + k
@@ -106,7 +106,7 @@ async function runSeed(seed: number): Promise<void> {
   const items: any[] = await eventually(async () => {
     const r = await village('GET', '/api/catalogue')
     return r.body.items.length > 0 && r.body.items
-  }, 30_000, 'the catalogue at a village')
+  }, 120_000, 'the catalogue at a village')
   const takeable = items.filter((i) => i.level !== 'city')
   const cases: { id: string; originCode: string; handlers: string[] }[] = []
   const acked: { id: string; type: string; node: string }[] = []

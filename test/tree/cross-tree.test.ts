@@ -74,7 +74,7 @@ describe('通办 across the demo tree', () => {
   afterAll(async () => {
     await stopTree(nodes)
     tmp.cleanup()
-  }, 60_000)
+  }, 300_000)
 
   it('the unit picker finds a county by name, pinyin initials or code', async () => {
     for (const q of ['高坪', 'gpq', '511303']) {
@@ -133,12 +133,12 @@ describe('通办 across the demo tree', () => {
     const byOrigin = await eventually(async () => {
       const r = await as(V1)('GET', '/api/stats?by=origin')
       return r.body.totals.crossUnit >= 1 && r.body
-    }, 30_000, 'the village counting the cross-unit case')
+    }, 120_000, 'the village counting the cross-unit case')
     expect(byOrigin.by).toBe('origin')
     const byHandler = await eventually(async () => {
       const r = await as(C2)('GET', '/api/stats?by=handler&groupBy=child')
       return r.body.totals.crossUnit >= 1 && r.body.totals.completed >= 1 && r.body
-    }, 30_000, '高坪区 counting the case it decided')
+    }, 120_000, '高坪区 counting the case it decided')
     expect(byHandler.rows.map((r: any) => r.key)).toContain(C2)
     // At the city, by handler the case is 高坪区's; by origin it is 顺庆区's.
     await eventually(async () => {
@@ -168,7 +168,7 @@ describe('通办 across the demo tree', () => {
     expect((await as(C1)('POST', `/api/cases/${id}/events`, { type: 'transferred', to: C2, reason: '' })).status).toBe(400)
     // 顺庆区 accepted it before it saw the household register: its 办理地 figures count it, until the transfer.
     expect((await as(C1)('POST', `/api/cases/${id}/events`, { type: 'accepted' })).status).toBe(200)
-    await eventually(async () => (await as(C1)('GET', '/api/stats?by=handler')).body.totals.accepted === 1, 30_000, '顺庆区 counting the case it accepted')
+    await eventually(async () => (await as(C1)('GET', '/api/stats?by=handler')).body.totals.accepted === 1, 120_000, '顺庆区 counting the case it accepted')
     const moved = await as(C1)('POST', `/api/cases/${id}/events`, { type: 'transferred', to: C2, reason: '申请人户籍在高坪区，应由高坪区办理' })
     expect(moved.status).toBe(200)
     expect(moved.body.currentHandlerCode).toBe(C2)
@@ -195,13 +195,13 @@ describe('通办 across the demo tree', () => {
     expect(atVillage.currentHandlerCode).toBe(C2)
     expect((await as(C1)('GET', `/api/cases/${id}`)).body.events.map((e: any) => e.type)).toEqual(['accepted', 'transferred', 'accepted', 'approved'])
     // By 办理地 the case is 高坪区's now, and 顺庆区's figures drop it (one case, counted once).
-    await eventually(async () => (await as(C1)('GET', '/api/stats?by=handler')).body.totals.accepted === 0, 30_000, '顺庆区 dropping the transferred case')
+    await eventually(async () => (await as(C1)('GET', '/api/stats?by=handler')).body.totals.accepted === 0, 120_000, '顺庆区 dropping the transferred case')
     await eventually(async () => {
       const rows = (await as(CITY)('GET', '/api/stats?by=handler&groupBy=child')).body.rows
       return rows.find((r: any) => r.key === C2)?.transferred >= 1 && !rows.some((r: any) => r.key === C1 && r.accepted > 0)
     }, 60_000, 'the city counting the transferred case at 高坪区 only')
     // Counted as transferred where it was taken in.
-    await eventually(async () => (await as(V1)('GET', '/api/stats')).body.totals.transferred >= 1, 30_000, 'the transfer in the village statistics')
+    await eventually(async () => (await as(V1)('GET', '/api/stats')).body.totals.transferred >= 1, 120_000, 'the transfer in the village statistics')
   }, 300_000)
 
   it('a city item taken in at a village goes only up', async () => {
@@ -214,7 +214,7 @@ describe('通办 across the demo tree', () => {
     const path = [V1, T1, C1, CITY]
     secrets.push({ path, applicant })
     for (const n of nodes) expect((await as(n.code)('GET', `/api/cases/${id}`)).status, n.code).toBe(path.includes(n.code) ? 200 : 404)
-  }, 200_000)
+  }, 300_000)
 
   it('a renamed unit keeps its code: `tongban child rename` at the parent reaches every node’s directory', async () => {
     const { execFileSync } = await import('node:child_process')
@@ -229,9 +229,9 @@ describe('通办 across the demo tree', () => {
     const h = await eventually(async () => {
       const r = await (await fetch(`${at('511303101000').url}/healthz`)).json()
       return r.sync?.parent?.connected && r
-    }, 30_000, 'the renamed township still linked')
+    }, 120_000, 'the renamed township still linked')
     expect(h.code).toBe('511303101000')
-  }, 200_000)
+  }, 300_000)
 
   it('no node off a case’s path holds any byte of its applicant', async () => {
     expect(secrets.length).toBe(3)
@@ -245,5 +245,5 @@ describe('通办 across the demo tree', () => {
         }
       }
     }
-  }, 120_000)
+  }, 300_000)
 })

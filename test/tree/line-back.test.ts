@@ -38,7 +38,7 @@ async function start(level: 'township' | 'village', code: string, parent?: { nod
 
 /** The village's own view of its parent link (`/healthz`, on loopback, not over the line). */
 async function parentConnected(): Promise<boolean> {
-  const r = await fetch(`${village.url}/healthz`, { signal: AbortSignal.timeout(30_000) })
+  const r = await fetch(`${village.url}/healthz`, { signal: AbortSignal.timeout(120_000) })
   return ((await r.json()) as { sync: { parent: { connected: boolean } } }).sync.parent.connected
 }
 
@@ -57,7 +57,7 @@ describe('the line comes back', () => {
     for (const n of [village, town]) if (n) await stopNode(n)
     await line?.close()
     tmp.cleanup()
-  }, 60_000)
+  }, 300_000)
 
   it('while it is down the village probes about once a second; once back, a probe is answered and the link is up', async () => {
     line.setDown(true)

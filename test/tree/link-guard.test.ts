@@ -38,7 +38,7 @@ beforeAll(async () => {
     const r = await enroll(town.url, who, enrollChild(join(tmp.dir, 'town'), TOWN, who.code))
     expect(r.status).toBe(200)
   }
-}, 120_000)
+}, 300_000)
 
 afterAll(async () => {
   await town.stop()
@@ -119,7 +119,7 @@ describe('link admission and frame checks', () => {
         }).update },
         { seq: 4, docId: `case:${good}`, update: caseUpdate((d) => d.getMap('case').set('application', application(good, village, TOWN))).update },
       ]))
-      const deadline = Date.now() + 5_000
+      const deadline = Date.now() + 60_000
       while (!c.frames.some((f) => f.type === 'ack') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
       expect(c.frames.find((f) => f.type === 'ack')).toMatchObject({ type: 'ack', seq: 4 })
       expect(await town.node.docs.has(`case:${good}`)).toBe(true)

@@ -22,7 +22,7 @@ beforeAll(async () => {
   await running.node.users.add({ name: 'staff', role: 'staff', password: 'password1' })
   await running.node.users.add({ name: 'staff2', role: 'staff', password: 'password1' })
   staff = await login(running.url, 'staff', 'password1')
-}, 120_000)
+}, 300_000)
 
 afterAll(async () => {
   await running.stop()
@@ -48,16 +48,16 @@ describe('live case view (y-websocket)', () => {
     const a = open(id, t1, '张科员')
     const b = open(id, t2, '李科员')
     try {
-      await eventually(async () => a.doc.getMap('case').get('application') && b.doc.getMap('case').get('application'), 10_000, 'both views to sync')
+      await eventually(async () => a.doc.getMap('case').get('application') && b.doc.getMap('case').get('application'), 60_000, 'both views to sync')
       expect((a.doc.getMap('case').get('application') as any).id).toBe(id)
       await eventually(async () => {
         // Names are the node's, from each socket's session, not what the browser announced.
         const names = [...a.provider.awareness.getStates().entries()].filter(([id]) => id !== a.doc.clientID).map(([, s]: any) => s.user?.name)
         return names.includes('staff2')
-      }, 10_000, 'awareness of the other staff member')
+      }, 60_000, 'awareness of the other staff member')
 
       expect((await staff('POST', `/api/cases/${id}/events`, { type: 'approved' })).status).toBe(200)
-      await eventually(async () => b.doc.getArray('events').toArray().some((e: any) => e.type === 'approved'), 10_000, 'the approval in the live view')
+      await eventually(async () => b.doc.getArray('events').toArray().some((e: any) => e.type === 'approved'), 60_000, 'the approval in the live view')
 
       // A browser writing to the document changes nothing at the node.
       a.doc.getArray('events').push([{ type: 'withdrawn', id: 'forged', lamport: 99, author: '511302101000', user: 'x', at: new Date().toISOString() }])

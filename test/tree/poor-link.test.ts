@@ -75,7 +75,7 @@ describe('a poor link', () => {
     await upLink?.close()
     await townLink?.close()
     tmp.cleanup()
-  }, 60_000)
+  }, 300_000)
 
   it(`${N} cases taken in offline all reach the county through cuts; no restart from zero`, async () => {
     upLink.setDown(true)

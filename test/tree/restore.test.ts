@@ -43,7 +43,7 @@ afterAll(async () => {
   tmp.cleanup()
 })
 
-const health = async (url: string) => (await (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(30_000) })).json()) as any
+const health = async (url: string) => (await (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(120_000) })).json()) as any
 /** Everything the village holds has reached the township: nothing waits to go up, nothing waits to be sealed. */
 const settled = async () => {
   const h = await health(village.url)

@@ -22,7 +22,7 @@ beforeAll(async () => {
     }),
     launchBrowser(),
   ])
-}, 120_000)
+}, 300_000)
 
 afterAll(async () => {
   for (const o of opened) await o.close().catch(() => {})
@@ -75,7 +75,7 @@ describe('accounts in the browser', () => {
     await p.click('.login-form button[type=submit]')
     await p.waitForSelector('nav.nav')
     expect(errors).toEqual([])
-  }, 120_000)
+  }, 300_000)
 
   it('an administrator disables a colleague (whose page goes back to login), enables them and resets a password', async () => {
     const staff = await page()
@@ -118,5 +118,5 @@ describe('accounts in the browser', () => {
     await staff.page.waitForSelector('nav.nav')
     expect(errors).toEqual([])
     expect(staff.errors).toEqual([])
-  }, 120_000)
+  }, 300_000)
 })

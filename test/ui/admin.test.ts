@@ -21,7 +21,7 @@ beforeAll(async () => {
     }),
     launchBrowser(),
   ])
-}, 120_000)
+}, 300_000)
 
 afterAll(async () => {
   for (const o of opened) await o.close().catch(() => {})
@@ -110,7 +110,7 @@ describe('city administrator UI', () => {
       { name: '申请书', required: true }, { name: '设计图', required: true }, { name: '产权证明', required: false },
     ])
     expect(errors).toEqual([])
-  }, 120_000)
+  }, 300_000)
 
   it('marks a holiday on the calendar and publishes it', async () => {
     const { page: p, errors } = await page()
@@ -141,7 +141,7 @@ describe('city administrator UI', () => {
     await p.waitForSelector('td:text("钱窗口")')
     await shot(p, 'city-07-users')
     expect(errors).toEqual([])
-  }, 120_000)
+  }, 300_000)
 
   it('gives the supervisor the dashboard and the warnings, read-only', async () => {
     const { page: p, errors } = await page()
@@ -153,5 +153,5 @@ describe('city administrator UI', () => {
     await p.waitForSelector('[data-kpi=queue-overdue]')
     await shot(p, 'city-09-supervisor-warnings')
     expect(errors).toEqual([])
-  }, 60_000)
+  }, 300_000)
 })

@@ -18,7 +18,7 @@ beforeAll(async () => {
     { level: 'village', code: '511302101201', name: '长青村', catalogue: 'sample', parent: 0, users: [{ name: '李代办', role: 'agent' }] },
   ])
   ;[township, village] = suite.nodes
-}, 180_000)
+}, 300_000)
 
 afterAll(() => suite?.close())
 

@@ -217,5 +217,5 @@ describe('通办 in the UI: another subtree decides, a transfer, a relay', () =>
     expect(await sup.page.locator('tfoot [data-col=crossUnit]').textContent()).toBe(String(stats.totals.crossUnit))
     await shot(sup.page, 'cross-11-county-dashboard-by-handler')
     expect(sup.errors).toEqual([])
-  }, 180_000)
+  }, 300_000)
 })

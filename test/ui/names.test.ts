@@ -34,7 +34,7 @@ let localCase = ''
 let townshipCase = ''
 
 function linkedChildren(node: UiNode, n: number) {
-  return eventually(async () => (await (await fetch(`${node.url}/healthz`, { signal: AbortSignal.timeout(30_000) })).json()).sync?.children?.connected >= n,
+  return eventually(async () => (await (await fetch(`${node.url}/healthz`, { signal: AbortSignal.timeout(120_000) })).json()).sync?.children?.connected >= n,
     120_000, `${n} children linked to ${node.code}`)
 }
 
@@ -82,7 +82,7 @@ describe('names, not codes', () => {
     // A resident id number with a wrong check character is refused before it is sent.
     await fillIntake(agent.page, village.url, LOCAL.code, { name: '郑大妈', phone: '13700000021', idNumber: '511302194001011234' })
     await agent.page.click('[data-action=submit-intake]')
-    await agent.page.waitForSelector('#ap-idNumber[aria-invalid=true]', { timeout: 15_000 })
+    await agent.page.waitForSelector('#ap-idNumber[aria-invalid=true]', { timeout: 60_000 })
     expect(await agent.page.locator('main').innerText()).toContain('校验位')
     await agent.page.fill('#ap-idNumber', '511302194001011237')
     await agent.page.click('[data-action=submit-intake]')
@@ -143,7 +143,7 @@ describe('names, not codes', () => {
     expect(timeline).not.toMatch(CODES)
     await shot(staff.page, 'names-02-county-case-timeline')
     expect(staff.errors).toEqual([])
-  }, 180_000)
+  }, 300_000)
 
   it('the county admin is offered 修改/停用 for its own items only', async () => {
     const admin = await page(county.url)
@@ -158,7 +158,7 @@ describe('names, not codes', () => {
     expect(shown).toMatch(/^您的岗位或本节点不能办理此操作/)
     await shot(admin.page, 'names-03-county-catalogue')
     expect(admin.errors).toEqual([])
-  }, 120_000)
+  }, 300_000)
 
   for (const at of ['county', 'city'] as const) {
     it(`the ${at} dashboard names every unit and item, in tables, charts and CSV; a drill-down scopes every figure`, async () => {
@@ -209,7 +209,7 @@ describe('names, not codes', () => {
       const under = at === 'city' ? COUNTY : TOWNSHIP
       const scoped = await as('GET', `/api/stats?groupBy=item&under=${under}`)
       await p.page.click('[data-tab=item]')
-      await expect.poll(async () => p.page.locator('[data-table=stats-item] tbody tr').count()).toBe(scoped.rows.length)
+      await expect.poll(async () => p.page.locator('[data-table=stats-item] tbody tr').count(), { timeout: 60_000 }).toBe(scoped.rows.length)
       expect(await mainText(p.page)).not.toMatch(CODES)
       await shot(p.page, `names-05-${at}-dashboard-drilled`)
       expect(p.errors).toEqual([])

@@ -52,7 +52,7 @@ beforeAll(async () => {
     }),
     launchBrowser(),
   ])
-}, 180_000)
+}, 300_000)
 
 afterAll(async () => {
   for (const o of opened) await o.close().catch(() => {})

@@ -22,7 +22,7 @@ let agent: Client
 beforeAll(async () => {
   t = await testNode({ level: 'village', code: '511302101201', name: '长青村', catalogue: 'sample' })
   agent = await t.as('agent', 'agent')
-}, 60_000)
+}, 300_000)
 afterAll(() => t?.close())
 
 const get = (path: string, headers: Record<string, string> = {}) => t.app.request(path, { headers })
@@ -65,7 +65,7 @@ describe('UI static files', () => {
     expect(code).not.toMatch(/node:|require\(/)
     expect((await get('/ui/gen/live.js')).status).toBe(200)
     expect((await get('/ui/gen/other.js')).status).toBe(404)
-  }, 30_000)
+  }, 300_000)
 })
 
 describe('UI sources', () => {

@@ -32,7 +32,7 @@ async function restartTownship(days: number): Promise<UiNode> {
   await township.stop()
   process.env.TONGBAN_CLOCK_OFFSET_DAYS = String(days)
   try {
-    const n = await spawnNode({ level: 'township', code: TOWNSHIP, name: '潆溪镇', dataDir: township.dataDir, port: 0 }, 90_000)
+    const n = await spawnNode({ level: 'township', code: TOWNSHIP, name: '潆溪镇', dataDir: township.dataDir, port: 0 }, 180_000)
     return Object.assign(n, { stop: () => stopNode(n) })
   } finally {
     delete process.env.TONGBAN_CLOCK_OFFSET_DAYS

@@ -21,7 +21,7 @@ beforeAll(async () => {
     startUiNode(tmp.dir, { level: 'village', code: '511302101201', name: '长青村', catalogue: 'sample', users: [{ name: '李代办', role: 'agent' }] }),
     launchBrowser(),
   ])
-}, 120_000)
+}, 300_000)
 
 afterAll(async () => {
   for (const o of opened) await o.close().catch(() => {})
@@ -54,7 +54,7 @@ describe('village agent point UI', () => {
     await shot(p, 'village-02-items')
     await p.fill('#item-q', 'jzzm')
     const first = p.locator('a.result').first()
-    await expect.poll(() => first.getAttribute('data-code')).toBe('V-001')
+    await expect.poll(() => first.getAttribute('data-code'), { timeout: 60_000 }).toBe('V-001')
     await shot(p, 'village-03-items-search')
     await first.click()
     await p.waitForSelector('[data-action=start-intake]')
@@ -144,7 +144,7 @@ describe('village agent point UI', () => {
     await shot(pub, 'village-15-progress-not-found')
     expect(pubErrors).toEqual([])
     expect(errors).toEqual([])
-  }, 120_000)
+  }, 300_000)
 
   it('shows on the dashboard exactly the figures of GET /api/stats, and exports them as CSV', async () => {
     const api = await apiAs(village.url, '李代办')
@@ -176,7 +176,7 @@ describe('village agent point UI', () => {
     await p.waitForSelector('table[data-table=stats-item]')
     await shot(p, 'village-17-dashboard-by-item')
     expect(errors).toEqual([])
-  }, 120_000)
+  }, 300_000)
 
   it('takes in an application with the keyboard alone', async () => {
     const { page: p, errors } = await page()
@@ -188,7 +188,7 @@ describe('village agent point UI', () => {
     // The search box has focus on arrival; Enter opens the best match.
     await p.waitForSelector('#item-q:focus')
     await p.keyboard.type('dsznzm')
-    await expect.poll(() => p.locator('a.result').first().getAttribute('data-code')).toBe('V-003')
+    await expect.poll(() => p.locator('a.result').first().getAttribute('data-code'), { timeout: 60_000 }).toBe('V-003')
     await p.keyboard.press('Enter')
     await p.waitForSelector('[data-action=start-intake]')
     await tabTo(p, '[data-action=start-intake]')
@@ -212,7 +212,7 @@ describe('village agent point UI', () => {
     // Focus landed on the receipt's print button, ready for Enter.
     expect(await p.evaluate(() => document.activeElement?.getAttribute('data-action'))).toBe('print')
     expect(errors).toEqual([])
-  }, 120_000)
+  }, 300_000)
 
   it('shows an applicant name made of HTML as text, everywhere', async () => {
     const evil = '<img src=x onerror=alert(1)>'
@@ -236,7 +236,7 @@ describe('village agent point UI', () => {
     expect(await p.locator('dd[data-field=applicant]').textContent()).toBe(evil)
     expect(await p.locator('main img').count()).toBe(0)
     expect(errors).toEqual([]) // no alert() dialog, no error
-  }, 120_000)
+  }, 300_000)
 
   it('requests a correction, stops the clock, and resumes', async () => {
     const api = await apiAs(village.url, '李代办')
@@ -262,7 +262,7 @@ describe('village agent point UI', () => {
     await p.waitForSelector('.pill.big[data-status=accepted]')
     expect((await api('GET', `/api/cases/${made.id}`)).events.map((e: { type: string }) => e.type)).toEqual(['accepted', 'correction-requested', 'resumed'])
     expect(errors).toEqual([])
-  }, 120_000)
+  }, 300_000)
 
   it('switches to English and back', async () => {
     const { page: p, errors } = await page()
@@ -279,5 +279,5 @@ describe('village agent point UI', () => {
     await p.click('[data-lang=switch]')
     await p.waitForSelector('text=申请人信息')
     expect(errors).toEqual([])
-  }, 120_000)
+  }, 300_000)
 })

@@ -75,19 +75,25 @@ async function when(cond: () => Promise<boolean> | boolean, everyMs: number, wha
 }
 
 // The nodes' self-signed certificates name 127.0.0.1, not the namespaces' addresses: the bench's
-// own client trusts exactly those certificates (chain by CA list, identity by fingerprint).
+// own client trusts exactly those certificates (chain by CA list, identity by fingerprint). A new
+// agent for each certificate added, without TLS session reuse: the next profile's nodes have the
+// same addresses and new certificates.
 const trustedPems: string[] = []
 const trustedFps = new Set<string>()
-setGlobalDispatcher(new Agent({
-  connect: {
-    ca: trustedPems,
-    checkServerIdentity: (_host: string, cert: { fingerprint256?: string }) => (cert.fingerprint256 && trustedFps.has(cert.fingerprint256) ? undefined : new Error('not a certificate of this bench\'s nodes')),
-  },
-}))
+let dispatcher: Agent | null = null
 function trust(dataDir: string): void {
   const pem = readFileSync(join(dataDir, 'tls', 'cert.pem'), 'utf8')
   trustedPems.push(pem)
   trustedFps.add(new X509Certificate(pem).fingerprint256)
+  void dispatcher?.close().catch(() => {})
+  dispatcher = new Agent({
+    connect: {
+      ca: [...trustedPems],
+      maxCachedSessions: 0,
+      checkServerIdentity: (_host: string, cert: { fingerprint256?: string }) => (cert.fingerprint256 && trustedFps.has(cert.fingerprint256) ? undefined : new Error('not a certificate of this bench\'s nodes')),
+    },
+  })
+  setGlobalDispatcher(dispatcher)
 }
 
 interface NsNode { proc: ChildProcess; mgmtUrl: string; dataDir: string; log: string[] }

@@ -1,6 +1,7 @@
 /** The server store: PostgreSQL 15 through `pg`, for a county or city that outgrows one process. */
 import pg from 'pg'
 import type { Db, Queryable } from './db.ts'
+import { unpackRows } from '../docs/packed-update.ts'
 
 // bigint (int8) as JS number: our sequences stay far below 2^53.
 pg.types.setTypeParser(20, (v) => Number(v))
@@ -15,7 +16,8 @@ export async function openPg(url: string): Promise<Db> {
   const wrap = (c: { query: pg.Pool['query'] }): Queryable => ({
     async query<T>(sql: string, params?: unknown[]) {
       const r = await c.query(sql, params as unknown[])
-      return r.rows as T[]
+      // A closed case's merged update is stored packed (docs/packed-update.ts): read back as Yjs.
+      return unpackRows(r.rows as T[])
     },
   })
   const shared = new SharedConnections(url)

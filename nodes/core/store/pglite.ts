@@ -3,6 +3,7 @@ import { PGlite } from '@electric-sql/pglite'
 import { fsyncTree } from './fsync.ts'
 import type { Db, Queryable } from './db.ts'
 import { migrate } from './migrate.ts'
+import { unpackRows } from '../docs/packed-update.ts'
 
 export async function openPglite(dir: string, opts: { loadDataDir?: Blob } = {}): Promise<Db & { pg: PGlite }> {
   // A village laptop is small: Postgres's default 128 MB of shared buffers is more than a
@@ -16,7 +17,8 @@ export async function openPglite(dir: string, opts: { loadDataDir?: Blob } = {})
   })
   const wrap = (q: { query: PGlite['query'] }): Queryable => ({
     async query<T>(sql: string, params?: unknown[]) {
-      return (await q.query<T>(sql, params as never)).rows
+      // A closed case's merged update is stored packed (docs/packed-update.ts): read back as Yjs.
+      return unpackRows((await q.query<T>(sql, params as never)).rows)
     },
   })
   const self = wrap(pg)

@@ -138,7 +138,8 @@ describe('awareness is set from the session', () => {
       // Many ids at once: only the first few are taken.
       m.announce(Array.from({ length: 10 }, (_, i) => ({ cid: 9000 + i, clock: 1, state: { user: { name: 'x' } } })))
       await eventually(async () => watcher.states().some((s) => s.cid >= 9000 && s.cid < 9010), 60_000, 'the attacker\'s own ids')
-      await new Promise((r) => setTimeout(r, 300)) // let any (wrongly) relayed update arrive
+      // No pause needed: the node reads one socket in order and relays at once, so a (wrongly)
+      // relayed victim update would have reached the watcher before the attacker's own ids.
       const victimSeen = watcher.states().find((s) => s.cid === victimId)
       expect(victimSeen?.user?.name).toBe('honest')
       expect(victimSeen?.acting ?? null).toBeNull()
@@ -180,7 +181,10 @@ describe('a live view ends with its session', () => {
     try {
       expect((await admin('POST', '/api/users/mallory/disable')).status).toBe(200)
       for (const s of [a, b]) expect((await eventually(async () => s.closed(), 60_000, 'the socket to close')).code).toBe(4401)
-      await new Promise((r) => setTimeout(r, 200))
+      // An ordering, not a pause: the other user's socket still carries a round trip after
+      // mallory's two were closed.
+      other.announce([{ cid: 7001, clock: 1, state: { user: { name: 'x' } } }])
+      await eventually(async () => other.heard.get(7001)?.user?.name === 'third' || other.closed(), 60_000, 'a round trip on the other socket')
       expect(other.closed()).toBeNull()
     } finally {
       other.ws.close()

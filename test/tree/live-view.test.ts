@@ -61,7 +61,10 @@ describe('live case view (y-websocket)', () => {
 
       // A browser writing to the document changes nothing at the node.
       a.doc.getArray('events').push([{ type: 'withdrawn', id: 'forged', lamport: 99, author: '511302101000', user: 'x', at: new Date().toISOString() }])
-      await new Promise((r) => setTimeout(r, 300))
+      // An ordering, not a pause: the node reads a's socket in order, so once b hears what a
+      // announced after the write, the node has already met (and ignored) the write.
+      a.provider.awareness.setLocalStateField('acting', 'approved')
+      await eventually(async () => [...b.provider.awareness.getStates().values()].some((s: any) => s.user?.name === 'staff' && s.acting === 'approved'), 60_000, 'what a announced after its write, at b')
       const view = await staff('GET', `/api/cases/${id}`)
       expect(view.body.events.map((e: any) => e.id)).not.toContain('forged')
     } finally {

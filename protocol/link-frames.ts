@@ -86,7 +86,8 @@ const shown = (s: string) => JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}�
 export type DocId =
   | { kind: 'case'; caseId: string; originCode: string }
   | { kind: 'catalogue'; scope: string }
-  | { kind: 'stats'; nodeCode: string; month: string; dim: 'origin' | 'handler' }
+  /** `rollup`: `…:sum`, the unit's rollup of its subtree (protocol/stats-rollup.ts). */
+  | { kind: 'stats'; nodeCode: string; month: string; dim: 'origin' | 'handler'; rollup?: true }
   | { kind: 'directory' }
   /** `escrow:<unit code>`: the unit's sealed escrow of its own cases (protocol/escrow.ts). */
   | { kind: 'escrow'; nodeCode: string }
@@ -95,7 +96,7 @@ export type DocId =
   /** `notice:<issuer>-<target>-<nonce>`: a 督办 notice and its replies (protocol/notice.ts). */
   | { kind: 'notice'; noticeId: string; issuer: string; target: string }
 
-const STATS_REST = /^(\d{12}):(\d{4}-(?:0[1-9]|1[0-2]))(:handled)?$/
+const STATS_REST = /^(\d{12}):(\d{4}-(?:0[1-9]|1[0-2]))(:handled)?(:sum)?$/
 
 /** The parsed id, or why `id` is none. */
 function docIdOrProblem(id: string): DocId | string {
@@ -118,8 +119,8 @@ function docIdOrProblem(id: string): DocId | string {
       return codeProblem(rest) ?? { kind, scope: rest }
     case 'stats': {
       const m = STATS_REST.exec(rest)
-      if (!m) return `document id ${shown(id)}: statistics are stats:<12-digit node code>:<YYYY-MM>, with :handled for those by 办理地`
-      return codeProblem(m[1]) ?? { kind, nodeCode: m[1], month: m[2], dim: m[3] ? 'handler' : 'origin' }
+      if (!m) return `document id ${shown(id)}: statistics are stats:<12-digit node code>:<YYYY-MM>, with :handled for those by 办理地 and :sum for a rollup`
+      return codeProblem(m[1]) ?? { kind, nodeCode: m[1], month: m[2], dim: m[3] ? 'handler' : 'origin', ...(m[4] ? { rollup: true as const } : {}) }
     }
     case 'directory':
       return rest === 'tree' ? { kind } : `document id ${shown(id)}: the unit directory is directory:tree`
@@ -160,7 +161,7 @@ export function formatDocId(d: DocId): string {
   if (d.kind === 'escrow') return `escrow:${d.nodeCode}`
   if (d.kind === 'watch') return `watch:${d.nodeCode}`
   if (d.kind === 'notice') return `notice:${d.noticeId}`
-  return `stats:${d.nodeCode}:${d.month}${d.dim === 'handler' ? ':handled' : ''}`
+  return `stats:${d.nodeCode}:${d.month}${d.dim === 'handler' ? ':handled' : ''}${d.rollup ? ':sum' : ''}`
 }
 
 // ---------------------------------------------------------------------------------------------

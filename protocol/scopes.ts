@@ -11,13 +11,14 @@
  *   entry checked against its voucher's signature on arrival.
  */
 import { onCasePath, type CaseRoute } from './case-path.ts'
-import { isInSubtree, levelOfCode, levelRank } from './division.ts'
+import { isInSubtree, levelOfCode, levelRank, parentCode } from './division.ts'
 import { escrowChildMayWrite, escrowParentMayWrite, escrowSendsDown, escrowSendsUp } from './escrow.ts'
 
 export type DocRef =
   | ({ kind: 'case' } & CaseRoute)
   | { kind: 'catalogue'; scope: string }
-  | { kind: 'stats'; nodeCode: string }
+  /** `rollup`: the unit's rollup of its subtree (protocol/stats-rollup.ts), not its own raw counts. */
+  | { kind: 'stats'; nodeCode: string; rollup?: boolean }
   | { kind: 'directory' }
   /** A unit's sealed escrow of its own cases (protocol/escrow.ts): up one level, back to the unit only. */
   | { kind: 'escrow'; nodeCode: string }
@@ -33,7 +34,10 @@ const onNoticeLine = (code: string, n: { issuer: string; target: string }): bool
 export function sendsUp(parent: string, doc: DocRef): boolean {
   if (doc.kind === 'escrow') return escrowSendsUp(parent, doc.nodeCode)
   if (doc.kind === 'case') return onCasePath(parent, doc)
-  if (doc.kind === 'stats' || doc.kind === 'watch') return isInSubtree(doc.nodeCode, parent) && doc.nodeCode !== parent
+  // Statistics go up one level only, raw or rolled up: the parent sums them into its own
+  // rollup, and what it forwards of a descendant's (an older child's) is in that sum.
+  if (doc.kind === 'stats') return parentCode(doc.nodeCode) === parent
+  if (doc.kind === 'watch') return isInSubtree(doc.nodeCode, parent) && doc.nodeCode !== parent
   if (doc.kind === 'notice') return onNoticeLine(parent, doc)
   return doc.kind === 'directory'
 }
@@ -59,6 +63,8 @@ export function childMayWrite(parent: string, child: string, doc: DocRef): strin
   if (doc.kind === 'escrow') return escrowChildMayWrite(parent, child, doc.nodeCode)
   if (doc.kind === 'directory') return null // each entry's voucher is checked against the child's subtree
   if (doc.kind === 'stats') {
+    // A rollup speaks for a whole subtree: only its own unit may write it.
+    if (doc.rollup) return doc.nodeCode === child ? null : `the statistics rollup of ${doc.nodeCode} is written by that unit only, not by ${child}`
     return isInSubtree(doc.nodeCode, child) ? null : `statistics of ${doc.nodeCode} are not in ${child}'s subtree`
   }
   if (doc.kind === 'watch') return isInSubtree(doc.nodeCode, child) ? null : `the warnings of ${doc.nodeCode} are not in ${child}'s subtree`

@@ -47,7 +47,7 @@ export class Outbox {
       if (!r.origin_code || !r.handlers?.length) return false
       ref = { kind, originCode: r.origin_code, handlers: r.handlers }
     } else if (kind === 'catalogue') ref = { kind, scope: rest }
-    else if (kind === 'stats') ref = { kind, nodeCode: rest.slice(0, 12) }
+    else if (kind === 'stats') ref = { kind, nodeCode: rest.slice(0, 12), rollup: rest.endsWith(':sum') }
     else if (kind === 'directory') ref = { kind }
     else if (kind === 'escrow') ref = { kind, nodeCode: rest }
     else if (kind === 'watch') ref = { kind, nodeCode: rest }

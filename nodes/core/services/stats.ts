@@ -31,13 +31,19 @@ export interface StatsResult {
    * StatsCounts (a broken or hostile unit below): the dashboard warns when this is not 0.
    */
   skipped: number
+  /**
+   * Set when this node does not hold the breakdown asked for: `item` for groupBy=item under a
+   * unit two or more levels below (its parent's rollup sums items over its whole subtree —
+   * protocol/stats-rollup.ts); the rows are then empty and the unit's own node has them.
+   */
+  notHeld?: 'item'
 }
 
 /**
  * Extra sources of counts by key, e.g. children's statistics documents (the tree adds them),
  * with how many values they skipped as malformed.
  */
-export type StatsSource = (q: { from?: string; to?: string; groupBy: string; under: string; by?: 'origin' | 'handler' }) => Promise<{ counts: Map<string, StatsCounts>; skipped: number }>
+export type StatsSource = (q: { from?: string; to?: string; groupBy: string; under: string; by?: 'origin' | 'handler' }) => Promise<{ counts: Map<string, StatsCounts>; skipped: number; notHeld?: string; total?: StatsCounts }>
 
 export class StatsService {
   private readonly sources: StatsSource[] = []
@@ -184,15 +190,19 @@ export class StatsService {
     // This node's own windows count only when the drill-down includes it.
     const merged = under === this.self.code ? await this.ownCounts(q) : new Map<string, StatsCounts>()
     let skipped = 0
+    let notHeld: 'item' | undefined
+    const extra: StatsCounts[] = []
     for (const source of this.sources) {
       const got = await source({ ...q, under })
       skipped += got.skipped
+      if (got.notHeld === 'item') notHeld = 'item'
+      if (got.total) extra.push(got.total)
       for (const [k, c] of got.counts) merged.set(k, addCounts(merged.get(k) ?? emptyCounts(), c))
     }
     const total = emptyCounts()
-    for (const c of merged.values()) addCounts(total, c)
+    for (const c of [...merged.values(), ...extra]) addCounts(total, c)
     const rows = [...merged.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, c]) => toRow(k, c))
     const itemNames = q.groupBy === 'item' ? await this.itemNames(rows.map((r) => r.key)) : {}
-    return { from: q.from ?? null, to: q.to ?? null, groupBy: q.groupBy, by: q.by, under, rows, totals: toRow('total', total), skipped, names: await this.names(), itemNames }
+    return { from: q.from ?? null, to: q.to ?? null, groupBy: q.groupBy, by: q.by, under, rows, totals: toRow('total', total), skipped, names: await this.names(), itemNames, ...(notHeld ? { notHeld } : {}) }
   }
 }

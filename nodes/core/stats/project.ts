@@ -18,7 +18,9 @@
 import { createHash } from 'node:crypto'
 import type * as Y from 'yjs'
 import { ItemCodeSchema, parseCounts, type StatsCounts } from '../../../protocol/index.ts'
+import { parseRollupDocId } from '../../../protocol/stats-rollup.ts'
 import type { Queryable } from '../store/db.ts'
+import { projectRollup } from './project-rollup.ts'
 import { parseStatsDocId } from './stats-doc.ts'
 
 export const REJECTED_PREFIX = '!rejected:'
@@ -60,7 +62,7 @@ export function checkEntries(month: string, doc: Y.Doc): { key: string; day: str
 export const showable = (name: unknown): name is string => typeof name === 'string' && !!name.trim() && name.length <= 100 && !/[\u0000-\u001f\u007f]/.test(name)
 
 /** Keeps the names of the items a unit below counts (its document's `items` map) that are well formed. */
-async function projectItemNames(doc: Y.Doc, tx: Queryable): Promise<void> {
+export async function projectItemNames(doc: Y.Doc, tx: Queryable): Promise<void> {
   let entries: [string, unknown][]
   try {
     entries = [...doc.getMap<unknown>('items').entries()]
@@ -74,9 +76,11 @@ async function projectItemNames(doc: Y.Doc, tx: Queryable): Promise<void> {
 }
 
 /** For the marker and the log: jsonb refuses NUL and lone surrogates, so keep printable ASCII only. */
-const printable = (s: string): string => s.replace(/[^\x20-\x7e]/g, '?')
+export const printable = (s: string): string => s.replace(/[^\x20-\x7e]/g, '?')
 
 export async function projectStats(docId: string, doc: Y.Doc, tx: Queryable): Promise<StatsProjection> {
+  const rollup = parseRollupDocId(docId)
+  if (rollup) return projectRollup(rollup, docId, doc, tx)
   const ref = parseStatsDocId(docId)
   const result: StatsProjection = { rows: 0, rejected: [] }
   if (!ref) return result

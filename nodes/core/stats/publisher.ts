@@ -3,12 +3,13 @@
  * every few minutes (overdue and due-soon move with the clock). Also gives the statistics
  * service its descendants' figures, summed from their documents' projected rows.
  */
-import { addCounts, childTowards, emptyCounts, isInSubtree, parseCounts, type StatsCounts } from '../../../protocol/index.ts'
+import { levelOfCode, type StatsCounts } from '../../../protocol/index.ts'
+import { parseRollupDocId, parseRollupKey, rollupDocId } from '../../../protocol/stats-rollup.ts'
 import type { DocStore } from '../docs/doc-store.ts'
 import type { Db } from '../store/db.ts'
-import type { StatsService, StatsSource } from '../services/stats.ts'
-import { REJECTED_PREFIX } from './project.ts'
-import { statsDocId, writeCounts, writeItemNames, writeName } from './stats-doc.ts'
+import type { StatsService } from '../services/stats.ts'
+import { rollupSource, subtreeRollup } from './rollup-source.ts'
+import { parseStatsDocId, statsDocId, writeCounts, writeItemNames, writeName } from './stats-doc.ts'
 
 export class StatsPublisher {
   private timer: NodeJS.Timeout | null = null
@@ -26,11 +27,26 @@ export class StatsPublisher {
   ) {
     docs.on('update', (u) => {
       if (u.docId.startsWith('case:')) this.schedule()
+      else if (u.docId.startsWith('stats:') && this.rollsUp) {
+        // A child's statistics changed: this node's rollup of that month follows.
+        const ref = parseRollupDocId(u.docId) ?? parseStatsDocId(u.docId)
+        if (ref && ref.nodeCode !== self.code) {
+          this.dirtyBelow.add(`${ref.dim}|${ref.month}`)
+          this.schedule()
+        }
+      }
     })
     this.interval = setInterval(() => this.schedule(true), 5 * 60_000)
     this.interval.unref()
-    stats.addSource(this.descendants)
+    stats.addSource(rollupSource(db, self.code))
   }
+
+  /** A city has no parent to send a rollup to (the province gets its own exchange). */
+  private get rollsUp(): boolean {
+    return levelOfCode(this.self.code) !== 'city'
+  }
+  /** `dim|month` whose children's statistics changed since the last refresh. */
+  private dirtyBelow = new Set<string>()
 
   schedule(withOpen = false): void {
     if (this.timer || this.closed) return
@@ -46,6 +62,12 @@ export class StatsPublisher {
    */
   async refresh(withOpen = false): Promise<void> {
     const [{ now }] = await this.db.query<{ now: string }>('SELECT now()::text AS now')
+    const below = this.dirtyBelow
+    this.dirtyBelow = new Set()
+    if (this.rollsUp && this.since === null) {
+      // First refresh since start: every month a child sent statistics for may be out of date.
+      for (const r of await this.db.query<{ dim: string; month: string }>('SELECT DISTINCT dim, month FROM stats_rollup_docs')) below.add(`${r.dim}|${r.month}`)
+    }
     for (const dim of ['origin', 'handler'] as const) {
       // The months whose rollup rows changed since (a trigger keeps them, migration 015: a case
       // this node transferred away changes its old handler's row too, so that month drops it
@@ -57,7 +79,9 @@ export class StatsPublisher {
          WHERE $3 AND (status IN ('submitted', 'accepted') OR rect_status IN ('open', 'replied')) AND ${column} = $1`,
         [this.self.code, this.since, withOpen, dim],
       )
-      for (const { month } of dirty) {
+      const months = new Set(dirty.map((d) => d.month))
+      for (const k of below) if (k.startsWith(`${dim}|`)) months.add(k.slice(dim.length + 1))
+      for (const month of months) {
         const counts = await this.stats.ownCounts({ groupBy: 'day|item', from: `${month}-01`, to: `${month}-31`, by: dim })
         const items = await this.stats.itemNames([...new Set([...counts.keys()].map((k) => k.slice(k.indexOf('|') + 1)))])
         await this.docs.change(statsDocId(this.self.code, month, dim), (doc) => {
@@ -65,6 +89,7 @@ export class StatsPublisher {
           writeName(doc, this.self.name)
           writeItemNames(doc, new Map(Object.entries(items)))
         })
+        if (this.rollsUp) await this.publishRollup(month, dim, counts)
       }
     }
     this.since = now
@@ -74,35 +99,26 @@ export class StatsPublisher {
   private since: string | null = null
 
   /**
-   * Sums of every descendant's statistics, grouped as asked. A stored row whose counts are not
-   * exactly StatsCounts — a marker the projection left for a refused value, or a row stored
-   * before values were checked — is skipped and counted, never summed: one bad row must not
-   * break (or skew) every ancestor's dashboard.
+   * Writes this node's rollup of its subtree for the month (protocol/stats-rollup.ts): its own
+   * counts and its children's rollups, with the names of the units and items it counts.
    */
-  private descendants: StatsSource = async (q) => {
-    const rows = await this.db.query<{ node_code: string; day: string; item_code: string; counts: unknown }>(
-      `SELECT node_code, day, item_code, counts FROM stats_rows
-       WHERE node_code <> $1 AND dim = $4 AND ($2::text IS NULL OR day >= $2) AND ($3::text IS NULL OR day <= $3)`,
-      [this.self.code, q.from ?? null, q.to ?? null, q.by ?? 'origin'],
-    )
-    const out = new Map<string, StatsCounts>()
-    let skipped = 0
-    let unmarked = 0
-    for (const r of rows) {
-      if (!isInSubtree(r.node_code, q.under)) continue
-      const counts = parseCounts(r.counts)
-      if (!counts) {
-        skipped++
-        if (!r.item_code.startsWith(REJECTED_PREFIX)) unmarked++
-        continue
-      }
-      const key = q.groupBy === 'day' ? r.day : q.groupBy === 'child' ? (r.node_code === q.under ? q.under : childTowards(q.under, r.node_code)) : r.item_code
-      if (!key) continue
-      out.set(key, addCounts(out.get(key) ?? emptyCounts(), counts))
+  private async publishRollup(month: string, dim: 'origin' | 'handler', own: Map<string, StatsCounts>): Promise<void> {
+    const rollup = await subtreeRollup(this.db, this.self.code, month, dim, own)
+    const units = new Set<string>()
+    const itemCodes = new Set<string>()
+    for (const k of rollup.keys()) {
+      const e = parseRollupKey(k)
+      if (e?.kind === 'i') itemCodes.add(e.key)
+      else if (e) units.add(e.key)
     }
-    // Markers were logged when projected; a bad row without one came from elsewhere: say so.
-    if (unmarked) console.warn(`[${this.self.code}] statistics: ${unmarked} stored row(s) with malformed counts skipped`)
-    return { counts: out, skipped }
+    const names = await this.stats.names()
+    const items = await this.stats.itemNames([...itemCodes])
+    await this.docs.change(rollupDocId(this.self.code, month, dim), (doc) => {
+      writeCounts(doc, rollup)
+      writeName(doc, this.self.name)
+      writeItemNames(doc, new Map(Object.entries(items)))
+      writeItemNames(doc, new Map([...units].filter((u) => names[u]).map((u) => [u, names[u]])), 'names')
+    })
   }
 
   async close(): Promise<void> {

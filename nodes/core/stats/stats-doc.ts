@@ -50,8 +50,8 @@ export function readName(doc: Y.Doc): string | undefined {
  * ancestor names an item its own catalogue does not hold (a county's local list, seen from the
  * city). At most 100 characters each: what the link lets a string of a statistics document be.
  */
-export function writeItemNames(doc: Y.Doc, names: Map<string, string>): void {
-  const map = doc.getMap<string>('items')
+export function writeItemNames(doc: Y.Doc, names: Map<string, string>, mapName: 'items' | 'names' = 'items'): void {
+  const map = doc.getMap<string>(mapName)
   for (const [code, name] of names) {
     const short = name.slice(0, 100)
     if (map.get(code) !== short) map.set(code, short)

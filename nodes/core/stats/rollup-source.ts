@@ -1,0 +1,157 @@
+/**
+ * The figures of the units below this node, read from its children's rollups (stats_rollup,
+ * migration 020) — and, for a child that sent no rollup for a month (a node older than
+ * rollups), from the raw statistics rows of that child's subtree, as before.
+ *
+ * What a node can answer from what it holds (protocol/stats-rollup.ts): every groupBy for its
+ * own subtree and each child's; groupBy=day and groupBy=child for units two and three levels
+ * below (a township and a village at the city); groupBy=item below a child is not held (the
+ * child's rollup sums its items over its whole subtree): the answer says so in `notHeld`.
+ */
+import { addCounts, childTowards, emptyCounts, levelOfCode, parseCounts, type StatsCounts } from '../../../protocol/index.ts'
+import { buildRollup, levelsBelow, rangePlan, rawAsRollup, ROLLUP_DEPTH } from '../../../protocol/stats-rollup.ts'
+import type { StatsSource } from '../services/stats.ts'
+import type { Db } from '../store/db.ts'
+import { REJECTED_PREFIX } from './project.ts'
+
+type Dim = 'origin' | 'handler'
+
+/** Digits of a child's code that name it below `self` (the rest are zeros), for SQL. */
+function childDigits(self: string): number {
+  const l = levelOfCode(self)
+  return l === 'city' ? 6 : l === 'county' ? 9 : 12
+}
+
+/**
+ * Raw rows of descendants whose child (the one towards them) sent no rollup for their month:
+ * the old way's figures, kept for trees upgraded from the top down.
+ */
+const RAW_WITHOUT_ROLLUP = `
+  SELECT s.node_code, s.day, s.item_code, s.counts FROM stats_rows s
+  WHERE s.node_code <> $1 AND s.dim = $2 AND ($3::text IS NULL OR s.day >= $3) AND ($4::text IS NULL OR s.day <= $4)
+    AND left(s.node_code, $5) = left($6, $5)
+    AND NOT EXISTS (SELECT 1 FROM stats_rollup_docs d
+      WHERE d.child_code = rpad(left(s.node_code, $7), 12, '0') AND d.dim = s.dim AND d.month = s.month)`
+
+/** The significant digits of a code's subtree (the prefix its descendants share). */
+function prefixLength(code: string): number {
+  const l = levelOfCode(code)
+  return l === 'city' ? 4 : l === 'county' ? 6 : l === 'township' ? 9 : 12
+}
+
+export function rollupSource(db: Db, self: string): StatsSource {
+  return async (q) => {
+    const dim: Dim = q.by ?? 'origin'
+    const under = q.under
+    const rel = levelsBelow(self, under)
+    const out = new Map<string, StatsCounts>()
+    const add = (k: string, c: StatsCounts) => out.set(k, addCounts(out.get(k) ?? emptyCounts(), c))
+    let notHeld: string | undefined
+
+    // 1. Children's rollups.
+    const child = under === self ? null : childTowards(self, under)
+    const args: unknown[] = [dim, self]
+    let where: string
+    let keyOf: (r: { day: string; key: string; child_code: string }) => string
+    if (q.groupBy === 'item' && rel >= 2) {
+      // Not held by item: the unit's total only (the answer's totals stay right).
+      notHeld = 'item'
+      where = "kind = 'u' AND key = $3"
+      args.push(under)
+      keyOf = () => ''
+    } else if (q.groupBy === 'item') {
+      where = "kind = 'i'"
+      keyOf = (r) => r.key
+    } else if (q.groupBy === 'day') {
+      where = child ? "kind = 'u' AND key = $3" : "kind = 'u' AND key = child_code"
+      if (child) args.push(under)
+      keyOf = (r) => r.day
+    } else if (!child) {
+      where = "kind = 'u' AND key = child_code"
+      keyOf = (r) => r.child_code
+    } else if (rel <= ROLLUP_DEPTH) {
+      where = "((kind = 'o' AND key = $3) OR (kind = 'u' AND up = $3))"
+      args.push(under)
+      keyOf = (r) => r.key
+    } else {
+      where = "kind = 'u' AND key = $3"
+      args.push(under)
+      keyOf = (r) => r.key
+    }
+    if (child) where += ` AND child_code = $${args.push(child)}`
+    where += ' AND child_code <> $2'
+    if (q.groupBy === 'day') {
+      where += ` AND day <> month AND ($${args.push(q.from ?? null)}::text IS NULL OR day >= $${args.length}) AND ($${args.push(q.to ?? null)}::text IS NULL OR day <= $${args.length})`
+    } else {
+      // Whole months from their month rows; the days of a partial month at either end.
+      const plan = rangePlan(q.from, q.to)
+      const ff = args.push(plan.fullFrom)
+      const ft = args.push(plan.fullTo)
+      const pm = args.push(plan.partial)
+      const fd = args.push(q.from ?? null)
+      const td = args.push(q.to ?? null)
+      where += ` AND ((day = month AND ($${ff}::text IS NULL OR month >= $${ff}) AND ($${ft}::text IS NULL OR month <= $${ft}))
+        OR (day <> month AND month = ANY($${pm}::text[]) AND day >= $${fd} AND day <= $${td}))`
+    }
+    const rows = await db.query<{ day: string; key: string; child_code: string; counts: StatsCounts }>(
+      `SELECT day, key, child_code, counts FROM stats_rollup WHERE dim = $1 AND ${where}`, args)
+    // Checked when projected (project-rollup.ts): summed as they are.
+    for (const r of rows) add(keyOf(r), r.counts)
+    const total = out.get('')
+    out.delete('')
+    const [rej] = await db.query<{ n: number }>(
+      `SELECT coalesce(sum(rejected), 0)::int AS n FROM stats_rollup_docs WHERE dim = $1 AND rejected > 0
+       AND ($2::text IS NULL OR child_code = $2) AND ($3::text IS NULL OR month >= $3) AND ($4::text IS NULL OR month <= $4)`,
+      [dim, child, q.from?.slice(0, 7) ?? null, q.to?.slice(0, 7) ?? null])
+    let skipped = Number(rej?.n ?? 0)
+
+    // 2. Raw rows where no rollup stands for them.
+    const raw = await db.query<{ node_code: string; day: string; item_code: string; counts: unknown }>(RAW_WITHOUT_ROLLUP,
+      [self, dim, q.from ?? null, q.to ?? null, prefixLength(under), under, childDigits(self)])
+    let unmarked = 0
+    for (const r of raw) {
+      const counts = parseCounts(r.counts)
+      if (!counts) {
+        skipped++
+        if (!r.item_code.startsWith(REJECTED_PREFIX)) unmarked++
+        continue
+      }
+      const key = q.groupBy === 'day' ? r.day : q.groupBy === 'child' ? (r.node_code === under ? under : childTowards(under, r.node_code)) : r.item_code
+      if (key) add(key, counts)
+    }
+    if (unmarked) console.warn(`[${self}] statistics: ${unmarked} stored row(s) with malformed counts skipped`)
+    // Rows by item come only from raw rows (months no rollup stands for); the rollups' total adds to the totals.
+    return { counts: out, skipped, ...(notHeld ? { total, ...(rows.length ? { notHeld } : {}) } : {}) }
+  }
+}
+
+/**
+ * This node's rollup of its subtree for one month: its own counts (`own`, by `day|item`) and
+ * each child's rollup rows — or, for a child without one, its subtree's raw rows.
+ */
+export async function subtreeRollup(db: Db, self: string, month: string, dim: Dim, own: Map<string, StatsCounts>): Promise<Map<string, StatsCounts>> {
+  const rows = await db.query<{ child_code: string; kind: string; day: string; key: string; counts: StatsCounts }>(
+    `SELECT child_code, kind, day, key, counts FROM stats_rollup
+     WHERE dim = $1 AND month = $2 AND day <> month AND child_code <> $3
+       AND (kind = 'i' OR key = child_code OR (kind = 'u' AND up = child_code))`,
+    [dim, month, self])
+  const children = new Map<string, Map<string, StatsCounts>>()
+  for (const r of rows) {
+    let m = children.get(r.child_code)
+    if (!m) children.set(r.child_code, (m = new Map()))
+    m.set(`${r.kind}|${r.day}|${r.key}`, r.counts)
+  }
+  const raw = await db.query<{ node_code: string; day: string; item_code: string; counts: unknown }>(RAW_WITHOUT_ROLLUP,
+    [self, dim, `${month}-01`, `${month}-31`, prefixLength(self), self, childDigits(self)])
+  const byChild = new Map<string, { unit: string; day: string; item: string; counts: StatsCounts }[]>()
+  for (const r of raw) {
+    const counts = parseCounts(r.counts)
+    const c = childTowards(self, r.node_code)
+    if (!counts || !c) continue
+    let list = byChild.get(c)
+    if (!list) byChild.set(c, (list = []))
+    list.push({ unit: r.node_code, day: r.day, item: r.item_code, counts })
+  }
+  for (const [c, list] of byChild) children.set(c, rawAsRollup(c, list))
+  return buildRollup(self, own, children)
+}

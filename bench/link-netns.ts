@@ -22,7 +22,8 @@
  *
  * Run (root; not part of npm test):  node --import tsx bench/link-netns.ts
  *   BENCH_PROFILES=fast,1mbit,poor   BENCH_N=100,1000   BENCH_N_POOR=100,1000,5000 (poor line's sizes)
- *   BENCH_SYSTEMS=tongban,y-websocket   BENCH_SEED=1   BENCH_ROOT=/path/to/other/checkout (its nodes)
+ *   BENCH_PARTS=sync,lineback (lineback: one case across a short and a long silent cut, see lineBack)
+ *   BENCH_LINEBACK_CYCLES=2   BENCH_SYSTEMS=tongban,y-websocket   BENCH_SEED=1   BENCH_ROOT=/path/to/other/checkout (its nodes)
  *   node --import tsx bench/link-netns.ts --cleanup   removes namespaces left by a killed run
  */
 import { mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs'
@@ -58,6 +59,8 @@ const SIZES = (process.env.BENCH_N ?? '100,1000').split(',').map(Number).filter(
 const SIZES_POOR = (process.env.BENCH_N_POOR ?? process.env.BENCH_N ?? '100,1000,5000').split(',').map(Number).filter((n) => n > 0)
 const SYSTEMS = (process.env.BENCH_SYSTEMS ?? 'tongban,y-websocket').split(',')
 const SEED = Number(process.env.BENCH_SEED ?? 1)
+const PARTS = (process.env.BENCH_PARTS ?? 'sync').split(',')
+const LINEBACK_CYCLES = Number(process.env.BENCH_LINEBACK_CYCLES ?? 2)
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -251,6 +254,52 @@ async function ywsRun(line: Line, n: number): Promise<Row> {
   }
 }
 
+interface Back { kind: 'short' | 'long'; downMs: number; deadSeenMs: number | null; firstSynMs: number | null; linkedMs: number | null; caseMs: number }
+
+/**
+ * The line comes back: one case taken in during a silent cut, then the line restored. `short`:
+ * a 10 s cut, within the peer timeout (the village never drops its link: the kernel's TCP
+ * retransmits into the void with a growing RTO); `long`: past it (the village finds the link
+ * dead first, then the line returns 5 s later). From the restore: the first SYN through, the
+ * village's link up again (long only), the case at the township.
+ */
+async function lineBack(line: Line, p: Pair, kind: 'short' | 'long'): Promise<Back> {
+  await when(() => linked(p), 200, 'the link up before a cut', 300_000)
+  await sleep(2_000)
+  const before = await countAt(p.staff)
+  const tDown = performance.now()
+  await line.cmd('down')
+  const r = await p.agent('POST', '/api/cases', intakeBody(p.next++))
+  if (r.status !== 201) throw new Error(`intake failed: ${r.status} ${JSON.stringify(r.body)}`)
+  let deadSeenMs: number | null = null
+  if (kind === 'short') await sleep(10_000 - (performance.now() - tDown))
+  else {
+    deadSeenMs = Math.round((await when(async () => !(await linked(p)), 200, 'the village to find its link dead', 300_000)) - tDown)
+    await sleep(5_000)
+  }
+  const tUp = performance.now()
+  await line.cmd('up')
+  let linkedAt: number | null = null
+  let polling = kind === 'long'
+  const linkPoll = (async () => {
+    for (let i = 0; polling && i < 1_000_000; i++) {
+      try {
+        if (await linked(p)) { linkedAt = performance.now(); return }
+      } catch { /* busy */ }
+      await sleep(20)
+    }
+  })()
+  let caseAt: number
+  try {
+    caseAt = await when(async () => (await countAt(p.staff)) > before, 50, 'the case at the township', 300_000)
+  } finally {
+    polling = false
+    await linkPoll
+  }
+  const s = await line.cmd('stats')
+  return { kind, downMs: Math.round(tUp - tDown), deadSeenMs, firstSynMs: s.synAfterUpMs, linkedMs: linkedAt === null ? null : Math.round(linkedAt - tUp), caseMs: Math.round(caseAt - tUp) }
+}
+
 const kb = (b: number) => `${(b / 1024).toFixed(1)} KB`
 
 async function main() {
@@ -259,6 +308,7 @@ async function main() {
     return
   }
   const rows: Row[] = []
+  const backs: (Back & { profile: string; load: number })[] = []
   const checks: string[] = []
   for (const name of CHOSEN) {
     const prof = PROFILES[name]
@@ -273,10 +323,21 @@ async function main() {
       if (SYSTEMS.includes('tongban')) {
         const pair = await startPair()
         try {
-          for (const n of sizes) {
-            const r = await tongbanRun(line, pair, n)
-            rows.push(r)
-            console.log(JSON.stringify(r))
+          if (PARTS.includes('sync')) {
+            for (const n of sizes) {
+              const r = await tongbanRun(line, pair, n)
+              rows.push(r)
+              console.log(JSON.stringify(r))
+            }
+          }
+          if (PARTS.includes('lineback')) {
+            for (const kind of ['short', 'long'] as const) {
+              for (let i = 0; i < LINEBACK_CYCLES; i++) {
+                const b = await lineBack(line, pair, kind)
+                backs.push({ profile: name, load: loadavg()[0], ...b })
+                console.log(JSON.stringify(backs[backs.length - 1]))
+              }
+            }
           }
         } catch (e) {
           console.error(`--- township, last output:\n${pair.town.log.join('').slice(-3_000)}\n--- village, last output:\n${pair.village.log.join('').slice(-3_000)}`)
@@ -285,7 +346,7 @@ async function main() {
           await stopPair(pair)
         }
       }
-      if (SYSTEMS.includes('y-websocket')) {
+      if (SYSTEMS.includes('y-websocket') && PARTS.includes('sync')) {
         for (const n of sizes) {
           const r = await ywsRun(line, n)
           rows.push(r)
@@ -295,6 +356,11 @@ async function main() {
     } finally {
       await line.close()
     }
+  }
+  if (backs.length) {
+    console.log('\n| line | cut | cut length (ms) | village found the link dead after (ms) | first SYN after restore (ms) | link up after restore (ms) | case at the township after restore (ms) | load 1 min |')
+    console.log('|---|---|---|---|---|---|---|---|')
+    for (const b of backs) console.log(`| ${b.profile} | ${b.kind} | ${b.downMs} | ${b.deadSeenMs ?? '— (kept)'} | ${b.firstSynMs ?? '— (none)'} | ${b.linkedMs ?? '—'} | ${b.caseMs} | ${b.load.toFixed(1)} |`)
   }
   console.log(`\nnodes: ${NODE_ROOT}`)
   console.log('\nline checks:')

@@ -25,7 +25,7 @@ export type RollupKind = 'i' | 'u' | 'o'
  * its townships and villages with cases that day) — tens of thousands. More is a broken or
  * hostile child making its parent store and sum without bound: the whole document is refused.
  */
-export const MAX_ROLLUP_KEYS = 200_000
+export const MAX_ROLLUP_KEYS = 100_000
 
 /** How many levels below the rollup's unit `u` keys reach (1: children, 2: grandchildren). */
 export const ROLLUP_DEPTH = 2

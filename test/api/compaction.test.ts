@@ -87,6 +87,21 @@ describe('a closed case compacted and packed (issue 11, goal 3)', () => {
     await t.node.db.query(`DELETE FROM case_events WHERE case_id = $1`, [id])
   })
 
+  it('compacts a delivered case nobody rated; a late rating still lands and is counted', async () => {
+    const id = await takeIn()
+    for (const e of [{ type: 'approved' }, { type: 'delivered' }]) expect((await act(id, e)).status).toBe(200)
+    await t.node.db.query(`UPDATE cases SET updated_at = now() - interval '40 days' WHERE id = $1`, [id])
+    await t.node.db.query(`DELETE FROM node_meta WHERE key = 'compact_cases_after'`)
+    const rated = async () => (await year()).body.totals.ratings as number[] // counts of 1..5 stars
+    const before = await rated()
+    expect((await compactClosedCases(t.node.db, { retentionDays: 30, now: new Date() })).merged).toBeGreaterThanOrEqual(1)
+    expect(await rawRows(id)).toHaveLength(1)
+    expect((await act(id, { type: 'rated', rating: 4 })).status).toBe(200)
+    expect((await agent('GET', `/api/cases/${id}`)).body).toMatchObject({ status: 'delivered', rating: 4 })
+    expect((await rated())[3]).toBe(before[3] + 1)
+    expect(await rawRows(id)).toHaveLength(2) // the merged row and the rating beside it
+  })
+
   it('stores the merged row packed; the case, its timeline, its scan and the statistics read the same, and after a restart', async () => {
     const id = await takeIn()
     const file = new Uint8Array(randomBytes(40_000))

@@ -30,3 +30,14 @@ CREATE TRIGGER case_events_attached_only BEFORE INSERT ON case_events FOR EACH R
 -- Closed cases merged before their merged row was packed (docs/packed-update.ts) are walked
 -- again from the start: the compaction job packs a lone unpacked row too.
 DELETE FROM node_meta WHERE key = 'compact_cases_after';
+
+-- Indexes of `cases` that no query uses (EXPLAIN of the lists by status, handler and origin, the
+-- statistics by 受理地/办理地 and day, the watcher's, the day's sequence and restore's newest
+-- change, on a 50,000-case county): ~120 B a case. (origin_code, accepted_at) and
+-- (handler_code, updated_at) serve nothing; restore's max(updated_at) of one window, once, reads
+-- cases_updated backwards instead of (origin_code, updated_at).
+DROP INDEX IF EXISTS cases_origin;
+
+DROP INDEX IF EXISTS cases_handler_updated;
+
+DROP INDEX IF EXISTS cases_origin_updated;

@@ -90,7 +90,8 @@ async function projectNames(root: string, doc: Y.Doc, tx: Queryable): Promise<vo
     meta = undefined
   }
   if (showable(meta)) entries.push([root, meta])
-  const named = entries.filter(([code, name]) => isInSubtree(code, root) && showable(name))
+  // One row per code (the unit's own name may be in both maps): the last one stands.
+  const named = [...new Map(entries.filter(([code, name]) => isInSubtree(code, root) && showable(name))).entries()]
   for (let i = 0; i < named.length; i += CHUNK) {
     await tx.query(
       `INSERT INTO units (code, name) SELECT r->>0, r->>1 FROM jsonb_array_elements($1::jsonb) r

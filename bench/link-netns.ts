@@ -23,10 +23,10 @@
  * Run (root; not part of npm test):  node --import tsx bench/link-netns.ts
  *   BENCH_PROFILES=fast,1mbit,poor   BENCH_N=100,1000   BENCH_N_POOR=100,1000,5000 (poor line's sizes)
  *   BENCH_PARTS=sync,lineback (lineback: one case across a short and a long silent cut, see lineBack)
- *   BENCH_LINEBACK_CYCLES=2   BENCH_SYSTEMS=tongban,y-websocket   BENCH_SEED=1   BENCH_ROOT=/path/to/other/checkout (its nodes)
+ *   BENCH_KEEP_LOGS=DIR (copy both nodes' output there)   BENCH_LINEBACK_CYCLES=2   BENCH_SYSTEMS=tongban,y-websocket   BENCH_SEED=1   BENCH_ROOT=/path/to/other/checkout (its nodes)
  *   node --import tsx bench/link-netns.ts --cleanup   removes namespaces left by a killed run
  */
-import { mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs'
+import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs'
 import { X509Certificate } from 'node:crypto'
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
@@ -104,7 +104,13 @@ interface NsNode { proc: ChildProcess; mgmtUrl: string; dataDir: string; log: st
 async function startNode(ns: string, dataDir: string, args: string[]): Promise<NsNode> {
   const proc = spawnIn(ns, process.execPath, [BIN, 'start', '--data', dataDir, '--host', '0.0.0.0', ...args], { cwd: NODE_ROOT })
   const log: string[] = []
-  const keep = (d: Buffer) => { log.push(d.toString()); if (log.length > 300) log.splice(0, log.length - 300) }
+  // Every line the node prints also goes to <data dir>.log (kept with BENCH_KEEP_LOGS=DIR).
+  const file = `${dataDir}.log`
+  const keep = (d: Buffer) => {
+    log.push(d.toString())
+    if (log.length > 300) log.splice(0, log.length - 300)
+    appendFileSync(file, `${new Date().toISOString()} ${d.toString()}`)
+  }
   proc.stdout!.on('data', keep)
   proc.stderr!.on('data', keep)
   proc.stdin!.end()
@@ -147,6 +153,10 @@ async function startPair(): Promise<Pair> {
 async function stopPair(p: Pair): Promise<void> {
   await stopNode(p.village)
   await stopNode(p.town)
+  if (process.env.BENCH_KEEP_LOGS) {
+    mkdirSync(process.env.BENCH_KEEP_LOGS, { recursive: true })
+    for (const code of [BENCH_TOWNSHIP, BENCH_VILLAGE]) cpSync(join(p.root, `${code}.log`), join(process.env.BENCH_KEEP_LOGS, `${code}-${Date.now()}.log`))
+  }
   rmSync(p.root, { recursive: true, force: true })
 }
 

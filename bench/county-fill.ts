@@ -5,14 +5,17 @@
  * Run: node --import tsx bench/county-fill.ts [DATA_DIR]   (default /tmp/county-size-<cases>/data)
  * Knobs (env): FILL_CASES (250000), FILL_BATCH (500 cases a statement), FILL_SEED (1).
  * Cases are spread over the working days of the 365 days before today: 40% taken in at the
- * county hall, 60% at its 20 townships and 300 villages, over the county-level items.
+ * county hall, 60% at its 20 townships and 300 villages, over the county-level items. Each case
+ * is checked for 电子监察 as the county's watcher would have (case_watch, the warnings document):
+ * a store without those rows made every start re-check the whole year.
  */
 import { existsSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { localDate } from '../protocol/index.ts'
 import { openNode } from '../nodes/core/node.ts'
 import { PRESETS } from '../nodes/core/presets.ts'
-import { buildCase, COUNTY, countyUnits, rng, writeBatch, type FilledCase } from './lib/county-fill.ts'
+import type { Warning } from '../protocol/index.ts'
+import { buildCase, COUNTY, countyUnits, rng, writeBatch, writeWarnings, type FilledCase } from './lib/county-fill.ts'
 
 const CASES = Number(process.env.FILL_CASES ?? 250_000)
 const BATCH = Number(process.env.FILL_BATCH ?? 500)
@@ -36,6 +39,7 @@ export async function fillCounty(dataDir: string, cases: number, seed = 1, log =
     const seqs = new Map<string, number>()
     let made = 0
     let batch: FilledCase[] = []
+    const warnings: Warning[] = []
     const t0 = performance.now()
     for (let i = 0; i < workdays.length; i++) {
       const day = workdays[i]
@@ -45,7 +49,9 @@ export async function fillCounty(dataDir: string, cases: number, seed = 1, log =
         const key = `${origin}|${day}`
         const seq = (seqs.get(key) ?? 0) + 1
         seqs.set(key, seq)
-        batch.push(buildCase(node, items[Math.floor(r() * items.length)], origin, day, seq, today, r))
+        const c = buildCase(node, items[Math.floor(r() * items.length)], origin, day, seq, today, r)
+        batch.push(c)
+        warnings.push(...c.watch.warnings)
         if (batch.length >= BATCH) {
           await writeBatch(node, batch)
           made += batch.length
@@ -56,6 +62,7 @@ export async function fillCounty(dataDir: string, cases: number, seed = 1, log =
     }
     if (batch.length) await writeBatch(node, batch)
     made += batch.length
+    await writeWarnings(node, warnings)
     // case_seq as the node keeps it, so a new intake never reuses a number.
     await node.cases.realignSequence()
     await node.db.query('ANALYZE')

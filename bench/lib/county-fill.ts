@@ -18,8 +18,9 @@
  */
 import { createHash } from 'node:crypto'
 import * as Y from 'yjs'
-import { foldCase, isInSubtree, localDate, routeOf, type Application, type CaseEvent, type CatalogueItem } from '../../protocol/index.ts'
+import { detectWarnings, foldCase, isInSubtree, localDate, routeOf, warningKey, type Application, type CaseEvent, type CatalogueItem, type Warning } from '../../protocol/index.ts'
 import { appendEvent, writeApplication } from '../../nodes/core/docs/case-doc.ts'
+import { watchDocId } from '../../nodes/core/supervision/watcher.ts'
 import type { TongbanNode } from '../../nodes/core/node.ts'
 import type { UnsignedEvent } from '../../nodes/core/trust/trust.ts'
 import { mulberry32 } from '../../test/tools/link-emulator.ts'
@@ -55,8 +56,8 @@ function residentId(r: () => number): string {
 
 interface Row { docId: string; update: Uint8Array; origin: string; at: string }
 
-/** One case's writes and projection, built as the node would hold them. */
-export interface FilledCase { updates: Row[]; app: Application; events: CaseEvent[]; row: Record<string, unknown> }
+/** One case's writes and projection, built as the node would hold them; `watch`: what 电子监察 found (supervision/watcher.ts). */
+export interface FilledCase { updates: Row[]; app: Application; events: CaseEvent[]; row: Record<string, unknown>; watch: { warnings: Warning[]; nextCheck: string | null } }
 
 const atChina = (day: string, minutes: number): string => new Date(Date.parse(`${day}T00:00:00+08:00`) + minutes * 60_000).toISOString()
 
@@ -142,7 +143,19 @@ export function buildCase(node: TongbanNode, item: CatalogueItem, origin: string
     deferred: false, owed: f.owed.length, rect_status: f.rectification?.status ?? null, rect_due: f.rectification?.dueDate ?? null,
     handlers: routeOf(app, f.events).handlers,
   }
-  return { updates, app, events: f.events, row }
+  // What the county's watcher would have found when the case last changed, as a county that ran
+  // the year holds it: every case it handles checked (case_watch), the warnings in its document.
+  const watch = detectWarnings({ app, folded: f, item, unit: COUNTY.code, today, days })
+  return { updates, app, events: f.events, row, watch }
+}
+
+/** The warnings document (`watch:<county>`) with every warning the fill's cases carry, in one update. */
+export async function writeWarnings(node: TongbanNode, warnings: Warning[]): Promise<void> {
+  await node.docs.change(watchDocId(COUNTY.code), (doc) => {
+    const map = doc.getMap<Warning>('warnings')
+    for (const w of warnings) map.set(warningKey(w), w)
+    doc.getMap<string>('meta').set('name', COUNTY.name)
+  })
 }
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
@@ -184,6 +197,10 @@ export async function writeBatch(node: TongbanNode, batch: FilledCase[]): Promis
        SELECT case_id, e->>'id', e->>'type', (e->>'lamport')::int, e->>'author', e->>'user', (e->>'at')::timestamptz, e
        FROM jsonb_to_recordset($1::jsonb) AS x(case_id text, e jsonb)`,
       [JSON.stringify(events)],
+    )
+    await tx.query(
+      `INSERT INTO case_watch (case_id, next_check) SELECT c->>'id', c->>'next' FROM jsonb_array_elements($1::jsonb) AS c`,
+      [JSON.stringify(batch.map((c) => ({ id: c.app.id, next: c.watch.nextCheck })))],
     )
   })
 }

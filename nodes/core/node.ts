@@ -29,6 +29,7 @@ import { openPglite } from './store/pglite.ts'
 import { provinceConfigProblem, type ProvinceConfig } from './province/config.ts'
 import { ProvinceExchange } from './province/exchange.ts'
 import { ProgressLookup } from './services/progress.ts'
+import { startSpan } from './start-trace.ts'
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 export const SAMPLE_CATALOGUE = join(PROJECT_ROOT, 'catalogue/sample.json')
@@ -96,7 +97,9 @@ export async function openNode(config: NodeConfig): Promise<TongbanNode> {
   try {
     // pg is loaded only when used: a village never needs it, and every start pays for imports.
     db = config.databaseUrl ? await (await import('./store/pg.ts')).openPg(config.databaseUrl) : await openPglite(join(config.dataDir, 'pgdata'), { loadDataDir: config.loadDataDir })
+    startSpan('open the store')
     await migrate(db)
+    startSpan('migrations')
     await checkIdentity(db, config)
     // Readable without opening the store (the store is locked while the node runs).
     writeFileSync(join(config.dataDir, 'node.json'), JSON.stringify({ level: config.level, code: config.code, name: config.name }, null, 2))
@@ -105,6 +108,7 @@ export async function openNode(config: NodeConfig): Promise<TongbanNode> {
     const keys = await loadOrCreateKeys(db, config.signAlg)
     if (config.signAlg && config.signAlg !== keys.alg) console.error(`note: this node's key is ${keys.alg} (made at its first start); --sign-alg ${config.signAlg} is ignored`)
     const trust = new Trust({ code: config.code, name: config.name }, keys, await loadPins(db))
+    startSpan('identity, journal, calendars, keys, pins')
     const now = config.now ?? clockFromEnv()
     const province = config.province ? new ProvinceExchange(db, config.province, { code: config.code, name: config.name }, now) : null
     const docs = new DocStore(db, journal, makeProjector({
@@ -143,7 +147,9 @@ export async function openNode(config: NodeConfig): Promise<TongbanNode> {
     }
     trust.setChildren(readEnrollments(config.dataDir))
     trust.setEntries(readEntries(await docs.get(DIRECTORY_DOC)))
+    startSpan('services, unit directory')
     if (journal) await recover(node, journal)
+    startSpan('journal replay')
     if (db.kind === 'pg') {
       // Several processes on one PostgreSQL hear each other's writes (doc-store.ts). The unit
       // directory another process changed (a child enrolled there) is read again here, so the
@@ -155,11 +161,14 @@ export async function openNode(config: NodeConfig): Promise<TongbanNode> {
     }
     if (config.level === 'city' || !(await hasParent(node))) await pinSelfAsRoot(node)
     await node.cases.realignSequence()
+    startSpan('case numbers realigned')
     await purgeRequestKeys(db)
     await seedCatalogue(node)
     await seedUsers(node)
+    startSpan('request keys, catalogue, users')
     publisher.schedule(true)
     await supervision.watcher.start()
+    startSpan('supervision first pass')
     province?.start()
     // Bounded growth: closed cases past the retention setting are merged to one stored update.
     compactor = startCaseCompaction(db, now, (line) => console.log(`[${config.code}] ${line}`))

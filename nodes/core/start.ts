@@ -9,10 +9,12 @@ import { LiveViews } from './live/live-view.ts'
 import { EscrowWriter, loadEscrowKey } from './escrow/writer.ts'
 import { Outbox } from './link/outbox.ts'
 import { LinkStats } from './link/status.ts'
+import { RecentFigures } from './link/recent.ts'
 import { watchUserRequests } from './services/user-requests.ts'
 import { parseEnrollmentToken } from './link/token.ts'
 import { ConfigError, openNode, type NodeConfig, type TongbanNode } from './node.ts'
 import { PRESETS } from './presets.ts'
+import { startSpan } from './start-trace.ts'
 import { listen, type Served } from './server.ts'
 import { checkCertificateFiles, checkParentUrl, clearServingCertificate, isLoopback, loadOrCreateCertificate, normalizeFingerprint, type ServingCert, type TlsMode } from './tls.ts'
 
@@ -43,6 +45,7 @@ export interface StartTransport {
 }
 
 export async function startNode(flags: NodeConfig, port = 0, host = '127.0.0.1', transport: StartTransport = {}): Promise<RunningNode> {
+  startSpan('modules loaded')
   const preset = PRESETS[flags.level]
   const config = { ...preset.defaults, ...stripUndefined(flags) } as NodeConfig
   const tlsMode = transport.tls ?? 'insecure-http'
@@ -85,6 +88,7 @@ export async function startNode(flags: NodeConfig, port = 0, host = '127.0.0.1',
   try {
     publicUrl = await rememberPublicUrl(node, transport.publicUrl)
     escrow = await startEscrow(node, !!parent, transport.recoveryCode)
+    startSpan('parent, certificate, public URL, escrow')
   } catch (e) {
     await node.close()
     throw e
@@ -94,6 +98,9 @@ export async function startNode(flags: NodeConfig, port = 0, host = '127.0.0.1',
   // The cases whose updates have not all reached the parent yet (a village's "not yet sent").
   const waitingCases = async () => (parent && node.parent ? new Outbox(node.db, node.parent, false).waitingCases((await new LinkStats(node.db).cursor(node.parent)).acked) : [])
   const waitingMore = async () => (parent && node.parent ? new Outbox(node.db, node.parent, false).backlogBeyondScan((await new LinkStats(node.db).cursor(node.parent)).acked) : false)
+  const healthFigures = new RecentFigures<{ parent: { waitingCases: number; waitingMore: boolean } | null; sealing: object; province: object }>()
+  node.docs.on('update', () => healthFigures.changed())
+  links.stats.whenAcked(() => healthFigures.changed())
   const live = new LiveViews(node)
   const upgrade = upgradeRouter(links, live)
   let served: Served
@@ -108,14 +115,20 @@ export async function startNode(flags: NodeConfig, port = 0, host = '127.0.0.1',
       },
       health: async () => {
         const sync = await links.summary()
-        // waitingMore: the backlog is longer than a count looks at (outbox.ts BACKLOG_SCAN): the figure is a lower bound.
-        if (sync.parent) Object.assign(sync.parent, { waitingCases: (await waitingCases()).length, waitingMore: await waitingMore() })
-        // A village's escrow: case updates not yet sealed for the parent (they go up with the link's waiting).
-        const sealing = escrow ? { escrow: { pending: await escrow.pending() } } : {}
-        return { sync, publicUrl, ...(node.province ? { province: await node.province.health() } : {}), ...sealing }
+        // Counted at most about once a second, and again after any change (link/recent.ts): the UI banner polls this.
+        const counted = await healthFigures.get('', async () => ({
+          // waitingMore: the backlog is longer than a count looks at (outbox.ts BACKLOG_SCAN): the figure is a lower bound.
+          parent: sync.parent ? { waitingCases: (await waitingCases()).length, waitingMore: await waitingMore() } : null,
+          // A village's escrow: case updates not yet sealed for the parent (they go up with the link's waiting).
+          sealing: escrow ? { escrow: { pending: await escrow.pending() } } : {},
+          province: node.province ? { province: await node.province.health() } : {},
+        }))
+        if (sync.parent && counted.parent) Object.assign(sync.parent, counted.parent)
+        return { sync, publicUrl, ...counted.province, ...counted.sealing }
       },
     })
     served = await listen(app, port, host, upgrade, cert ?? undefined)
+    startSpan('HTTP listening')
   } catch (e) {
     await escrow?.close()
     await node.close()

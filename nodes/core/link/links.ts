@@ -20,6 +20,7 @@ import { parseEnrollmentToken } from './token.ts'
 import { LinkSession, type Transport } from './session.ts'
 import { attachmentBytesWaiting, laneCounters, type LaneCounters } from './attachment-lane.ts'
 import { LinkStats, type PeerStatus } from './status.ts'
+import { RecentFigures } from './recent.ts'
 
 const MAX_WS_MESSAGE = 80 * 1024 // a frame is at most 64 KiB; leave room for the WebSocket header
 const BACKOFF_MIN_MS = 250
@@ -95,8 +96,14 @@ function wsTransport(ws: WebSocket): Transport {
 /** A link lock held in the shared store (its release), or null where there is nothing to hold. */
 type HeldLock = (() => Promise<void>) | null
 
+/** What `/api/sync` and `/healthz` count for one peer (cached: `Links.counted`). */
+interface PeerCounts { persistedSync: string | null; waiting: number; bytesWaiting: number }
+
 export class Links {
   readonly stats: LinkStats
+  /** Figures counted per peer for the polled routes; `/healthz` keeps its own beside them (start.ts). */
+  private readonly figures = new RecentFigures<PeerCounts>()
+  private readonly unitNames = new RecentFigures<Record<string, string>>()
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_MESSAGE })
   private readonly children = new Map<string, { ws: WebSocket; session: LinkSession; key: string; release: HeldLock }>()
   /** Shared store: this process holds the link to the parent (links.ts `claim`); null: not yet. */
@@ -115,6 +122,10 @@ export class Links {
   /** The parent's side of enrollment and challenges (routes in link-routes.ts). */
   readonly auth: LinkAuth
   private readonly parentAuth: ParentAuth | null
+  private readonly onStored = () => {
+    this.figures.changed()
+    this.unitNames.changed()
+  }
   private readonly onEnrollments = () => void this.enforceEnrollments().catch((e) => this.log(`applying enrollments.json failed: ${(e as Error).message}`))
 
   constructor(
@@ -124,6 +135,9 @@ export class Links {
     private readonly log: (msg: string) => void = (m) => console.error(`[${node.config.code}] ${m}`),
   ) {
     this.stats = new LinkStats(node.db)
+    // What waits for a peer grows with each stored update and shrinks with its acknowledgements.
+    node.docs.on('update', this.onStored)
+    this.stats.whenAcked(this.onStored)
     this.auth = new LinkAuth(node)
     this.parentAuth = parent ? new ParentAuth(node, parent.url, parent.fingerprint ?? null) : null
   }
@@ -370,23 +384,35 @@ export class Links {
     this.parentWs?.terminate()
   }
 
-  async status(): Promise<SyncStatus> {
-    const waiting = async (peer: string, peerIsChild: boolean) => {
+  /**
+   * What is counted for a peer (queries), kept about a second or until the store changes
+   * (recent.ts): `/api/sync` and `/healthz` are polled, and an idle node then reads no table.
+   */
+  private counted(peer: string, peerIsChild: boolean): Promise<PeerCounts> {
+    return this.figures.get(peer, async () => {
       const out = new Outbox(this.node.db, peer, peerIsChild)
-      const cur = await this.stats.cursor(peer)
-      return out.waiting(cur.acked)
-    }
-    const attachments = async (peer: string, peerIsChild: boolean): Promise<LinkAttachments> =>
-      ({ ...laneCounters(this.node, peer), bytesWaiting: await attachmentBytesWaiting(this.node, new Outbox(this.node.db, peer, peerIsChild)) })
+      return {
+        persistedSync: await this.stats.persistedSync(peer),
+        waiting: await out.waiting((await this.stats.cursor(peer)).acked),
+        bytesWaiting: await attachmentBytesWaiting(this.node, out),
+      }
+    })
+  }
+
+  async status(): Promise<SyncStatus> {
+    const attachments = (peer: string, c: PeerCounts): LinkAttachments => ({ ...laneCounters(this.node, peer), bytesWaiting: c.bytesWaiting })
     let parent: SyncStatus['parent'] = null
     if (this.parent && this.node.parent) {
       const p = this.node.parent
-      parent = { ...(await this.stats.status(p)), url: this.parent.url, waitingUp: await waiting(p, false), waitingDown: 0, attachments: await attachments(p, false) }
+      const c = await this.counted(p, false)
+      parent = { ...this.stats.current(p, c.persistedSync), url: this.parent.url, waitingUp: c.waiting, waitingDown: 0, attachments: attachments(p, c) }
     }
-    const names = await this.node.stats.names()
     const children = []
-    for (const code of enrolledChildren(this.node.config.dataDir)) {
-      children.push({ ...(await this.stats.status(code)), name: names[code] ?? null, waitingUp: 0, waitingDown: await waiting(code, true), attachments: await attachments(code, true) })
+    const codes = enrolledChildren(this.node.config.dataDir)
+    const names = codes.length ? await this.unitNames.get('', () => this.node.stats.names()) : {}
+    for (const code of codes) {
+      const c = await this.counted(code, true)
+      children.push({ ...this.stats.current(code, c.persistedSync), name: names[code] ?? null, waitingUp: 0, waitingDown: c.waiting, attachments: attachments(code, c) })
     }
     return { parent, children }
   }
@@ -402,9 +428,9 @@ export class Links {
     let parent = null
     if (this.parent && this.node.parent) {
       const p = this.node.parent
-      const s = await this.stats.status(p)
-      const out = new Outbox(this.node.db, p, false)
-      parent = { connected: s.connected, lastSyncAt: s.lastSyncAt, waitingUp: await out.waiting((await this.stats.cursor(p)).acked), attachmentBytesUp: await attachmentBytesWaiting(this.node, out) }
+      const c = await this.counted(p, false)
+      const s = this.stats.current(p, c.persistedSync)
+      parent = { connected: s.connected, lastSyncAt: s.lastSyncAt, waitingUp: c.waiting, attachmentBytesUp: c.bytesWaiting }
     }
     return { parent, children: { enrolled: enrolledChildren(this.node.config.dataDir).length, connected: this.children.size } }
   }
@@ -412,6 +438,7 @@ export class Links {
 
   async stop(): Promise<void> {
     this.stopped = true
+    this.node.docs.off('update', this.onStored)
     this.node.progress.askChild = null
     unwatchFile(enrollmentsFile(this.node.config.dataDir), this.onEnrollments)
     if (this.retry) clearTimeout(this.retry)

@@ -19,6 +19,7 @@ export interface PeerStatus {
 export class LinkStats {
   private readonly live = new Map<string, { connected: boolean; sent: number; received: number; rtt: number | null; skew: number | null; lastSyncAt: string | null }>()
   private epochValue: string | null = null
+  private readonly ackListeners: (() => void)[] = []
 
   constructor(private readonly db: Db) {}
 
@@ -61,6 +62,12 @@ export class LinkStats {
       [peer, seq, at],
     )
     e.lastSyncAt = at
+    for (const fn of this.ackListeners) fn()
+  }
+
+  /** Calls `fn` when a peer acknowledged (what waits for it shrank): cached backlog figures count again (recent.ts). */
+  whenAcked(fn: () => void): void {
+    this.ackListeners.push(fn)
   }
 
   /** Where the peer resumes (from the hellos) and the store epoch that cursor counts in. */
@@ -95,9 +102,18 @@ export class LinkStats {
   }
 
   async status(peer: string): Promise<PeerStatus> {
+    return this.current(peer, await this.persistedSync(peer))
+  }
+
+  /** The last sync stored for `peer` (by an earlier run, or another process sharing the store). */
+  async persistedSync(peer: string): Promise<string | null> {
     const [r] = await this.db.query<{ last_sync_at: string | null }>('SELECT last_sync_at FROM link_cursors WHERE peer = $1', [peer])
+    return r?.last_sync_at ? new Date(r.last_sync_at).toISOString() : null
+  }
+
+  /** The figures held in memory, with `persisted` (persistedSync) for a peer not synced since this start. */
+  current(peer: string, persisted: string | null): PeerStatus {
     const e = this.entry(peer)
-    const persisted = r?.last_sync_at ? new Date(r.last_sync_at).toISOString() : null
     return {
       peer, connected: e.connected, lastSyncAt: e.lastSyncAt ?? persisted,
       bytesSent: e.sent, bytesReceived: e.received, rttMs: e.rtt, clockSkewMs: e.skew,

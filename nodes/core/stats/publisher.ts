@@ -3,7 +3,7 @@
  * every few minutes (overdue and due-soon move with the clock). Also gives the statistics
  * service its descendants' figures, summed from their documents' projected rows.
  */
-import { levelOfCode, type StatsCounts } from '../../../protocol/index.ts'
+import { levelOfCode, localDate, type StatsCounts } from '../../../protocol/index.ts'
 import { parseRollupDocId, parseRollupKey, rollupDocId } from '../../../protocol/stats-rollup.ts'
 import type { DocStore } from '../docs/doc-store.ts'
 import type { Db } from '../store/db.ts'
@@ -64,9 +64,20 @@ export class StatsPublisher {
     const [{ now }] = await this.db.query<{ now: string }>('SELECT now()::text AS now')
     const below = this.dirtyBelow
     this.dirtyBelow = new Set()
-    if (this.rollsUp && this.since === null) {
-      // First refresh since start: every month a child sent statistics for may be out of date.
-      for (const r of await this.db.query<{ dim: string; month: string }>('SELECT DISTINCT dim, month FROM stats_rollup_docs')) below.add(`${r.dim}|${r.month}`)
+    const first = this.since === null
+    if (first) {
+      // First refresh since start: from where the last run's refreshes got to (node_meta), so a
+      // restart recomputes what changed while stopped, not a year of months (issue 11: a county
+      // of 250,000 cases spent ~8 s of its first seconds here). The open cases' months move
+      // with the date only: a restart on the same day need not recompute them.
+      const [saved] = await this.db.query<{ value: string }>(`SELECT value FROM node_meta WHERE key = 'stats_since'`)
+      this.since = saved?.value ?? null
+      if (saved && localDate(new Date(saved.value)) === localDate(new Date(now))) withOpen = false
+    }
+    if (this.rollsUp && first) {
+      // Every month a child sent statistics for since then (all of them without a saved point) may be out of date.
+      for (const r of await this.db.query<{ dim: string; month: string }>(
+        'SELECT DISTINCT dim, month FROM stats_rollup_docs WHERE $1::timestamptz IS NULL OR changed_at >= $1', [this.since])) below.add(`${r.dim}|${r.month}`)
     }
     for (const dim of ['origin', 'handler'] as const) {
       // The months whose rollup rows changed since (a trigger keeps them, migration 015: a case
@@ -93,6 +104,7 @@ export class StatsPublisher {
       }
     }
     this.since = now
+    await this.db.query(`INSERT INTO node_meta (key, value) VALUES ('stats_since', $1) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [now])
   }
 
   /** Database time of the last refresh's start: cases updated since are in dirty months. */

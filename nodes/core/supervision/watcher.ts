@@ -31,6 +31,7 @@ export class Watcher {
     private readonly delayMs = 1_000,
   ) {
     docs.on('update', (u) => {
+      this.heardSeq = Math.max(this.heardSeq, u.seq)
       if (!u.docId.startsWith('case:')) return
       this.dirty.add(u.docId.slice('case:'.length))
       this.schedule()
@@ -40,12 +41,43 @@ export class Watcher {
     this.interval.unref()
   }
 
-  /** At start: cases handled here never checked yet (a store from before 电子监察), and those due. */
+  /**
+   * The highest stored update heard of, and the one up to which every changed case is known to
+   * be checked (node_meta `watch_seq`, saved when nothing is queued): a start queues only the
+   * cases changed after it — a stop with checks still queued, a power cut — not a year of cases.
+   */
+  private heardSeq = 0
+  private savedSeq = 0
+  /** A flush failed: the cases it held were dropped unchecked, so `watch_seq` stays put until the next start. */
+  private failed = false
+
+  /**
+   * At start: the cases changed since `watch_seq`, and those due. Without `watch_seq` (the first
+   * start with this code, or a store from before 电子监察) every case handled here that was never
+   * checked, once. (A PostgreSQL store shared by several processes: an update another process
+   * committed late, under a lower seq, is re-checked with its case's next change or due date.)
+   */
   async start(): Promise<void> {
-    const rows = await this.db.query<{ id: string }>(
-      'SELECT id FROM cases c WHERE handler_code = $1 AND NOT EXISTS (SELECT 1 FROM case_watch w WHERE w.case_id = c.id)', [this.self.code])
+    const [top] = await this.db.query<{ s: number | null }>('SELECT max(seq)::float8 AS s FROM doc_updates')
+    const [saved] = await this.db.query<{ value: string }>(`SELECT value FROM node_meta WHERE key = 'watch_seq'`)
+    const rows = saved
+      ? await this.db.query<{ id: string }>(
+        `SELECT DISTINCT substr(doc_id, 6) AS id FROM doc_updates WHERE seq > $1 AND doc_id >= 'case:' AND doc_id < 'case;'`, [Number(saved.value)])
+      : await this.db.query<{ id: string }>(
+        'SELECT id FROM cases c WHERE handler_code = $1 AND NOT EXISTS (SELECT 1 FROM case_watch w WHERE w.case_id = c.id)', [this.self.code])
+    this.savedSeq = saved ? Number(saved.value) : 0
+    this.heardSeq = Math.max(this.heardSeq, Number(top?.s ?? 0))
     for (const r of rows) this.dirty.add(r.id)
     await this.due()
+    if (!this.dirty.size) await this.saveSeq()
+  }
+
+  /** Nothing queued: every case changed up to the last update heard of is checked. */
+  private async saveSeq(): Promise<void> {
+    if (this.failed || this.dirty.size || this.heardSeq <= this.savedSeq) return
+    const seq = this.heardSeq
+    await this.db.query(`INSERT INTO node_meta (key, value) VALUES ('watch_seq', $1) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [String(seq)])
+    this.savedSeq = seq
   }
 
   /** Queues the cases whose warnings may have changed with the date. */
@@ -72,13 +104,19 @@ export class Watcher {
     const today = localDate(this.now())
     // Only the cases handled here, or checked here before (a transfer away must clear them): a
     // case this node only relays or took in for another unit is the handler's to watch.
-    const mine = await this.db.query<{ id: string }>(
-      `SELECT c.id FROM cases c WHERE c.id = ANY($1::text[])
-         AND (c.handler_code = $2 OR EXISTS (SELECT 1 FROM case_watch w WHERE w.case_id = c.id))`, [ids, this.self.code])
-    const found = new Map<string, { warnings: Warning[]; nextCheck: string | null }>()
-    for (const { id } of mine) found.set(id, await this.check(id, today))
-    if (found.size) await this.write(found)
+    try {
+      const mine = await this.db.query<{ id: string }>(
+        `SELECT c.id FROM cases c WHERE c.id = ANY($1::text[])
+           AND (c.handler_code = $2 OR EXISTS (SELECT 1 FROM case_watch w WHERE w.case_id = c.id))`, [ids, this.self.code])
+      const found = new Map<string, { warnings: Warning[]; nextCheck: string | null }>()
+      for (const { id } of mine) found.set(id, await this.check(id, today))
+      if (found.size) await this.write(found)
+    } catch (e) {
+      this.failed = true
+      throw e
+    }
     if (this.dirty.size) this.schedule()
+    else await this.saveSeq()
   }
 
   /** Writes what the checks found into the warnings document (one update) and each case's next check. */
@@ -129,5 +167,7 @@ export class Watcher {
     if (this.timer) clearTimeout(this.timer)
     clearInterval(this.interval)
     await this.running.catch(() => {})
+    // Updates heard since the last save that queued nothing (statistics, the warnings document) need no re-read at the next start.
+    await this.saveSeq().catch(() => {})
   }
 }

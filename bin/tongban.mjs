@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly through tsx (pure JS + esbuild, no native addon at run time).
-import { register } from 'tsx/esm/api'
+// The tongban CLI: runs the bundle of the TypeScript sources (bin/launch.mjs; no native addon).
+import { launch } from './launch.mjs'
 
-register()
-await import('../nodes/core/cli/run.ts')
+await launch('tongban')

@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { startNode } from '../start.ts'
 import { checkParentUrl, isLoopback, type TlsMode } from '../tls.ts'
 import { runDemo } from './demo.ts'
+import { tuneEngine } from './engine.ts'
 import { readProvinceCredentials, type ProvinceConfig } from '../province/config.ts'
 
 export const HELP = `tongban — 通办: one node of the four-level government service network
@@ -186,6 +187,7 @@ async function start(args: string[]): Promise<number> {
     if ('problem' in read) throw new UsageError(read.problem)
     province = { url: f['province-url'], credentials: read.credentials }
   }
+  tuneEngine(level, Boolean(f['database-url'])) // before the store compiles its WASM
   const tls: TlsMode = f['insecure-http'] ? 'insecure-http' : f['tls-cert'] ? { certFile: f['tls-cert'], keyFile: f['tls-key']! } : 'self-signed'
   const running = await startNode({
     level, code, name: need(f.name, 'name'), dataDir: need(f.data, 'data'), catalogue: f.catalogue,

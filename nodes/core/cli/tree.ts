@@ -8,7 +8,6 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { parentCode, type Level } from '../../../protocol/index.ts'
 import { enrollChild } from '../link/enrollment.ts'
 import { pinToken } from '../link/token.ts'
@@ -60,6 +59,7 @@ export function demoUsers(level: Level): { name: string; role: string; password:
 }
 
 const BIN = join(PROJECT_ROOT, 'bin/tongban.mjs')
+const MAKE_TEMPLATE = join(PROJECT_ROOT, 'bin/make-template.mjs')
 
 /**
  * How many nodes start at once. A start is CPU-bound (loading the sources, compiling PGlite's
@@ -84,15 +84,14 @@ async function pooled<T, R>(items: T[], limit: number, fn: (item: T) => Promise<
 
 /**
  * Initialises and migrates one PGlite store in `dir` (store/pglite.ts `makePgliteTemplate`), in a
- * child process: PGlite's memory peak at initdb (~0.9 GB) then leaves with it instead of staying
- * in the demo's own process, whose WASM memory would never shrink.
+ * child process (bin/make-template.mjs, from the bundle): PGlite's memory peak at initdb (~0.9 GB)
+ * then leaves with it instead of staying in the demo's own process, whose WASM memory would never
+ * shrink.
  */
 function makeTemplate(dir: string, timeoutMs = 180_000): Promise<void> {
-  const script = `const { makePgliteTemplate } = await import(${JSON.stringify(pathToFileURL(join(PROJECT_ROOT, 'nodes/core/store/pglite.ts')).href)}); await makePgliteTemplate(process.env.TONGBAN_TEMPLATE_DIR)`
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-      cwd: PROJECT_ROOT, timeout: timeoutMs, env: { ...process.env, TONGBAN_TEMPLATE_DIR: dir },
-    }, (err, stdout, stderr) => (err ? reject(new Error(`initialising the store template in ${dir} failed: ${err.message}\n${stdout}${stderr}`)) : resolve()))
+    execFile(process.execPath, [MAKE_TEMPLATE, dir], { cwd: PROJECT_ROOT, timeout: timeoutMs },
+      (err, stdout, stderr) => (err ? reject(new Error(`initialising the store template in ${dir} failed: ${err.message}\n${stdout}${stderr}`)) : resolve()))
   })
 }
 

@@ -204,6 +204,7 @@ async function checkIdentity(db: Db, c: NodeConfig): Promise<void> {
   if (meta.code && (meta.code !== c.code || meta.level !== c.level)) {
     throw new ConfigError(`this data dir belongs to ${meta.level} ${meta.code} (${meta.name}); it cannot be started as ${c.level} ${c.code}`)
   }
+  if (meta.code === c.code && meta.level === c.level && meta.name === c.name) return // a restart: nothing to write
   // One statement: another process sharing a PostgreSQL store never reads half an identity.
   await db.query(
     `INSERT INTO node_meta (key, value) VALUES ('code', $1), ('level', $2), ('name', $3)

@@ -140,7 +140,7 @@ export const STRINGS = {
     'dash.col.key.child': '单位', 'dash.col.key.item': '事项', 'dash.col.key.day': '日期', 'dash.col.accepted': '受理', 'dash.col.completed': '办结',
     'dash.col.completionRate': '办结率', 'dash.col.onTimeRate': '按时办结率', 'dash.col.onSpotRate': '现场办结率', 'dash.col.earlyRate': '提前办结率',
     'dash.col.satisfactionRate': '满意率', 'dash.col.rated': '评价数', 'dash.col.overdue': '逾期', 'dash.col.dueSoon': '临期',
-    'dash.noData': '这段时间没有办件', 'dash.noRatings': '还没有评价', 'dash.warn': '红黄牌办件', 'dash.warnLead': '本节点持有的逾期和临期办件', 'dash.warnNone': '没有逾期或临期的办件', 'dash.skipped': '下级上报的统计中有 {n} 条数据格式不对，未计入以下数字（请联系该单位核查）',
+    'dash.noData': '这段时间没有办件', 'dash.noRatings': '还没有评价', 'dash.warn': '红黄牌办件', 'dash.warnLead': '本节点持有的逾期和临期办件', 'dash.warnNone': '没有逾期或临期的办件', 'dash.skipped': '下级上报的统计中有 {n} 条数据格式不对，未计入以下数字（请联系该单位核查）', 'dash.notHeld': '本级只汇总到该单位的合计，按事项的明细请在它的上级单位（如县区）的统计中查看',
     'dash.dim': '统计口径', 'dash.dim.origin': '受理地', 'dash.dim.handler': '办理地', 'dash.dim.hint.origin': '按受理窗口统计：办件在哪里收件', 'dash.dim.hint.handler': '按办理单位统计：办件现由谁决定',
     'dash.col.crossUnit': '异地件', 'dash.col.transferred': '转办',
 
@@ -315,7 +315,7 @@ export const STRINGS = {
     'dash.col.key.child': 'Unit', 'dash.col.key.item': 'Item', 'dash.col.key.day': 'Day', 'dash.col.accepted': 'Accepted', 'dash.col.completed': 'Completed',
     'dash.col.completionRate': 'Completion', 'dash.col.onTimeRate': 'On time', 'dash.col.onSpotRate': 'On the spot', 'dash.col.earlyRate': 'Early',
     'dash.col.satisfactionRate': 'Satisfaction', 'dash.col.rated': 'Ratings', 'dash.col.overdue': 'Overdue', 'dash.col.dueSoon': 'Due soon',
-    'dash.noData': 'No cases in this period', 'dash.noRatings': 'No ratings yet', 'dash.warn': 'Red and yellow cases', 'dash.warnLead': 'Overdue and due-soon cases held here', 'dash.warnNone': 'No overdue or due-soon cases', 'dash.skipped': '{n} statistics value(s) reported by units below were malformed and are not counted in these figures (ask that unit to check)',
+    'dash.noData': 'No cases in this period', 'dash.noRatings': 'No ratings yet', 'dash.warn': 'Red and yellow cases', 'dash.warnLead': 'Overdue and due-soon cases held here', 'dash.warnNone': 'No overdue or due-soon cases', 'dash.skipped': '{n} statistics value(s) reported by units below were malformed and are not counted in these figures (ask that unit to check)', 'dash.notHeld': 'This level holds only this unit\'s totals; its figures by item are at the unit\'s parent (e.g. the county)',
     'dash.dim': 'Counted at', 'dash.dim.origin': 'Taken in', 'dash.dim.handler': 'Decided', 'dash.dim.hint.origin': 'by the window that took each case in', 'dash.dim.hint.handler': 'by the unit deciding each case now',
     'dash.col.crossUnit': 'Elsewhere', 'dash.col.transferred': 'Transferred',
 

@@ -130,6 +130,8 @@ export async function render(_params, query) {
       // Values from units below that were not valid statistics are left out of every figure
       // (GET /api/stats reports how many): say so, or the totals would look complete.
       byChild.skipped ? h('div', { class: 'notice warn', role: 'status', dataset: { skipped: String(byChild.skipped) } }, t('dash.skipped', { n: byChild.skipped })) : null,
+      // Two levels down this node holds a unit's totals, not its items (README: where statistics are summed).
+      byItem.notHeld ? h('div', { class: 'notice', role: 'status', dataset: { notHeld: byItem.notHeld } }, t('dash.notHeld')) : null,
       h('div', { class: 'kpis' },
         kpi('accepted', t('dash.k.accepted'), String(tot.accepted), tot.accepted, t('dash.k.acceptedSub', { n: tot.completed })),
         kpi('completionRate', t('dash.k.completion'), pct(tot.completionRate), tot.completionRate, null, true),

@@ -7,6 +7,10 @@
  *
  *   node scripts/bundle.mjs      build dist/ now (what `prepare` runs)
  *
+ * The two modules the web UI gets from the node (nodes/core/http/ui-bundles.json: the pure protocol/
+ * and the y-websocket client) are built here too, into dist/ui/, so a node serving its UI needs no
+ * esbuild either.
+ *
  * Only the project's own sources are bundled: packages stay imports from node_modules (PGlite
  * finds its WASM beside its own module), and files read at run time (migrations, the UI, the
  * sample catalogue) are read from the checkout, where the sources' `import.meta.url` points.
@@ -24,7 +28,10 @@ export const ENTRIES = { tongban: 'nodes/core/cli/run.ts', 'make-template': 'nod
 /** Every source file a bundle was built from, with its mtime and size when the build began. */
 const INPUTS = join(DIST, 'inputs.json')
 /** The folders holding the sources a bundle can include. */
-const SOURCE_DIRS = ['nodes', 'protocol', 'catalogue']
+const SOURCE_DIRS = ['nodes', 'protocol', 'catalogue', 'scripts']
+/** The web UI's generated modules: what they hold and how they are built (shared with http/routes-ui.ts). */
+const UI_BUNDLES = JSON.parse(readFileSync(join(ROOT, 'nodes/core/http/ui-bundles.json'), 'utf8'))
+export const UI_DIST = join(DIST, 'ui')
 
 const statOf = (path) => {
   try {
@@ -44,6 +51,7 @@ export function isFresh() {
     return false
   }
   for (const name of Object.keys(ENTRIES)) if (!statOf(join(DIST, `${name}.mjs`))) return false
+  for (const name of Object.keys(UI_BUNDLES.bundles)) if (!statOf(join(UI_DIST, name))) return false
   for (const [path, was] of Object.entries(recorded.inputs)) {
     const now = statOf(join(ROOT, path))
     if (!now || now[0] !== was[0] || now[1] !== was[1]) return false
@@ -87,15 +95,17 @@ function statSources() {
  * root from it, migrate.ts the migrations beside it. In the bundle it becomes the source's URL
  * relative to the bundle, so a checkout moved elsewhere still finds its files.
  */
+const IMPORT_META_URL = /\bimport\.meta\.url\b/
+const IMPORT_META_URL_ALL = new RegExp(IMPORT_META_URL.source, 'g')
 const keepImportMetaUrl = {
   name: 'keep-import-meta-url',
   setup(b) {
-    b.onLoad({ filter: /\.[cm]?ts$/ }, (args) => {
+    b.onLoad({ filter: /\.([cm]?ts|mjs)$/ }, (args) => {
       if (args.path.includes(`${sep}node_modules${sep}`)) return undefined
       const text = readFileSync(args.path, 'utf8')
-      if (!text.includes('import.meta.url')) return undefined
+      if (!IMPORT_META_URL.test(text)) return undefined
       const rel = relative(DIST, args.path).split(sep).join('/')
-      return { contents: text.replaceAll('import.meta.url', `new URL(${JSON.stringify(rel)}, import.meta.url).href`), loader: 'ts' }
+      return { contents: text.replace(IMPORT_META_URL_ALL, `new URL(${JSON.stringify(rel)}, $&).href`), loader: args.path.endsWith('.mjs') ? 'js' : 'ts' }
     })
   },
 }
@@ -114,13 +124,22 @@ export async function build() {
       absWorkingDir: ROOT, packages: 'external', metafile: true, logLevel: 'error', legalComments: 'none', plugins: [keepImportMetaUrl],
       banner: { js: '// Built by scripts/bundle.mjs from the TypeScript sources: do not edit, it is rebuilt when they change.' },
     })
+    mkdirSync(join(tmp, 'ui'))
+    const ui = await Promise.all(Object.entries(UI_BUNDLES.bundles).map(([name, spec]) => esbuild({
+      ...UI_BUNDLES.options, absWorkingDir: ROOT, outfile: join(tmp, 'ui', name), metafile: true, logLevel: 'error',
+      stdin: { contents: spec.contents, resolveDir: ROOT, loader: spec.loader, sourcefile: `ui-${name}` },
+    })))
     const inputs = {}
-    for (const path of Object.keys(result.metafile.inputs)) {
+    for (const path of [result, ...ui].flatMap((r) => Object.keys(r.metafile.inputs))) {
+      if (Object.keys(UI_BUNDLES.bundles).some((name) => path === `ui-${name}`)) continue // a UI bundle's own contents
       const rel = path.split(sep).join('/')
       // A source that appeared while building counts as changed: the next start rebuilds.
-      inputs[rel] = before.get(rel) ?? [0, 0]
+      // Packages' files (node_modules) do not change while building: stat them now.
+      inputs[rel] = before.get(rel) ?? (SOURCE_DIRS.some((d) => rel.startsWith(`${d}/`)) ? [0, 0] : statOf(join(ROOT, rel)) ?? [0, 0])
     }
     for (const name of Object.keys(ENTRIES)) renameSync(join(tmp, `${name}.mjs`), join(DIST, `${name}.mjs`))
+    mkdirSync(UI_DIST, { recursive: true })
+    for (const name of Object.keys(UI_BUNDLES.bundles)) renameSync(join(tmp, 'ui', name), join(UI_DIST, name))
     writeFileSync(join(tmp, 'inputs.json'), JSON.stringify({ inputs }))
     renameSync(join(tmp, 'inputs.json'), INPUTS)
   } finally {

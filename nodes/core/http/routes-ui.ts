@@ -9,7 +9,10 @@ import { createHash } from 'node:crypto'
 import { readFile, stat } from 'node:fs/promises'
 import { extname, join, normalize, sep } from 'node:path'
 import { gzipSync } from 'node:zlib'
+import type { BuildOptions } from 'esbuild'
 import { Hono, type Context } from 'hono'
+import { isFresh, UI_DIST } from '../../../scripts/bundle.mjs'
+import UI_BUNDLES from './ui-bundles.json' with { type: 'json' }
 import type { AppEnv } from './env.ts'
 import { PROJECT_ROOT } from '../node.ts'
 
@@ -65,32 +68,35 @@ async function fileAsset(path: string): Promise<Asset | null> {
 
 const etagOf = (body: Uint8Array) => `"${createHash('sha1').update(body).digest('base64url').slice(0, 20)}"`
 
-/** The bundles the node makes from TypeScript and npm modules, once per process. */
-const BUNDLES: Record<string, { contents: string; loader: 'ts' | 'js' }> = {
-  // The parts of protocol/ a page uses (not the link's frames, which only nodes speak).
-  'protocol.js': {
-    contents: ['codes', 'division', 'catalogue', 'case', 'outcomes', 'deferral', 'parallel', 'calendar', 'state-machine', 'routing', 'case-path', 'pinyin', 'permissions', 'stats']
-      .map((m) => `export * from './protocol/${m}.ts'`).join('\n'),
-    loader: 'ts',
-  },
-  'live.js': { contents: "export { WebsocketProvider } from 'y-websocket'\nexport * as Y from 'yjs'", loader: 'js' },
-}
+/**
+ * The modules the node bundles from TypeScript and npm modules, once per process (ui-bundles.json:
+ * the parts of protocol/ a page uses, not the link's frames, which only nodes speak; the live
+ * view's y-websocket client). Read from dist/ui/ when scripts/bundle.mjs built them from the
+ * sources as they are now (a node run from its bundle then starts no esbuild service), else built
+ * here.
+ */
+const BUNDLES: Record<string, { contents: string; loader: 'ts' | 'js' }> = UI_BUNDLES.bundles as never
 const bundles = new Map<string, Promise<Asset>>()
+
+async function makeBundle(name: string, spec: { contents: string; loader: 'ts' | 'js' }): Promise<Asset> {
+  let body = isFresh() ? await readFile(join(UI_DIST, name)).then((b) => new Uint8Array(b), () => null) : null
+  if (!body) {
+    const { build } = await import('esbuild') // bundling takes tens of ms
+    const out = await build({
+      ...(UI_BUNDLES.options as BuildOptions),
+      stdin: { contents: spec.contents, resolveDir: PROJECT_ROOT, loader: spec.loader, sourcefile: `ui-${name}` }, write: false,
+    })
+    body = new Uint8Array(out.outputFiles![0].contents)
+  }
+  return { body, etag: etagOf(body), type: TYPES['.js'] }
+}
 
 function bundle(name: string): Promise<Asset> | null {
   const spec = BUNDLES[name]
   if (!spec) return null
   let p = bundles.get(name)
   if (!p) {
-    // esbuild is already how the node runs its TypeScript (tsx); bundling takes tens of ms.
-    p = import('esbuild').then(async ({ build }) => {
-      const out = await build({
-        stdin: { contents: spec.contents, resolveDir: PROJECT_ROOT, loader: spec.loader, sourcefile: `ui-${name}` },
-        bundle: true, format: 'esm', platform: 'browser', target: 'es2020', minify: true, write: false, legalComments: 'none',
-      })
-      const body = new Uint8Array(out.outputFiles[0].contents)
-      return { body, etag: etagOf(body), type: TYPES['.js'] }
-    })
+    p = makeBundle(name, spec)
     p.catch(() => bundles.delete(name)) // let a later request try again
     bundles.set(name, p)
   }

@@ -22,6 +22,8 @@
  *
  * Run (root; not part of npm test):  node --import tsx bench/link-netns.ts
  *   BENCH_PROFILES=fast,1mbit,poor   BENCH_N=100,1000   BENCH_N_POOR=100,1000,5000 (poor line's sizes)
+ *   BENCH_N_YWS=... (y-websocket's sizes, default the profile's)
+ *   TONGBAN_LINK_QUOTA_SCALE=10 for N = 5,000 (the nodes read it: a village may bring 1,500 new documents an hour)
  *   BENCH_PARTS=sync,lineback (lineback: one case across a short and a long silent cut, see lineBack)
  *   BENCH_KEEP_LOGS=DIR (copy both nodes' output there)   BENCH_LINEBACK_CYCLES=2   BENCH_SYSTEMS=tongban,y-websocket   BENCH_SEED=1   BENCH_ROOT=/path/to/other/checkout (its nodes)
  *   node --import tsx bench/link-netns.ts --cleanup   removes namespaces left by a killed run
@@ -57,6 +59,8 @@ const PROFILES: Record<string, LineProfile> = {
 const CHOSEN = (process.env.BENCH_PROFILES ?? 'fast,1mbit,poor').split(',').filter(Boolean)
 const SIZES = (process.env.BENCH_N ?? '100,1000').split(',').map(Number).filter((n) => n > 0)
 const SIZES_POOR = (process.env.BENCH_N_POOR ?? process.env.BENCH_N ?? '100,1000,5000').split(',').map(Number).filter((n) => n > 0)
+/** Sizes for y-websocket alone (default: the profile's). */
+const SIZES_YWS = process.env.BENCH_N_YWS ? process.env.BENCH_N_YWS.split(',').map(Number).filter((n) => n > 0) : null
 const SYSTEMS = (process.env.BENCH_SYSTEMS ?? 'tongban,y-websocket').split(',')
 const SEED = Number(process.env.BENCH_SEED ?? 1)
 const PARTS = (process.env.BENCH_PARTS ?? 'sync').split(',')
@@ -357,7 +361,7 @@ async function main() {
         }
       }
       if (SYSTEMS.includes('y-websocket') && PARTS.includes('sync')) {
-        for (const n of sizes) {
+        for (const n of SIZES_YWS ?? sizes) {
           const r = await ywsRun(line, n)
           rows.push(r)
           console.log(JSON.stringify(r))

@@ -6,11 +6,16 @@
  * from a village's 201 to the case at the county, and from a city catalogue change to the
  * last of 8 villages. Run: npm run bench:link  (BENCH_N=100,1000 to choose sizes)
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { loadavg, tmpdir } from 'node:os'
+import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
-import { stopNode, type TreeNode } from '../nodes/core/cli/tree.ts'
-import { startLinkEmulator, type LinkEmulator } from '../test/tools/link-emulator.ts'
+import { spawnNode, stopNode, type TreeNode } from '../nodes/core/cli/tree.ts'
+import { enrollChild } from '../nodes/core/link/enrollment.ts'
+import { pinToken } from '../nodes/core/link/token.ts'
+import { trustNode } from '../test/helpers/tls.ts'
+import type { Level } from '../protocol/index.ts'
+import { startLinkEmulator, type LinkEmulator, type LinkProfile } from '../test/tools/link-emulator.ts'
 import { eventually, login, type Remote } from '../test/helpers/remote.ts'
 import { benchNode, BENCH_PASSWORD } from './lib/tree-procs.ts'
 import { intakeBody, makeCases, rawJsonBytes } from './lib/cases.ts'
@@ -175,8 +180,139 @@ async function loopbackRun(cases = 100): Promise<{ p50: number; p95: number; cro
   }
 }
 
+/** Line profiles of the `line` part (the same as bench/line-back.ts and the issue's). */
+const ROOT_DIR = fileURLToPath(new URL('..', import.meta.url))
+const LINES: Record<string, LinkProfile> = {
+  fast: { rateBitsPerSec: 100_000_000, rttMs: 2 },
+  '1mbit': { rateBitsPerSec: 1_000_000, rttMs: 100 },
+  poor: { rateBitsPerSec: 100_000, rttMs: 600, lossRate: 0.02 },
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100 // utime, stime in clock ticks (USER_HZ 100)
+}
+
+interface LineRow {
+  line: string; n: number; rawJson: number
+  /** From the line coming up / from the village's first connection through it, to the township holding all N. */
+  seconds: number; fromDial: number
+  up: number; down: number; wire: number; floor: number
+  /** The township's CPU from the line coming up to done, per case received. */
+  cpuMsPerCase: number
+  /** The township's own `GET /api/cases?limit=1`, polled during the catch-up. */
+  api: { n: number; p50: number; p95: number; max: number }
+  load: [number, number]
+}
+
+/**
+ * The receiver at work: N township cases taken in offline at a village, then the line comes up
+ * (fast loopback, 1 Mbit/s 100 ms, or the poor line); the clock runs to the township holding all
+ * N. The township's CPU (from /proc) over the same span gives milliseconds per case; its own
+ * list route is polled (one request at a time) to show whether it stays responsive meanwhile.
+ * BENCH_ROOT runs another checkout's CLI for both nodes (a before/after of one run);
+ * BENCH_CPU_PROF=DIR writes the township's V8 CPU profile there (node --cpu-prof).
+ */
+async function lineRun(lineName: string, n: number): Promise<LineRow> {
+  const profile = LINES[lineName]
+  if (!profile) throw new Error(`unknown line ${lineName} (${Object.keys(LINES).join(', ')})`)
+  const bin = process.env.BENCH_ROOT ? join(process.env.BENCH_ROOT, 'bin/tongban.mjs') : undefined
+  const root = mkdtempSync(join(process.env.BENCH_TMP ?? tmpdir(), 'tongban-bench-line-'))
+  const procs: TreeNode[] = []
+  let link: LinkEmulator | null = null
+  const spawnOne = async (level: Level, code: string, parent?: { node: TreeNode; url: string }, nodeOptions?: string): Promise<TreeNode> => {
+    const dataDir = join(root, code)
+    mkdirSync(dataDir, { recursive: true })
+    writeFileSync(join(dataDir, 'users.seed.json'), JSON.stringify([{ name: level === 'village' ? 'agent' : 'staff', role: level === 'village' ? 'agent' : 'staff', password: BENCH_PASSWORD }]))
+    const token = parent ? pinToken(enrollChild(parent.node.dataDir, parent.node.code, code), parent.node.dataDir) : undefined
+    const saved = process.env.NODE_OPTIONS
+    if (nodeOptions) process.env.NODE_OPTIONS = `${saved ?? ''} ${nodeOptions}` // spawn copies the environment now
+    try {
+      const node = await spawnNode({ level, code, name: code, dataDir, port: 0, parentUrl: parent?.url.replace(/^http:/, 'https:'), token, catalogue: parent ? undefined : 'sample', bin })
+      trustNode(dataDir)
+      return node
+    } finally {
+      if (nodeOptions) process.env.NODE_OPTIONS = saved
+    }
+  }
+  try {
+    const prof = process.env.BENCH_CPU_PROF
+    const town = await spawnOne('township', '511302101000', undefined, prof ? `--import ${join(ROOT_DIR, 'bench/lib/cpu-profile.mjs')}` : undefined)
+    procs.push(town)
+    link = await startLinkEmulator({ host: '127.0.0.1', port: town.port }, { ...profile, seed: n })
+    const village = await spawnOne('village', '511302101201', { node: town, url: link.url() })
+    procs.push(village)
+    const agent = await login(village.url, 'agent', BENCH_PASSWORD)
+    const staff = await login(town.url, 'staff', BENCH_PASSWORD)
+    await eventually(async () => (await agent('GET', '/api/catalogue')).body.items?.length > 0, 120_000, 'catalogue at the village', 250)
+    await new Promise((r) => setTimeout(r, 2_000)) // statistics and catalogue traffic settle
+    link.setDown(true)
+    const rawJson = await intakeMany(agent, n)
+    await new Promise((r) => setTimeout(r, 1_000))
+    const before = await countAt(staff)
+    const s0 = link.stats()
+    const load0 = loadavg()[0]
+    const cpu0 = cpuSeconds(town.proc!.pid!)
+    const t0 = performance.now()
+    const mono0 = process.hrtime.bigint() / 1000n // the clock of V8's CPU profiles (µs): the span to look at in BENCH_CPU_PROF's profile
+    link.setDown(false)
+    let dialAt = 0
+    const dial = setInterval(() => {
+      if (!dialAt && link!.stats().connections > s0.connections) dialAt = performance.now()
+    }, 2)
+    const lat: number[] = []
+    try {
+      for (;;) {
+        const q0 = performance.now()
+        const total = await countAt(staff)
+        lat.push(performance.now() - q0)
+        if (total >= before + n) break
+        if (performance.now() - t0 > 1_800_000) throw new Error(`${n} cases not at the township in 30 min (${total - before})`)
+        await new Promise((r) => setTimeout(r, 20))
+      }
+    } finally {
+      clearInterval(dial)
+    }
+    const t1 = performance.now()
+    const cpu1 = cpuSeconds(town.proc!.pid!)
+    if (process.env.BENCH_CPU_PROF) console.log(`catch-up in the township's profile: ${mono0} to ${process.hrtime.bigint() / 1000n} µs`)
+
+    const s1 = link.stats()
+    const up = s1.bytesUp - s0.bytesUp
+    const rttS = profile.rttMs / 1000
+    return {
+      line: lineName, n, rawJson, seconds: (t1 - t0) / 1000, fromDial: (t1 - (dialAt || t0)) / 1000,
+      up, down: s1.bytesDown - s0.bytesDown, wire: (up * 8) / profile.rateBitsPerSec, floor: (rawJson * 8) / profile.rateBitsPerSec + 4 * rttS,
+      cpuMsPerCase: ((cpu1 - cpu0) * 1000) / n,
+      api: { n: lat.length, p50: pct(lat, 50), p95: pct(lat, 95), max: Math.max(...lat) },
+      load: [load0, loadavg()[0]],
+    }
+  } finally {
+    for (const p of procs.reverse()) await stopNode(p)
+    await link?.close()
+    rmSync(root, { recursive: true, force: true })
+  }
+}
+
 async function main() {
   const what = (process.env.BENCH_PARTS ?? 'poor,reconnect,loopback').split(',')
+  if (what.includes('line')) {
+    process.env.TONGBAN_LINK_QUOTA_SCALE ??= '10' // 5,000 new cases in a run are over a village's 1,500 an hour
+    const rows: LineRow[] = []
+    for (const lineName of (process.env.BENCH_LINES ?? 'fast,1mbit,poor').split(',')) {
+      for (const n of SIZES) {
+        const r = await lineRun(lineName, n)
+        rows.push(r)
+        console.log(JSON.stringify(r))
+      }
+    }
+    console.log('\n| line | N | raw JSON | from line up (s) | from dial (s) | cases/s (from dial) | bytes up | wire time of bytes up (s) | time / wire | floor (s) | time / floor | township CPU ms/case | GET /api/cases?limit=1 p50 / p95 / max (ms, n) | load 1 min |')
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
+    for (const r of rows) {
+      console.log(`| ${r.line} | ${r.n} | ${(r.rawJson / 1024).toFixed(0)} KB | ${r.seconds.toFixed(2)} | ${r.fromDial.toFixed(2)} | ${(r.n / r.fromDial).toFixed(0)} | ${(r.up / 1024).toFixed(1)} KB | ${r.wire.toFixed(2)} | ${(r.seconds / r.wire).toFixed(2)} | ${r.floor.toFixed(1)} | ${(r.seconds / r.floor).toFixed(2)} | ${r.cpuMsPerCase.toFixed(2)} | ${r.api.p50.toFixed(0)} / ${r.api.p95.toFixed(0)} / ${r.api.max.toFixed(0)} (${r.api.n}) | ${r.load[0].toFixed(1)} → ${r.load[1].toFixed(1)} |`)
+    }
+  }
   if (what.includes('loopback')) {
     const l = await loopbackRun()
     console.log(`\nloopback, village 201 → case at county (100 cases, polled every 2 ms): p50 ${l.p50.toFixed(1)} ms, p95 ${l.p95.toFixed(1)} ms`)

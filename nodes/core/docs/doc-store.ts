@@ -25,9 +25,19 @@ export interface StoredUpdate {
  * Projects a document into rows after an update, inside the same transaction. `widened`: the
  * document's path grew (a case transferred), so peers newly on it are owed all of it.
  */
-export type Projector = (docId: string, doc: Y.Doc, tx: Queryable) => Promise<{ widened?: boolean } | void>
+export type Projector = ((docId: string, doc: Y.Doc, tx: Queryable) => Promise<{ widened?: boolean } | void>) & {
+  /** Case documents of one batch, each once, in one statement; returns the indexes whose path grew. */
+  cases?: (docs: Y.Doc[], tx: Queryable) => Promise<Set<number>>
+}
 
-const CACHE_DOCS = 256
+/**
+ * The document cache: at most CACHE_DOCS documents and about CACHE_BYTES of their stored
+ * updates (a case is ~1–2 KB; a city's statistics documents are far larger, so a count alone
+ * would not bound the heap). Large enough that a link's catch-up of thousands of cases, and the
+ * supervision pass right behind it, read each case from memory rather than the store.
+ */
+const CACHE_DOCS = 4096
+const CACHE_BYTES = 8 * 1024 * 1024
 const COMPACT_ROWS = 200
 
 /**
@@ -50,6 +60,11 @@ const HEARD_BATCH = 500
 
 export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
   private readonly cache = new Map<string, Y.Doc>()
+  /** Bytes of stored updates each cached document was built from (its weight in the cache). */
+  private readonly weight = new Map<string, number>()
+  private cacheBytes = 0
+  /** Documents the running write holds: never evicted under it (writes are serial, see `serial`). */
+  private readonly pinned = new Set<string>()
   /** Shared store: marks this process's own notifications (its listeners heard of those already). */
   private readonly mark = randomBytes(6).toString('hex')
   private heard: number[] = []
@@ -79,26 +94,67 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
       if (this.shared) await this.catchUp(docId, hit, q)
       return hit
     }
-    const doc = new Y.Doc({ gc: true })
     const rows = await q.query<{ seq: number; update: Uint8Array }>('SELECT seq::float8 AS seq, update FROM doc_updates WHERE doc_id = $1 ORDER BY seq', [docId])
+    return this.build(docId, rows)
+  }
+
+  /** A cached document from its stored rows, oldest first. */
+  private build(docId: string, rows: { seq: number; update: Uint8Array }[]): Y.Doc {
+    const doc = new Y.Doc({ gc: true, guid: docId }) // a guid of our own: Yjs makes a random one with 31 calls to the system's RNG
     // One transaction for all rows (Y.mergeUpdates is slow for many small updates).
     doc.transact(() => {
       for (const r of rows) Y.applyUpdate(doc, r.update)
     })
     if (this.shared) this.seen.set(docId, rows.length ? Number(rows[rows.length - 1].seq) : 0)
-    this.cache.set(docId, doc)
-    if (this.cache.size > CACHE_DOCS) {
-      this.evict(this.cache.keys().next().value as string)
-    }
+    this.remember(docId, doc, rows.reduce((n, r) => n + r.update.length, 0))
     return doc
   }
 
   private fresh(docId: string): Y.Doc {
     this.evict(docId)
-    const doc = new Y.Doc({ gc: true })
-    this.cache.set(docId, doc)
-    if (this.cache.size > CACHE_DOCS) this.evict(this.cache.keys().next().value as string)
+    const doc = new Y.Doc({ gc: true, guid: docId }) // a guid of our own: Yjs makes a random one with 31 calls to the system's RNG
+    this.remember(docId, doc, 0)
     return doc
+  }
+
+  private remember(docId: string, doc: Y.Doc, bytes: number): void {
+    this.cache.set(docId, doc)
+    this.weigh(docId, bytes)
+  }
+
+  /** Adds `bytes` to a cached document's weight, then evicts the least recently used beyond the bounds. */
+  private weigh(docId: string, bytes: number): void {
+    this.weight.set(docId, (this.weight.get(docId) ?? 0) + bytes)
+    this.cacheBytes += bytes
+    if (this.cache.size <= CACHE_DOCS && this.cacheBytes <= CACHE_BYTES) return
+    for (const id of this.cache.keys()) {
+      if (this.cache.size <= CACHE_DOCS && this.cacheBytes <= CACHE_BYTES) break
+      if (!this.pinned.has(id) && id !== docId) this.evict(id)
+    }
+  }
+
+  /**
+   * The documents of a batch this node holds, by id — cached ones as they are, the others read
+   * in one query; an id missing from the answer is a document this node does not hold (a new
+   * case: nothing to read).
+   */
+  private async holdMany(docIds: string[], tx: Queryable): Promise<Map<string, Y.Doc>> {
+    const held = new Map<string, Y.Doc>()
+    const missing: string[] = []
+    for (const id of docIds) {
+      if (this.cache.has(id)) held.set(id, await this.get(id, tx))
+      else missing.push(id)
+    }
+    if (!missing.length) return held
+    const rows = await tx.query<{ doc_id: string; seq: number; update: Uint8Array }>(
+      'SELECT doc_id, seq::float8 AS seq, update FROM doc_updates WHERE doc_id = ANY($1::text[]) ORDER BY doc_id, seq', [missing])
+    for (let at = 0; at < rows.length;) {
+      let end = at
+      while (end < rows.length && rows[end].doc_id === rows[at].doc_id) end++
+      held.set(rows[at].doc_id, this.build(rows[at].doc_id, rows.slice(at, end)))
+      at = end
+    }
+    return held
   }
 
   async has(docId: string): Promise<boolean> {
@@ -129,6 +185,7 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
           // A change that only deletes (a statistics key emptied) moves no state vector: it is a change all the same.
           if (!deleted.any && sameBytes(before, Y.encodeStateVector(doc))) return { result, stored: null }
           const update = Y.encodeStateAsUpdate(doc, before)
+          this.weigh(docId, update.length)
           const stored = await this.store(tx, docId, doc, update, origin)
           return { result, stored }
         })
@@ -144,27 +201,45 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
 
   /**
    * Applies a batch of received updates in one transaction, in order. `refuse` inspects each
-   * before it touches the document and returns a reason to skip it (scopes); `inTx` runs in the
-   * same transaction (the link's cursor), so data and sync position commit together.
+   * before it touches the document and returns a reason to skip it (scopes); it is given the
+   * document as held here (null: not held — it must leave no trace). `inTx` runs in the same
+   * transaction (the link's cursor), so data and sync position commit together. `announce:
+   * false` leaves the journal sync and the listeners to the caller (`announce`), so a link
+   * applying one frame in several slices syncs once for the frame.
+   *
+   * The cost is per batch, not per update: the held documents are read in one query (a new
+   * case is read from nowhere), case updates are stored in one statement and each case
+   * document is projected once, all cases in one statement. Updates of other documents are
+   * stored and projected one by one as they come, in order: a directory entry must be
+   * believed before the cases in the same batch that its key signed are checked.
    */
   applyBatch(
     entries: { docId: string; update: Uint8Array }[], origin: Origin,
-    opts: { refuse?: (e: { docId: string; update: Uint8Array }, tx: Queryable) => Promise<string | null>; inTx?: (tx: Queryable) => Promise<void> } = {},
+    opts: {
+      refuse?: (e: { docId: string; update: Uint8Array }, tx: Queryable, held: Y.Doc | null) => Promise<string | null>
+      inTx?: (tx: Queryable) => Promise<void>
+      announce?: boolean
+    } = {},
   ): Promise<{ stored: StoredUpdate[]; refused: { docId: string; reason: string }[] }> {
     const touched = new Set<string>()
     return this.serial(priorityOf(origin), async () => {
+      const ids = [...new Set(entries.map((e) => e.docId))]
+      for (const id of ids) this.pinned.add(id)
       try {
         return await this.transaction(async (tx) => {
-          await this.lock(tx, entries.map((e) => e.docId))
+          await this.lock(tx, ids)
+          const held = await this.holdMany(ids, tx)
           const stored: StoredUpdate[] = []
           const refused: { docId: string; reason: string }[] = []
+          const cases: { docId: string; doc: Y.Doc; update: Uint8Array }[] = []
           for (const e of entries) {
-            const reason = await opts.refuse?.(e, tx)
+            const reason = await opts.refuse?.(e, tx, held.get(e.docId) ?? null)
             if (reason) {
               refused.push({ docId: e.docId, reason })
               continue
             }
-            const doc = await this.get(e.docId, tx)
+            let doc = held.get(e.docId)
+            if (!doc) held.set(e.docId, (doc = this.fresh(e.docId))) // created by this update: nothing to read
             touched.add(e.docId)
             const before = Y.encodeStateVector(doc)
             const deleted = watchDeletes(doc)
@@ -175,21 +250,83 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
             }
             const pending = doc.store.pendingStructs !== null || doc.store.pendingDs !== null
             if (!pending && !deleted.any && sameBytes(before, Y.encodeStateVector(doc))) continue
-            const s = await this.store(tx, e.docId, doc, e.update, origin)
-            if (s) stored.push(s)
+            this.weigh(e.docId, e.update.length)
+            if (e.docId.startsWith('case:') && this.project.cases) cases.push({ docId: e.docId, doc, update: e.update })
+            else {
+              const s = await this.store(tx, e.docId, doc, e.update, origin)
+              if (s) stored.push(s)
+            }
           }
+          stored.push(...(await this.storeCases(tx, cases, origin)))
           await opts.inTx?.(tx)
           return { stored, refused }
         })
       } catch (err) {
         for (const id of touched) this.evict(id)
         throw err
+      } finally {
+        for (const id of ids) this.pinned.delete(id)
+        // A document made for an update that changed nothing holds nothing: not a document held here.
+        for (const id of touched) if (this.cache.get(id)?.store.clients.size === 0) this.evict(id)
       }
     }).then(async (out) => {
-      // All journal appends queued at once: one fdatasync covers the whole batch.
-      await Promise.all(out.stored.map((s) => this.after(s)))
+      if (opts.announce !== false) await this.announce(out.stored)
       return out
     })
+  }
+
+  /**
+   * Stores case updates of one batch in one statement (in order; one already stored — same
+   * bytes, same document — is skipped), journals them, and projects each document once.
+   */
+  private async storeCases(tx: Queryable, cases: { docId: string; doc: Y.Doc; update: Uint8Array }[], origin: Origin): Promise<StoredUpdate[]> {
+    if (!cases.length) return []
+    const uids = cases.map((c) => uidOf(c.docId, c.update))
+    const rows = await tx.query<{ seq: number; uid: string }>(
+      `INSERT INTO doc_updates (doc_id, update, origin, uid)
+       SELECT d, decode(u, 'hex'), $3, k FROM unnest($1::text[], $2::text[], $4::text[]) WITH ORDINALITY AS t(d, u, k, n) ORDER BY n
+       ON CONFLICT (uid) DO NOTHING RETURNING seq::float8 AS seq, uid`,
+      [cases.map((c) => c.docId), cases.map((c) => Buffer.from(c.update).toString('hex')), origin, uids],
+    )
+    const seqOf = new Map(rows.map((r) => [r.uid, Number(r.seq)]))
+    const stored: StoredUpdate[] = []
+    const docs = new Map<string, Y.Doc>()
+    cases.forEach((c, i) => {
+      const seq = seqOf.get(uids[i])
+      if (seq === undefined) return
+      seqOf.delete(uids[i]) // the same update twice in one batch is stored once
+      stored.push({ seq, docId: c.docId, update: c.update, origin })
+      docs.set(c.docId, c.doc)
+    })
+    stored.sort((a, b) => a.seq - b.seq)
+    if (this.shared && stored.length) {
+      for (const s of stored) this.seen.set(s.docId, Math.max(this.seen.get(s.docId) ?? 0, s.seq))
+      await tx.query('SELECT pg_notify($1, m) FROM unnest($2::text[]) AS m', [NOTIFY_CHANNEL, stored.map((s) => `${this.mark}:${s.seq}`)])
+    }
+    const ids = [...docs.keys()]
+    const widened = await this.project.cases!(ids.map((id) => docs.get(id)!), tx)
+    // Written to the journal before COMMIT, synced after it (see `store`).
+    if (this.journal && origin !== 'replay') for (const s of stored) this.journal.write({ docId: s.docId, origin, update: s.update })
+    // A path that grew: the whole document again, after these (see `store`).
+    for (const i of widened) {
+      const doc = docs.get(ids[i])!
+      const again = await this.store(tx, ids[i], doc, Y.encodeStateAsUpdate(doc), origin === 'replay' ? 'local' : origin)
+      if (again) stored.push(again)
+    }
+    return stored
+  }
+
+  /**
+   * Syncs the journal once for `stored` and tells the listeners (links, live views, the
+   * statistics and supervision publishers) of each update. Throws, after telling them, when the
+   * sync failed: committed, but not known to be on disk.
+   */
+  async announce(stored: StoredUpdate[]): Promise<void> {
+    if (!stored.length) return
+    let unsynced: unknown = null
+    if (this.journal && stored.some((s) => s.origin !== 'replay')) await this.journal.sync().catch((e) => (unsynced = e))
+    for (const s of stored) this.told(s)
+    if (unsynced) throw unsynced
   }
 
   /** Updates stored after `seq`, oldest first, at most `limit`. */
@@ -209,7 +346,7 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
   }
 
   private async store(tx: Queryable, docId: string, doc: Y.Doc, update: Uint8Array, origin: Origin): Promise<StoredUpdate | null> {
-    const uid = createHash('sha256').update(docId).update('\0').update(update).digest('base64url')
+    const uid = uidOf(docId, update)
     const [row] = await tx.query<{ seq: number }>(
       'INSERT INTO doc_updates (doc_id, update, origin, uid) VALUES ($1, $2, $3, $4) ON CONFLICT (uid) DO NOTHING RETURNING seq::float8 AS seq',
       [docId, update, origin, uid],
@@ -296,10 +433,14 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
     let unsynced: unknown = null
     if (this.journal && stored.origin !== 'replay') await this.journal.sync().catch((e) => (unsynced = e))
     // Committed either way: listeners hear of it; the caller learns it is not known to be on disk.
+    this.told(stored)
+    if (unsynced) throw unsynced
+  }
+
+  private told(stored: StoredUpdate): void {
     this.emit('update', stored)
     // Warnings (电子监察, `watch:`) are rewritten as cases change, like statistics.
     if (stored.docId.startsWith('stats:') || stored.docId.startsWith('watch:')) this.maybeCompact(stored.docId, stored.origin)
-    if (unsynced) throw unsynced
   }
 
   private readonly rowCounts = new Map<string, number>()
@@ -363,6 +504,8 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
   evict(docId: string): void {
     this.cache.get(docId)?.destroy()
     this.cache.delete(docId)
+    this.cacheBytes -= this.weight.get(docId) ?? 0
+    this.weight.delete(docId)
     this.seen.delete(docId)
   }
 
@@ -402,6 +545,11 @@ function watchDeletes(doc: Y.Doc): { readonly any: boolean; stop(): void } {
   }
   doc.on('afterTransaction', on)
   return seen
+}
+
+/** An update's identity: the same bytes for the same document are stored once. */
+function uidOf(docId: string, update: Uint8Array): string {
+  return createHash('sha256').update(docId).update('\0').update(update).digest('base64url')
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

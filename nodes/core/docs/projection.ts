@@ -25,7 +25,7 @@ export interface ProjectionHooks {
 }
 
 export function makeProjector(hooks: ProjectionHooks): Projector {
-  return async (docId, doc, tx) => {
+  const one: Projector = async (docId, doc, tx) => {
     if (docId.startsWith('case:')) return projectCase(doc, tx, hooks.days(), hooks.trust(), hooks.onCase)
     if (docId.startsWith('directory:')) return projectDirectory(doc, tx, hooks.trust())
     if (docId.startsWith('stats:')) {
@@ -40,6 +40,8 @@ export function makeProjector(hooks: ProjectionHooks): Projector {
       if (calendars.length) hooks.onCalendars(calendars)
     }
   }
+  // A link's batch: its case documents in one statement (projectCases).
+  return Object.assign(one, { cases: (docs: Y.Doc[], tx: Queryable) => projectCases(docs, tx, hooks.days(), hooks.trust(), hooks.onCase) })
 }
 
 /**
@@ -48,24 +50,57 @@ export function makeProjector(hooks: ProjectionHooks): Projector {
  * peers were skipped for its earlier updates.
  */
 async function projectCase(doc: Y.Doc, tx: Queryable, days: WorkingDays, trust: Trust, onCase: ProjectionHooks['onCase']): Promise<{ widened: boolean } | undefined> {
-  // No application yet (events arrived first: projected when it comes), or not the origin's.
-  const held = foldDoc(doc, trust, days)
-  if (!held) return
-  const { app, folded: f } = held
-  // The path (every handler a signed transfer named) routes the document; the fold's handler decides it.
-  const route = routeOf(app, f.events)
-  const handler = f.handlerCode ?? app.handlerCode
-  // One round trip for the route, the case row and its events: PGlite's cost is per statement.
-  const [r] = await tx.query<{ before: number | null }>(
-    `WITH old AS (SELECT cardinality(handlers) AS n FROM doc_routes WHERE doc_id = 'case:' || $1),
-     route AS (
-       INSERT INTO doc_routes (doc_id, origin_code, handler_code, handlers) VALUES ('case:' || $1, $4, $20, $21::text[])
+  const widened = await projectCases([doc], tx, days, trust, onCase)
+  return widened.size ? { widened: true } : undefined
+}
+
+/**
+ * Projects many case documents (each once: a link's batch) in one statement for the routes, the
+ * case rows and their events — PGlite's cost is per statement, and a catch-up of thousands of
+ * cases was a few statements each. Returns the indexes in `docs` whose path grew (see projectCase).
+ */
+export async function projectCases(docs: Y.Doc[], tx: Queryable, days: WorkingDays, trust: Trust, onCase: ProjectionHooks['onCase']): Promise<Set<number>> {
+  const held: { at: number; app: Application; f: Folded; route: CaseRoute }[] = []
+  const rows: Record<string, unknown>[] = []
+  docs.forEach((doc, at) => {
+    // No application yet (events arrived first: projected when it comes), or not the origin's.
+    const h = foldDoc(doc, trust, days)
+    if (!h) return
+    const { app, folded: f } = h
+    // The path (every handler a signed transfer named) routes the document; the fold's handler decides it.
+    const route = routeOf(app, f.events)
+    const handler = f.handlerCode ?? app.handlerCode
+    held.push({ at, app, f, route })
+    // Keys are the columns of `cases` (read with jsonb_populate_record), plus the route and events.
+    rows.push({
+      id: app.id, item_code: app.itemCode, item_version: app.itemVersion, origin_code: app.originCode, handler_code: handler,
+      kind: app.kind, status: f.status, decision: f.decision, applicant_name: app.applicant.name, applicant_phone: app.applicant.phone,
+      created_at: app.createdAt, accepted_at: f.acceptedAt, completed_at: f.completedAt, delivered_at: f.deliveredAt, due_date: f.dueDate,
+      rating: f.rating, flagged: f.flagged.length, stat_day: localDate(f.acceptedAt ?? app.createdAt), first_handler_code: app.handlerCode,
+      cross_unit: !isInSubtree(app.originCode, handler), transfers: f.handlers.length - 1, deferred: (app.deferred?.materials.length ?? 0) > 0,
+      owed: f.owed.length, rect_status: f.rectification?.status ?? null, rect_due: f.rectification?.dueDate ?? null,
+      handlers: route.handlers, events: f.events,
+    })
+  })
+  const widened = new Set<number>()
+  if (!rows.length) return widened
+  const out = await tx.query<{ i: number; before: number | null }>(
+    `WITH input AS (
+       SELECT j.i::int AS i, j.x, jsonb_populate_record(NULL::cases, j.x) AS c FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS j(x, i)
+     ), old AS (
+       SELECT r.doc_id, cardinality(r.handlers) AS n FROM doc_routes r WHERE r.doc_id IN (SELECT 'case:' || (c).id FROM input)
+     ), route AS (
+       INSERT INTO doc_routes (doc_id, origin_code, handler_code, handlers)
+       SELECT 'case:' || (c).id, (c).origin_code, (c).first_handler_code, ARRAY(SELECT jsonb_array_elements_text(x->'handlers')) FROM input
        ON CONFLICT (doc_id) DO UPDATE SET handlers = EXCLUDED.handlers WHERE cardinality(doc_routes.handlers) < cardinality(EXCLUDED.handlers)
      ), row AS (
        INSERT INTO cases (id, item_code, item_version, origin_code, handler_code, kind, status, decision,
          applicant_name, applicant_phone, created_at, accepted_at, completed_at, delivered_at, due_date, rating, flagged, stat_day, updated_at,
          first_handler_code, cross_unit, transfers, deferred, owed, rect_status, rect_due)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18, now(), $20, $22, $23, $24, $25, $26, $27)
+       SELECT (c).id, (c).item_code, (c).item_version, (c).origin_code, (c).handler_code, (c).kind, (c).status, (c).decision,
+         (c).applicant_name, (c).applicant_phone, (c).created_at, (c).accepted_at, (c).completed_at, (c).delivered_at, (c).due_date, (c).rating,
+         (c).flagged, (c).stat_day, now(), (c).first_handler_code, (c).cross_unit, (c).transfers, (c).deferred, (c).owed, (c).rect_status, (c).rect_due
+       FROM input
        ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, decision = EXCLUDED.decision, stat_day = EXCLUDED.stat_day,
          accepted_at = EXCLUDED.accepted_at, completed_at = EXCLUDED.completed_at, delivered_at = EXCLUDED.delivered_at,
          due_date = EXCLUDED.due_date, rating = EXCLUDED.rating, flagged = EXCLUDED.flagged, updated_at = now(),
@@ -74,28 +109,30 @@ async function projectCase(doc: Y.Doc, tx: Queryable, days: WorkingDays, trust: 
        RETURNING id
      ), ev AS (
        INSERT INTO case_events (case_id, event_id, type, lamport, author, user_name, at, body)
-       SELECT (SELECT id FROM row), e->>'id', e->>'type', (e->>'lamport')::int, e->>'author', e->>'user', (e->>'at')::timestamptz, e
-       FROM jsonb_array_elements($19::jsonb) AS e
+       SELECT row.id, e->>'id', e->>'type', (e->>'lamport')::int, e->>'author', e->>'user', (e->>'at')::timestamptz, e
+       FROM input JOIN row ON row.id = (input.c).id, jsonb_array_elements(input.x->'events') AS e
        ON CONFLICT DO NOTHING
      )
-     SELECT (SELECT n FROM old) AS before`,
-    [app.id, app.itemCode, app.itemVersion, app.originCode, handler, app.kind, f.status, f.decision,
-      app.applicant.name, app.applicant.phone, app.createdAt, f.acceptedAt, f.completedAt, f.deliveredAt, f.dueDate, f.rating, f.flagged.length,
-      localDate(f.acceptedAt ?? app.createdAt), JSON.stringify(f.events), app.handlerCode, route.handlers,
-      !isInSubtree(app.originCode, handler), f.handlers.length - 1, (app.deferred?.materials.length ?? 0) > 0, f.owed.length,
-      f.rectification?.status ?? null, f.rectification?.dueDate ?? null],
+     SELECT input.i, old.n AS before FROM input LEFT JOIN old ON old.doc_id = 'case:' || (input.c).id`,
+    [JSON.stringify(rows)],
   )
-  // 并联审批: each department's opinion, for its queue (a second statement only on 并联 cases).
-  if (f.opinions.length) {
-    await tx.query(
-      `INSERT INTO case_opinions (case_id, department, due_date, agree, open)
-       SELECT $1, o->>'department', o->>'dueDate', (o->'opinion'->>'agree')::boolean, $3 FROM jsonb_array_elements($2::jsonb) AS o
-       ON CONFLICT (case_id, department) DO UPDATE SET due_date = EXCLUDED.due_date, agree = EXCLUDED.agree, open = EXCLUDED.open`,
-      [app.id, JSON.stringify(f.opinions), f.status === 'accepted'],
-    )
+  for (const r of out) {
+    const h = held[Number(r.i) - 1]
+    if (r.before != null && Number(r.before) < h.route.handlers.length) widened.add(h.at)
   }
-  await onCase?.(app, f, route, tx)
-  return { widened: r?.before != null && Number(r.before) < route.handlers.length }
+  for (const { app, f, route } of held) {
+    // 并联审批: each department's opinion, for its queue (a second statement only on 并联 cases).
+    if (f.opinions.length) {
+      await tx.query(
+        `INSERT INTO case_opinions (case_id, department, due_date, agree, open)
+         SELECT $1, o->>'department', o->>'dueDate', (o->'opinion'->>'agree')::boolean, $3 FROM jsonb_array_elements($2::jsonb) AS o
+         ON CONFLICT (case_id, department) DO UPDATE SET due_date = EXCLUDED.due_date, agree = EXCLUDED.agree, open = EXCLUDED.open`,
+        [app.id, JSON.stringify(f.opinions), f.status === 'accepted'],
+      )
+    }
+    await onCase?.(app, f, route, tx)
+  }
+  return widened
 }
 
 async function projectCatalogue(scope: string, doc: Y.Doc, tx: Queryable): Promise<void> {

@@ -59,6 +59,9 @@ export function insertedValues(update: Uint8Array): unknown[] {
   return inspectUpdate(update).values
 }
 
+/** The document a case this node does not hold is checked against: empty, only read (never written). */
+const NOT_HELD = new Y.Doc()
+
 /** Authority does not depend on working days: the fold at the link needs no calendar. */
 const NO_CALENDAR = new WorkingDays([])
 
@@ -75,7 +78,8 @@ export function makeRefuse(self: string, peer: string, peerIsChild: boolean, tru
    */
   const activeOnly = (author: string): boolean => peerIsChild || author !== self
 
-  return async (e: { docId: string; update: Uint8Array }, tx: Queryable): Promise<string | null> => {
+  /** `held`: the document as this node holds it (null: not held), from the store's batch. */
+  return async (e: { docId: string; update: Uint8Array }, tx: Queryable, held: Y.Doc | null): Promise<string | null> => {
     const colon = e.docId.indexOf(':')
     const [kind, rest] = [e.docId.slice(0, colon), e.docId.slice(colon + 1)]
     let u: Inspected
@@ -90,7 +94,7 @@ export function makeRefuse(self: string, peer: string, peerIsChild: boolean, tru
     let ref: DocRef
     if (kind === 'case') {
       if (u.deletes || u.gc) return 'a case is append-only: nothing in it may be deleted'
-      return checkCase(e.docId, u.values, tx)
+      return checkCase(e.docId, u.values, tx, held)
     }
     if (kind === 'directory') {
       if (e.docId !== 'directory:tree') return `unknown directory document ${e.docId}`
@@ -117,10 +121,10 @@ export function makeRefuse(self: string, peer: string, peerIsChild: boolean, tru
     return peerIsChild ? childMayWrite(self, peer, ref) : parentMayWrite(self, ref)
   }
 
-  async function checkCase(docId: string, values: unknown[], tx: Queryable): Promise<string | null> {
-    // Read without caching a document this node does not hold (a refused update must leave no trace).
-    const [stored] = await tx.query('SELECT 1 FROM doc_updates WHERE doc_id = $1 LIMIT 1', [docId])
-    const doc = stored ? await docs.get(docId, tx) : new Y.Doc()
+  async function checkCase(docId: string, values: unknown[], tx: Queryable, heldDoc: Y.Doc | null): Promise<string | null> {
+    // The store's batch says whether this node holds the document (it read them all in one
+    // query); one it does not hold is looked at in a throwaway doc (a refused update must leave no trace).
+    const doc = heldDoc ?? NOT_HELD
     const held = readApplication(doc)
     const apps: Application[] = []
     const events: CaseEvent[] = []
@@ -169,7 +173,8 @@ export function makeRefuse(self: string, peer: string, peerIsChild: boolean, tru
       if (heldIds.has(ev.id) && !trust.checkEvent(ev)) continue
       if (peerIsChild && !mayAuthorFrom(peer, ev.author)) return `event ${ev.id} was authored at ${ev.author}, outside ${peer}'s subtree`
       if (peerIsChild && ev.author === peer) {
-        seen ??= await deliveredLamport(docId, tx)
+        // Nothing of a document not held here was ever delivered to the child.
+        seen ??= heldDoc ? await deliveredLamport(docId, tx) : 0
         if (ev.lamport <= seen) return `event ${ev.id} has Lamport clock ${ev.lamport}, but ${peer} had already received events of this case up to ${seen}: it cannot come before them`
       }
       const why = trust.checkEvent(ev, activeOnly(ev.author)) ?? mayAuthorOnRoute(ev.type, ev.author, route)

@@ -19,6 +19,7 @@ import {
   MAX_MESSAGE_BYTES, PEER_TIMEOUT_MS, PING_INTERVAL_MS, Reassembler, receiveFrom, sendFrom, TARGET_FRAME_BYTES,
   WINDOW_FRAMES, PIECE_BYTES, type LinkFrame,
 } from '../../../protocol/index.ts'
+import type { StoredUpdate } from '../docs/doc-store.ts'
 import type { TongbanNode } from '../node.ts'
 import { LinkAsks } from './asks.ts'
 import { AttachmentLane } from './attachment-lane.ts'
@@ -67,6 +68,8 @@ export class LinkSession {
   private readonly repairAwaiting = new Set<string>()
   private repairWake: (() => void) | null = null
   private streamId = 0
+  /** Acks wait for their frame's journal sync, in order (see the updates frame). */
+  private acking: Promise<void> = Promise.resolve()
   /** Documents the peer asked about in this connection's repair pass (we ask back once each). */
   private readonly asked = new Set<string>()
   private sendCursor = 0
@@ -191,17 +194,34 @@ export class LinkSession {
         const entries = decodeUpdatesBody(body)
         if (this.overQuota('newDocsPerHour', await this.newDocs(entries.map((e) => e.docId)))) return
         const last = entries.length ? entries[entries.length - 1].seq : 0
-        for (let at = 0; at < entries.length; at += APPLY_SLICE_ENTRIES) {
-          const slice = entries.slice(at, at + APPLY_SLICE_ENTRIES)
-          const final = at + APPLY_SLICE_ENTRIES >= entries.length
-          const { refused } = await this.node.docs.applyBatch(slice, this.outbox.peerOrigin as never, {
-            refuse: this.refuse,
-            inTx: final ? (tx) => this.stats.saveReceived(tx, this.peer, last) : undefined,
-          })
-          this.logRefused(refused)
-          if (this.closed) return
+        // One journal sync for the frame, then the listeners (links onward, publishers) hear of
+        // all of it at once — also when a slice fails: what earlier slices committed is announced.
+        const stored: StoredUpdate[] = []
+        let applied = false
+        try {
+          for (let at = 0; at < entries.length; at += APPLY_SLICE_ENTRIES) {
+            const slice = entries.slice(at, at + APPLY_SLICE_ENTRIES)
+            const final = at + APPLY_SLICE_ENTRIES >= entries.length
+            const out = await this.node.docs.applyBatch(slice, this.outbox.peerOrigin as never, {
+              refuse: this.refuse,
+              inTx: final ? (tx) => this.stats.saveReceived(tx, this.peer, last) : undefined,
+              announce: false,
+            })
+            stored.push(...out.stored)
+            this.logRefused(out.refused)
+            if (this.closed) break
+          }
+          applied = !this.closed
+        } finally {
+          // The sync runs while the next frame is applied; the ack waits for it (and for the
+          // acks before it), so an ack still means "on disk here", in order.
+          const synced = this.node.docs.announce(stored)
+          synced.catch(() => {}) // handled in its turn below
+          this.acking = this.acking.then(() => synced).then(
+            () => void (applied && this.send({ type: 'ack', seq: last })),
+            (e) => this.fail(C.internal, `could not make a frame durable: ${(e as Error)?.message ?? String(e)}`),
+          )
         }
-        this.send({ type: 'ack', seq: last })
         return
       }
       case 'ack': {

@@ -26,6 +26,14 @@ export class Trust {
   private entries: DirectoryEntry[] = []
   private root: PinnedKey | null
   private readonly verified = new Map<string, boolean>()
+  /**
+   * Values (an application, an event, as a case document holds them) already found good, and
+   * under which resolved directory (`units` is replaced on every change): the scope check, the
+   * projection and the supervision pass fold the same objects of a case in turn, and the schema
+   * parse and canonical text cost more than the cached signature check itself. A value held in
+   * a Yjs document is never changed in place, so its identity stands for its content.
+   */
+  private readonly good = new WeakMap<object, { units: Map<string, UnitKeys>; activeOnly: boolean }>()
   /** Entries the directory holds but does not believe (unknown voucher, bad signature), for the status page. */
   ignored: { code: string; reason: string }[] = []
 
@@ -149,15 +157,28 @@ export class Trust {
   }
 
   checkApplication(app: Application, activeOnly = false): string | null {
+    if (this.knownGood(app, activeOnly)) return null
     if (!ApplicationSchema.safeParse(app).success) return 'the application does not match its schema'
     const why = this.checkSigned(app.originCode, signingText('application', app), app.sig, activeOnly)
+    if (!why) this.good.set(app, { units: this.units, activeOnly })
     return why && `application ${app.id}: ${why}`
   }
 
   checkEvent(e: CaseEvent, activeOnly = false): string | null {
+    if (this.knownGood(e, activeOnly)) return null
     if (contentId(eventIdText(e)) !== e.id) return `event ${e.id}: its id is not the hash of its content`
     const why = this.checkSigned(e.author, signingText('event', e), e.sig, activeOnly)
+    if (!why) this.good.set(e, { units: this.units, activeOnly })
     return why && `event ${e.id}: ${why}`
+  }
+
+  /**
+   * Found good before, under the directory resolved now, and at least as strictly (see `good`).
+   * Every caller of checkEvent has checked the event's schema first, so a good event is well formed.
+   */
+  knownGood(v: object, activeOnly: boolean): boolean {
+    const m = typeof v === 'object' && v !== null ? this.good.get(v) : undefined
+    return !!m && m.units === this.units && (m.activeOnly || !activeOnly)
   }
 
   /** Signs a 督办 notice or reply (protocol/notice.ts) as this node. */

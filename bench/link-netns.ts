@@ -143,15 +143,21 @@ async function startPair(): Promise<Pair> {
     mkdirSync(dir, { recursive: true })
     writeFileSync(join(dir, 'users.seed.json'), JSON.stringify([{ name: role, role, password: PASSWORD }]))
   }
-  const town = await startNode(NS_TOWN, townDir, ['--level', 'township', '--code', BENCH_TOWNSHIP, '--name', BENCH_TOWNSHIP, '--port', String(TOWN_PORT), '--catalogue', 'sample'])
-  town.mgmtUrl = `https://${ADDR.townMgmt}:${TOWN_PORT}`
-  const token = pinToken(enrollChild(townDir, BENCH_TOWNSHIP, BENCH_VILLAGE), townDir)
-  const village = await startNode(NS_VIL, vilDir, ['--level', 'village', '--code', BENCH_VILLAGE, '--name', BENCH_VILLAGE, '--port', String(VIL_PORT), '--parent', `https://${ADDR.townLine}:${TOWN_PORT}`, '--token', token])
-  village.mgmtUrl = `https://${ADDR.vilMgmt}:${VIL_PORT}`
-  const agent = await login(village.mgmtUrl, 'agent', PASSWORD)
-  const staff = await login(town.mgmtUrl, 'staff', PASSWORD)
-  await when(async () => (await agent('GET', '/api/catalogue')).body.items.some((i: { level: string }) => i.level === 'township'), 250, 'catalogue at the village', 600_000)
-  return { root, town, village, agent, staff, next: 0 }
+  // A failed start leaves no data dir behind (its processes die with the namespaces).
+  try {
+    const town = await startNode(NS_TOWN, townDir, ['--level', 'township', '--code', BENCH_TOWNSHIP, '--name', BENCH_TOWNSHIP, '--port', String(TOWN_PORT), '--catalogue', 'sample'])
+    town.mgmtUrl = `https://${ADDR.townMgmt}:${TOWN_PORT}`
+    const token = pinToken(enrollChild(townDir, BENCH_TOWNSHIP, BENCH_VILLAGE), townDir)
+    const village = await startNode(NS_VIL, vilDir, ['--level', 'village', '--code', BENCH_VILLAGE, '--name', BENCH_VILLAGE, '--port', String(VIL_PORT), '--parent', `https://${ADDR.townLine}:${TOWN_PORT}`, '--token', token])
+    village.mgmtUrl = `https://${ADDR.vilMgmt}:${VIL_PORT}`
+    const agent = await login(village.mgmtUrl, 'agent', PASSWORD)
+    const staff = await login(town.mgmtUrl, 'staff', PASSWORD)
+    await when(async () => (await agent('GET', '/api/catalogue')).body.items.some((i: { level: string }) => i.level === 'township'), 250, 'catalogue at the village', 600_000)
+    return { root, town, village, agent, staff, next: 0 }
+  } catch (e) {
+    rmSync(root, { recursive: true, force: true })
+    throw e
+  }
 }
 
 async function stopPair(p: Pair): Promise<void> {

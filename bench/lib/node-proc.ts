@@ -33,6 +33,8 @@ export interface BenchProc {
   url: string
   /** Milliseconds from spawn to the listening line. */
   startMs: number
+  /** Milliseconds from spawn to the first answer of `readyPath` (/healthz unless told). */
+  readyMs: number
   log: string[]
 }
 
@@ -65,7 +67,7 @@ export function startProc(spec: NodeSpec, timeoutMs = 120_000): Promise<BenchPro
         // The CLI prints its line a moment before it installs its SIGTERM handler; a stop sent in
         // that gap kills it uncleanly. One answered request means the handler is in place.
         fetch(`${m[1]}${spec.readyPath ?? '/healthz'}`).then((r) => r.arrayBuffer()).then(
-          () => resolve({ proc, pid: proc.pid!, url: m[1], startMs, log }),
+          () => resolve({ proc, pid: proc.pid!, url: m[1], startMs, readyMs: performance.now() - t0, log }),
           (e) => {
             proc.kill('SIGKILL')
             reject(new Error(`node printed its URL but ${spec.readyPath ?? '/healthz'} failed: ${e}`))
@@ -168,5 +170,28 @@ export async function sampleMemDuring<T>(pid: number, work: () => Promise<T>, ev
     return { result, peakRss: peak, lastRss: last }
   } finally {
     clearInterval(timer)
+  }
+}
+
+/** CPU seconds (user + system) a live process has used so far, from /proc/<pid>/stat. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(f[11]) + Number(f[12])) / 100 // utime, stime in clock ticks (100 a second on Linux)
+}
+
+/**
+ * Waits until the process is idle — under 0.1 s of CPU over the last 2 s — or `maxMs` passes;
+ * returns how long that took and the CPU seconds it used meanwhile (a node's work after it answers).
+ */
+export async function quietCpu(pid: number, maxMs = 600_000): Promise<{ waitedMs: number; cpuS: number; quiet: boolean }> {
+  const t0 = performance.now()
+  const c0 = cpuSeconds(pid)
+  const samples = [c0]
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 1_000))
+    samples.push(cpuSeconds(pid))
+    const quiet = samples.length >= 3 && samples[samples.length - 1] - samples[samples.length - 3] < 0.1
+    if (quiet || performance.now() - t0 > maxMs) return { waitedMs: performance.now() - t0, cpuS: samples[samples.length - 1] - c0, quiet }
   }
 }

@@ -10,7 +10,8 @@
  * Run: node --import tsx bench/case-bytes.ts
  * Knobs (env): BYTES_BASE (a filled data dir; default: fills BYTES_CASES=50000 into
  * /tmp/bytes-<cases>/base), BENCH_ROOT (an older checkout for "before": `git archive <commit> |
- * tar -x -C DIR` plus a node_modules link), BYTES_RETENTION_DAYS (30).
+ * tar -x -C DIR` plus a node_modules link), BYTES_RETENTION_DAYS (30), BYTES_VACUUM_FULL (1; 0:
+ * plain VACUUM, the files as an upgraded node's own job leaves them).
  */
 import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -27,6 +28,8 @@ const CASES = Number(process.env.BYTES_CASES ?? 50_000)
 const BASE = process.env.BYTES_BASE ?? `/tmp/bytes-${CASES}/base`
 const OLD = process.env.BENCH_ROOT
 const DAYS = Number(process.env.BYTES_RETENTION_DAYS ?? 30)
+/** BYTES_VACUUM_FULL=0: measure the files as the node's own job leaves them (plain VACUUM: freed space reused, not returned). */
+const FULL = process.env.BYTES_VACUUM_FULL !== '0'
 const la = () => loadavg().map((x) => x.toFixed(2)).join(' / ')
 const log = (s: string) => process.stderr.write(`[case-bytes ${new Date().toISOString().slice(11, 19)}] ${s}\n`)
 
@@ -48,7 +51,7 @@ async function measure(label: string, root: string, closedSql: string): Promise<
   log(`${label}: ${JSON.stringify(side)}; VACUUM FULL and measuring (load ${la()})`)
   const pg = await PGlite.create({ dataDir: join(dir, 'pgdata') })
   const q = async <T>(sql: string, p?: unknown[]) => (await pg.query<T>(sql, p as never)).rows
-  await pg.exec('VACUUM FULL')
+  await pg.exec(FULL ? 'VACUUM FULL' : 'VACUUM')
   await pg.exec('CHECKPOINT')
   const cutoff = new Date(Date.now() - DAYS * 86_400_000).toISOString()
   const [c] = await q<{ n: number; closed: number; compacted: number }>(
@@ -105,4 +108,4 @@ console.log(`| a year of 250,000 cases at this mix: all tables × 250,000 ÷ ${s
 console.log(`| … plus what does not grow with cases (the rest of the data dir: catalogs, WAL) | ${sides.map((s) => `${mb((s.allTables / s.n) * 250_000 + (s.du - s.allTables))} MB`).join(' | ')} |`)
 console.log(`| first open (migrations), s | ${sides.map((s) => (s.side.migrateMs / 1000).toFixed(1)).join(' | ')} |`)
 console.log(`| compaction to the end: cases merged, s | ${sides.map((s) => `${s.side.merged}, ${(s.side.compactMs / 1000).toFixed(1)} s`).join(' | ')} |`)
-console.log(`\nLoad average (1/5/15 min) at the start ${loadStart}, at the end ${la()}. Code: ${commit}${OLD ? ` (before: ${OLD})` : ''}.\n`)
+console.log(`\n${FULL ? 'After VACUUM FULL.' : 'After plain VACUUM only (no VACUUM FULL).'} Load average (1/5/15 min) at the start ${loadStart}, at the end ${la()}. Code: ${commit}${OLD ? ` (before: ${OLD})` : ''}.\n`)

@@ -154,7 +154,7 @@ describe('the demo tree', () => {
     // Restart for the tests after this one.
     nodes = await startTree(tmp.dir)
     nodes.forEach(trustNode) // https with each node's self-signed certificate
-  }, 300_000)
+  }, 600_000) // stops and starts the 15 nodes: 274–284 s in a pair of test runs at load ~30
 
   it('a city catalogue change reaches every village; a county list only its own subtree', async () => {
     agent = await login(at(VILLAGE).url, 'agent')

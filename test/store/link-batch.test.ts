@@ -1,0 +1,154 @@
+/**
+ * A link's batch at the receiver (DocStore.applyBatch with the scope check): its cost is per
+ * batch, not per case — the held documents read in one query, the case updates stored in one
+ * statement, each case projected once — and every rule still holds per update: a case and an
+ * event on it in the same batch, a resend in the batch, a forged case among good ones (refused,
+ * no trace), an event checked against a case read back from the store.
+ */
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { enrollChild } from '../../nodes/core/link/enrollment.ts'
+import { makeRefuse } from '../../nodes/core/link/scope-check.ts'
+import { startNode, type RunningNode } from '../../nodes/core/start.ts'
+import type { Queryable } from '../../nodes/core/store/db.ts'
+import type { Application } from '../../protocol/index.ts'
+import { caseUpdate, enroll, identity, signedApplication, signedEvent, type Identity } from '../helpers/link-client.ts'
+import { applicant } from '../helpers/node.ts'
+import { pgliteTemplate, tempDir } from '../helpers/template.ts'
+
+const tmp = tempDir('tongban-link-batch-')
+const TOWN = '511302101000'
+let town: RunningNode
+let village: Identity
+let refuse: ReturnType<typeof makeRefuse>
+const origin = () => `child:${village.code}` as const
+
+beforeAll(async () => {
+  town = await startNode({ level: 'township', code: TOWN, name: '镇', dataDir: join(tmp.dir, 'town'), loadDataDir: await pgliteTemplate() })
+  village = identity('511302101201')
+  const r = await enroll(town.url, village, enrollChild(join(tmp.dir, 'town'), TOWN, village.code))
+  if (r.status !== 200) throw new Error(`enrollment refused (${r.status})`)
+  refuse = makeRefuse(TOWN, village.code, true, town.node.trust, town.node.docs)
+}, 300_000)
+
+afterAll(async () => {
+  await town?.stop()
+  tmp.cleanup()
+})
+
+function application(n: number, signer = village.keys): Application {
+  return signedApplication({
+    id: `${village.code}-20261123-${String(n).padStart(4, '0')}`, itemCode: 'T-001', itemVersion: 1, applicant, materials: [],
+    originCode: village.code, handlerCode: TOWN, createdAt: new Date().toISOString(), createdBy: 'agent', kind: 'promised', promisedDays: 5,
+  } as never, signer)
+}
+
+function newCase(n: number, signer = village.keys): { docId: string; update: Uint8Array; state: Uint8Array } {
+  const app = application(n, signer)
+  return { docId: `case:${app.id}`, ...caseUpdate((d) => d.getMap('case').set('application', app)) }
+}
+
+const attached = (lamport: number) => signedEvent({ type: 'attached', hash: 'a'.repeat(64), size: 10, mime: 'image/jpeg', name: '申请表.jpg', lamport, author: village.code, user: 'agent', at: new Date().toISOString() } as never, village.keys)
+
+/** The statements of the store's transaction that read `docId` (the batch's own, not the publishers' running beside it). */
+async function statementsOf<T>(docId: string, fn: () => Promise<T>): Promise<{ out: T; statements: number }> {
+  const db = town.node.db
+  const original = db.transaction
+  const txs: { sql: string; params?: unknown[] }[][] = []
+  db.transaction = ((work: (tx: Queryable) => Promise<unknown>) => {
+    const seen: { sql: string; params?: unknown[] }[] = []
+    txs.push(seen)
+    return original.call(db, (tx: Queryable) => work({
+      query: (sql: string, params?: unknown[]) => {
+        seen.push({ sql, params })
+        return tx.query(sql, params)
+      },
+    } as Queryable))
+  }) as typeof db.transaction
+  try {
+    const out = await fn()
+    const mine = txs.filter((t) => t.some((q) => JSON.stringify(q.params ?? []).includes(docId)))
+    expect(mine).toHaveLength(1)
+    return { out, statements: mine[0].length }
+  } finally {
+    db.transaction = original
+  }
+}
+
+const caseRows = async (ids: string[]) => (await town.node.db.query<{ id: string }>('SELECT id FROM cases WHERE id = ANY($1::text[])', [ids])).map((r) => r.id)
+
+describe("a link's batch at the receiver", () => {
+  it('stores and projects a batch of new cases in as many statements for 40 cases as for 8', async () => {
+    const small = Array.from({ length: 8 }, (_, i) => newCase(100 + i))
+    const large = Array.from({ length: 40 }, (_, i) => newCase(200 + i))
+    const a = await statementsOf(small[0].docId, () => town.node.docs.applyBatch(small, origin(), { refuse }))
+    const b = await statementsOf(large[0].docId, () => town.node.docs.applyBatch(large, origin(), { refuse }))
+    expect(a.out.refused).toEqual([])
+    expect(b.out.refused).toEqual([])
+    expect(a.out.stored).toHaveLength(8)
+    expect(b.out.stored).toHaveLength(40)
+    // In order: the sequence follows the batch.
+    expect(b.out.stored.map((s) => s.docId)).toEqual(large.map((c) => c.docId))
+    expect(b.statements).toBe(a.statements)
+    expect(b.statements).toBeLessThanOrEqual(4)
+    expect((await caseRows(large.map((c) => c.docId.slice(5)))).length).toBe(40)
+    const routes = await town.node.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM doc_routes WHERE doc_id = ANY($1::text[])`, [large.map((c) => c.docId)])
+    expect(routes[0].n).toBe(40)
+  })
+
+  it('takes a case and an event on it in one batch, and stores a resend in the same batch once', async () => {
+    const c = newCase(300)
+    const ev = caseUpdate((d) => d.getArray('events').push([attached(1)]), c.state)
+    const { stored, refused } = await town.node.docs.applyBatch([c, { docId: c.docId, update: ev.update }, c], origin(), { refuse })
+    expect(refused).toEqual([])
+    expect(stored.map((s) => s.docId)).toEqual([c.docId, c.docId])
+    const rows = await town.node.db.query<{ n: number }>('SELECT count(*)::int AS n FROM doc_updates WHERE doc_id = $1', [c.docId])
+    expect(rows[0].n).toBe(2)
+    // The event is folded into the case row's projection (the attachment lane reads it there).
+    const events = await town.node.db.query<{ type: string }>('SELECT type FROM case_events WHERE case_id = $1', [c.docId.slice(5)])
+    expect(events.map((e) => e.type)).toEqual(['attached'])
+    // The whole batch again: nothing new.
+    const again = await town.node.docs.applyBatch([c, { docId: c.docId, update: ev.update }], origin(), { refuse })
+    expect(again.stored).toEqual([])
+    expect(again.refused).toEqual([])
+  })
+
+  it('refuses a forged case among good ones and leaves no trace of it', async () => {
+    const good = [newCase(400), newCase(401)]
+    const forged = newCase(402, identity('511302101299').keys)
+    const { stored, refused } = await town.node.docs.applyBatch([good[0], forged, good[1]], origin(), { refuse })
+    expect(stored.map((s) => s.docId)).toEqual(good.map((c) => c.docId))
+    expect(refused).toHaveLength(1)
+    expect(refused[0].docId).toBe(forged.docId)
+    expect(refused[0].reason).toMatch(/signature/)
+    expect(await town.node.docs.has(forged.docId)).toBe(false)
+    expect(await caseRows([forged.docId.slice(5)])).toEqual([])
+  })
+
+  it('checks an event against the case as stored, when the case is no longer in memory', async () => {
+    const c = newCase(500)
+    const first = caseUpdate((d) => d.getArray('events').push([attached(2)]), c.state)
+    expect((await town.node.docs.applyBatch([c, { docId: c.docId, update: first.update }], origin(), { refuse })).refused).toEqual([])
+    town.node.docs.clearCache()
+    // Back-dated: the village's own earlier event on this case has Lamport clock 2.
+    const late = caseUpdate((d) => d.getArray('events').push([attached(1)]), first.state)
+    const { stored, refused } = await town.node.docs.applyBatch([{ docId: c.docId, update: late.update }], origin(), { refuse })
+    expect(stored).toEqual([])
+    expect(refused[0].reason).toMatch(/Lamport clock 1, not above/)
+  })
+
+  it('tells the listeners only when announced, once for each stored update', async () => {
+    const heard: string[] = []
+    const on = (u: { docId: string }) => void (u.docId.startsWith('case:') && heard.push(u.docId)) // the statistics publisher writes too
+    town.node.docs.on('update', on)
+    try {
+      const batch = [newCase(600), newCase(601)]
+      const { stored } = await town.node.docs.applyBatch(batch, origin(), { refuse, announce: false })
+      expect(heard).toEqual([])
+      await town.node.docs.announce(stored)
+      expect(heard).toEqual(batch.map((c) => c.docId))
+    } finally {
+      town.node.docs.off('update', on)
+    }
+  })
+})

@@ -78,6 +78,11 @@ export class StatsPublisher {
       // Every month a child sent statistics for since then (all of them without a saved point) may be out of date.
       for (const r of await this.db.query<{ dim: string; month: string }>(
         'SELECT DISTINCT dim, month FROM stats_rollup_docs WHERE $1::timestamptz IS NULL OR changed_at >= $1', [this.since])) below.add(`${r.dim}|${r.month}`)
+      // Without a saved point, also every month of raw statistics from below (children older than
+      // rollups): once this node publishes a rollup, its parent reads only rollups from it.
+      if (this.since === null) {
+        for (const r of await this.db.query<{ dim: string; month: string }>('SELECT DISTINCT dim, month FROM stats_rows WHERE node_code <> $1', [this.self.code])) below.add(`${r.dim}|${r.month}`)
+      }
     }
     for (const dim of ['origin', 'handler'] as const) {
       // The months whose rollup rows changed since (a trigger keeps them, migration 015: a case

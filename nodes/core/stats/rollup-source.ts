@@ -8,7 +8,7 @@
  * below (a township and a village at the city); groupBy=item below a child is not held (the
  * child's rollup sums its items over its whole subtree): the answer says so in `notHeld`.
  */
-import { addCounts, childTowards, emptyCounts, levelOfCode, parseCounts, type StatsCounts } from '../../../protocol/index.ts'
+import { addCounts, childTowards, emptyCounts, isInSubtree, parseCounts, type StatsCounts } from '../../../protocol/index.ts'
 import { buildRollup, levelsBelow, rangePlan, rawAsRollup, ROLLUP_DEPTH } from '../../../protocol/stats-rollup.ts'
 import type { StatsSource } from '../services/stats.ts'
 import type { Db } from '../store/db.ts'
@@ -16,28 +16,28 @@ import { REJECTED_PREFIX } from './project.ts'
 
 type Dim = 'origin' | 'handler'
 
-/** Digits of a child's code that name it below `self` (the rest are zeros), for SQL. */
-function childDigits(self: string): number {
-  const l = levelOfCode(self)
-  return l === 'city' ? 6 : l === 'county' ? 9 : 12
-}
-
 /**
- * Raw rows of descendants whose child (the one towards them) sent no rollup for their month:
- * the old way's figures, kept for trees upgraded from the top down.
+ * The descendants whose raw statistics rows still count here: those below a child that has sent
+ * no rollup in this dimension (a node older than rollups; an upgraded child re-publishes every
+ * month it holds on its first refresh, so one rollup means all its months come as rollups).
+ * Found without reading the rows: the distinct units of stats_rows by a skip scan of its
+ * primary key (a few index probes at a new city, one per unit at an old one), against the few
+ * rows of stats_rollup_docs.
  */
-const RAW_WITHOUT_ROLLUP = `
-  SELECT s.node_code, s.day, s.item_code, s.counts FROM stats_rows s
-  WHERE s.node_code <> $1 AND s.dim = $2 AND ($3::text IS NULL OR s.day >= $3) AND ($4::text IS NULL OR s.day <= $4)
-    AND left(s.node_code, $5) = left($6, $5)
-    AND NOT EXISTS (SELECT 1 FROM stats_rollup_docs d
-      WHERE d.child_code = rpad(left(s.node_code, $7), 12, '0') AND d.dim = s.dim AND d.month = s.month)`
-
-/** The significant digits of a code's subtree (the prefix its descendants share). */
-function prefixLength(code: string): number {
-  const l = levelOfCode(code)
-  return l === 'city' ? 4 : l === 'county' ? 6 : l === 'township' ? 9 : 12
+async function rawUnits(db: Db, self: string, dim: Dim, under: string): Promise<string[]> {
+  const units = await db.query<{ code: string }>(
+    `WITH RECURSIVE u(code) AS (
+       SELECT min(node_code) FROM stats_rows
+       UNION ALL
+       SELECT (SELECT min(node_code) FROM stats_rows WHERE node_code > u.code) FROM u WHERE u.code IS NOT NULL
+     ) SELECT code FROM u WHERE code IS NOT NULL`)
+  if (!units.length) return []
+  const covered = new Set((await db.query<{ child_code: string }>('SELECT DISTINCT child_code FROM stats_rollup_docs WHERE dim = $1', [dim])).map((r) => r.child_code))
+  return units.map((u) => u.code).filter((code) => code !== self && isInSubtree(code, under) && !covered.has(childTowards(self, code) ?? ''))
 }
+
+const RAW_ROWS = `SELECT node_code, day, item_code, counts FROM stats_rows
+  WHERE node_code = ANY($1::text[]) AND dim = $2 AND ($3::text IS NULL OR day >= $3) AND ($4::text IS NULL OR day <= $4)`
 
 export function rollupSource(db: Db, self: string): StatsSource {
   return async (q) => {
@@ -106,8 +106,8 @@ export function rollupSource(db: Db, self: string): StatsSource {
     let skipped = Number(rej?.n ?? 0)
 
     // 2. Raw rows where no rollup stands for them.
-    const raw = await db.query<{ node_code: string; day: string; item_code: string; counts: unknown }>(RAW_WITHOUT_ROLLUP,
-      [self, dim, q.from ?? null, q.to ?? null, prefixLength(under), under, childDigits(self)])
+    const rawOf = await rawUnits(db, self, dim, under)
+    const raw = rawOf.length ? await db.query<{ node_code: string; day: string; item_code: string; counts: unknown }>(RAW_ROWS, [rawOf, dim, q.from ?? null, q.to ?? null]) : []
     let unmarked = 0
     for (const r of raw) {
       const counts = parseCounts(r.counts)
@@ -141,8 +141,8 @@ export async function subtreeRollup(db: Db, self: string, month: string, dim: Di
     if (!m) children.set(r.child_code, (m = new Map()))
     m.set(`${r.kind}|${r.day}|${r.key}`, r.counts)
   }
-  const raw = await db.query<{ node_code: string; day: string; item_code: string; counts: unknown }>(RAW_WITHOUT_ROLLUP,
-    [self, dim, `${month}-01`, `${month}-31`, prefixLength(self), self, childDigits(self)])
+  const rawOf = await rawUnits(db, self, dim, self)
+  const raw = rawOf.length ? await db.query<{ node_code: string; day: string; item_code: string; counts: unknown }>(RAW_ROWS, [rawOf, dim, `${month}-01`, `${month}-31`]) : []
   const byChild = new Map<string, { unit: string; day: string; item: string; counts: StatsCounts }[]>()
   for (const r of raw) {
     const counts = parseCounts(r.counts)

@@ -181,7 +181,7 @@ export function cpuSeconds(pid: number): number {
 }
 
 /**
- * Waits until the process is idle — under 0.1 s of CPU over the last 2 s — or `maxMs` passes;
+ * Waits until the process is idle — under 0.1 s of CPU over the last 3 s, 5 s at least — or `maxMs` passes;
  * returns how long that took and the CPU seconds it used meanwhile (a node's work after it answers).
  */
 export async function quietCpu(pid: number, maxMs = 600_000): Promise<{ waitedMs: number; cpuS: number; quiet: boolean }> {
@@ -191,7 +191,8 @@ export async function quietCpu(pid: number, maxMs = 600_000): Promise<{ waitedMs
   for (;;) {
     await new Promise((r) => setTimeout(r, 1_000))
     samples.push(cpuSeconds(pid))
-    const quiet = samples.length >= 3 && samples[samples.length - 1] - samples[samples.length - 3] < 0.1
+    // At least 5 s: a node's first passes start a second or two after it answers (debounced).
+    const quiet = samples.length >= 6 && samples[samples.length - 1] - samples[samples.length - 4] < 0.1
     if (quiet || performance.now() - t0 > maxMs) return { waitedMs: performance.now() - t0, cpuS: samples[samples.length - 1] - c0, quiet }
   }
 }

@@ -111,6 +111,7 @@ export async function projectCases(docs: Y.Doc[], tx: Queryable, days: WorkingDa
        INSERT INTO case_events (case_id, event_id, type, lamport, author, user_name, at, body)
        SELECT row.id, e->>'id', e->>'type', (e->>'lamport')::int, e->>'author', e->>'user', (e->>'at')::timestamptz, e
        FROM input JOIN row ON row.id = (input.c).id, jsonb_array_elements(input.x->'events') AS e
+       WHERE e->>'type' = 'attached' -- the only events a query reads here (migration 021); the rest are in the document
        ON CONFLICT DO NOTHING
      )
      SELECT input.i, old.n AS before FROM input LEFT JOIN old ON old.doc_id = 'case:' || (input.c).id`,

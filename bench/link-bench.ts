@@ -202,7 +202,7 @@ interface LineRow {
   /** The township's CPU from the line coming up to done, per case received. */
   cpuMsPerCase: number
   /** The township's own `GET /api/cases?limit=1`, polled during the catch-up. */
-  api: { n: number; p50: number; p95: number; max: number }
+  api: { n: number; p50: number; p95: number; max: number; failed: string[] }
   load: [number, number]
 }
 
@@ -262,10 +262,18 @@ async function lineRun(lineName: string, n: number): Promise<LineRow> {
       if (!dialAt && link!.stats().connections > s0.connections) dialAt = performance.now()
     }, 2)
     const lat: number[] = []
+    const failed: string[] = []
     try {
       for (;;) {
         const q0 = performance.now()
-        const total = await countAt(staff)
+        let total = 0
+        try {
+          total = await countAt(staff)
+        } catch (e) {
+          // A failed poll is counted (its time too); a township that died ends the run with its log.
+          if (town.proc!.exitCode !== null || town.proc!.signalCode !== null) throw new Error(`the township exited: ${town.log.join('').slice(-3000)}`)
+          failed.push(String((e as Error).cause ?? e))
+        }
         lat.push(performance.now() - q0)
         if (total >= before + n) break
         if (performance.now() - t0 > 1_800_000) throw new Error(`${n} cases not at the township in 30 min (${total - before})`)
@@ -285,7 +293,7 @@ async function lineRun(lineName: string, n: number): Promise<LineRow> {
       line: lineName, n, rawJson, seconds: (t1 - t0) / 1000, fromDial: (t1 - (dialAt || t0)) / 1000,
       up, down: s1.bytesDown - s0.bytesDown, wire: (up * 8) / profile.rateBitsPerSec, floor: (rawJson * 8) / profile.rateBitsPerSec + 4 * rttS,
       cpuMsPerCase: ((cpu1 - cpu0) * 1000) / n,
-      api: { n: lat.length, p50: pct(lat, 50), p95: pct(lat, 95), max: Math.max(...lat) },
+      api: { n: lat.length, p50: pct(lat, 50), p95: pct(lat, 95), max: Math.max(...lat), failed },
       load: [load0, loadavg()[0]],
     }
   } finally {

@@ -220,7 +220,7 @@ export class LinkSession {
           this.acking = this.acking.then(() => synced).then(
             () => void (applied && this.send({ type: 'ack', seq: last })),
             (e) => this.fail(C.internal, `could not make a frame durable: ${(e as Error)?.message ?? String(e)}`),
-          )
+          ).catch((e) => this.fail(C.internal, `could not acknowledge a frame: ${(e as Error)?.message ?? String(e)}`))
         }
         return
       }

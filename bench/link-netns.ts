@@ -175,6 +175,21 @@ async function linked(p: Pair): Promise<boolean> {
   return ((await r.json()) as { sync: { parent: { connected: boolean } } }).sync.parent.connected
 }
 
+/** Polls the village's link every `everyMs` in the background; `stop` gives when it was first up (null: not seen). */
+function watchLinked(p: Pair, everyMs: number): { stop(): Promise<number | null> } {
+  let at: number | null = null
+  let polling = true
+  const loop = (async () => {
+    for (let i = 0; polling && i < 1_000_000; i++) {
+      try {
+        if (await linked(p)) { at = performance.now(); return }
+      } catch { /* busy */ }
+      await sleep(everyMs)
+    }
+  })()
+  return { async stop() { polling = false; await loop; return at } }
+}
+
 const countAt = async (r: Remote) => (await r('GET', '/api/cases?limit=1')).body.total as number
 
 interface Row {
@@ -221,23 +236,14 @@ async function tongbanRun(line: Line, p: Pair, n: number): Promise<Row> {
   const s0 = await line.cmd('stats')
   const tUp = performance.now()
   await line.cmd('up')
-  let linkedAt: number | null = null
-  let polling = true
-  const linkPoll = (async () => {
-    for (let i = 0; polling && i < 1_000_000; i++) {
-      try {
-        if (await linked(p)) { linkedAt = performance.now(); return }
-      } catch { /* busy */ }
-      await sleep(50)
-    }
-  })()
+  const watch = watchLinked(p, 50)
   const timeout = Math.max(300_000, floorOf(rawJson, prof) * 6_000)
   let tDone: number
+  let linkedAt: number | null
   try {
     tDone = await when(async () => (await countAt(p.staff)) >= before + n, 100, `${n} cases at the township`, timeout)
   } finally {
-    polling = false
-    await linkPoll
+    linkedAt = await watch.stop()
   }
   const s1 = await line.cmd('stats')
   const d = delta(s0, s1)
@@ -299,22 +305,13 @@ async function lineBack(line: Line, p: Pair, kind: 'short' | 'long'): Promise<Ba
   }
   const tUp = performance.now()
   await line.cmd('up')
-  let linkedAt: number | null = null
-  let polling = kind === 'long'
-  const linkPoll = (async () => {
-    for (let i = 0; polling && i < 1_000_000; i++) {
-      try {
-        if (await linked(p)) { linkedAt = performance.now(); return }
-      } catch { /* busy */ }
-      await sleep(20)
-    }
-  })()
+  const watch = kind === 'long' ? watchLinked(p, 20) : null
   let caseAt: number
+  let linkedAt: number | null = null
   try {
     caseAt = await when(async () => (await countAt(p.staff)) > before, 50, 'the case at the township', 300_000)
   } finally {
-    polling = false
-    await linkPoll
+    linkedAt = (await watch?.stop()) ?? null
   }
   const s = await line.cmd('stats')
   return { kind, downMs: Math.round(tUp - tDown), deadSeenMs, firstSynMs: s.synAfterUpMs, linkedMs: linkedAt === null ? null : Math.round(linkedAt - tUp), caseMs: Math.round(caseAt - tUp) }

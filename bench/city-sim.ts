@@ -37,12 +37,14 @@ import { CITY, COUNTIES, cityUnits, countyMonth, itemName, monthsOf, type Unit }
 import { readMem } from './lib/node-proc.ts'
 
 const REPEAT = Number(process.env.SIM_REPEAT ?? 20)
+/** Only time the dashboard, on a city a previous run filled and kept (SIM_DIR, SIM_KEEP=1). */
+const MEASURE_ONLY = !!process.env.SIM_MEASURE_ONLY
 const YEAR = Number(process.env.SIM_YEAR ?? 2026)
 const dir = process.env.SIM_DIR ?? mkdtempSync('/tmp/p4-rollup-sim-')
 const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ')[0]
 const log = (...a: unknown[]) => console.log(`[${new Date().toISOString().slice(11, 19)}]`, ...a)
 
-interface CountyLink { who: Identity; ws: WebSocket; seq: number; acked: number; streams: number }
+interface CountyLink { who: Identity; ws: WebSocket; seq: number; acked: number; streams: number; closed?: string }
 
 /** A county on its link to the city: enrolled, challenged, hello sent; acks counted. */
 async function connect(city: TreeNode, who: Identity, ca: string): Promise<CountyLink> {
@@ -66,7 +68,13 @@ async function connect(city: TreeNode, who: Identity, ca: string): Promise<Count
     }
     if (f.type === 'ack') link.acked = Math.max(link.acked, f.seq)
   })
-  ws.on('close', (code, reason) => { if (code !== 1000) log(`link of ${who.code} closed ${code} ${reason}`) })
+  // A node closes a link it has heard nothing on for 60 s: keep it alive, as a county's node does.
+  const keepalive = setInterval(() => ws.send(encode({ type: 'ping', time: Date.now() })), 10_000)
+  ws.on('close', (code, reason) => {
+    clearInterval(keepalive)
+    link.closed = `${code} ${reason}`
+    if (code !== 1000) log(`link of ${who.code} closed ${code} ${reason}`)
+  })
   ws.send(encode(childHello(who.code, 1_000_000)))
   return link
 }
@@ -104,6 +112,41 @@ async function main(): Promise<void> {
   log(`dir ${dir}, load ${loadBefore}`)
   const units = cityUnits()
   const names = new Map(units.map((u) => [u.code, u.name]))
+  // Every county's documents of the year, made before the city starts (the fill times the link and the city only).
+  const planned: { month: string; county: string; docId: string; update: Uint8Array }[] = []
+  let rollupKeys = 0
+  let rawRowsOld = 0
+  let cases = 0
+  let expectedAccepted = 0
+  const g0 = performance.now()
+  for (const month of MEASURE_ONLY ? [] : monthsOf(YEAR)) {
+    for (const c of COUNTIES) {
+      const cm = countyMonth(units, c, month)
+      cases += cm.cases
+      for (const dim of ['origin', 'handler'] as const) {
+        // What the old design sent the city: every unit's own rows, from every unit below.
+        for (const m of cm.own[dim].values()) rawRowsOld += m.size
+        const rollup = cm.rollup[dim]
+        rollupKeys += rollup.size
+        if (dim === 'origin') expectedAccepted += [...rollup.entries()].filter(([k]) => k.startsWith('u|') && k.endsWith(c)).reduce((s, [, v]) => s + v.accepted, 0)
+        const unitsIn = new Set<string>()
+        const items = new Set<string>()
+        for (const k of rollup.keys()) (k[0] === 'i' ? items : unitsIn).add(k.slice(13))
+        planned.push({ month, county: c, docId: rollupDocId(c, month, dim), update: docUpdate((doc) => {
+          writeCounts(doc, rollup)
+          writeName(doc, names.get(c)!)
+          writeItemNames(doc, new Map([...items].map((i) => [i, itemName(i)])))
+          writeItemNames(doc, new Map([...unitsIn].map((u) => [u, names.get(u)!])), 'names')
+        }) })
+        planned.push({ month, county: c, docId: statsDocId(c, month, dim), update: docUpdate((doc) => {
+          writeCounts(doc, cm.own[dim].get(c) ?? new Map())
+          writeName(doc, names.get(c)!)
+        }) })
+      }
+    }
+  }
+  const genMs = performance.now() - g0
+  log(`generated ${cases} cases' statistics in ${(genMs / 1000).toFixed(1)} s: ${planned.length} documents`)
   let nodes: TreeNode[] = []
   try {
     nodes = await startTree(dir, [{ level: 'city', code: CITY, name: '模拟市' }])
@@ -111,61 +154,41 @@ async function main(): Promise<void> {
     trustNode(city)
     const ca = readFileSync(join(city.dataDir, 'tls', 'cert.pem'), 'utf8')
     const counties = new Map<string, CountyLink>()
-    for (const c of COUNTIES) counties.set(c, await connect(city, identity(c, names.get(c)), ca))
-    log('4 counties enrolled and linked over TLS')
+    if (!MEASURE_ONLY) {
+      for (const c of COUNTIES) counties.set(c, await connect(city, identity(c, names.get(c)), ca))
+      log('4 counties enrolled and linked over TLS')
+    }
 
     // Fill: month by month, each county's rollups (both dimensions) and its own raw documents.
     const t0 = performance.now()
     let bytes = 0
     let docs = 0
-    let rollupKeys = 0
-    let rawRowsOld = 0
-    let cases = 0
-    let genMs = 0
-    let expectedAccepted = 0
-    for (const month of monthsOf(YEAR)) {
-      for (const c of COUNTIES) {
-        const g0 = performance.now()
-        const cm = countyMonth(units, c, month)
-        genMs += performance.now() - g0
-        cases += cm.cases
-        for (const dim of ['origin', 'handler'] as const) {
-          // What the old design sent the city: every unit's own rows, from every unit below.
-          for (const m of cm.own[dim].values()) rawRowsOld += m.size
-          const rollup = cm.rollup[dim]
-          rollupKeys += rollup.size
-          if (dim === 'origin') expectedAccepted += [...rollup.entries()].filter(([k]) => k.startsWith('u|') && k.endsWith(c)).reduce((s, [, v]) => s + v.accepted, 0)
-          const unitsIn = new Set<string>()
-          const items = new Set<string>()
-          for (const k of rollup.keys()) (k[0] === 'i' ? items : unitsIn).add(k.slice(13))
-          const sum = docUpdate((doc) => {
-            writeCounts(doc, rollup)
-            writeName(doc, names.get(c)!)
-            writeItemNames(doc, new Map([...items].map((i) => [i, itemName(i)])))
-            writeItemNames(doc, new Map([...unitsIn].map((u) => [u, names.get(u)!])), 'names')
-          })
-          const ownRows = cm.own[dim].get(c) ?? new Map()
-          const raw = docUpdate((doc) => {
-            writeCounts(doc, ownRows)
-            writeName(doc, names.get(c)!)
-          })
-          const link = counties.get(c)!
-          for (const [docId, update] of [[rollupDocId(c, month, dim), sum], [statsDocId(c, month, dim), raw]] as const) {
-            const frame: LinkFrame = { type: 'updates', compressed: true, body: compress(encodeUpdatesBody([{ seq: ++link.seq, docId, update }])) }
-            for (const piece of encodeMessage(frame, ++link.streams)) link.ws.send(piece)
-            bytes += update.length
-            docs++
-          }
-        }
+    for (const month of MEASURE_ONLY ? [] : monthsOf(YEAR)) {
+      for (const p of planned.filter((x) => x.month === month)) {
+        const link = counties.get(p.county)!
+        const frame: LinkFrame = { type: 'updates', compressed: true, body: compress(encodeUpdatesBody([{ seq: ++link.seq, docId: p.docId, update: p.update }])) }
+        for (const piece of encodeMessage(frame, ++link.streams)) link.ws.send(piece)
+        bytes += p.update.length
+        docs++
+        // One document in flight: a link's frames are handled in order, so a ping queued behind
+        // minutes of updates would not be heard, and the city closes a link silent for 60 s.
+        await waitFor(`the city's ack of ${p.docId}`, () => {
+          if (link.closed) throw new Error(`the link of ${link.who.code} closed: ${link.closed}`)
+          return link.acked >= link.seq
+        }, 600_000)
       }
       // One month in flight at a time: the city acknowledges what it stored.
-      await waitFor(`the city's acks of ${month}`, () => [...counties.values()].every((l) => l.acked >= l.seq), 900_000)
+      await waitFor(`the city's acks of ${month}`, () => {
+        const closed = [...counties.values()].find((l) => l.closed)
+        if (closed) throw new Error(`the link of ${closed.who.code} closed: ${closed.closed}`)
+        return [...counties.values()].every((l) => l.acked >= l.seq)
+      }, 900_000)
       log(`${month} stored at the city (${docs} documents, ${(bytes / 1e6).toFixed(1)} MB so far, load ${load()})`)
     }
     const staff = await login(city.url, 'staff')
-    await waitFor('the year in the city\'s figures', async () => (await staff('GET', '/api/stats?groupBy=child')).body.totals.accepted === expectedAccepted, 600_000)
+    if (!MEASURE_ONLY) await waitFor('the year in the city\'s figures', async () => (await staff('GET', '/api/stats?groupBy=child')).body.totals.accepted === expectedAccepted, 600_000)
     const fillMs = performance.now() - t0
-    log(`filled in ${(fillMs / 1000).toFixed(1)} s (of which generating ${(genMs / 1000).toFixed(1)} s in this process); ${cases} cases, accepted ${expectedAccepted}`)
+    log(`filled in ${(fillMs / 1000).toFixed(1)} s; ${cases} cases, accepted ${expectedAccepted}`)
 
     // The dashboard's requests.
     const county = COUNTIES[1]

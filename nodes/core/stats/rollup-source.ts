@@ -53,6 +53,9 @@ export function rollupSource(db: Db, self: string): StatsSource {
     const args: unknown[] = [dim, self]
     let where: string
     let keyOf: (r: { day: string; key: string; child_code: string }) => string
+    let sql: string
+    // The children that sent rollups (a few rows): `key = ANY(children)` reads along an index.
+    const children = async () => (await db.query<{ child_code: string }>('SELECT DISTINCT child_code FROM stats_rollup_docs WHERE dim = $1 AND child_code <> $2', [dim, self])).map((r) => r.child_code)
     if (q.groupBy === 'item' && rel >= 2) {
       // Not held by item: the unit's total only (the answer's totals stay right).
       notHeld = 'item'
@@ -63,11 +66,12 @@ export function rollupSource(db: Db, self: string): StatsSource {
       where = "kind = 'i'"
       keyOf = (r) => r.key
     } else if (q.groupBy === 'day') {
-      where = child ? "kind = 'u' AND key = $3" : "kind = 'u' AND key = child_code"
-      if (child) args.push(under)
+      where = "kind = 'u' AND key = ANY($3::text[])"
+      args.push(child ? [under] : await children())
       keyOf = (r) => r.day
     } else if (!child) {
-      where = "kind = 'u' AND key = child_code"
+      where = "kind = 'u' AND key = ANY($3::text[])"
+      args.push(await children())
       keyOf = (r) => r.child_code
     } else if (rel <= ROLLUP_DEPTH) {
       where = "((kind = 'o' AND key = $3) OR (kind = 'u' AND up = $3))"
@@ -82,6 +86,7 @@ export function rollupSource(db: Db, self: string): StatsSource {
     where += ' AND child_code <> $2'
     if (q.groupBy === 'day') {
       where += ` AND day <> month AND ($${args.push(q.from ?? null)}::text IS NULL OR day >= $${args.length}) AND ($${args.push(q.to ?? null)}::text IS NULL OR day <= $${args.length})`
+      sql = `SELECT day, key, child_code, counts FROM stats_rollup WHERE dim = $1 AND ${where}`
     } else {
       // Whole months from their month rows; the days of a partial month at either end.
       const plan = rangePlan(q.from, q.to)
@@ -90,11 +95,13 @@ export function rollupSource(db: Db, self: string): StatsSource {
       const pm = args.push(plan.partial)
       const fd = args.push(q.from ?? null)
       const td = args.push(q.to ?? null)
-      where += ` AND ((day = month AND ($${ff}::text IS NULL OR month >= $${ff}) AND ($${ft}::text IS NULL OR month <= $${ft}))
-        OR (day <> month AND month = ANY($${pm}::text[]) AND day >= $${fd} AND day <= $${td}))`
+      // Two reads, each along its own partial index (migration 020): month sums, and days of partial months.
+      sql = `SELECT day, key, child_code, counts FROM stats_rollup WHERE dim = $1 AND ${where}
+          AND day = month AND ($${ff}::text IS NULL OR month >= $${ff}) AND ($${ft}::text IS NULL OR month <= $${ft})
+        UNION ALL SELECT day, key, child_code, counts FROM stats_rollup WHERE dim = $1 AND ${where}
+          AND day <> month AND month = ANY($${pm}::text[]) AND day >= $${fd} AND day <= $${td}`
     }
-    const rows = await db.query<{ day: string; key: string; child_code: string; counts: StatsCounts }>(
-      `SELECT day, key, child_code, counts FROM stats_rollup WHERE dim = $1 AND ${where}`, args)
+    const rows = await db.query<{ day: string; key: string; child_code: string; counts: StatsCounts }>(sql, args)
     // Checked when projected (project-rollup.ts): summed as they are.
     for (const r of rows) add(keyOf(r), r.counts)
     const total = out.get('')

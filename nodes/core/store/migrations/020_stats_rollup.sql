@@ -17,6 +17,9 @@ CREATE TABLE stats_rollup (
   PRIMARY KEY (dim, kind, child_code, month, day, key)
 );
 CREATE INDEX stats_rollup_unit ON stats_rollup (dim, kind, key, month) WHERE kind <> 'i';
+-- A range reads month sums and the days of partial months without walking the other rows.
+CREATE INDEX stats_rollup_months ON stats_rollup (dim, kind, month) WHERE day = month;
+CREATE INDEX stats_rollup_days ON stats_rollup (dim, kind, month, day) WHERE day <> month;
 CREATE INDEX stats_rollup_up ON stats_rollup (dim, up, month) WHERE up IS NOT NULL;
 
 -- The rollup documents held, one per child, dimension and month: where one is held, the raw

@@ -17,7 +17,8 @@ import { Outbox } from './outbox.ts'
 import { ParentProbe } from './probe.ts'
 import { wsTlsOptions } from './tls-client.ts'
 import { parseEnrollmentToken } from './token.ts'
-import { LinkSession, type Transport } from './session.ts'
+import { LinkSession } from './session.ts'
+import { wsTransport } from './ws-transport.ts'
 import { attachmentBytesWaiting, laneCounters, type LaneCounters } from './attachment-lane.ts'
 import { LinkStats, type PeerStatus } from './status.ts'
 import { RecentFigures } from './recent.ts'
@@ -82,15 +83,6 @@ export interface LinkAttachments extends LaneCounters { bytesWaiting: number }
 export interface SyncStatus {
   parent: (PeerStatus & { url: string; waitingUp: number; waitingDown: number; attachments: LinkAttachments }) | null
   children: (PeerStatus & { name: string | null; waitingUp: number; waitingDown: number; attachments: LinkAttachments })[]
-}
-
-function wsTransport(ws: WebSocket): Transport {
-  return {
-    send: (b) => {
-      if (ws.readyState === WebSocket.OPEN) ws.send(b)
-    },
-    close: (code, reason) => closeSocket(ws, code, reason),
-  }
 }
 
 /** A link lock held in the shared store (its release), or null where there is nothing to hold. */
@@ -297,6 +289,7 @@ export class Links {
       void session.ready.then(() => {
         this.backoff = BACKOFF_MIN_MS
         this.unreachableSince = null
+        this.dialAfterProbe = false // linked: a later loss is not "right after a probe
       })
       this.wire(ws, session, () => {})
       void session.open().catch((e) => this.log(`link to parent failed to open: ${(e as Error).message}`))
@@ -307,10 +300,13 @@ export class Links {
       if (e.code && TLS_ERRORS.test(e.code)) this.logTls(`the parent's TLS certificate is not trusted (${e.code}): ${e.message}; start with the token \`tongban child add\` prints (it pins the parent's certificate) or --parent-fingerprint`)
     })
     ws.on('close', (code: number) => {
+      // The parent fell silent (a line cut without a reset): as unreachable as a refused
+      // connect, so probe and dial the moment it answers instead of a grown backoff.
+      const silent = this.parentSession?.closedFor === LINK_CLOSE_CODES.timeout
       this.parentSession?.close()
       this.parentSession = null
       this.parentWs = null
-      this.scheduleDial(refused || REFUSAL_CLOSE_CODES.has(code) ? 'refused' : answered ? 'failed' : failure)
+      this.scheduleDial(refused || REFUSAL_CLOSE_CODES.has(code) ? 'refused' : silent ? 'unreachable' : answered ? 'failed' : failure)
     })
   }
 
@@ -363,6 +359,7 @@ export class Links {
     let chain = Promise.resolve()
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (!isBinary) return closeSocket(ws, LINK_CLOSE_CODES.malformed_frame, 'text message on a binary link')
+      session.heard()
       // Nothing a peer sends may end the process: every frame's handling ends in a caught,
       // logged refusal (session.receive closes the link itself; this is the last guard).
       chain = chain

@@ -79,6 +79,14 @@ export class LinkSession {
   private again = false
   private closed = false
   private lastHeard = Date.now()
+
+  /**
+   * The transport got bytes from the peer (before they wait their turn in the frame queue): a
+   * peer whose frames queue behind a long apply is alive, and must not be timed out for our delay.
+   */
+  heard(): void {
+    this.lastHeard = Date.now()
+  }
   private readonly timer: NodeJS.Timeout
   private readonly onUpdate = (u: { origin: string }) => {
     if (u.origin !== this.outbox.peerOrigin) {
@@ -431,8 +439,12 @@ export class LinkSession {
     return n
   }
 
+  /** The close code this end gave the link when it closed it (null: the peer or the transport closed it). */
+  closedFor: number | null = null
+
   private fail(code: number, reason: string): void {
     if (this.closed) return
+    this.closedFor = code
     this.log(`link with ${this.peer} closed: ${reason} (${code})`)
     try {
       // The codec cuts the message to MAX_ERROR_MESSAGE_BYTES of UTF-8 (whole characters).

@@ -8,6 +8,7 @@
  */
 import { emptyCounts, type StatsCounts } from '../../protocol/index.ts'
 import { buildRollup } from '../../protocol/stats-rollup.ts'
+import { mulberry32 as rng } from '../../test/tools/link-emulator.ts'
 
 export const CITY = '511300000000'
 export const COUNTIES = ['511302000000', '511303000000', '511304000000', '511322000000']
@@ -39,18 +40,6 @@ export function cityUnits(): Unit[] {
     for (let v = 0; v < n; v++) out.push({ code: `${t.code.slice(0, 9)}${201 + v}`, name: `${t.name}村${v + 1}`, level: 'village', parent: t.code })
   }
   return out
-}
-
-/** A small seeded generator (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 /** Poisson-distributed count with mean `m` (Knuth for small means, normal approximation above 30). */

@@ -113,7 +113,11 @@ async function startNode(ns: string, dataDir: string, args: string[]): Promise<N
   const keep = (d: Buffer) => {
     log.push(d.toString())
     if (log.length > 300) log.splice(0, log.length - 300)
-    appendFileSync(file, `${new Date().toISOString()} ${d.toString()}`)
+    try {
+      appendFileSync(file, `${new Date().toISOString()} ${d.toString()}`)
+    } catch {
+      // The pair's dir is removed when its profile ends; a stopping node's last lines go nowhere.
+    }
   }
   proc.stdout!.on('data', keep)
   proc.stderr!.on('data', keep)

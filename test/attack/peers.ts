@@ -12,7 +12,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { WebSocket, WebSocketServer } from 'ws'
 import {
-  decodeFrame, encodeFrame, EnrollRequestSchema, LinkChallengeRequestSchema, linkProofText,
+  decodeFrame, encodeFrame, EnrollRequestSchema, LINK_PROOF_HEADERS, LinkChallengeRequestSchema, linkProofText, linkUpgradeText,
   type EnrollResponse, type LinkFrame,
 } from '../../protocol/index.ts'
 import { proofHeaders, type Identity } from '../helpers/link-client.ts'
@@ -76,7 +76,7 @@ export interface FakeParent {
  * each connection is handed to `onLink`. It takes any token and any proof: it is the one lying.
  * `refuseUpgrade` (asked at each upgrade): an HTTP status to refuse it with instead.
  */
-export async function fakeParent(me: Identity, onLink: (link: RawLink) => void, opts: { refuseUpgrade?: () => number | null } = {}): Promise<FakeParent> {
+export async function fakeParent(me: Identity, onLink: (link: RawLink) => void, opts: { refuseUpgrade?: () => number | null; signer?: Identity['keys'] } = {}): Promise<FakeParent> {
   const self = { code: me.code, alg: me.keys.alg, publicKey: me.keys.publicKey }
   const answer = async (req: IncomingMessage, res: ServerResponse) => {
     const reply = (status: number, body: unknown) => {
@@ -114,6 +114,13 @@ export async function fakeParent(me: Identity, onLink: (link: RawLink) => void, 
       if (status) done(false, status, 'refused by the test')
       else done(true)
     },
+  })
+  // The 101 carries the parent's proof over the child's (protocol/link-proof.ts), signed with
+  // `opts.signer` when a test plays a parent that does not hold the key the child pinned.
+  wss.on('headers', (headers: string[], req: IncomingMessage) => {
+    const h = (k: string) => String(req.headers[k] ?? '')
+    const text = linkUpgradeText('link-parent', me.code, h(LINK_PROOF_HEADERS.code), Number(h(LINK_PROOF_HEADERS.time)), h(LINK_PROOF_HEADERS.nonce))
+    headers.push(`${LINK_PROOF_HEADERS.parentProof}: ${(opts.signer ?? me.keys).sign(text)}`)
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
   const state: FakeParent = {

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto'
 import { WebSocket } from 'ws'
 import * as Y from 'yjs'
 import {
-  decodeFrame, encodeFrame, encodeUpdatesBody, eventIdText, linkProofText, signingText,
+  decodeFrame, encodeFrame, encodeUpdatesBody, eventIdText, LINK_PROOF_HEADERS, linkProofText, linkUpgradeText, signingText,
   type Application, type CaseEvent, type EnrollResponse, type LinkFrame,
 } from '../../protocol/index.ts'
 import { compress } from '../../nodes/core/link/compress.ts'
@@ -41,6 +41,21 @@ export async function proofHeaders(url: string, parent: string, who: Identity, s
     'x-tongban-code': who.code,
     'x-tongban-nonce': r.body.nonce,
     'x-tongban-proof': signer.sign(linkProofText('link-child', parent, who.code, r.body.nonce, childNonce)),
+  }
+}
+
+/**
+ * The proof of key made inside the upgrade (protocol/link-proof.ts), as `who` for `parent`:
+ * dated `time` (now by default), with a fresh nonce unless one is given, signed by `signer`.
+ */
+export function upgradeProofHeaders(parent: string, who: Identity, o: { time?: number; nonce?: string; signer?: NodeKeys } = {}): Record<string, string> {
+  const time = o.time ?? Date.now()
+  const nonce = o.nonce ?? randomBytes(24).toString('base64url')
+  return {
+    [LINK_PROOF_HEADERS.code]: who.code,
+    [LINK_PROOF_HEADERS.time]: String(time),
+    [LINK_PROOF_HEADERS.nonce]: nonce,
+    [LINK_PROOF_HEADERS.proof]: (o.signer ?? who.keys).sign(linkUpgradeText('link-child', parent, who.code, time, nonce)),
   }
 }
 

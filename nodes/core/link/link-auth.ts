@@ -8,11 +8,13 @@
  * - `POST /link/challenge`: the child sends a nonce, the parent answers with a nonce of its own
  *   and its signature over both (the child checks it against the pinned parent key: a machine
  *   in the middle cannot answer); the child opens `/link` with its signature over both. A nonce
- *   serves one upgrade within a minute: nothing a listener records can be replayed.
+ *   serves one upgrade within a minute: nothing a listener records can be replayed. Kept for
+ *   children of earlier versions; a child now proves its key inside the upgrade itself
+ *   (protocol/link-proof.ts: one round trip fewer, and no TLS handshake of its own).
  */
 import { randomBytes } from 'node:crypto'
 import {
-  ancestors, EnrollRequestSchema, EnrollResponseSchema, LinkChallengeRequestSchema, LinkChallengeSchema, linkProofText,
+  ancestors, LINK_PROOF_HEADERS, LINK_PROOF_WINDOW_MS, LinkUpgradeProofSchema, linkUpgradeText, EnrollRequestSchema, EnrollResponseSchema, LinkChallengeRequestSchema, linkProofText,
   type EnrollResponse, type NodeKeyRef,
 } from '../../../protocol/index.ts'
 import { appendEntry, DIRECTORY_DOC, readEntries } from '../docs/directory-doc.ts'
@@ -28,10 +30,20 @@ const MAX_NONCES = 2_000
 const MAX_NONCES_PER_CHILD = 8
 
 const nonce = () => randomBytes(24).toString('base64url')
+/** Proofs in the upgrade taken within the window, remembered until they are too old to be taken: at most this many. */
+const MAX_SEEN_PROOFS = 5_000
+const MAX_SEEN_PER_CHILD = 256
+
+/** Why an upgrade's proof in one trip was refused: the HTTP status, and the parent's clock when the time was wrong. */
+export interface ProofRefusal { status: 401 | 429; message: string; parentTime?: number }
 
 /** The parent's side: enrollment, challenges, and the check of an upgrade. */
 export class LinkAuth {
   private readonly nonces = new Map<string, { code: string; childNonce: string; expires: number }>()
+  /** Child nonces of proofs taken in the upgrade, until they leave the window (replay guard). */
+  private readonly seen = new Map<string, { code: string; expires: number }>()
+  /** What `seen` held before this process started is gone: older proofs are not taken. */
+  private readonly startedAt = Date.now()
 
   constructor(private readonly node: TongbanNode) {}
 
@@ -111,6 +123,35 @@ export class LinkAuth {
     return verifySignature(key, linkProofText('link-child', this.self, code, parentNonce, n.childNonce), proof) ? null : `the proof is not signed by ${code}'s enrolled key`
   }
 
+  /**
+   * Checks a proof of key made inside the upgrade (protocol/link-proof.ts): signed by `code`'s
+   * enrolled key, for this parent, dated within the window of this clock and not before this
+   * process started, its nonce never taken before. Returns the refusal, or null and the
+   * parent's signature for the 101 (`x-tongban-parent-proof`).
+   */
+  verifyUpgradeProof(headers: Record<string, string | string[] | undefined>): { refusal: ProofRefusal; parentProof?: undefined } | { refusal: null; parentProof: string } {
+    const H = LINK_PROOF_HEADERS
+    const r = LinkUpgradeProofSchema.safeParse({ code: headers[H.code], time: headers[H.time], nonce: headers[H.nonce], proof: headers[H.proof] })
+    const refuse = (message: string, status: 401 | 429 = 401, parentTime?: number) => ({ refusal: { status, message, parentTime } })
+    if (!r.success) return refuse(`the link's proof headers are malformed: ${r.error.issues[0]?.message}`)
+    const { code, time, nonce: childNonce, proof } = r.data
+    const now = Date.now()
+    if (Math.abs(now - time) > LINK_PROOF_WINDOW_MS) {
+      return refuse(`a stale proof: dated ${Math.round((now - time) / 1000)} s from this node's clock (at most ${LINK_PROOF_WINDOW_MS / 1000} s either way) — a replay, or the unit's clock is off: set it`, 401, now)
+    }
+    if (time < this.startedAt) return refuse('a stale proof: dated before this node started (a proof is taken once; redial)', 401, now)
+    const key = childKey(this.node.config.dataDir, this.self, code)
+    if (!key) return refuse(`${code} is not enrolled here (or its key was revoked)`)
+    if (!verifySignature(key, linkUpgradeText('link-child', this.self, code, time, childNonce), proof)) return refuse(`the proof is not signed by ${code}'s enrolled key`)
+    for (const [k, v] of this.seen) if (v.expires < now) this.seen.delete(k)
+    if (this.seen.has(childNonce)) return refuse('a replayed proof: this one was already used to open a link (a proof is taken once)')
+    if (this.seen.size >= MAX_SEEN_PROOFS || [...this.seen.values()].filter((v) => v.code === code).length >= MAX_SEEN_PER_CHILD) {
+      return refuse('too many links opened in the last minutes: wait a minute and dial again', 429)
+    }
+    this.seen.set(childNonce, { code, expires: time + LINK_PROOF_WINDOW_MS })
+    return { refusal: null, parentProof: this.node.trust.keys.sign(linkUpgradeText('link-parent', this.self, code, time, childNonce)) }
+  }
+
   private sweep(): void {
     const now = Date.now()
     for (const [k, v] of this.nonces) if (v.expires < now) this.nonces.delete(k)
@@ -153,21 +194,37 @@ export class ParentAuth {
     if (pins.root) await this.node.db.query(`DELETE FROM node_meta WHERE key = 'parent_token'`)
   }
 
-  /** A fresh challenge, checked against the pinned parent key; the headers that open the link. */
-  async linkHeaders(): Promise<Record<string, string>> {
+  /**
+   * The parent's clock minus ours, learned from a refusal for the time (`x-tongban-time`): the
+   * next proof is dated by the parent's clock, so a unit whose clock is off still links.
+   */
+  clockOffset = 0
+
+  /**
+   * The headers that open the link, proving this node holds its enrolled key in the upgrade
+   * itself (protocol/link-proof.ts), and the check of the parent's answer: null when the 101's
+   * `x-tongban-parent-proof` is signed by the parent key pinned at enrollment, else why not.
+   */
+  linkHeaders(): { headers: Record<string, string>; checkParent: (headers: Record<string, string | string[] | undefined>) => string | null } {
     const { trust, config } = this.node
     const parentKey = trust.parentKey
     if (!parentKey) throw new Error('not enrolled with the parent yet')
+    const H = LINK_PROOF_HEADERS
     const childNonce = nonce()
-    const r = LinkChallengeSchema.safeParse(await this.post('/link/challenge', { code: config.code, nonce: childNonce }))
-    if (!r.success) throw new Error(`the parent's challenge is malformed: ${r.error.issues[0]?.message}`)
-    if (!verifySignature(parentKey, linkProofText('link-parent', parentKey.code, config.code, r.data.nonce, childNonce), r.data.sig)) {
-      throw new Error(`the node at ${this.url} could not prove it is ${parentKey.code} (its answer is not signed by the key pinned at enrollment)`)
-    }
+    const time = Date.now() + this.clockOffset
     return {
-      'x-tongban-code': config.code,
-      'x-tongban-nonce': r.data.nonce,
-      'x-tongban-proof': trust.keys.sign(linkProofText('link-child', parentKey.code, config.code, r.data.nonce, childNonce)),
+      headers: {
+        [H.code]: config.code,
+        [H.time]: String(time),
+        [H.nonce]: childNonce,
+        [H.proof]: trust.keys.sign(linkUpgradeText('link-child', parentKey.code, config.code, time, childNonce)),
+      },
+      checkParent: (h) => {
+        const sig = String(h[H.parentProof] ?? '')
+        return verifySignature(parentKey, linkUpgradeText('link-parent', parentKey.code, config.code, time, childNonce), sig)
+          ? null
+          : `the node at ${this.url} could not prove it is ${parentKey.code} (its answer is not signed by the key pinned at enrollment)`
+      },
     }
   }
 }

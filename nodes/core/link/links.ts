@@ -8,7 +8,7 @@ import { unwatchFile, watchFile } from 'node:fs'
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocket, WebSocketServer } from 'ws'
-import { LINK_CLOSE_CODES, parentCode } from '../../../protocol/index.ts'
+import { LINK_CLOSE_CODES, LINK_PROOF_HEADERS, parentCode } from '../../../protocol/index.ts'
 import type { TongbanNode } from '../node.ts'
 import { closeSocket } from './close.ts'
 import { childKey, enrolledChildren, enrollmentsFile, readEnrollments } from './enrollment.ts'
@@ -35,7 +35,7 @@ const BACKOFF_MAX_MS = 30_000
 export const REFUSED_WAIT_MS = 60_000
 const REFUSAL_CLOSE_CODES: ReadonlySet<number> = new Set([LINK_CLOSE_CODES.quota_exceeded, LINK_CLOSE_CODES.unauthorized])
 const REFUSAL_HTTP_STATUSES: ReadonlySet<number> = new Set([401, 403, 429])
-/** Enrolment and the challenge together may take this long before the dial counts as unanswered. */
+/** Enrolment (a request to the parent, once) may take this long before the dial counts as unanswered. */
 const PREPARE_TIMEOUT_MS = 15_000
 /**
  * Errors that mean nothing answered at the parent's address (the line or the parent is down),
@@ -75,6 +75,7 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 export function redialDelay(backoff: number, refused: boolean, random: () => number = Math.random): number {
   return refused ? Math.round(REFUSED_WAIT_MS * (1 + random())) : Math.round(random() * backoff)
 }
+const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 429: 'Too Many Requests' }
 const TLS_ERRORS = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS|ERR_SSL/ // a pin mismatch is logged where it is found
 
 /** 附件 on a link: bytes of files this node holds that the peer has not been sent, and what moved. */
@@ -97,6 +98,8 @@ export class Links {
   private readonly figures = new RecentFigures<PeerCounts>()
   private readonly unitNames = new RecentFigures<Record<string, string>>()
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_MESSAGE })
+  /** The parent's signature for the 101 of an upgrade whose proof was taken (protocol/link-proof.ts). */
+  private readonly parentProofs = new WeakMap<IncomingMessage, string>()
   private readonly children = new Map<string, { ws: WebSocket; session: LinkSession; key: string; release: HeldLock }>()
   /** Shared store: this process holds the link to the parent (links.ts `claim`); null: not yet. */
   private parentLock: HeldLock = null
@@ -132,6 +135,10 @@ export class Links {
     this.stats.whenAcked(this.onStored)
     this.auth = new LinkAuth(node)
     this.parentAuth = parent ? new ParentAuth(node, parent.url, parent.fingerprint ?? null) : null
+    this.wss.on('headers', (headers: string[], req: IncomingMessage) => {
+      const sig = this.parentProofs.get(req)
+      if (sig) headers.push(`${LINK_PROOF_HEADERS.parentProof}: ${sig}`)
+    })
   }
 
   /** Starts dialling the parent, if this node has one configured, and enforcing enrollments. */
@@ -167,14 +174,26 @@ export class Links {
     if (url.pathname !== '/link') return false
     const code = String(req.headers['x-tongban-code'] ?? '').slice(0, 12)
     const self = this.node.config.code
-    const refuse = (status: number, message: string) => {
+    const refuse = (status: number, message: string, extra = '') => {
       this.log(`refused a link from ${code || '(no code)'}: ${message}`)
-      socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : 'Forbidden'}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${message}`)
+      socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Forbidden'}\r\nContent-Type: text/plain\r\n${extra}Connection: close\r\n\r\n${message}`)
       return true
     }
     if (parentCode(code) !== self) return refuse(403, `${code} is not a child of ${self}: a node links only to children directly below it`)
-    const why = this.auth.verifyUpgrade(code, String(req.headers['x-tongban-nonce'] ?? ''), String(req.headers['x-tongban-proof'] ?? ''))
-    if (why) return refuse(401, `${why} — if this unit was re-enrolled, start it with the new token from \`tongban child add --code ${code}\``)
+    const hint = ` — if this unit was re-enrolled, start it with the new token from \`tongban child add --code ${code}\``
+    if (req.headers[LINK_PROOF_HEADERS.time] !== undefined) {
+      // The proof of key made inside the upgrade (protocol/link-proof.ts); the 101 carries ours.
+      const v = this.auth.verifyUpgradeProof(req.headers)
+      if (v.refusal) {
+        const clock = v.refusal.parentTime !== undefined ? `${LINK_PROOF_HEADERS.time}: ${v.refusal.parentTime}\r\n` : ''
+        return refuse(v.refusal.status, v.refusal.message + (v.refusal.status === 401 && !clock ? hint : ''), clock)
+      }
+      this.parentProofs.set(req, v.parentProof)
+    } else {
+      // A child of an earlier version: the challenge asked for beforehand (link-auth.ts).
+      const why = this.auth.verifyUpgrade(code, String(req.headers['x-tongban-nonce'] ?? ''), String(req.headers['x-tongban-proof'] ?? ''))
+      if (why) return refuse(401, why + hint)
+    }
     const key = childKey(this.node.config.dataDir, self, code)!
     const held = this.children.get(code)
     void (held ? Promise.resolve(held.release) : this.claim(`child-link:${code}`, () => this.children.get(code)?.ws.terminate())).then((release) => {
@@ -237,14 +256,14 @@ export class Links {
       return
     }
     this.dialAfterProbe = afterProbe
-    void within(this.prepare(), PREPARE_TIMEOUT_MS, 'the challenge').then((headers) => this.open(headers), (e) => {
+    void within(this.prepare(), PREPARE_TIMEOUT_MS, 'the enrollment').then((headers) => this.open(headers), (e) => {
       this.logTls(`cannot link to the parent yet: ${(e as Error).message}`)
       this.scheduleDial(failureOf(e))
     })
   }
 
-  /** Enrolls with the one-time token if it has not been exchanged yet, then answers a fresh challenge. */
-  private async prepare(): Promise<Record<string, string>> {
+  /** Enrolls with the one-time token if it has not been exchanged yet, then signs the proof the upgrade carries. */
+  private async prepare(): Promise<ReturnType<ParentAuth['linkHeaders']>> {
     const [pending] = await this.node.db.query<{ value: string }>(`SELECT value FROM node_meta WHERE key = 'parent_token'`)
     if (pending || !this.node.trust.parentKey || !this.node.trust.rootKey) {
       if (!pending) throw new Error('this node has no key of its parent and no enrollment token: start it with --token from `tongban child add` on the parent')
@@ -255,7 +274,7 @@ export class Links {
     return this.parentAuth!.linkHeaders()
   }
 
-  private open(headers: Record<string, string>): void {
+  private open({ headers, checkParent }: ReturnType<ParentAuth['linkHeaders']>): void {
     if (this.stopped || !this.parent) return
     const url = this.parent.url.replace(/^http/, 'ws').replace(/\/$/, '') + '/link'
     // Over wss with a pin, nothing (not even the proof) is sent until the parent's certificate
@@ -270,10 +289,26 @@ export class Links {
     let refused = false
     let answered = false // the parent's HTTP answer (an upgrade or a refusal) arrived
     let failure: DialFailure = 'failed'
-    ws.on('upgrade', () => (answered = true))
+    let clockRetry = false // refused for the time of our proof: dial again at once, dated by the parent's clock
+    ws.on('upgrade', (res) => {
+      answered = true
+      // Nothing is sent on the link until the 101 proves the parent holds its pinned key.
+      const why = checkParent(res.headers)
+      if (!why) return
+      refused = true
+      this.log(`not linking to the parent: ${why}`)
+      ws.terminate()
+    })
     ws.on('unexpected-response', (_req, res) => {
       answered = true
       refused = REFUSAL_HTTP_STATUSES.has(res.statusCode ?? 0)
+      const parentTime = Number(res.headers[LINK_PROOF_HEADERS.time])
+      if (res.statusCode === 401 && parentTime > 0 && !this.clockRetried) {
+        // Dated a second ahead of the parent's clock as heard (it was heard half a round trip late).
+        this.parentAuth!.clockOffset = parentTime + 1_000 - Date.now()
+        this.clockRetried = clockRetry = true
+        refused = false
+      }
       let body = ''
       res.on('data', (d: Buffer) => (body = (body + d.toString()).slice(0, 1000)))
       res.on('error', () => {})
@@ -290,6 +325,7 @@ export class Links {
         this.backoff = BACKOFF_MIN_MS
         this.unreachableSince = null
         this.dialAfterProbe = false // linked: a later loss is not "right after a probe
+        this.clockRetried = false
       })
       this.wire(ws, session, () => {})
       void session.open().catch((e) => this.log(`link to parent failed to open: ${(e as Error).message}`))
@@ -306,11 +342,14 @@ export class Links {
       this.parentSession?.close()
       this.parentSession = null
       this.parentWs = null
-      this.scheduleDial(refused || REFUSAL_CLOSE_CODES.has(code) ? 'refused' : silent ? 'unreachable' : answered ? 'failed' : failure)
+      if (clockRetry) this.backoff = BACKOFF_MIN_MS
+      this.scheduleDial(clockRetry ? 'failed' : refused || REFUSAL_CLOSE_CODES.has(code) ? 'refused' : silent ? 'unreachable' : answered ? 'failed' : failure)
     })
   }
 
   private lastTlsRefusal = ''
+  /** One dial since the last link was redone at once with the parent's clock; a second refusal waits. */
+  private clockRetried = false
 
   /** Logs a TLS refusal of the parent, once until it changes (the dial retries every ≤ 30 s). */
   private logTls(msg: string): void {

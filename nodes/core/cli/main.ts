@@ -32,6 +32,7 @@ Usage:
   tongban backup --data DIR --out FILE
   tongban restore --data DIR --from FILE [--force]
   tongban restore --data DIR --parent URL --token T --name NAME [--recovery-code CODE]
+  tongban store vacuum --data DIR
   tongban demo [--data DIR] [--base-port N]
   tongban --help
 
@@ -99,6 +100,10 @@ restore --parent    a lost or broken village laptop, on a new one: enrols with a
                     old laptop's first start) opens the unit's escrow: its own cases, kept at the
                     parent sealed. Says what it restored; what the old laptop never sent is lost
 
+store vacuum        give a stopped node's embedded store back the disk its dead rows hold
+                    (VACUUM FULL): for a store filled by an older version, whose files keep
+                    their size after the upgrade. Start the node once with this version first.
+
 demo                start a demo tree of 15 nodes (1 city, 2 counties, 4 townships, 8 villages)
                     on loopback, each on its own embedded store in DIR (default ./demo-data),
                     with sample cases; prints every node's URL and its logins. Not for real use.
@@ -118,6 +123,7 @@ export async function main(argv: string[]): Promise<number> {
     if (cmd === 'demo') return await runDemo(rest)
     if (cmd === 'backup') return await (await import('./backup.ts')).backupCommand(rest)
     if (cmd === 'restore') return await (await import('./backup.ts')).restoreCommand(rest)
+    if (cmd === 'store' && rest[0] === 'vacuum') return await (await import('./vacuum.ts')).vacuumCommand(rest.slice(1))
     if (cmd === 'child' && rest[0] === 'add') return await childAdd(rest.slice(1))
     if (cmd === 'child' && rest[0] === 'revoke') return await childRevoke(rest.slice(1))
     if (cmd === 'child' && rest[0] === 'rename') return await childRename(rest.slice(1))

@@ -100,9 +100,10 @@ restore --parent    a lost or broken village laptop, on a new one: enrols with a
                     old laptop's first start) opens the unit's escrow: its own cases, kept at the
                     parent sealed. Says what it restored; what the old laptop never sent is lost
 
-store vacuum        give a stopped node's embedded store back the disk its dead rows hold
-                    (VACUUM FULL): for a store filled by an older version, whose files keep
-                    their size after the upgrade. Start the node once with this version first.
+store vacuum        give a stopped node's embedded store back the disk its dead rows hold:
+                    merges every closed case past the retention, then VACUUM FULL. For a store
+                    filled by an older version, whose files keep their size after the upgrade.
+                    Start the node once with this version first.
 
 demo                start a demo tree of 15 nodes (1 city, 2 counties, 4 townships, 8 villages)
                     on loopback, each on its own embedded store in DIR (default ./demo-data),

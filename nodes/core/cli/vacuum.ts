@@ -7,11 +7,14 @@
  * into `case_events` — keeps its size after the upgrade: a 250,000-case county stays at ~1.2 GB
  * while what it holds fits in half that. VACUUM FULL rewrites every table into new files, which
  * needs the store to itself (it locks each table) and up to the size of the biggest table free on
- * disk; so it is a command for a stopped node, not a job of a running one.
+ * disk; so it is a command for a stopped node, not a job of a running one. It first merges every
+ * closed case past the retention (TONGBAN_CASE_RETENTION_DAYS), as the node's hourly job does a
+ * page at a time.
  */
 import { readdirSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { compactClosedCases, retentionDaysFromEnv } from '../docs/compact-cases.ts'
 import { ConfigError } from '../node.ts'
 import { listMigrations } from '../store/migrate.ts'
 import { openPglite } from '../store/pglite.ts'
@@ -63,6 +66,10 @@ export async function vacuumCommand(args: string[], say: (s: string) => void = (
       // VACUUM FULL itself grows by what it rewrites (recycled later, up to max_wal_size).
       const size = async () => Number((await db.query<{ n: string }>('SELECT pg_database_size(current_database())::text AS n'))[0].n)
       before = await size()
+      // The running node merges at most 5,000 closed cases an hour, which keeps up with a
+      // county's intake but would take days over an older store's backlog: all of it, here.
+      const merged = await compactClosedCases(db, { retentionDays: retentionDaysFromEnv(), now: new Date(), maxCases: Number.MAX_SAFE_INTEGER })
+      if (merged.merged) say(`merged ${merged.merged} closed case(s) untouched for ${retentionDaysFromEnv()} days (${merged.rowsRemoved} stored updates merged away)`)
       await db.exec('VACUUM FULL')
       await db.exec('CHECKPOINT')
       after = await size()

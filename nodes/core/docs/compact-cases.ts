@@ -106,13 +106,18 @@ export async function compactClosedCases(db: Db, opts: { retentionDays: number; 
   return out
 }
 
+/** TONGBAN_CASE_RETENTION_DAYS, or the default. */
+export function retentionDaysFromEnv(): number {
+  const env = process.env.TONGBAN_CASE_RETENTION_DAYS
+  return env !== undefined && /^\d{1,5}$/.test(env) ? Number(env) : DEFAULT_RETENTION_DAYS
+}
+
 /**
  * The node's periodic job: a pass 10 minutes after start (not during it), then hourly, each of
  * at most 5,000 cases. TONGBAN_CASE_RETENTION_DAYS sets the retention (default 30 days).
  */
 export function startCaseCompaction(db: Db, now: () => Date, log: (s: string) => void): { stop(): Promise<void> } {
-  const env = process.env.TONGBAN_CASE_RETENTION_DAYS
-  const retentionDays = env !== undefined && /^\d{1,5}$/.test(env) ? Number(env) : DEFAULT_RETENTION_DAYS
+  const retentionDays = retentionDaysFromEnv()
   let running: Promise<unknown> = Promise.resolve()
   let stopped = false
   const pass = () => {

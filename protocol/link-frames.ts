@@ -936,3 +936,22 @@ export class Reassembler {
     throw new FrameError(code, `chunk stream ${streamId}: ${why}`)
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// A quota's refusal (4429) says when to dial again
+
+/**
+ * The reason of a 4429 close (and its error frame) begins with when the peer may dial again,
+ * `quota: retry in N s — …`, so the 123 bytes a close reason keeps always carry it; the dialler
+ * waits that long (plus a little jitter), not the minute or two of any other refusal.
+ * `retryAfterMs` null: more than an hour's quota at once, no time to say.
+ */
+export function quotaRefusalText(retryAfterMs: number | null, detail: string): string {
+  return retryAfterMs === null ? `quota: more than an hour allows at once — ${detail}` : `quota: retry in ${Math.max(1, Math.ceil(retryAfterMs / 1000))} s — ${detail}`
+}
+
+/** The wait a 4429 reason asks for, in ms (null when it names none: the refused wait applies). */
+export function retryAfterOf(reason: string): number | null {
+  const m = /^quota: retry in (\d{1,7}) s\b/.exec(reason)
+  return m ? Number(m[1]) * 1000 : null
+}

@@ -7,9 +7,9 @@
  */
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { REFUSED_WAIT_MS, redialDelay } from '../../nodes/core/link/links.ts'
+import { quotaJitterMs, REFUSED_WAIT_MS, redialDelay } from '../../nodes/core/link/links.ts'
 import { startNode, type RunningNode } from '../../nodes/core/start.ts'
-import { LINK_CLOSE_CODES } from '../../protocol/index.ts'
+import { LINK_CLOSE_CODES, quotaRefusalText, retryAfterOf } from '../../protocol/index.ts'
 import { identity } from '../helpers/link-client.ts'
 import { pgliteTemplate, tempDir } from '../helpers/template.ts'
 import { failOnUnhandled, waitFor } from './guard.ts'
@@ -29,6 +29,18 @@ describe('redialDelay', () => {
     expect(REFUSED_WAIT_MS).toBeGreaterThanOrEqual(60_000)
     expect(redialDelay(250, false, () => 0.5)).toBe(125)
     expect(redialDelay(30_000, false, () => 1)).toBe(30_000)
+  })
+
+  it('after a quota that said when: not sooner than said, not later than said plus its jitter', () => {
+    expect(redialDelay(30_000, true, () => 0, 3_000)).toBe(3_000)
+    expect(redialDelay(30_000, true, () => 1, 3_000)).toBe(3_000 + quotaJitterMs(3_000))
+    expect(quotaJitterMs(3_000)).toBe(1_000)
+    expect(quotaJitterMs(3_600_000)).toBe(30_000)
+    // The reason is cut to 123 bytes on the wire: the time comes first and survives the cut.
+    const reason = quotaRefusalText(2_500, `511302101201 may use ${'x'.repeat(200)}`)
+    expect(retryAfterOf(Buffer.from(reason).subarray(0, 123).toString())).toBe(3_000)
+    expect(retryAfterOf(quotaRefusalText(null, 'too much'))).toBeNull()
+    expect(retryAfterOf('quota: new docs')).toBeNull()
   })
 })
 
@@ -68,6 +80,27 @@ describe('a village redials a parent that refused it only after a minute', () =>
     await waitFor('the village to announce its wait after 4429', () => announced() !== null, 60_000)
     expect(announced()).toBeGreaterThanOrEqual(REFUSED_WAIT_MS / 1000)
     expect((await fetch(`${village.url}/healthz`)).status).toBe(200)
+  })
+
+  it('a close with 4429 that says "retry in 3 s" is redialled after 3 s, not a minute', async () => {
+    let refusedAt = 0
+    let redialledAt = 0
+    parent = await fakeParent(identity(TOWN, '镇'), (link) => {
+      link.send(parentHello(TOWN))
+      if (refusedAt) return void (redialledAt ||= performance.now())
+      const reason = quotaRefusalText(3_000, '511302101203 may use 1500 new docs per hour on this link; this needs 40 more')
+      link.send({ type: 'error', code: C.quota_exceeded, message: reason })
+      link.ws.close(C.quota_exceeded, reason)
+      refusedAt = performance.now()
+    })
+    village = await startNode({ level: 'village', code: '511302101203', name: '村', dataDir: join(tmp.dir, 'v3'), loadDataDir: await pgliteTemplate(), parentUrl: parent.url, token: 'refusing-parent-token' })
+    await waitFor('the village to announce its wait after 4429', () => announced() !== null, 60_000)
+    expect(logged.some((l) => l.includes('its quota said to retry in 3 s'))).toBe(true)
+    expect(announced()).toBeGreaterThanOrEqual(3)
+    expect(announced()).toBeLessThanOrEqual(3 + quotaJitterMs(3_000) / 1000)
+    await waitFor('the village to dial again', () => redialledAt > 0, 120_000)
+    // Not sooner than said (timers never fire early; the refusal was sent before refusedAt was taken).
+    expect(redialledAt - refusedAt).toBeGreaterThanOrEqual(3_000 - 50)
   })
 
   it('an upgrade answered 401 ends the handshake and waits at least a minute', async () => {

@@ -8,7 +8,7 @@ import { unwatchFile, watchFile } from 'node:fs'
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocket, WebSocketServer } from 'ws'
-import { LINK_CLOSE_CODES, LINK_PROOF_HEADERS, parentCode } from '../../../protocol/index.ts'
+import { LINK_CLOSE_CODES, LINK_PROOF_HEADERS, parentCode, retryAfterOf } from '../../../protocol/index.ts'
 import type { TongbanNode } from '../node.ts'
 import { closeSocket } from './close.ts'
 import { childKey, enrolledChildren, enrollmentsFile, readEnrollments } from './enrollment.ts'
@@ -27,10 +27,11 @@ const MAX_WS_MESSAGE = 80 * 1024 // a frame is at most 64 KiB; leave room for th
 const BACKOFF_MIN_MS = 250
 const BACKOFF_MAX_MS = 30_000
 /**
- * After the parent refused this node — closed the link with 4429 (a quota) or 4401 (the key was
- * revoked or replaced), or answered the challenge or upgrade with 401/403/429 — the next dial
- * waits at least this long (jittered up to twice it): redialling at once would only be refused
- * again, and would spend the parent's quota and log.
+ * After the parent refused this node — closed the link with 4401 (the key was revoked or
+ * replaced) or 4429 (a quota) without saying when, or answered the upgrade with 401/403/429 —
+ * the next dial waits at least this long (jittered up to twice it): redialling at once would
+ * only be refused again, and would spend the parent's quota and log. A quota that says when
+ * (`retry in N s`) is taken at its word (`redialDelay`).
  */
 export const REFUSED_WAIT_MS = 60_000
 const REFUSAL_CLOSE_CODES: ReadonlySet<number> = new Set([LINK_CLOSE_CODES.quota_exceeded, LINK_CLOSE_CODES.unauthorized])
@@ -72,8 +73,20 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
  * reconnecting after a township outage don't all dial at once); after a refusal, at least
  * REFUSED_WAIT_MS, still jittered.
  */
-export function redialDelay(backoff: number, refused: boolean, random: () => number = Math.random): number {
+export function redialDelay(backoff: number, refused: boolean, random: () => number = Math.random, retryAfterMs: number | null = null): number {
+  if (refused && retryAfterMs !== null) {
+    // A quota's refusal said when (protocol `quotaRefusalText`): not sooner, and only a little later.
+    const said = Math.min(retryAfterMs, QUOTA_WAIT_MAX_MS)
+    return said + Math.round(random() * quotaJitterMs(said))
+  }
   return refused ? Math.round(REFUSED_WAIT_MS * (1 + random())) : Math.round(random() * backoff)
+}
+
+/** A quota frees up within the hour; a parent saying more is believed up to this. */
+export const QUOTA_WAIT_MAX_MS = 2 * 3_600_000
+/** After the wait a quota asked for, up to this much more (villages refused together do not all dial in step). */
+export function quotaJitterMs(saidMs: number): number {
+  return Math.min(30_000, Math.max(1_000, Math.round(saidMs * 0.2)))
 }
 const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 429: 'Too Many Requests' }
 const TLS_ERRORS = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS|ERR_SSL/ // a pin mismatch is logged where it is found
@@ -335,7 +348,7 @@ export class Links {
       // 'close' follows and schedules the retry; a certificate the link cannot trust is said once.
       if (e.code && TLS_ERRORS.test(e.code)) this.logTls(`the parent's TLS certificate is not trusted (${e.code}): ${e.message}; start with the token \`tongban child add\` prints (it pins the parent's certificate) or --parent-fingerprint`)
     })
-    ws.on('close', (code: number) => {
+    ws.on('close', (code: number, reason: Buffer) => {
       // The parent fell silent (a line cut without a reset): as unreachable as a refused
       // connect, so probe and dial the moment it answers instead of a grown backoff.
       const silent = this.parentSession?.closedFor === LINK_CLOSE_CODES.timeout
@@ -343,7 +356,8 @@ export class Links {
       this.parentSession = null
       this.parentWs = null
       if (clockRetry) this.backoff = BACKOFF_MIN_MS
-      this.scheduleDial(clockRetry ? 'failed' : refused || REFUSAL_CLOSE_CODES.has(code) ? 'refused' : silent ? 'unreachable' : answered ? 'failed' : failure)
+      const retryAfter = code === LINK_CLOSE_CODES.quota_exceeded ? retryAfterOf(reason.toString()) : null
+      this.scheduleDial(clockRetry ? 'failed' : refused || REFUSAL_CLOSE_CODES.has(code) ? 'refused' : silent ? 'unreachable' : answered ? 'failed' : failure, retryAfter)
     })
   }
 
@@ -364,14 +378,14 @@ export class Links {
    * leave the child idle for up to 30 s after the line is back); a parent that answered but
    * whose link failed is redialled after the jittered, growing backoff.
    */
-  private scheduleDial(failure: DialFailure): void {
+  private scheduleDial(failure: DialFailure, retryAfterMs: number | null = null): void {
     if (this.stopped || this.retry || this.probe) return
     // Unreachable again right after a probe was answered (a flapping line, or a proxy that
     // answers for a parent that is down): back off, so answered probes cannot pace the dials.
     if (failure === 'unreachable' && !this.dialAfterProbe) return this.startProbing()
     const refused = failure === 'refused'
-    const wait = redialDelay(this.backoff, refused)
-    if (refused) this.log(`the parent refused this node: the next dial in ${Math.round(wait / 1000)} s`)
+    const wait = redialDelay(this.backoff, refused, Math.random, retryAfterMs)
+    if (refused) this.log(`the parent refused this node: the next dial in ${Math.round(wait / 1000)} s${retryAfterMs !== null ? ` (its quota said to retry in ${Math.round(retryAfterMs / 1000)} s)` : ''}`)
     this.backoff = Math.min(BACKOFF_MAX_MS, this.backoff * 2)
     this.retry = setTimeout(() => {
       this.retry = null

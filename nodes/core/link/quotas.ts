@@ -4,7 +4,8 @@
  * send 2,018 state vectors, as often as it liked. Each peer gets a token bucket per resource,
  * holding an hour's worth and refilling at that rate: a legitimate burst (a village back after
  * a week offline) passes, a sustained flood is refused. Over quota, the link is closed with
- * 4429 `quota_exceeded` after an error frame saying which quota and when it frees up; the
+ * 4429 `quota_exceeded` after an error frame saying which quota and when it frees up (the close
+ * reason begins with that time, protocol `quotaRefusalText`: the peer dials again then); the
  * refused frame is neither applied nor acked (the peer resends it later from its cursor), and
  * a refusal takes nothing from the bucket, so a frame that fits the quota always passes once
  * enough has refilled.
@@ -13,7 +14,7 @@
  * carries its villages' traffic). TONGBAN_LINK_QUOTA_SCALE multiplies them all for a process
  * (a benchmark that pushes 5,000 cases through one village); tests may change LINK_QUOTAS.
  */
-import { levelOfCode, type Level } from '../../../protocol/index.ts'
+import { levelOfCode, quotaRefusalText, type Level } from '../../../protocol/index.ts'
 
 export interface LinkQuota {
   /** Documents this node did not hold before, created by the peer's updates or repairs. */
@@ -92,8 +93,7 @@ export class PeerQuota {
     const wait = this.buckets[kind].take(n)
     if (wait === 0) return null
     const what = `${kind.replace(/PerHour$/, '').replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`)}`
-    const when = Number.isFinite(wait) ? `retry in ${Math.ceil(wait / 1000)} s` : 'more than an hour allows at once'
-    return `quota: ${this.peer} may use ${this.limits[kind]} ${what} per hour on this link; this needs ${n} more: ${when}`
+    return quotaRefusalText(Number.isFinite(wait) ? wait : null, `${this.peer} may use ${this.limits[kind]} ${what} per hour on this link; this needs ${n} more`)
   }
 }
 

@@ -7,6 +7,7 @@
 import { unwatchFile, watchFile } from 'node:fs'
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
+import type { TLSSocket } from 'node:tls'
 import { WebSocket, WebSocketServer } from 'ws'
 import { LINK_CLOSE_CODES, LINK_PROOF_HEADERS, parentCode, retryAfterOf } from '../../../protocol/index.ts'
 import type { TongbanNode } from '../node.ts'
@@ -15,7 +16,7 @@ import { childKey, enrolledChildren, enrollmentsFile, readEnrollments } from './
 import { LinkAuth, ParentAuth } from './link-auth.ts'
 import { Outbox } from './outbox.ts'
 import { ParentProbe } from './probe.ts'
-import { wsTlsOptions } from './tls-client.ts'
+import { wsOnConnected, wsTlsOptions } from './tls-client.ts'
 import { parseEnrollmentToken } from './token.ts'
 import { LinkSession } from './session.ts'
 import { wsTransport } from './ws-transport.ts'
@@ -251,9 +252,11 @@ export class Links {
     void session.open().catch((e) => this.log(`link with ${code} failed to open: ${(e as Error).message}`))
   }
 
-  private dial(afterProbe = false): void {
-    if (this.stopped || !this.parent) return
+  /** `probed`: the TLS connection of the probe that found the parent again, to send the upgrade on. */
+  private dial(afterProbe = false, probed?: TLSSocket): void {
+    if (this.stopped || !this.parent) return void probed?.destroy()
     if (this.node.db.holdLock && !this.parentLock) {
+      probed?.destroy()
       // Shared store: only the process holding the parent link dials (see `claim`).
       void this.claim('parent-link', () => {
         this.parentLock = null
@@ -269,7 +272,8 @@ export class Links {
       return
     }
     this.dialAfterProbe = afterProbe
-    void within(this.prepare(), PREPARE_TIMEOUT_MS, 'the enrollment').then((headers) => this.open(headers), (e) => {
+    void within(this.prepare(), PREPARE_TIMEOUT_MS, 'the enrollment').then((headers) => this.open(headers, probed), (e) => {
+      probed?.destroy()
       this.logTls(`cannot link to the parent yet: ${(e as Error).message}`)
       this.scheduleDial(failureOf(e))
     })
@@ -287,15 +291,19 @@ export class Links {
     return this.parentAuth!.linkHeaders()
   }
 
-  private open({ headers, checkParent }: ReturnType<ParentAuth['linkHeaders']>): void {
-    if (this.stopped || !this.parent) return
+  private open({ headers, checkParent }: ReturnType<ParentAuth['linkHeaders']>, probed?: TLSSocket): void {
+    if (this.stopped || !this.parent) return void probed?.destroy()
     const url = this.parent.url.replace(/^http/, 'ws').replace(/\/$/, '') + '/link'
+    const fingerprint = this.parent.fingerprint ?? null
+    // The probe's connection, when its certificate is the pinned one: no new TCP and TLS handshake.
+    const onProbed = probed && url.startsWith('wss:') ? wsOnConnected(probed, fingerprint) : null
+    if (probed && !onProbed) probed.destroy()
     // Over wss with a pin, nothing (not even the proof) is sent until the parent's certificate
     // matches the fingerprint pinned at enrollment; without a pin, the system CAs must vouch for it.
     const ws = new WebSocket(url, {
       headers,
       maxPayload: MAX_WS_MESSAGE, handshakeTimeout: 15_000,
-      ...wsTlsOptions(url, this.parent.fingerprint ?? null, (e) => this.logTls(e.message)),
+      ...(onProbed ?? wsTlsOptions(url, fingerprint, (e) => this.logTls(e.message))),
     })
     this.parentWs = ws
     const parent = this.node.parent!
@@ -398,10 +406,10 @@ export class Links {
       this.unreachableSince = Date.now()
       this.log('the parent cannot be reached: probing it about once a second, dialling when it answers')
     }
-    const probe = new ParentProbe(this.parent!.url, () => {
+    const probe = new ParentProbe(this.parent!.url, (socket) => {
       this.probe = null
-      this.log(`the parent answers again (${Math.round((Date.now() - this.unreachableSince!) / 1000)} s after it was found unreachable, ${probe.sent} probes): dialling`)
-      this.dial(true)
+      this.log(`the parent answers again (${Math.round((Date.now() - this.unreachableSince!) / 1000)} s after it was found unreachable, ${probe.sent} probes): dialling${socket ? ' on the probe\'s connection' : ''}`)
+      this.dial(true, socket)
     })
     this.probe = probe
     probe.start()

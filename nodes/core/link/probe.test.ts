@@ -11,7 +11,9 @@ import { startLinkEmulator, type LinkEmulator } from '../../../test/tools/link-e
 import { tempDir } from '../../../test/helpers/template.ts'
 import { loadOrCreateCertificate } from '../tls.ts'
 import { failureOf } from './links.ts'
-import { ParentProbe, PROBE_MAX_GAP_MS, PROBE_MIN_GAP_MS, probeGap, probeOnce } from './probe.ts'
+import { ParentProbe, PROBE_MAX_GAP_MS, PROBE_MIN_GAP_MS, probeGap, probeKeeping, probeOnce } from './probe.ts'
+import { wsOnConnected } from './tls-client.ts'
+import { normalizeFingerprint } from '../tls.ts'
 
 const tmp = tempDir('tongban-probe-')
 const servers: net.Server[] = []
@@ -78,6 +80,40 @@ describe('probeOnce', () => {
     } finally {
       await link?.close()
     }
+  })
+})
+
+describe('probeKeeping: the answering connection serves the dial', () => {
+  it('keeps an answered TLS connection open, usable only under the pinned certificate', async () => {
+    const kept = await probeKeeping(`https://127.0.0.1:${tlsPort}`)
+    if (typeof kept !== 'object') throw new Error(`no connection kept: ${kept}`)
+    try {
+      expect(kept.destroyed).toBe(false)
+      const pin = normalizeFingerprint(kept.getPeerCertificate().fingerprint256)
+      expect(wsOnConnected(kept, pin)).toMatchObject({ rejectUnauthorized: false })
+      expect(wsOnConnected(kept, 'ab'.repeat(32))).toBeNull() // another certificate: the ordinary dial instead
+      expect(wsOnConnected(kept, null)).toBeNull() // no pin: the probe did not check the CAs
+    } finally {
+      kept.destroy()
+    }
+    expect(await probeKeeping(`https://127.0.0.1:${await closedPort()}`)).toBe(false)
+  })
+
+  it('ParentProbe hands the answering connection over once, and ends a later one', async () => {
+    const late = { destroyed: false, destroy() { this.destroyed = true } }
+    const first = { destroyed: false, destroy() { this.destroyed = true } }
+    const resolvers: ((v: unknown) => void)[] = []
+    const got: unknown[] = []
+    const probe = new ParentProbe('https://parent.example', (socket) => got.push(socket), () => new Promise((r) => resolvers.push(r as (v: unknown) => void)) as never, () => 0)
+    probe.start()
+    while (resolvers.length < 2) await new Promise((r) => setTimeout(r, 50)) // two probes in flight (gaps of 500 ms)
+    resolvers[0](first)
+    await new Promise((r) => setTimeout(r, 10))
+    resolvers[1](late)
+    await new Promise((r) => setTimeout(r, 10))
+    expect(got).toEqual([first])
+    expect(first.destroyed).toBe(false)
+    expect(late.destroyed).toBe(true)
   })
 })
 

@@ -10,6 +10,11 @@
  * parent does no signing of ours and no request is logged), and over plain http (loopback only)
  * a `HEAD /link/challenge` whose first byte of answer is enough.
  *
+ * An answered TLS probe is not thrown away: its connection — TCP and TLS done, the certificate
+ * still to be checked — is handed to the dial (`probeKeeping`), which checks the pin and sends
+ * its upgrade on it at once: on a 600 ms line that is one round trip (and the certificate's
+ * bytes) fewer between the line coming back and the first frame.
+ *
  * Probes start about once a second (jittered, so villages back after a township outage do not
  * probe in step), each bounded in time; on a line that swallows packets (no reset, no answer)
  * a few run at once, so a probe started after the line returns is not stuck behind one that
@@ -37,6 +42,18 @@ export function probeGap(random: () => number = Math.random): number {
  * reset or after `timeoutMs`. Never rejects.
  */
 export function probeOnce(url: string, timeoutMs = PROBE_TIMEOUT_MS): Promise<boolean> {
+  return probe(url, timeoutMs, false).then((r) => r !== false)
+}
+
+/**
+ * As `probeOnce`, but over https an answer resolves with the connected TLS socket itself, left
+ * open for the caller (who must check its certificate before sending anything on it, and end it).
+ */
+export function probeKeeping(url: string, timeoutMs = PROBE_TIMEOUT_MS): Promise<boolean | tls.TLSSocket> {
+  return probe(url, timeoutMs, true)
+}
+
+function probe(url: string, timeoutMs: number, keep: boolean): Promise<boolean | tls.TLSSocket> {
   const u = new URL(url)
   const secure = u.protocol === 'https:'
   const host = u.hostname.replace(/^\[|\]$/g, '')
@@ -47,7 +64,8 @@ export function probeOnce(url: string, timeoutMs = PROBE_TIMEOUT_MS): Promise<bo
       if (done) return
       done = true
       clearTimeout(timer)
-      // Answered: leave politely (close_notify / FIN, then gone); otherwise just go.
+      // Kept: the caller's now. Answered: leave politely (close_notify / FIN, then gone); otherwise just go.
+      if (ok && keep && secure) return resolve(socket as tls.TLSSocket)
       if (ok) socket.destroySoon()
       else socket.destroy()
       resolve(ok)
@@ -77,8 +95,9 @@ export class ParentProbe {
 
   constructor(
     private readonly url: string,
-    private readonly onAnswer: () => void,
-    private readonly probe: (url: string) => Promise<boolean> = probeOnce,
+    /** Called once, with the answering probe's TLS connection when it kept one. */
+    private readonly onAnswer: (socket?: tls.TLSSocket) => void,
+    private readonly probe: (url: string) => Promise<boolean | tls.TLSSocket> = probeKeeping,
     private readonly random: () => number = Math.random,
   ) {}
 
@@ -107,9 +126,10 @@ export class ParentProbe {
     this.sent++
     void this.probe(this.url).then((ok) => {
       this.inFlight--
-      if (!ok || this.stopped) return
+      const socket = typeof ok === 'object' ? ok : undefined
+      if (!ok || this.stopped) return void socket?.destroy() // a later answer than the one taken
       this.stop()
-      this.onAnswer()
+      this.onAnswer(socket)
     })
   }
 }

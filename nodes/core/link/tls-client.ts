@@ -63,6 +63,18 @@ export function wsTlsOptions(url: string, fingerprint: string | null, refused: (
   }
 }
 
+/**
+ * The `ws` options that send the upgrade on `socket`, a TLS connection already made (the probe's
+ * that found the parent again, probe.ts), or null when it cannot serve: it is gone, or there is
+ * no pin to check it against (the probe did not check the CAs), or its certificate is not the
+ * pinned one (the ordinary dial then finds and says so). The pin is checked here, before the
+ * upgrade — the proof it carries — is written.
+ */
+export function wsOnConnected(socket: TLSSocket, fingerprint: string | null): Record<string, unknown> | null {
+  if (!fingerprint || socket.destroyed || !socket.writable || checkPin(socket, fingerprint)) return null
+  return { rejectUnauthorized: false, createConnection: () => socket }
+}
+
 export interface PinnedInit {
   method?: string
   headers?: Record<string, string>

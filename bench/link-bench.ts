@@ -240,7 +240,8 @@ async function lineRun(lineName: string, n: number): Promise<LineRow> {
     const prof = process.env.BENCH_CPU_PROF
     const town = await spawnOne('township', '511302101000', undefined, prof ? `--import ${join(ROOT_DIR, 'bench/lib/cpu-profile.mjs')}` : undefined)
     procs.push(town)
-    link = await startLinkEmulator({ host: '127.0.0.1', port: town.port }, { ...profile, seed: n })
+    const traced: { at: number; conn: number; dir: 'up' | 'down'; bytes: number }[] = []
+    link = await startLinkEmulator({ host: '127.0.0.1', port: town.port }, { ...profile, seed: n, trace: process.env.BENCH_TRACE ? (e) => traced.push(e) : undefined })
     const village = await spawnOne('village', '511302101201', { node: town, url: link.url() })
     procs.push(village)
     const agent = await login(village.url, 'agent', BENCH_PASSWORD)
@@ -283,6 +284,7 @@ async function lineRun(lineName: string, n: number): Promise<LineRow> {
       clearInterval(dial)
     }
     const t1 = performance.now()
+    if (process.env.BENCH_TRACE) printTrace(traced.filter((e) => e.at >= t0 && e.at <= t1), t0, profile.rttMs)
     const cpu1 = cpuSeconds(town.proc!.pid!)
     if (process.env.BENCH_CPU_PROF) console.log(`catch-up in the township's profile: ${mono0} to ${process.hrtime.bigint() / 1000n} µs`)
 
@@ -301,6 +303,24 @@ async function lineRun(lineName: string, n: number): Promise<LineRow> {
     await link?.close()
     rmSync(root, { recursive: true, force: true })
   }
+}
+
+/**
+ * BENCH_TRACE=1: what crossed the line from its coming up to done, as bursts (deliveries of one
+ * connection and direction less than a quarter RTT apart), in time from the line coming up —
+ * the round trips a link makes, to count.
+ */
+function printTrace(events: { at: number; conn: number; dir: 'up' | 'down'; bytes: number }[], t0: number, rttMs: number): void {
+  const bursts: { from: number; to: number; conn: number; dir: string; bytes: number }[] = []
+  for (const e of events) {
+    const b = bursts.findLast((x) => x.conn === e.conn && x.dir === e.dir)
+    if (b && e.at - b.to < rttMs / 4) {
+      b.to = e.at
+      b.bytes += e.bytes
+    } else bursts.push({ from: e.at, to: e.at, conn: e.conn, dir: e.dir, bytes: e.bytes })
+  }
+  bursts.sort((a, b) => a.from - b.from)
+  for (const b of bursts) console.log(`  +${((b.from - t0) / 1000).toFixed(3)}–${((b.to - t0) / 1000).toFixed(3)} s  connection ${b.conn}  ${b.dir === 'up' ? 'village → township' : 'township → village'}  ${b.bytes} B`)
 }
 
 async function main() {

@@ -32,6 +32,8 @@ export interface LinkProfile {
   cutEveryMs?: number
   /** Seeds all randomness; default 1. */
   seed?: number
+  /** Told of every delivery (bytes handed to the far side): counting a link's round trips. */
+  trace?: (e: { at: number; conn: number; dir: 'up' | 'down'; bytes: number }) => void
 }
 
 export interface LinkStats {
@@ -274,8 +276,15 @@ export async function startLinkEmulator(target: { host: string; port: number }, 
     track(upstream)
     client.setNoDelay(true)
     upstream.setNoDelay(true)
-    const up = new Pipe(client, upstream, timing, mulberry32(streamSeed(seed, id, 0)), (n) => (stats.bytesUp += n))
-    const downPipe = new Pipe(upstream, client, timing, mulberry32(streamSeed(seed, id, 1)), (n) => (stats.bytesDown += n))
+    const { trace } = profile
+    const up = new Pipe(client, upstream, timing, mulberry32(streamSeed(seed, id, 0)), (n) => {
+      stats.bytesUp += n
+      trace?.({ at: performance.now(), conn: id, dir: 'up', bytes: n })
+    })
+    const downPipe = new Pipe(upstream, client, timing, mulberry32(streamSeed(seed, id, 1)), (n) => {
+      stats.bytesDown += n
+      trace?.({ at: performance.now(), conn: id, dir: 'down', bytes: n })
+    })
     let open = 2
     const conn = {
       cut() {

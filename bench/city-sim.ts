@@ -17,6 +17,10 @@
  * statistics went to every ancestor (the design before rollups), counted from the same figures.
  *
  * Run: npx tsx bench/city-sim.ts   (env: SIM_REPEAT=20 per request, SIM_YEAR=2026, SIM_DIR)
+ * Before/after on one filled city: SIM_KEEP=1 SIM_DIR=D fills D once; then
+ * `SIM_MEASURE_ONLY=1 SIM_DIR=<a copy of D> [BENCH_ROOT=<an older checkout>] npx tsx bench/city-sim.ts`
+ * times the dashboard with this checkout's node, or that checkout's (`git archive <commit> | tar
+ * -x -C DIR` with a node_modules link). Reported per kind: p50/p95 and the answer's bytes.
  */
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -29,7 +33,7 @@ import { compress } from '../nodes/core/link/compress.ts'
 import { rollupDocId } from '../protocol/stats-rollup.ts'
 import { enrollChild } from '../nodes/core/link/enrollment.ts'
 import { statsDocId, writeCounts, writeItemNames, writeName } from '../nodes/core/stats/stats-doc.ts'
-import { startTree, stopTree, type TreeNode } from '../nodes/core/cli/tree.ts'
+import { spawnNode, startTree, stopTree, type TreeNode } from '../nodes/core/cli/tree.ts'
 import { childHello, enroll, identity, proofHeaders, type Identity } from '../test/helpers/link-client.ts'
 import { login, type Remote } from '../test/helpers/remote.ts'
 import { trustNode } from '../test/helpers/tls.ts'
@@ -40,6 +44,8 @@ const REPEAT = Number(process.env.SIM_REPEAT ?? 20)
 /** Only time the dashboard, on a city a previous run filled and kept (SIM_DIR, SIM_KEEP=1). */
 const MEASURE_ONLY = !!process.env.SIM_MEASURE_ONLY
 const YEAR = Number(process.env.SIM_YEAR ?? 2026)
+/** Another checkout whose node serves the timing (measure-only runs: its store exists already). */
+const OTHER_BIN = process.env.BENCH_ROOT ? join(process.env.BENCH_ROOT, 'bin/tongban.mjs') : undefined
 const dir = process.env.SIM_DIR ?? mkdtempSync('/tmp/p4-rollup-sim-')
 const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ')[0]
 const log = (...a: unknown[]) => console.log(`[${new Date().toISOString().slice(11, 19)}]`, ...a)
@@ -100,11 +106,16 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]
 }
 
+/** Bytes of the last answer of each path (its JSON as sent). */
+const answerBytes = new Map<string, number>()
+
 async function timed(remote: Remote, path: string): Promise<number> {
   const t0 = performance.now()
   const r = await remote('GET', path)
   if (r.status !== 200) throw new Error(`${path}: ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`)
-  return performance.now() - t0
+  const ms = performance.now() - t0
+  answerBytes.set(path, Buffer.byteLength(JSON.stringify(r.body)))
+  return ms
 }
 
 async function main(): Promise<void> {
@@ -149,7 +160,10 @@ async function main(): Promise<void> {
   log(`generated ${cases} cases' statistics in ${(genMs / 1000).toFixed(1)} s: ${planned.length} documents`)
   let nodes: TreeNode[] = []
   try {
-    nodes = await startTree(dir, [{ level: 'city', code: CITY, name: '模拟市' }])
+    nodes = MEASURE_ONLY
+      ? [await spawnNode({ level: 'city', code: CITY, name: '模拟市', dataDir: join(dir, `city-${CITY}`), port: 0, catalogue: 'sample', bin: OTHER_BIN }, 30 * 60_000)]
+      : await startTree(dir, [{ level: 'city', code: CITY, name: '模拟市' }])
+    log(`city up (${OTHER_BIN ?? 'this checkout'}), load ${load()}`)
     const city = nodes[0]
     trustNode(city)
     const ca = readFileSync(join(city.dataDir, 'tls', 'cert.pem'), 'utf8')
@@ -200,21 +214,26 @@ async function main(): Promise<void> {
       quarter: [`${YEAR}-04-01`, `${YEAR}-06-30`],
       year: [`${YEAR}-01-01`, `${YEAR}-12-31`],
       'mid-month span': [`${YEAR}-02-10`, `${YEAR}-11-20`],
+      'across years': [`${YEAR - 1}-12-20`, `${YEAR}-01-10`],
+      'all time': ['', ''],
     }
     const unders: Record<string, string | undefined> = { city: undefined, county, township, village }
-    const results: { kind: string; p50: number; p95: number; n: number }[] = []
+    const results: { kind: string; p50: number; p95: number; n: number; bytes: number }[] = []
     const all: number[] = []
     for (const [rname, [from, to]] of Object.entries(ranges)) {
       for (const [uname, under] of Object.entries(unders)) {
         for (const groupBy of ['item', 'day', 'child']) {
           const ts: number[] = []
+          let bytes = 0
           for (const by of ['origin', 'handler']) {
-            const q = new URLSearchParams({ from, to, groupBy, by, ...(under ? { under } : {}) })
+            const q = new URLSearchParams({ ...(from ? { from, to } : {}), groupBy, by, ...(under ? { under } : {}) })
             await timed(staff, `/api/stats?${q}`) // one warm-up
             for (let i = 0; i < REPEAT; i++) ts.push(await timed(staff, `/api/stats?${q}`))
+            bytes = Math.max(bytes, answerBytes.get(`/api/stats?${q}`) ?? 0)
           }
           all.push(...ts)
-          results.push({ kind: `${rname} ${groupBy} under=${uname}`, p50: pct(ts, 50), p95: pct(ts, 95), n: ts.length })
+          results.push({ kind: `${rname} ${groupBy} under=${uname}`, p50: pct(ts, 50), p95: pct(ts, 95), n: ts.length, bytes })
+          log(`${rname} ${groupBy} under=${uname}: p95 ${pct(ts, 95).toFixed(1)} ms, ${bytes} B (load ${load()})`)
         }
       }
     }
@@ -234,8 +253,8 @@ async function main(): Promise<void> {
     const mem = readMem(city.proc!.pid!)
     const du = execFileSync('du', ['-sb', city.dataDir]).toString().split('\t')[0]
     const loadAfter = load()
-    console.log('\n| request (both dimensions) | n | p50 ms | p95 ms |\n|---|---|---|---|')
-    for (const r of results) console.log(`| ${r.kind} | ${r.n} | ${r.p50.toFixed(1)} | ${r.p95.toFixed(1)} |`)
+    console.log('\n| request (both dimensions) | n | p50 ms | p95 ms | bytes (the larger of the two) |\n|---|---|---|---|---|')
+    for (const r of results) console.log(`| ${r.kind} | ${r.n} | ${r.p50.toFixed(1)} | ${r.p95.toFixed(1)} | ${r.bytes} |`)
     console.log(`| every GET /api/stats above | ${all.length} | ${pct(all, 50).toFixed(1)} | ${pct(all, 95).toFixed(1)} |`)
     console.log(`| dashboard page (4 requests at once: year; city, county, township) | ${page.length} | ${pct(page, 50).toFixed(1)} | ${pct(page, 95).toFixed(1)} |`)
     console.log(JSON.stringify({

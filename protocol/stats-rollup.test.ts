@@ -10,7 +10,7 @@ import { childTowards, isInSubtree, parentCode } from './division.ts'
 import { childMayWrite, sendsUp } from './scopes.ts'
 import { addCounts, emptyCounts, type StatsCounts } from './stats.ts'
 import {
-  buildRollup, checkRollupEntry, levelsBelow, parseRollupDocId, rangePlan, rawAsRollup, rollupDocId, rollupKey,
+  buildRollup, checkRollupEntry, lastDayOfMonth, levelsBelow, parseRollupDocId, rangePlan, rangeSplit, rawAsRollup, rollupDocId, rollupKey,
 } from './stats-rollup.ts'
 
 const CITY = '511300000000'
@@ -135,6 +135,23 @@ describe('rangePlan', () => {
     expect(rangePlan('2026-02-01', '2026-02-28')).toEqual({ fullFrom: '2026-02', fullTo: '2026-02', partial: [] })
     expect(rangePlan('2026-03-05', '2026-03-06')).toEqual({ fullFrom: '2026-04', fullTo: '2026-02', partial: ['2026-03'] })
     expect(rangePlan('2025-12-02', undefined)).toEqual({ fullFrom: '2026-01', fullTo: null, partial: ['2025-12'] })
+  })
+  it('rangeSplit: whole months and the edge days cover each day of any range exactly once', () => {
+    // Every day from 2025-10-01 to 2026-05-31, and every range over them (either end open).
+    const days: string[] = []
+    for (let t = Date.UTC(2025, 9, 1); t <= Date.UTC(2026, 4, 31); t += 86_400_000) days.push(new Date(t).toISOString().slice(0, 10))
+    const day = fc.option(fc.constantFrom(...days), { nil: undefined })
+    fc.assert(fc.property(day, day, (from, to) => {
+      const { months, days: edges } = rangeSplit(from, to)
+      const covered = days.map((d) => (months && (!months.from || d.slice(0, 7) >= months.from) && (!months.to || d.slice(0, 7) <= months.to) ? 1 : 0)
+        + edges.filter(([a, b]) => d >= a && d <= b).length)
+      days.forEach((d, i) => expect(covered[i], `${from}..${to} ${d}`).toBe((!from || d >= from) && (!to || d <= to) ? 1 : 0))
+      // At most two edges, each within one month; whole months only where the range holds them.
+      expect(edges.length).toBeLessThanOrEqual(2)
+      if (months) for (const [a, b] of edges) expect(b <= lastDayOfMonth(a.slice(0, 7))).toBe(true)
+    }), { numRuns: 400 })
+    expect(rangeSplit('2026-03-16', '2026-03-16')).toEqual({ months: null, days: [['2026-03-16', '2026-03-16']] })
+    expect(rangeSplit('2025-12-20', '2026-02-10')).toEqual({ months: { from: '2026-01', to: '2026-01' }, days: [['2025-12-20', '2025-12-31'], ['2026-02-01', '2026-02-10']] })
   })
   it('childTowards is what groupBy=child keys by', () => {
     expect(childTowards(CITY, '511302101201')).toBe('511302000000')

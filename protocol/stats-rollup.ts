@@ -171,3 +171,17 @@ export function rangePlan(from?: string, to?: string): { fullFrom: string | null
   }
   return { fullFrom, fullTo, partial }
 }
+
+/**
+ * The same plan as day bounds for a table keyed by day beside one keyed by month: whole months
+ * (`months`, null when the range holds none; a null bound is open) and at most two closed day
+ * ranges for the partial months at its ends. Together they cover each day of the range once.
+ */
+export function rangeSplit(from?: string, to?: string): { months: { from: string | null; to: string | null } | null; days: [string, string][] } {
+  const { fullFrom, fullTo } = rangePlan(from, to)
+  if (from && to && (fullFrom! > fullTo! || from > to)) return { months: null, days: from <= to ? [[from, to]] : [] }
+  const days: [string, string][] = []
+  if (from && !from.endsWith('-01')) days.push([from, lastDayOfMonth(from.slice(0, 7))])
+  if (to && to < lastDayOfMonth(to.slice(0, 7))) days.push([`${to.slice(0, 7)}-01`, to])
+  return { months: { from: fullFrom, to: fullTo }, days }
+}

@@ -1,5 +1,5 @@
 /**
- * The statistics rollup and the list tally (migration 015) agree with the cases they count,
+ * The statistics rollups and the list tally (migrations 015, 023: day, month and day-sum rows) agree with the cases they count,
  * whoever writes the case rows: random rows inserted, updated (status moves, a transfer away,
  * a rating, a rectification) and deleted straight in SQL, then every groupBy, both dimensions
  * and random ranges compared with a direct count over the cases (StatsService.ownCountsFromCases,
@@ -79,7 +79,15 @@ describe('the rollup (migration 015) agrees with the cases', () => {
       for (let i = 0; i < 60; i++) await insertCase(r, ++n)
       for (let i = 0; i < 40; i++) await updateCase(r)
       for (let i = 0; i < 5; i++) await t.node.db.query('DELETE FROM cases WHERE id = (SELECT id FROM cases ORDER BY id OFFSET floor($1::float8 * (SELECT count(*) FROM cases))::int LIMIT 1)', [r()])
-      const ranges = [{}, { from: '2026-02-01' }, { to: '2026-02-15' }, { from: day(r), to: day(r, 2) }]
+      // Some cases of the year before, moved there by an update (the trigger's remove and add).
+      for (let i = 0; i < 6; i++) await t.node.db.query(`UPDATE cases SET stat_day = '2025-12-' || substr(stat_day, 9, 2) WHERE id = (SELECT id FROM cases ORDER BY id OFFSET floor($1::float8 * (SELECT count(*) FROM cases))::int LIMIT 1)`, [r()])
+      const d = day(r)
+      // Whole months (read from month rows, migration 023), partial first and last months (their
+      // days from day rows), one day, within one month, across the year's end, open ends.
+      const ranges = [{}, { from: '2026-02-01' }, { to: '2026-02-15' }, { from: day(r), to: day(r, 2) }, { from: d, to: d },
+        { from: '2026-02-01', to: '2026-03-31' }, { from: '2026-01-10', to: '2026-03-20' }, { from: '2026-02-03', to: '2026-02-25' },
+        { from: '2025-12-15', to: '2026-02-10' }, { from: '2025-12-01', to: '2026-01-31' }, { from: '2026-01-31', to: '2026-02-01' },
+        { from: '2026-02-10' }, { to: '2026-01-31' }, { from: '2026-03-05', to: '2026-02-05' }]
       for (const range of ranges) {
         for (const groupBy of ['item', 'day', 'day|item', 'child']) {
           for (const by of ['origin', 'handler'] as const) {
@@ -99,18 +107,33 @@ describe('the rollup (migration 015) agrees with the cases', () => {
     // Something was counted: the comparison above is not of two empty maps.
     expect((await t.node.stats.ownCounts({ groupBy: 'item', by: 'handler' })).size).toBeGreaterThan(0)
 
-    // The migration's set-based backfill (of a store that held cases before 015) gives the same
-    // tally and rollup rows as the trigger kept (zero rows aside: the trigger leaves them behind).
+    // The migrations' set-based backfills (of a store that held cases before 015, 023) give the
+    // same tally, rollup and clock rows as the triggers kept (zero rows aside: the rollup's
+    // triggers leave them behind).
     const snapshot = async () => [
       await t.node.db.query('SELECT status, origin_code, handler_code, n::int FROM case_tally WHERE n <> 0 ORDER BY 1, 2, 3'),
       await t.node.db.query(`SELECT ${ROLLUP_COLUMNS} FROM case_rollup WHERE n <> 0 ORDER BY 1, 2, 3, 4`),
+      await t.node.db.query(`SELECT ${ROLLUP_COLUMNS.replace(' day,', ' month,')} FROM case_rollup_month WHERE n <> 0 ORDER BY 1, 2, 3, 4`),
+      await t.node.db.query(`SELECT ${ROLLUP_COLUMNS.replace(' item_code,', '')} FROM case_rollup_daysum WHERE n <> 0 ORDER BY 1, 2, 3`),
+      // The open cases' groups: none left at 0 (a group whose cases closed is removed).
+      await t.node.db.query('SELECT dim, unit_code, day, item_code, what, at, n FROM case_clock ORDER BY 1, 2, 3, 4, 5, 6'),
     ]
     const kept = await snapshot()
-    await t.node.db.query('DELETE FROM case_tally')
-    await t.node.db.query('DELETE FROM case_rollup')
-    const backfill = splitStatements(listMigrations().find((m) => m.version === 15)!.sql).filter((x) => /^INSERT INTO case_(tally|rollup)/.test(x))
-    expect(backfill.length).toBe(2)
-    for (const stmt of backfill) await t.node.db.query(stmt)
+    // Rows of every table were kept (the comparison is not of empty lists).
+    for (const rows of kept) expect(rows.length).toBeGreaterThan(0)
+    expect(kept[4].every((r) => (r as { n: number }).n !== 0)).toBe(true)
+    for (const table of ['case_tally', 'case_rollup', 'case_rollup_month', 'case_rollup_daysum', 'case_clock']) await t.node.db.query(`DELETE FROM ${table}`)
+    const backfill = (v: number, tables: RegExp) => splitStatements(listMigrations().find((m) => m.version === v)!.sql).filter((x) => tables.test(x))
+    const of015 = backfill(15, /^INSERT INTO case_(tally|rollup) /)
+    expect(of015.length).toBe(2)
+    for (const stmt of of015) await t.node.db.query(stmt)
+    // 023's triggers on case_rollup kept its month and day sums as 015's backfill wrote it…
+    expect((await snapshot()).slice(0, 4)).toEqual(kept.slice(0, 4))
+    // …and 023's own backfill (of a store that held cases before 023) gives them and the open cases' groups.
+    for (const table of ['case_rollup_month', 'case_rollup_daysum']) await t.node.db.query(`DELETE FROM ${table}`)
+    const of023 = backfill(23, /^INSERT INTO case_(rollup_month|rollup_daysum|clock) /)
+    expect(of023.length).toBe(3)
+    for (const stmt of of023) await t.node.db.query(stmt)
     expect(await snapshot()).toEqual(kept)
   }, 300_000)
 })

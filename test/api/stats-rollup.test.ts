@@ -115,7 +115,13 @@ const get = async (q: Record<string, string | undefined>) => {
 
 describe('a county summing its townships\' rollups', () => {
   it('answers every grouping, dimension, drill-down and range as the direct sum', async () => {
-    const ranges: [string | undefined, string | undefined][] = [[undefined, undefined], ['2026-02-01', '2026-03-31'], ['2026-02-10', '2026-03-05'], ['2026-03-01', '2026-03-31'], ['2026-03-04', '2026-03-04']]
+    // Whole months (month sums), partial first and last months (their days), one day, within a
+    // month, across the year's end, open ends.
+    const ranges: [string | undefined, string | undefined][] = [[undefined, undefined], ['2026-02-01', '2026-03-31'], ['2026-02-10', '2026-03-05'], ['2026-03-01', '2026-03-31'],
+      ['2026-03-04', '2026-03-04'], ['2026-02-10', '2026-03-20'], ['2026-02-03', '2026-02-25'], ['2025-12-20', '2026-02-15'], ['2025-11-01', '2026-02-28'],
+      ['2026-02-15', undefined], [undefined, '2026-02-20'], ['2026-03-31', '2026-03-31']]
+    // Every name the node knows: an answer carries exactly those of the units it shows.
+    const known = await t.node.stats.names()
     for (const by of ['origin', 'handler'] as const) {
       for (const under of [COUNTY, T1, T3, '511302101201', '511302103201']) {
         for (const groupBy of ['item', 'day', 'child']) {
@@ -130,11 +136,16 @@ describe('a county summing its townships\' rollups', () => {
               if (want.rows.length) expect(body.notHeld, what).toBe('item')
             } else expect(body.rows, what).toEqual(want.rows)
             expect(body.skipped, what).toBe(0)
+            const shown = new Set([COUNTY, ...(groupBy === 'child' ? body.rows.map((r: { key: string }) => r.key) : [])])
+            for (let u: string | null = under; u && u !== COUNTY; u = parentCode(u)) shown.add(u)
+            expect(Object.keys(body.names).sort(), what).toEqual([...shown].filter((c) => known[c]).sort())
           }
         }
       }
     }
     expect((await get({ groupBy: 'child' })).names[T1]).toBe('镇101')
+    // A drill-down names the unit drilled into, whatever it groups by.
+    expect((await get({ groupBy: 'item', under: T1 })).names).toEqual({ [COUNTY]: known[COUNTY], [T1]: '镇101' })
   }, 300_000)
 })
 

@@ -4,9 +4,10 @@
  * never personal data.
  */
 import {
-  addCounts, emptyCounts, isInSubtree, localDate, StatsQuerySchema, toRow,
+  addCounts, emptyCounts, isInSubtree, localDate, parentCode, StatsQuerySchema, toRow,
   type StatsCounts, type StatsRow, type WorkingDays,
 } from '../../../protocol/index.ts'
+import { rangeSplit } from '../../../protocol/stats-rollup.ts'
 import { ApiError, parseOr400 } from '../errors.ts'
 import type { Db } from '../store/db.ts'
 
@@ -18,7 +19,10 @@ export interface StatsResult {
   by: 'origin' | 'handler'
   under: string
   rows: StatsRow[]
-  /** Names of this node and the units below it, by code, for labels. */
+  /**
+   * Names, by code, of the units this answer shows: this node, the units from it down to
+   * `under`, and (groupBy=child) each row's unit — not every unit below (3,131 at a city).
+   */
   names: Record<string, string>
   /**
    * Names of the items the rows count, by code (grouped by item): from this node's catalogue,
@@ -55,8 +59,10 @@ export class StatsService {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  async names(): Promise<Record<string, string>> {
-    const rows = await this.db.query<{ code: string; name: string }>('SELECT code, name FROM units')
+  /** Names of this node and the units below it, by code: all of them, or only those of `codes`. */
+  async names(codes?: string[]): Promise<Record<string, string>> {
+    const rows = await this.db.query<{ code: string; name: string }>(
+      codes ? 'SELECT code, name FROM units WHERE code = ANY($1::text[])' : 'SELECT code, name FROM units', codes ? [codes] : [])
     return { ...Object.fromEntries(rows.map((r) => [r.code, r.name])), [this.self.code]: this.self.name }
   }
 
@@ -80,35 +86,45 @@ export class StatsService {
    */
   async ownCounts(q: { from?: string; to?: string; groupBy: string; by?: 'origin' | 'handler' }): Promise<Map<string, StatsCounts>> {
     const dim = q.by === 'handler' ? 'handler' : 'origin'
-    const column = dim === 'handler' ? 'handler_code' : 'origin_code'
-    // What depends on the case alone is summed from the rollup a trigger keeps (migration 015):
-    // the rows of the days asked for, never the cases. The rules are protocol's countCase.
-    const rollKey = q.groupBy === 'day' ? 'day' : q.groupBy === 'child' ? '$1::text' : q.groupBy === 'day|item' ? "day || '|' || item_code" : 'item_code'
-    const rows = await this.db.query<Record<string, number | string>>(
-      `SELECT ${rollKey} AS k, sum(accepted)::int AS accepted, sum(completed)::int AS completed, sum(approved)::int AS approved,
+    // What depends on the case alone is summed from the rollups a trigger keeps (migrations 015,
+    // 023), never the cases: whole months from the month rows, the days of a partial first and
+    // last month from the day rows — by item where items are asked for, else one row a day.
+    // The rules are protocol's countCase.
+    const SUMS = `sum(n)::int AS n, sum(accepted)::int AS accepted, sum(completed)::int AS completed, sum(approved)::int AS approved,
          sum(denied)::int AS denied, sum(on_time)::int AS on_time, sum(on_spot)::int AS on_spot,
          sum(promised_completed)::int AS promised_completed, sum(early)::int AS early,
          sum(r1)::int AS r1, sum(r2)::int AS r2, sum(r3)::int AS r3, sum(r4)::int AS r4, sum(r5)::int AS r5,
          sum(cross_unit)::int AS cross_unit, sum(transferred)::int AS transferred, sum(refused)::int AS refused,
-         sum(deferred)::int AS deferred, sum(rectified)::int AS rectified
-       FROM case_rollup WHERE dim = $4 AND unit_code = $1 AND ($2::text IS NULL OR day >= $2) AND ($3::text IS NULL OR day <= $3)
-       GROUP BY k HAVING sum(n) > 0`,
-      [this.self.code, q.from ?? null, q.to ?? null, dim],
-    )
-    // What moves with the clock is counted from the open cases only (a partial index holds them),
-    // with "today" and the next working day worked out once, here, from the calendar.
+         sum(deferred)::int AS deferred, sum(rectified)::int AS rectified`
+    const byDay = q.groupBy === 'day' || q.groupBy === 'day|item'
+    const split: ReturnType<typeof rangeSplit> = byDay ? { months: null, days: [[q.from ?? '0000', q.to ?? '9999']] } : rangeSplit(q.from, q.to)
+    const dayTable = q.groupBy === 'day' || q.groupBy === 'child' ? 'case_rollup_daysum' : 'case_rollup'
+    const rollKey = q.groupBy === 'day' ? 'day' : q.groupBy === 'child' ? '$1::text' : q.groupBy === 'day|item' ? "day || '|' || item_code" : 'item_code'
+    const args: unknown[] = [this.self.code, dim]
+    const parts: string[] = []
+    if (split.months) {
+      const mk = q.groupBy === 'child' ? '$1::text' : 'item_code'
+      parts.push(`SELECT ${mk} AS k, ${SUMS} FROM case_rollup_month WHERE dim = $2 AND unit_code = $1
+        AND ($${args.push(split.months.from)}::text IS NULL OR month >= $${args.length}) AND ($${args.push(split.months.to)}::text IS NULL OR month <= $${args.length}) GROUP BY 1`)
+    }
+    for (const [a, b] of split.days) {
+      parts.push(`SELECT ${rollKey} AS k, ${SUMS} FROM ${dayTable} WHERE dim = $2 AND unit_code = $1 AND day >= $${args.push(a)} AND day <= $${args.push(b)} GROUP BY 1`)
+    }
+    const rows = parts.length ? await this.db.query<Record<string, number | string>>(
+      `SELECT k, ${SUMS} FROM (${parts.join(' UNION ALL ')}) s GROUP BY k HAVING sum(n) > 0`, args) : []
+    // What moves with the clock is counted from the open cases' groups (case_clock, migration
+    // 023: stat day, item and due date), with "today" and the next working day worked out once,
+    // here, from the calendar. '' is the day of a case without one: counted in an open range only.
     const today = localDate(this.now())
     const nextWorkingDay = this.days().add(today, 1)
-    const caseKey = q.groupBy === 'day' ? 'stat_day' : q.groupBy === 'child' ? '$1::text' : q.groupBy === 'day|item' ? "stat_day || '|' || item_code" : 'item_code'
     const open = await this.db.query<{ k: string; overdue: number; due_soon: number; rect_overdue: number }>(
-      `SELECT ${caseKey} AS k,
-         count(*) FILTER (WHERE status IN ('submitted', 'accepted') AND due_date < $4)::int AS overdue,
-         count(*) FILTER (WHERE status IN ('submitted', 'accepted') AND due_date >= $4 AND due_date <= $5)::int AS due_soon,
-         count(*) FILTER (WHERE rect_status IN ('open', 'replied') AND rect_due < $4)::int AS rect_overdue
-       FROM cases WHERE (status IN ('submitted', 'accepted') OR rect_status IN ('open', 'replied'))
-         AND ${column} = $1 AND ($2::text IS NULL OR stat_day >= $2) AND ($3::text IS NULL OR stat_day <= $3)
+      `SELECT ${rollKey} AS k,
+         coalesce(sum(n) FILTER (WHERE what = 'due' AND at < $4), 0)::int AS overdue,
+         coalesce(sum(n) FILTER (WHERE what = 'due' AND at >= $4 AND at <= $5), 0)::int AS due_soon,
+         coalesce(sum(n) FILTER (WHERE what = 'rect' AND at < $4), 0)::int AS rect_overdue
+       FROM case_clock WHERE dim = $6 AND unit_code = $1 AND ($2::text IS NULL OR day >= $2) AND ($3::text IS NULL OR (day <= $3 AND day <> ''))
        GROUP BY k`,
-      [this.self.code, q.from ?? null, q.to ?? null, today, nextWorkingDay],
+      [this.self.code, q.from ?? null, q.to ?? null, today, nextWorkingDay, dim],
     )
     const clock = new Map(open.map((r) => [String(r.k), r]))
     const out = new Map<string, StatsCounts>()
@@ -203,6 +219,9 @@ export class StatsService {
     for (const c of [...merged.values(), ...extra]) addCounts(total, c)
     const rows = [...merged.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, c]) => toRow(k, c))
     const itemNames = q.groupBy === 'item' ? await this.itemNames(rows.map((r) => r.key)) : {}
-    return { from: q.from ?? null, to: q.to ?? null, groupBy: q.groupBy, by: q.by, under, rows, totals: toRow('total', total), skipped, names: await this.names(), itemNames, ...(notHeld ? { notHeld } : {}) }
+    const shown: string[] = []
+    for (let u: string | null = under; u && u !== this.self.code; u = parentCode(u)) shown.push(u)
+    if (q.groupBy === 'child') shown.push(...rows.map((r) => r.key))
+    return { from: q.from ?? null, to: q.to ?? null, groupBy: q.groupBy, by: q.by, under, rows, totals: toRow('total', total), skipped, names: await this.names(shown), itemNames, ...(notHeld ? { notHeld } : {}) }
   }
 }

@@ -36,6 +36,22 @@ async function rawUnits(db: Db, self: string, dim: Dim, under: string): Promise<
   return units.map((u) => u.code).filter((code) => code !== self && isInSubtree(code, under) && !covered.has(childTowards(self, code) ?? ''))
 }
 
+/** StatsCounts' numbers, as summed in SQL from stored values (jsonb). */
+const FIELDS = ['accepted', 'completed', 'approved', 'denied', 'onTime', 'onSpot', 'promisedCompleted', 'early', 'overdue', 'dueSoon',
+  'crossUnit', 'transferred', 'refused', 'deferred', 'rectified', 'rectOverdue'] as const
+// float8: a sum of many values each up to MAX_COUNT stays exact in a double and never overflows.
+const JSON_SUMS = [
+  ...FIELDS.map((f) => `coalesce(sum((counts->>'${f}')::bigint), 0)::float8 AS "${f}"`),
+  ...[0, 1, 2, 3, 4].map((i) => `coalesce(sum((counts->'ratings'->>${i})::bigint), 0)::float8 AS r${i}`),
+].join(', ')
+
+function countsOfSums(r: Record<string, number | string>): StatsCounts {
+  const c = emptyCounts()
+  for (const f of FIELDS) c[f] = Number(r[f])
+  c.ratings = [0, 1, 2, 3, 4].map((i) => Number(r[`r${i}`]))
+  return c
+}
+
 const RAW_ROWS = `SELECT node_code, day, item_code, counts FROM stats_rows
   WHERE node_code = ANY($1::text[]) AND dim = $2 AND ($3::text IS NULL OR day >= $3) AND ($4::text IS NULL OR day <= $4)`
 
@@ -52,7 +68,8 @@ export function rollupSource(db: Db, self: string): StatsSource {
     const child = under === self ? null : childTowards(self, under)
     const args: unknown[] = [dim, self]
     let where: string
-    let keyOf: (r: { day: string; key: string; child_code: string }) => string
+    // The column the rows are summed by (the answer's row key; '' for the unit's total only).
+    let keyOf: string
     let sql: string
     // The children that sent rollups (a few rows): `key = ANY(children)` reads along an index.
     const children = async () => (await db.query<{ child_code: string }>('SELECT DISTINCT child_code FROM stats_rollup_docs WHERE dim = $1 AND child_code <> $2', [dim, self])).map((r) => r.child_code)
@@ -61,32 +78,32 @@ export function rollupSource(db: Db, self: string): StatsSource {
       notHeld = 'item'
       where = "kind = 'u' AND key = $3"
       args.push(under)
-      keyOf = () => ''
+      keyOf = "''"
     } else if (q.groupBy === 'item') {
       where = "kind = 'i'"
-      keyOf = (r) => r.key
+      keyOf = 'key'
     } else if (q.groupBy === 'day') {
       where = "kind = 'u' AND key = ANY($3::text[])"
       args.push(child ? [under] : await children())
-      keyOf = (r) => r.day
+      keyOf = 'day'
     } else if (!child) {
       where = "kind = 'u' AND key = ANY($3::text[])"
       args.push(await children())
-      keyOf = (r) => r.child_code
+      keyOf = 'child_code'
     } else if (rel <= ROLLUP_DEPTH) {
       where = "((kind = 'o' AND key = $3) OR (kind = 'u' AND up = $3))"
       args.push(under)
-      keyOf = (r) => r.key
+      keyOf = 'key'
     } else {
       where = "kind = 'u' AND key = $3"
       args.push(under)
-      keyOf = (r) => r.key
+      keyOf = 'key'
     }
     if (child) where += ` AND child_code = $${args.push(child)}`
     where += ' AND child_code <> $2'
     if (q.groupBy === 'day') {
       where += ` AND day <> month AND ($${args.push(q.from ?? null)}::text IS NULL OR day >= $${args.length}) AND ($${args.push(q.to ?? null)}::text IS NULL OR day <= $${args.length})`
-      sql = `SELECT day, key, child_code, counts FROM stats_rollup WHERE dim = $1 AND ${where}`
+      sql = `SELECT ${keyOf} AS k, counts FROM stats_rollup WHERE dim = $1 AND ${where}`
     } else {
       // Whole months from their month rows; the days of a partial month at either end.
       const plan = rangePlan(q.from, q.to)
@@ -96,14 +113,15 @@ export function rollupSource(db: Db, self: string): StatsSource {
       const fd = args.push(q.from ?? null)
       const td = args.push(q.to ?? null)
       // Two reads, each along its own partial index (migration 020): month sums, and days of partial months.
-      sql = `SELECT day, key, child_code, counts FROM stats_rollup WHERE dim = $1 AND ${where}
+      sql = `SELECT ${keyOf} AS k, counts FROM stats_rollup WHERE dim = $1 AND ${where}
           AND day = month AND ($${ff}::text IS NULL OR month >= $${ff}) AND ($${ft}::text IS NULL OR month <= $${ft})
-        UNION ALL SELECT day, key, child_code, counts FROM stats_rollup WHERE dim = $1 AND ${where}
-          AND day <> month AND month = ANY($${pm}::text[]) AND day >= $${fd} AND day <= $${td}`
+        UNION ALL SELECT ${keyOf} AS k, counts FROM stats_rollup WHERE dim = $1 AND ${where}
+          AND day <> month AND month = ANY($${pm}::text[]) AND ($${fd}::text IS NULL OR day >= $${fd}) AND ($${td}::text IS NULL OR day <= $${td})`
     }
-    const rows = await db.query<{ day: string; key: string; child_code: string; counts: StatsCounts }>(sql, args)
-    // Checked when projected (project-rollup.ts): summed as they are.
-    for (const r of rows) add(keyOf(r), r.counts)
+    // Checked when projected (project-rollup.ts): summed as they are, in SQL — one row per key
+    // comes back, not one per child, day and key.
+    const rows = await db.query<Record<string, number | string>>(`SELECT k, ${JSON_SUMS} FROM (${sql}) s GROUP BY k`, args)
+    for (const r of rows) add(String(r.k), countsOfSums(r))
     const total = out.get('')
     out.delete('')
     const [rej] = await db.query<{ n: number }>(

@@ -8,10 +8,11 @@
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { enrollChild } from '../../nodes/core/link/enrollment.ts'
-import { makeRefuse } from '../../nodes/core/link/scope-check.ts'
+import { insertedValues, makeRefuse } from '../../nodes/core/link/scope-check.ts'
+import { foldDoc } from '../../nodes/core/docs/case-doc.ts'
 import { startNode, type RunningNode } from '../../nodes/core/start.ts'
 import type { Queryable } from '../../nodes/core/store/db.ts'
-import type { Application } from '../../protocol/index.ts'
+import { WorkingDays, type Application } from '../../protocol/index.ts'
 import { caseUpdate, enroll, identity, signedApplication, signedEvent, type Identity } from '../helpers/link-client.ts'
 import { applicant } from '../helpers/node.ts'
 import { pgliteTemplate, tempDir } from '../helpers/template.ts'
@@ -135,6 +136,54 @@ describe("a link's batch at the receiver", () => {
     const { stored, refused } = await town.node.docs.applyBatch([{ docId: c.docId, update: late.update }], origin(), { refuse })
     expect(stored).toEqual([])
     expect(refused[0].reason).toMatch(/Lamport clock 1, not above/)
+  })
+
+  it('checks each signature of a batch once: the projection believes the values the link checked', async () => {
+    const batch = Array.from({ length: 4 }, (_, i) => newCase(700 + i))
+    const withEvents = batch.map((c, i) => ({ docId: c.docId, update: caseUpdate((d) => d.getArray('events').push([attached(1 + i)]), c.state).update }))
+    const entries = batch.flatMap((c, i) => [c, withEvents[i]])
+    const sigs = new Set<string>()
+    for (const e of entries) for (const v of insertedValues(e.update)) sigs.add((v as { sig: string }).sig)
+    expect(sigs.size).toBe(8)
+    const trust = town.node.trust
+    const verify = trust.verify
+    const seen = new Map<string, number>()
+    trust.verify = (key, text, sig) => {
+      if (sigs.has(sig)) seen.set(sig, (seen.get(sig) ?? 0) + 1)
+      return verify.call(trust, key, text, sig)
+    }
+    try {
+      const { stored, refused } = await town.node.docs.applyBatch(entries, origin(), { refuse, applied: refuse.applied, announce: false })
+      expect(refused).toEqual([])
+      expect(stored).toHaveLength(8)
+    } finally {
+      trust.verify = verify
+    }
+    // Once each, at the link's check: the projection's fold asked for none of them again.
+    expect([...seen.values()]).toEqual(Array(8).fill(1))
+    const rows = await town.node.db.query<{ flagged: number }>('SELECT flagged FROM cases WHERE id = ANY($1::text[])', [batch.map((c) => c.docId.slice(5))])
+    expect(rows.map((r) => r.flagged)).toEqual([0, 0, 0, 0])
+  })
+
+  it('does not take a good value sent again at the id of a forged one held as believed', async () => {
+    const c = newCase(800)
+    expect((await town.node.docs.applyBatch([c], origin(), { refuse })).refused).toEqual([])
+    const good = attached(1)
+    const forged = { ...good, name: '伪造.jpg' } // its id and signature copied: the id is not the hash of this content
+    // Two writers with one Yjs client id: the same (client, clock) holds the forged value in one, the good one in the other.
+    const at = (value: unknown) => caseUpdate((d) => {
+      d.clientID = 4242
+      d.getArray('events').push([value])
+    }, c.state)
+    // Held from before the checks (stored without them), and flagged by the fold.
+    await town.node.docs.applyBatch([{ docId: c.docId, update: at(forged).update }], origin())
+    const fold = async () => foldDoc(await town.node.docs.get(c.docId), town.node.trust, new WorkingDays([]))!.folded.flagged.map((f) => f.eventId)
+    expect(await fold()).toEqual([good.id])
+    const { refused } = await town.node.docs.applyBatch([{ docId: c.docId, update: at(good).update }], origin(), { refuse, applied: refuse.applied })
+    expect(refused).toEqual([])
+    // The document still holds the forged value at that id (Yjs keeps what it had), and it is still not believed.
+    expect((await town.node.docs.get(c.docId)).getArray('events').toArray()).toEqual([forged])
+    expect(await fold()).toEqual([good.id])
   })
 
   it('tells the listeners only when announced, once for each stored update', async () => {

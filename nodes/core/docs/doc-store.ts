@@ -217,6 +217,12 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
     entries: { docId: string; update: Uint8Array }[], origin: Origin,
     opts: {
       refuse?: (e: { docId: string; update: Uint8Array }, tx: Queryable, held: Y.Doc | null) => Promise<string | null>
+      /**
+       * Told of each update `refuse` let through, once it is in the document; `before`: the
+       * document's state vector before it (what is at or above it came with this update). Not
+       * told when the document held pending structs (they may integrate with it).
+       */
+      applied?: (e: { docId: string; update: Uint8Array }, doc: Y.Doc, before: Uint8Array) => void
       inTx?: (tx: Queryable) => Promise<void>
       announce?: boolean
     } = {},
@@ -242,12 +248,14 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
             if (!doc) held.set(e.docId, (doc = this.fresh(e.docId))) // created by this update: nothing to read
             touched.add(e.docId)
             const before = Y.encodeStateVector(doc)
+            const settled = doc.store.pendingStructs === null && doc.store.pendingDs === null
             const deleted = watchDeletes(doc)
             try {
               Y.applyUpdate(doc, e.update, origin)
             } finally {
               deleted.stop()
             }
+            if (settled) opts.applied?.(e, doc, before)
             const pending = doc.store.pendingStructs !== null || doc.store.pendingDs !== null
             if (!pending && !deleted.any && sameBytes(before, Y.encodeStateVector(doc))) continue
             this.weigh(e.docId, e.update.length)

@@ -32,6 +32,8 @@ import { checkSupervisionUpdate } from '../supervision/scope.ts'
 
 interface Inspected {
   values: unknown[]
+  /** Where each run of values sits in the document once applied: the first one's Yjs id and the run. */
+  runs: { client: number; clock: number; arr: unknown[] }[]
   /** Content other than JSON values (Yjs ContentAny), by class name. */
   foreign: string[]
   /** Garbage-collected (deleted) ranges the update carries. */
@@ -41,11 +43,14 @@ interface Inspected {
 
 /** What an update inserts, and whether it carries anything but JSON values. Throws on bytes that are not an update. */
 export function inspectUpdate(update: Uint8Array): Inspected {
-  const out: Inspected = { values: [], foreign: [], gc: false, deletes: false }
+  const out: Inspected = { values: [], runs: [], foreign: [], gc: false, deletes: false }
   const decoded = Y.decodeUpdate(update)
   for (const s of decoded.structs) {
     if (s instanceof Y.Item) {
-      if (s.content instanceof Y.ContentAny) out.values.push(...s.content.arr)
+      if (s.content instanceof Y.ContentAny) {
+        out.values.push(...s.content.arr)
+        out.runs.push({ client: s.id.client, clock: s.id.clock, arr: s.content.arr })
+      }
       else if (s.content instanceof Y.ContentDeleted) out.gc = true
       else out.foreign.push(s.content.constructor.name)
     } else if (s instanceof Y.GC) out.gc = true
@@ -57,6 +62,16 @@ export function inspectUpdate(update: Uint8Array): Inspected {
 /** The JSON values an update inserts (application and events of a case, counts of statistics). */
 export function insertedValues(update: Uint8Array): unknown[] {
   return inspectUpdate(update).values
+}
+
+/** The item of `doc` holding the id (client, clock), or null (not integrated: pending, or not there). */
+function itemAt(doc: Y.Doc, client: number, clock: number): Y.Item | null {
+  const structs = doc.store.clients.get(client)
+  if (!structs?.length) return null
+  const last = structs[structs.length - 1]
+  if (clock >= last.id.clock + last.length) return null
+  const s = Y.getItem(doc.store, Y.createID(client, clock))
+  return s instanceof Y.Item ? s : null
 }
 
 /** The document a case this node does not hold is checked against: empty, only read (never written). */
@@ -78,8 +93,11 @@ export function makeRefuse(self: string, peer: string, peerIsChild: boolean, tru
    */
   const activeOnly = (author: string): boolean => peerIsChild || author !== self
 
+  /** The case updates let through, as decoded for the check (see `applied`). */
+  const passed = new WeakMap<Uint8Array, Inspected>()
+
   /** `held`: the document as this node holds it (null: not held), from the store's batch. */
-  return async (e: { docId: string; update: Uint8Array }, tx: Queryable, held: Y.Doc | null): Promise<string | null> => {
+  const refuse = async (e: { docId: string; update: Uint8Array }, tx: Queryable, held: Y.Doc | null): Promise<string | null> => {
     const colon = e.docId.indexOf(':')
     const [kind, rest] = [e.docId.slice(0, colon), e.docId.slice(colon + 1)]
     let u: Inspected
@@ -94,7 +112,9 @@ export function makeRefuse(self: string, peer: string, peerIsChild: boolean, tru
     let ref: DocRef
     if (kind === 'case') {
       if (u.deletes || u.gc) return 'a case is append-only: nothing in it may be deleted'
-      return checkCase(e.docId, u.values, tx, held)
+      const why = await checkCase(e.docId, u.values, tx, held)
+      if (!why) passed.set(e.update, u)
+      return why
     }
     if (kind === 'directory') {
       if (e.docId !== 'directory:tree') return `unknown directory document ${e.docId}`
@@ -120,6 +140,33 @@ export function makeRefuse(self: string, peer: string, peerIsChild: boolean, tru
     } else return `unknown document kind "${kind}"`
     return peerIsChild ? childMayWrite(self, peer, ref) : parentMayWrite(self, ref)
   }
+
+  /**
+   * A case update let through is now in `doc`: its values there are other objects than the ones
+   * checked (Yjs decodes the update again to apply it), so Trust is told they are the same, and
+   * the projection's and the supervision pass's folds right after do not parse, hash and look up
+   * the signature of each again. Found by Yjs id: each value is at its own id in the document —
+   * only ids at or above the state vector `before` the update, which this update brought: an id
+   * the document held already keeps the value it held, whatever this update says is there.
+   */
+  const applied = (e: { docId: string; update: Uint8Array }, doc: Y.Doc, before: Uint8Array): void => {
+    const u = passed.get(e.update)
+    if (!u) return
+    passed.delete(e.update)
+    const had = Y.decodeStateVector(before)
+    for (const run of u.runs) {
+      for (let k = 0; k < run.arr.length; k++) {
+        if (run.clock + k < (had.get(run.client) ?? 0)) continue
+        const item = itemAt(doc, run.client, run.clock + k)
+        const content = item?.content
+        if (!(content instanceof Y.ContentAny)) continue
+        const mine = content.arr[run.clock + k - item!.id.clock]
+        if (mine !== undefined) trust.sameAs(run.arr[k], mine)
+      }
+    }
+  }
+
+  return Object.assign(refuse, { applied })
 
   async function checkCase(docId: string, values: unknown[], tx: Queryable, heldDoc: Y.Doc | null): Promise<string | null> {
     // The store's batch says whether this node holds the document (it read them all in one

@@ -46,8 +46,11 @@ export const CLOCK_TOLERANCE_MS = 5 * 60_000
  * (the cursor moves with the last): the node's own writes go first in the store's queue, so
  * a local write waits behind at most one slice of a peer's batch, never a whole 16 MiB body.
  * A crash between slices only means the frame is resent: applying an update twice is harmless.
+ * 64: a frame of cases (~32 KB compressed) holds ~55, so it is one slice — each slice costs a
+ * few statements whatever its size (PGlite's fixed cost per statement, the rollup's triggers),
+ * and 32 cut most frames in two.
  */
-export const APPLY_SLICE_ENTRIES = 32
+export const APPLY_SLICE_ENTRIES = 64
 const C = LINK_CLOSE_CODES
 /** An update that holds nothing. */
 const EMPTY_UPDATE = Y.encodeStateAsUpdate(new Y.Doc())
@@ -211,7 +214,7 @@ export class LinkSession {
             const slice = entries.slice(at, at + APPLY_SLICE_ENTRIES)
             const final = at + APPLY_SLICE_ENTRIES >= entries.length
             const out = await this.node.docs.applyBatch(slice, this.outbox.peerOrigin as never, {
-              refuse: this.refuse,
+              refuse: this.refuse, applied: this.refuse.applied,
               inTx: final ? (tx) => this.stats.saveReceived(tx, this.peer, last) : undefined,
               announce: false,
             })

@@ -173,6 +173,16 @@ export class Trust {
   }
 
   /**
+   * `same` holds what `checked` holds (a copy decoded from the same bytes: the document's value
+   * of an update the link's check found good): it is known good as `checked` is, no more.
+   */
+  sameAs(checked: unknown, same: unknown): void {
+    if (typeof checked !== 'object' || checked === null || typeof same !== 'object' || same === null) return
+    const m = this.good.get(checked)
+    if (m) this.good.set(same, m)
+  }
+
+  /**
    * Found good before, under the directory resolved now, and at least as strictly (see `good`).
    * Every caller of checkEvent has checked the event's schema first, so a good event is well formed.
    */

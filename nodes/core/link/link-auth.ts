@@ -129,7 +129,7 @@ export class LinkAuth {
    * process started, its nonce never taken before. Returns the refusal, or null and the
    * parent's signature for the 101 (`x-tongban-parent-proof`).
    */
-  verifyUpgradeProof(headers: Record<string, string | string[] | undefined>): { refusal: ProofRefusal; parentProof?: undefined } | { refusal: null; parentProof: string } {
+  verifyUpgradeProof(headers: Record<string, string | string[] | undefined>): { refusal: ProofRefusal; parentProof?: undefined } | { refusal: null; parentProof: string; nonce: string; expires: number } {
     const H = LINK_PROOF_HEADERS
     const r = LinkUpgradeProofSchema.safeParse({ code: headers[H.code], time: headers[H.time], nonce: headers[H.nonce], proof: headers[H.proof] })
     const refuse = (message: string, status: 401 | 429 = 401, parentTime?: number) => ({ refusal: { status, message, parentTime } })
@@ -149,7 +149,21 @@ export class LinkAuth {
       return refuse('too many links opened in the last minutes: wait a minute and dial again', 429)
     }
     this.seen.set(childNonce, { code, expires: time + LINK_PROOF_WINDOW_MS })
-    return { refusal: null, parentProof: this.node.trust.keys.sign(linkUpgradeText('link-parent', this.self, code, time, childNonce)) }
+    return { refusal: null, parentProof: this.node.trust.keys.sign(linkUpgradeText('link-parent', this.self, code, time, childNonce)), nonce: childNonce, expires: time + LINK_PROOF_WINDOW_MS }
+  }
+
+  /**
+   * Several processes of one node on one PostgreSQL (a load balancer in front): a proof one
+   * process took must not open a link at another, whose `seen` never heard of it. The nonce is
+   * recorded in the shared store (a node_meta row until the proof expires; expired rows go at
+   * the next take). False: another process took it. With the embedded store, one process: true.
+   */
+  async takeShared(nonce: string, expires: number): Promise<boolean> {
+    const { db } = this.node
+    if (!db.holdLock) return true
+    await db.query(`DELETE FROM node_meta WHERE key LIKE 'link-proof:%' AND value::bigint < $1`, [Date.now()])
+    const rows = await db.query(`INSERT INTO node_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING RETURNING key`, [`link-proof:${nonce}`, String(expires)])
+    return rows.length === 1
   }
 
   private sweep(): void {

@@ -195,6 +195,7 @@ export class Links {
     }
     if (parentCode(code) !== self) return refuse(403, `${code} is not a child of ${self}: a node links only to children directly below it`)
     const hint = ` — if this unit was re-enrolled, start it with the new token from \`tongban child add --code ${code}\``
+    let taken: Promise<boolean> = Promise.resolve(true)
     if (req.headers[LINK_PROOF_HEADERS.time] !== undefined) {
       // The proof of key made inside the upgrade (protocol/link-proof.ts); the 101 carries ours.
       const v = this.auth.verifyUpgradeProof(req.headers)
@@ -203,6 +204,7 @@ export class Links {
         return refuse(v.refusal.status, v.refusal.message + (v.refusal.status === 401 && !clock ? hint : ''), clock)
       }
       this.parentProofs.set(req, v.parentProof)
+      taken = this.auth.takeShared(v.nonce, v.expires)
     } else {
       // A child of an earlier version: the challenge asked for beforehand (link-auth.ts).
       const why = this.auth.verifyUpgrade(code, String(req.headers['x-tongban-nonce'] ?? ''), String(req.headers['x-tongban-proof'] ?? ''))
@@ -210,7 +212,11 @@ export class Links {
     }
     const key = childKey(this.node.config.dataDir, self, code)!
     const held = this.children.get(code)
-    void (held ? Promise.resolve(held.release) : this.claim(`child-link:${code}`, () => this.children.get(code)?.ws.terminate())).then((release) => {
+    void taken.then((fresh): Promise<HeldLock | false | 'replayed'> | HeldLock | 'replayed' => {
+      if (!fresh) return 'replayed'
+      return held ? held.release : this.claim(`child-link:${code}`, () => this.children.get(code)?.ws.terminate())
+    }).then((release) => {
+      if (release === 'replayed') return void refuse(401, 'a replayed proof: another process of this node already took it (a proof is taken once)')
       if (release === false) {
         this.log(`refused a link from ${code}: another process of this node holds its link`)
         socket.end(`HTTP/1.1 409 Conflict\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nanother process of ${self} holds the link of ${code}: try again later`)

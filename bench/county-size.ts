@@ -10,6 +10,9 @@
  * Run: node --import tsx bench/county-size.ts
  * Knobs (env): COUNTY_BASE (the filled data dir, /tmp/county-size-250k/base), COUNTY_OLD,
  * BENCH_N (requests per route, 50), BENCH_ROUTE_S (seconds at most per route, 30).
+ * COUNTY_PARTS=stats: only the dashboard — after the first start, every GET /api/stats of
+ * range × groupBy × 受理地/办理地 × the county, a township and a village (BENCH_N each), p95 per
+ * range, groupBy and level over both dimensions; no warm starts, no lists.
  * The node is started with a parent URL that nobody answers (port 9): the case of the issue, a
  * county whose parent is configured but has never acknowledged anything.
  */
@@ -25,6 +28,7 @@ const OLD = process.env.COUNTY_OLD
 const N = Number(process.env.BENCH_N ?? 50)
 const ROUTE_S = Number(process.env.BENCH_ROUTE_S ?? 30)
 const CASES = Number(process.env.COUNTY_CASES ?? 250_000)
+const STATS_ONLY = process.env.COUNTY_PARTS === 'stats'
 const USER = { name: 'bench', password: 'bench-password-1' }
 const la = () => loadavg().map((x) => x.toFixed(2)).join(' / ')
 const log = (s: string) => process.stderr.write(`[county-size ${new Date().toISOString().slice(11, 19)}] ${s}\n`)
@@ -70,6 +74,14 @@ async function measure(label: string, bin: string | undefined): Promise<Figures>
     log(`${label}: first start ${out['first start on the filled store (migrations)']}, then ${out['work after the first start, until idle']} (load ${la()})`)
     await stopProc(procs.pop()!)
     await userAdd(dir, USER.name, 'staff', USER.password, bin)
+    if (STATS_ONLY) {
+      p = await startProc(spec, 10 * 60_000)
+      procs.push(p)
+      await quietCpu(p.pid, 5 * 60_000)
+      Object.assign(out, await statsMatrix(p.url, label))
+      await stopProc(procs.pop()!)
+      return out
+    }
     const warm: number[] = []
     const ready: number[] = []
     for (let i = 0; i < 3; i++) {
@@ -128,6 +140,57 @@ async function measure(label: string, bin: string | undefined): Promise<Figures>
     for (const p of procs) await stopProc(p).catch(() => {})
     execFileSync('rm', ['-rf', dir])
   }
+  return out
+}
+
+/**
+ * The dashboard's every request at the county: ranges (the data runs over the 365 days before
+ * the fill's day) × groupBy × both dimensions × the county, a township and a village.
+ */
+async function statsMatrix(url: string, label: string): Promise<Figures> {
+  const c = new Client(url, 4)
+  await c.login(USER.name, USER.password)
+  const day = (n: number) => new Date(Date.now() + 8 * 3600_000 - n * 86_400_000).toISOString().slice(0, 10)
+  const today = day(0)
+  const prev = (m: string, n: number) => { const [y, mm] = m.split('-').map(Number); const t = y * 12 + mm - 1 - n; return `${Math.floor(t / 12)}-${String((t % 12) + 1).padStart(2, '0')}` }
+  const lastMonth = prev(today.slice(0, 7), 1) // the last whole month of data
+  const mEnd = (m: string) => new Date(Date.UTC(Number(m.slice(0, 4)), Number(m.slice(5, 7)), 0)).toISOString().slice(0, 10)
+  const ranges: Record<string, [string, string]> = {
+    'one day': [`${lastMonth}-16`, `${lastMonth}-16`],
+    'a month': [`${lastMonth}-01`, mEnd(lastMonth)],
+    'a quarter': [`${prev(lastMonth, 2)}-01`, mEnd(lastMonth)],
+    'the year (12 whole months)': [`${prev(lastMonth, 11)}-01`, mEnd(lastMonth)],
+    'this year (dashboard)': [`${today.slice(0, 4)}-01-01`, today],
+    'last 30 days (dashboard)': [day(29), today],
+    'mid-month span': [`${prev(lastMonth, 9)}-10`, `${lastMonth}-20`],
+    'across years': [`${Number(today.slice(0, 4)) - 1}-12-20`, `${today.slice(0, 4)}-01-10`],
+    'all time': ['', ''],
+  }
+  const [county, township, village] = [COUNTY.code, countyUnits()[1].code, countyUnits()[2].code]
+  const out: Figures = {}
+  for (const [rname, [from, to]] of Object.entries(ranges)) {
+    for (const [lname, under] of [['county', undefined], ['township', township], ['village', village]] as const) {
+      for (const groupBy of ['item', 'day', 'child']) {
+        const ms: number[] = []
+        let bytes = 0
+        for (const by of ['origin', 'handler']) {
+          const q = new URLSearchParams({ ...(from ? { from, to } : {}), groupBy, by, ...(under ? { under } : {}) })
+          for (let i = -1; i < N; i++) {
+            const t0 = performance.now()
+            const r = await c.send({ method: 'GET', path: `/api/stats?${q}` })
+            if (r.status !== 200) throw new Error(`${label}: /api/stats?${q}: HTTP ${r.status}`)
+            if (i >= 0) ms.push(performance.now() - t0)
+            bytes = Math.max(bytes, Buffer.byteLength(r.body))
+          }
+        }
+        ms.sort((a, b) => a - b)
+        const k = `GET /api/stats ${rname} (${from || '…'}–${to || '…'}) by ${groupBy}, under the ${lname}${lname === 'county' ? '' : ` (${county.slice(0, 6)}…)`}`
+        out[k] = `p50 ${f(quantile(ms, 0.5))} ms, p95 ${f(quantile(ms, 0.95))} ms (${ms.length}), ${(bytes / 1000).toFixed(1)} kB`
+        log(`${label}: ${k}: ${out[k]} (load ${la()})`)
+      }
+    }
+  }
+  c.close()
   return out
 }
 

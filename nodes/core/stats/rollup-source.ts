@@ -9,7 +9,7 @@
  * child's rollup sums its items over its whole subtree): the answer says so in `notHeld`.
  */
 import { addCounts, childTowards, emptyCounts, isInSubtree, parseCounts, type StatsCounts } from '../../../protocol/index.ts'
-import { buildRollup, levelsBelow, rangePlan, rawAsRollup, ROLLUP_DEPTH } from '../../../protocol/stats-rollup.ts'
+import { buildRollup, levelsBelow, rangeSplit, rawAsRollup, ROLLUP_DEPTH } from '../../../protocol/stats-rollup.ts'
 import type { StatsSource } from '../services/stats.ts'
 import type { Db } from '../store/db.ts'
 import { REJECTED_PREFIX } from './project.ts'
@@ -67,60 +67,59 @@ export function rollupSource(db: Db, self: string): StatsSource {
     // 1. Children's rollups.
     const child = under === self ? null : childTowards(self, under)
     const args: unknown[] = [dim, self]
-    let where: string
+    // What to read, as alternatives each along one index (migration 023): unit rows by their key
+    // or their parent (`up`), item rows by child and month — never every unit's rows of a period.
+    let wheres: string[]
     // The column the rows are summed by (the answer's row key; '' for the unit's total only).
     let keyOf: string
-    let sql: string
-    // The children that sent rollups (a few rows): `key = ANY(children)` reads along an index.
+    // The children that sent rollups (a few rows).
     const children = async () => (await db.query<{ child_code: string }>('SELECT DISTINCT child_code FROM stats_rollup_docs WHERE dim = $1 AND child_code <> $2', [dim, self])).map((r) => r.child_code)
     if (q.groupBy === 'item' && rel >= 2) {
       // Not held by item: the unit's total only (the answer's totals stay right).
       notHeld = 'item'
-      where = "kind = 'u' AND key = $3"
-      args.push(under)
+      wheres = [`kind = 'u' AND key = $${args.push(under)}`]
       keyOf = "''"
     } else if (q.groupBy === 'item') {
-      where = "kind = 'i'"
+      wheres = ["kind = 'i'"]
       keyOf = 'key'
     } else if (q.groupBy === 'day') {
-      where = "kind = 'u' AND key = ANY($3::text[])"
-      args.push(child ? [under] : await children())
+      // One read per unit (a county's children: a few): each along stats_rollup_key_days.
+      wheres = (child ? [under] : await children()).map((u) => `kind = 'u' AND key = $${args.push(u)}`)
       keyOf = 'day'
     } else if (!child) {
-      where = "kind = 'u' AND key = ANY($3::text[])"
-      args.push(await children())
+      wheres = (await children()).map((u) => `kind = 'u' AND key = $${args.push(u)}`)
       keyOf = 'child_code'
     } else if (rel <= ROLLUP_DEPTH) {
-      where = "((kind = 'o' AND key = $3) OR (kind = 'u' AND up = $3))"
-      args.push(under)
+      const u = args.push(under)
+      wheres = [`kind = 'o' AND key = $${u}`, `kind = 'u' AND up = $${u}`]
       keyOf = 'key'
     } else {
-      where = "kind = 'u' AND key = $3"
-      args.push(under)
+      wheres = [`kind = 'u' AND key = $${args.push(under)}`]
       keyOf = 'key'
     }
-    if (child) where += ` AND child_code = $${args.push(child)}`
-    where += ' AND child_code <> $2'
-    if (q.groupBy === 'day') {
-      where += ` AND day <> month AND ($${args.push(q.from ?? null)}::text IS NULL OR day >= $${args.length}) AND ($${args.push(q.to ?? null)}::text IS NULL OR day <= $${args.length})`
-      sql = `SELECT ${keyOf} AS k, counts FROM stats_rollup WHERE dim = $1 AND ${where}`
-    } else {
-      // Whole months from their month rows; the days of a partial month at either end.
-      const plan = rangePlan(q.from, q.to)
-      const ff = args.push(plan.fullFrom)
-      const ft = args.push(plan.fullTo)
-      const pm = args.push(plan.partial)
-      const fd = args.push(q.from ?? null)
-      const td = args.push(q.to ?? null)
-      // Two reads, each along its own partial index (migration 020): month sums, and days of partial months.
-      sql = `SELECT ${keyOf} AS k, counts FROM stats_rollup WHERE dim = $1 AND ${where}
-          AND day = month AND ($${ff}::text IS NULL OR month >= $${ff}) AND ($${ft}::text IS NULL OR month <= $${ft})
-        UNION ALL SELECT ${keyOf} AS k, counts FROM stats_rollup WHERE dim = $1 AND ${where}
-          AND day <> month AND month = ANY($${pm}::text[]) AND ($${fd}::text IS NULL OR day >= $${fd}) AND ($${td}::text IS NULL OR day <= $${td})`
+    // Item rows are read by child and month (stats_rollup_months, _days); unit rows by their key
+    // or parent alone — a unit's key is in one child's rollup only (checkRollupEntry), and a
+    // condition on the child or the month would draw the planner (no statistics in PGlite) to
+    // an index that leads with the period.
+    const items = q.groupBy === 'item' && !notHeld
+    const own = `${child && items ? ` AND child_code = $${args.push(child)}` : ''} AND child_code <> $2`
+    // Whole months from their month rows; the days of a partial month at either end (groupBy=day: every day).
+    const split: ReturnType<typeof rangeSplit> = q.groupBy === 'day' ? { months: null, days: [[q.from ?? '0000', q.to ?? '9999']] } : rangeSplit(q.from, q.to)
+    const parts: string[] = []
+    for (const where of wheres) {
+      if (split.months) {
+        parts.push(`SELECT ${keyOf} AS k, counts FROM stats_rollup WHERE dim = $1 AND ${where}${own} AND day = month
+          AND ($${args.push(split.months.from)}::text IS NULL OR month >= $${args.length}) AND ($${args.push(split.months.to)}::text IS NULL OR month <= $${args.length})`)
+      }
+      for (const [a, b] of split.days) {
+        const months = items ? ` AND month >= $${args.push(a.slice(0, 7))} AND month <= $${args.push(b.slice(0, 7))}` : ''
+        parts.push(`SELECT ${keyOf} AS k, counts FROM stats_rollup WHERE dim = $1 AND ${where}${own} AND day <> month${months}
+          AND day >= $${args.push(a)} AND day <= $${args.push(b)}`)
+      }
     }
     // Checked when projected (project-rollup.ts): summed as they are, in SQL — one row per key
     // comes back, not one per child, day and key.
-    const rows = await db.query<Record<string, number | string>>(`SELECT k, ${JSON_SUMS} FROM (${sql}) s GROUP BY k`, args)
+    const rows = parts.length ? await db.query<Record<string, number | string>>(`SELECT k, ${JSON_SUMS} FROM (${parts.join(' UNION ALL ')}) s GROUP BY k`, args) : []
     for (const r of rows) add(String(r.k), countsOfSums(r))
     const total = out.get('')
     out.delete('')

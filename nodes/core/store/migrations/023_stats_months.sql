@@ -242,3 +242,29 @@ CREATE TRIGGER cases_clock_upd AFTER UPDATE ON cases REFERENCING OLD TABLE AS ol
 
 CREATE TRIGGER cases_clock_del AFTER DELETE ON cases REFERENCING OLD TABLE AS old_rows
   FOR EACH STATEMENT EXECUTE FUNCTION cases_clock_deleted();
+
+-- The children's rollups (020) read along the unit asked for: its rows by key (a drill-down's
+-- total, groupBy=day of the children) or by parent (groupBy=child), month sums and days apart.
+-- 020's indexes led with the period: a city's year by day read 200,000 unit rows to keep 1,460
+-- (380 ms), a county's units by month 46,000 to keep 540. Items by child and month likewise.
+DROP INDEX stats_rollup_unit;
+
+DROP INDEX stats_rollup_up;
+
+DROP INDEX stats_rollup_months;
+
+CREATE INDEX stats_rollup_key_months ON stats_rollup (dim, kind, key, month) WHERE day = month AND kind <> 'i';
+
+CREATE INDEX stats_rollup_key_days ON stats_rollup (dim, kind, key, day) WHERE day <> month AND kind <> 'i';
+
+CREATE INDEX stats_rollup_up_months ON stats_rollup (dim, kind, up, month) WHERE day = month AND up IS NOT NULL;
+
+CREATE INDEX stats_rollup_up_days ON stats_rollup (dim, kind, up, day) WHERE day <> month AND up IS NOT NULL;
+
+-- Item rows only: with no statistics (PGlite never analyzes) the planner took these for unit
+-- rows too, whatever the key asked for.
+DROP INDEX stats_rollup_days;
+
+CREATE INDEX stats_rollup_months ON stats_rollup (dim, kind, child_code, month) WHERE day = month AND kind = 'i';
+
+CREATE INDEX stats_rollup_days ON stats_rollup (dim, kind, month, day) WHERE day <> month AND kind = 'i';

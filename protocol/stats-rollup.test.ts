@@ -10,7 +10,7 @@ import { childTowards, isInSubtree, parentCode } from './division.ts'
 import { childMayWrite, sendsUp } from './scopes.ts'
 import { addCounts, emptyCounts, type StatsCounts } from './stats.ts'
 import {
-  buildRollup, checkRollupEntry, lastDayOfMonth, levelsBelow, parseRollupDocId, rangePlan, rangeSplit, rawAsRollup, rollupDocId, rollupKey,
+  buildRollup, checkRollupEntry, edgeRead, lastDayOfMonth, levelsBelow, parseRollupDocId, rangePlan, rangeSplit, rawAsRollup, rollupDocId, rollupKey,
 } from './stats-rollup.ts'
 
 const CITY = '511300000000'
@@ -149,6 +149,17 @@ describe('rangePlan', () => {
       // At most two edges, each within one month; whole months only where the range holds them.
       expect(edges.length).toBeLessThanOrEqual(2)
       if (months) for (const [a, b] of edges) expect(b <= lastDayOfMonth(a.slice(0, 7))).toBe(true)
+      // Each edge read as its days or as its month minus the other days: the same days, once.
+      if (months) {
+        for (const [a, b] of edges) {
+          const r = edgeRead(a, b)
+          const got = days.map((d) => ('days' in r ? (d >= r.days[0] && d <= r.days[1] ? 1 : 0)
+            : (d.slice(0, 7) === r.month ? 1 : 0) - (r.minus && d >= r.minus[0] && d <= r.minus[1] ? 1 : 0)))
+          days.forEach((d, i) => expect(got[i], `edge ${a}..${b} ${d}`).toBe(d >= a && d <= b ? 1 : 0))
+          const read = 'days' in r ? r.days : r.minus
+          if (read) expect(Date.parse(read[1]) - Date.parse(read[0])).toBeLessThan(16 * 86_400_000)
+        }
+      }
     }), { numRuns: 400 })
     expect(rangeSplit('2026-03-16', '2026-03-16')).toEqual({ months: null, days: [['2026-03-16', '2026-03-16']] })
     expect(rangeSplit('2025-12-20', '2026-02-10')).toEqual({ months: { from: '2026-01', to: '2026-01' }, days: [['2025-12-20', '2025-12-31'], ['2026-02-01', '2026-02-10']] })

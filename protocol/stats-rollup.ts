@@ -185,3 +185,18 @@ export function rangeSplit(from?: string, to?: string): { months: { from: string
   if (to && to < lastDayOfMonth(to.slice(0, 7))) days.push([`${to.slice(0, 7)}-01`, to])
   return { months: { from: fullFrom, to: fullTo }, days }
 }
+
+/**
+ * How to read one edge of a rangeSplit (days `a`…`b`, within one month, from its first day or to
+ * its last): by its days, or — when they are more than half the month — as the month's sum
+ * minus the other days (`minus`, null when none), so no edge reads more than half a month of days.
+ */
+export function edgeRead(a: string, b: string): { days: [string, string] } | { month: string; minus: [string, string] | null } {
+  const month = a.slice(0, 7)
+  const last = lastDayOfMonth(month)
+  const n = Number(b.slice(8)) - Number(a.slice(8)) + 1
+  if (b.slice(0, 7) !== month || n * 2 <= Number(last.slice(8)) || (!a.endsWith('-01') && b !== last)) return { days: [a, b] }
+  const day = (d: number) => `${month}-${String(d).padStart(2, '0')}`
+  if (a.endsWith('-01')) return { month, minus: b === last ? null : [day(Number(b.slice(8)) + 1), last] }
+  return { month, minus: [`${month}-01`, day(Number(a.slice(8)) - 1)] }
+}

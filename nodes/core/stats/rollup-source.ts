@@ -9,7 +9,7 @@
  * child's rollup sums its items over its whole subtree): the answer says so in `notHeld`.
  */
 import { addCounts, childTowards, emptyCounts, isInSubtree, parseCounts, type StatsCounts } from '../../../protocol/index.ts'
-import { buildRollup, levelsBelow, rangeSplit, rawAsRollup, ROLLUP_DEPTH } from '../../../protocol/stats-rollup.ts'
+import { buildRollup, edgeRead, levelsBelow, rangeSplit, rawAsRollup, ROLLUP_DEPTH } from '../../../protocol/stats-rollup.ts'
 import type { StatsSource } from '../services/stats.ts'
 import type { Db } from '../store/db.ts'
 import { REJECTED_PREFIX } from './project.ts'
@@ -41,8 +41,8 @@ const FIELDS = ['accepted', 'completed', 'approved', 'denied', 'onTime', 'onSpot
   'crossUnit', 'transferred', 'refused', 'deferred', 'rectified', 'rectOverdue'] as const
 // float8: a sum of many values each up to MAX_COUNT stays exact in a double and never overflows.
 const JSON_SUMS = [
-  ...FIELDS.map((f) => `coalesce(sum((counts->>'${f}')::bigint), 0)::float8 AS "${f}"`),
-  ...[0, 1, 2, 3, 4].map((i) => `coalesce(sum((counts->'ratings'->>${i})::bigint), 0)::float8 AS r${i}`),
+  ...FIELDS.map((f) => `coalesce(sum(s * (counts->>'${f}')::bigint), 0)::float8 AS "${f}"`),
+  ...[0, 1, 2, 3, 4].map((i) => `coalesce(sum(s * (counts->'ratings'->>${i})::bigint), 0)::float8 AS r${i}`),
 ].join(', ')
 
 function countsOfSums(r: Record<string, number | string>): StatsCounts {
@@ -106,21 +106,37 @@ export function rollupSource(db: Db, self: string): StatsSource {
     // Whole months from their month rows; the days of a partial month at either end (groupBy=day: every day).
     const split: ReturnType<typeof rangeSplit> = q.groupBy === 'day' ? { months: null, days: [[q.from ?? '0000', q.to ?? '9999']] } : rangeSplit(q.from, q.to)
     const parts: string[] = []
+    // Each read signed (s): an edge of more than half a month is its month's sum minus the other days.
+    const monthRows = (where: string, s: number, from: string | null, to: string | null) => parts.push(`SELECT ${keyOf} AS k, ${s} AS s, counts
+      FROM stats_rollup WHERE dim = $1 AND ${where}${own} AND day = month
+      AND ($${args.push(from)}::text IS NULL OR month >= $${args.length}) AND ($${args.push(to)}::text IS NULL OR month <= $${args.length})`)
+    const dayRows = (where: string, s: number, [a, b]: [string, string]) => {
+      const months = items ? ` AND month >= $${args.push(a.slice(0, 7))} AND month <= $${args.push(b.slice(0, 7))}` : ''
+      parts.push(`SELECT ${keyOf} AS k, ${s} AS s, counts FROM stats_rollup WHERE dim = $1 AND ${where}${own} AND day <> month${months}
+        AND day >= $${args.push(a)} AND day <= $${args.push(b)}`)
+    }
+    let subtracted = false
     for (const where of wheres) {
-      if (split.months) {
-        parts.push(`SELECT ${keyOf} AS k, counts FROM stats_rollup WHERE dim = $1 AND ${where}${own} AND day = month
-          AND ($${args.push(split.months.from)}::text IS NULL OR month >= $${args.length}) AND ($${args.push(split.months.to)}::text IS NULL OR month <= $${args.length})`)
-      }
+      if (split.months) monthRows(where, 1, split.months.from, split.months.to)
       for (const [a, b] of split.days) {
-        const months = items ? ` AND month >= $${args.push(a.slice(0, 7))} AND month <= $${args.push(b.slice(0, 7))}` : ''
-        parts.push(`SELECT ${keyOf} AS k, counts FROM stats_rollup WHERE dim = $1 AND ${where}${own} AND day <> month${months}
-          AND day >= $${args.push(a)} AND day <= $${args.push(b)}`)
+        const e = split.months ? edgeRead(a, b) : { days: [a, b] as [string, string] }
+        if ('days' in e) dayRows(where, 1, e.days)
+        else {
+          monthRows(where, 1, e.month, e.month)
+          if (e.minus) dayRows(where, -1, e.minus)
+          subtracted ||= !!e.minus
+        }
       }
     }
     // Checked when projected (project-rollup.ts): summed as they are, in SQL — one row per key
     // comes back, not one per child, day and key.
     const rows = parts.length ? await db.query<Record<string, number | string>>(`SELECT k, ${JSON_SUMS} FROM (${parts.join(' UNION ALL ')}) s GROUP BY k`, args) : []
-    for (const r of rows) add(String(r.k), countsOfSums(r))
+    for (const r of rows) {
+      const c = countsOfSums(r)
+      // A key whose counts all fell on the days subtracted was not in the range: no row for it.
+      if (subtracted && !FIELDS.some((f) => c[f]) && !c.ratings.some((n) => n)) continue
+      add(String(r.k), c)
+    }
     const total = out.get('')
     out.delete('')
     const [rej] = await db.query<{ n: number }>(

@@ -88,7 +88,9 @@ export async function projectCases(docs: Y.Doc[], tx: Queryable, days: WorkingDa
     `WITH input AS (
        SELECT j.i::int AS i, j.x, jsonb_populate_record(NULL::cases, j.x) AS c FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS j(x, i)
      ), old AS (
-       SELECT r.doc_id, cardinality(r.handlers) AS n FROM doc_routes r WHERE r.doc_id IN (SELECT 'case:' || (c).id FROM input)
+       -- = ANY(ARRAY(…)): looked up in the key's index; as IN (SELECT …) it was planned as a hash
+       -- join over a sequential scan of every route held (O(all cases) a batch at a county).
+       SELECT r.doc_id, cardinality(r.handlers) AS n FROM doc_routes r WHERE r.doc_id = ANY(ARRAY(SELECT 'case:' || (c).id FROM input))
      ), route AS (
        INSERT INTO doc_routes (doc_id, origin_code, handler_code, handlers)
        SELECT 'case:' || (c).id, (c).origin_code, (c).first_handler_code, ARRAY(SELECT jsonb_array_elements_text(x->'handlers')) FROM input

@@ -197,7 +197,7 @@ export function makeRefuse(self: string, peer: string, peerIsChild: boolean, tru
       // A case this node has not seen enters through a child only from the side it was taken
       // in; from the handler's side the application can only be a resend (held: skipped above).
       if (peerIsChild && !isInSubtree(app.originCode, peer)) return `case taken in at ${app.originCode}, outside ${peer}'s subtree`
-      const why = trust.checkApplication(apps[0], activeOnly(apps[0].originCode))
+      const why = trust.checkApplication(apps[0], activeOnly(apps[0].originCode), true) // parsed above
       if (why) return why
     }
     // Lamport clocks each author has used on this case, to refuse back-dating.

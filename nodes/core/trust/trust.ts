@@ -156,9 +156,10 @@ export class Trust {
     return keys.some((k) => this.verify(k, text, sig)) ? null : `the signature is not ${author}'s`
   }
 
-  checkApplication(app: Application, activeOnly = false): string | null {
+  /** `parsed`: the caller has just checked `app` against ApplicationSchema (the link's check): not parsed twice. */
+  checkApplication(app: Application, activeOnly = false, parsed = false): string | null {
     if (this.knownGood(app, activeOnly)) return null
-    if (!ApplicationSchema.safeParse(app).success) return 'the application does not match its schema'
+    if (!parsed && !ApplicationSchema.safeParse(app).success) return 'the application does not match its schema'
     const why = this.checkSigned(app.originCode, signingText('application', app), app.sig, activeOnly)
     if (!why) this.good.set(app, { units: this.units, activeOnly })
     return why && `application ${app.id}: ${why}`

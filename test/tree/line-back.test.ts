@@ -2,7 +2,7 @@
  * The village notices the line is back by probing, not after a backoff grown while offline
  * (links.ts, probe.ts): a township and a village, real node processes, the line between them
  * through the link emulator. The line is cut and held down long enough that a doubling backoff
- * would have grown to its cap; while it is down the village probes about once a second and no
+ * would have grown to its cap; while it is down the village probes two to four times a second and no
  * faster; once it is back the village's next dial comes from an answered probe and the link is
  * up again. How soon is a figure for `npm run bench:line-back` (BENCHMARKS.md), not an
  * assertion here: the test waits for conditions.
@@ -59,7 +59,7 @@ describe('the line comes back', () => {
     tmp.cleanup()
   }, 300_000)
 
-  it('while it is down the village probes about once a second; once back, a probe is answered and the link is up', async () => {
+  it('while it is down the village probes every 250–500 ms; once back, a probe is answered and the link is up', async () => {
     line.setDown(true)
     await eventually(async () => !(await parentConnected()), 60_000, 'the village to see its link cut')
     const downAt = Date.now()

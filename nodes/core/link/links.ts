@@ -410,7 +410,7 @@ export class Links {
   private startProbing(): void {
     if (this.unreachableSince === null) {
       this.unreachableSince = Date.now()
-      this.log('the parent cannot be reached: probing it about once a second, dialling when it answers')
+      this.log('the parent cannot be reached: probing it every 250–500 ms, dialling when it answers')
     }
     const probe = new ParentProbe(this.parent!.url, (socket) => {
       this.probe = null

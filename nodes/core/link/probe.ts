@@ -15,8 +15,9 @@
  * its upgrade on it at once: on a 600 ms line that is one round trip (and the certificate's
  * bytes) fewer between the line coming back and the first frame.
  *
- * Probes start about once a second (jittered, so villages back after a township outage do not
- * probe in step), each bounded in time; on a line that swallows packets (no reset, no answer)
+ * Probes start two to four times a second (jittered, so villages back after a township outage
+ * do not probe in step; the wait for the next one is all the line's return costs before the
+ * dial, 0.19 s on average instead of 0.39 s at one every 0.5–1 s), each bounded in time; on a line that swallows packets (no reset, no answer)
  * a few run at once, so a probe started after the line returns is not stuck behind one that
  * was sent into the void.
  */
@@ -24,8 +25,8 @@ import net from 'node:net'
 import tls from 'node:tls'
 
 /** The gap between two probes: uniform in [PROBE_MIN_GAP_MS, PROBE_MAX_GAP_MS). */
-export const PROBE_MIN_GAP_MS = 500
-export const PROBE_MAX_GAP_MS = 1_000
+export const PROBE_MIN_GAP_MS = 250
+export const PROBE_MAX_GAP_MS = 500
 /** A probe not answered within this is counted as failed (and its socket destroyed). */
 export const PROBE_TIMEOUT_MS = 8_000
 /** At most this many probes in flight (only reached on a line that drops packets silently). */
@@ -83,7 +84,7 @@ function probe(url: string, timeoutMs: number, keep: boolean): Promise<boolean |
 }
 
 /**
- * Probes `url` about once a second until one probe is answered, then calls `onAnswer` once and
+ * Probes `url` every 250–500 ms until one probe is answered, then calls `onAnswer` once and
  * stops. `stop()` ends it early; probes in flight are left to their timeout and ignored.
  */
 export class ParentProbe {

@@ -97,6 +97,29 @@ describe("a link's batch at the receiver", () => {
     expect(routes[0].n).toBe(40)
   })
 
+  it('projects a batch without reading every route held: the routes it holds are looked up by key', async () => {
+    const batch = Array.from({ length: 8 }, (_, i) => newCase(900 + i))
+    const seen: { sql: string; params?: unknown[] }[] = []
+    const db = town.node.db
+    const original = db.transaction
+    db.transaction = ((work: (tx: Queryable) => Promise<unknown>) => original.call(db, (tx: Queryable) => work({
+      query: (sql: string, params?: unknown[]) => {
+        seen.push({ sql, params })
+        return tx.query(sql, params)
+      },
+    } as Queryable))) as typeof db.transaction
+    try {
+      expect((await town.node.docs.applyBatch(batch, origin(), { refuse })).refused).toEqual([])
+    } finally {
+      db.transaction = original
+    }
+    const projection = seen.find((q) => q.sql.trimStart().startsWith('WITH input AS'))!
+    expect(projection).toBeDefined()
+    const plan = (await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${projection.sql}`, projection.params)).map((r) => r['QUERY PLAN']).join('\n')
+    expect(plan).toContain('doc_routes')
+    expect(plan).not.toMatch(/Seq Scan on doc_routes/)
+  })
+
   it('takes a case and an event on it in one batch, and stores a resend in the same batch once', async () => {
     const c = newCase(300)
     const ev = caseUpdate((d) => d.getArray('events').push([attached(1)]), c.state)

@@ -13,8 +13,9 @@ import type { AddressInfo } from 'node:net'
 import { WebSocket, WebSocketServer } from 'ws'
 import {
   decodeFrame, encodeFrame, EnrollRequestSchema, LINK_PROOF_HEADERS, LinkChallengeRequestSchema, linkProofText, linkUpgradeText,
-  type EnrollResponse, type LinkFrame,
+  type EnrollResponse, type LinkFrame, type NodeKeyRef,
 } from '../../protocol/index.ts'
+import { verifySignature } from '../../nodes/core/trust/keys.ts'
 import { proofHeaders, type Identity } from '../helpers/link-client.ts'
 
 export interface RawLink {
@@ -66,6 +67,8 @@ export interface FakeParent {
   enrollments: number
   /** Upgrades asked for (accepted or refused). */
   upgrades: number
+  /** `older` only: upgrades accepted on the earlier handshake, their proof checked against the enrolled key. */
+  challengedLinks: number
   close(): Promise<void>
 }
 
@@ -75,9 +78,14 @@ export interface FakeParent {
  * signature over both nonces (the child checks it against the pin), then accepts the upgrade;
  * each connection is handed to `onLink`. It takes any token and any proof: it is the one lying.
  * `refuseUpgrade` (asked at each upgrade): an HTTP status to refuse it with instead.
+ * `older`: a parent of the version before the proof in the upgrade, which refuses such an
+ * upgrade as that version did (401, "ask /link/challenge first") and takes only the earlier
+ * handshake: a nonce it issued, the child's signature over both nonces by its enrolled key.
  */
-export async function fakeParent(me: Identity, onLink: (link: RawLink) => void, opts: { refuseUpgrade?: () => number | null; signer?: Identity['keys'] } = {}): Promise<FakeParent> {
+export async function fakeParent(me: Identity, onLink: (link: RawLink) => void, opts: { refuseUpgrade?: () => number | null; signer?: Identity['keys']; older?: boolean } = {}): Promise<FakeParent> {
   const self = { code: me.code, alg: me.keys.alg, publicKey: me.keys.publicKey }
+  const enrolled = new Map<string, NodeKeyRef>()
+  const issued = new Map<string, { code: string; childNonce: string }>()
   const answer = async (req: IncomingMessage, res: ServerResponse) => {
     const reply = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' })
@@ -95,12 +103,14 @@ export async function fakeParent(me: Identity, onLink: (link: RawLink) => void, 
       const r = EnrollRequestSchema.safeParse(body)
       if (!r.success) return reply(400, { error: { code: 'bad_request', message: r.error.issues[0]?.message } })
       state.enrollments++
+      enrolled.set(r.data.code, { alg: r.data.alg, publicKey: r.data.publicKey })
       return reply(200, { parent: self, root: self, chain: [] } satisfies EnrollResponse)
     }
     if (req.method === 'POST' && req.url === '/link/challenge') {
       const r = LinkChallengeRequestSchema.safeParse(body)
       if (!r.success) return reply(400, { error: { code: 'bad_request', message: r.error.issues[0]?.message } })
       const nonce = randomBytes(24).toString('base64url')
+      issued.set(nonce, { code: r.data.code, childNonce: r.data.nonce })
       return reply(200, { nonce, sig: me.keys.sign(linkProofText('link-parent', me.code, r.data.code, nonce, r.data.nonce)) })
     }
     reply(404, { error: { code: 'not_found', message: `${req.method} ${req.url}` } })
@@ -108,11 +118,21 @@ export async function fakeParent(me: Identity, onLink: (link: RawLink) => void, 
   const server = createServer((req, res) => void answer(req, res).catch(() => res.destroy()))
   const wss = new WebSocketServer({
     server, path: '/link',
-    verifyClient: (_info, done) => {
+    verifyClient: (info, done) => {
       state.upgrades++
       const status = opts.refuseUpgrade?.() ?? null
-      if (status) done(false, status, 'refused by the test')
-      else done(true)
+      if (status) return done(false, status, 'refused by the test')
+      if (!opts.older) return done(true)
+      const h = (k: string) => String(info.req.headers[k] ?? '')
+      const asked = issued.get(h('x-tongban-nonce'))
+      issued.delete(h('x-tongban-nonce'))
+      const code = h('x-tongban-code')
+      const key = enrolled.get(code)
+      if (!asked || !key || asked.code !== code || !verifySignature(key, linkProofText('link-child', me.code, code, h('x-tongban-nonce'), asked.childNonce), h('x-tongban-proof'))) {
+        return done(false, 401, 'no open challenge for this link: ask /link/challenge first (a challenge serves one link within a minute)')
+      }
+      state.challengedLinks++
+      done(true)
     },
   })
   // The 101 carries the parent's proof over the child's (protocol/link-proof.ts), signed with
@@ -128,6 +148,7 @@ export async function fakeParent(me: Identity, onLink: (link: RawLink) => void, 
     connections: 0,
     enrollments: 0,
     upgrades: 0,
+    challengedLinks: 0,
     close: () => new Promise<void>((r) => {
       for (const c of wss.clients) c.terminate()
       wss.close(() => server.close(() => r()))

@@ -103,6 +103,16 @@ describe('a village redials a parent that refused it only after a minute', () =>
     expect(redialledAt - refusedAt).toBeGreaterThanOrEqual(3_000 - 50)
   })
 
+  it('a parent of an earlier version (it asks for its challenge) is dialled again at once, its way', async () => {
+    parent = await fakeParent(identity(TOWN, '镇'), (link) => link.send(parentHello(TOWN)), { older: true })
+    village = await startNode({ level: 'village', code: '511302101204', name: '村', dataDir: join(tmp.dir, 'v4'), loadDataDir: await pgliteTemplate(), parentUrl: parent.url, token: 'older-parent-token' })
+    await waitFor('a link on the earlier handshake', () => parent!.challengedLinks >= 1, 120_000)
+    expect(logged.some((l) => l.includes('the parent runs an earlier version'))).toBe(true)
+    expect(announced()).toBeNull() // not taken as a refusal (that waits a minute or more)
+    expect(parent.upgrades).toBe(2) // the proof refused, then the challenge taken
+    expect(parent.connections).toBe(1)
+  })
+
   it('an upgrade answered 401 ends the handshake and waits at least a minute', async () => {
     parent = await fakeParent(identity(TOWN, '镇'), () => {}, { refuseUpgrade: () => 401 })
     village = await startNode({ level: 'village', code: '511302101202', name: '村', dataDir: join(tmp.dir, 'v2'), loadDataDir: await pgliteTemplate(), parentUrl: parent.url, token: 'refusing-parent-token' })

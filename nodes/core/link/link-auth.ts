@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import {
-  ancestors, LINK_PROOF_HEADERS, LINK_PROOF_WINDOW_MS, LinkUpgradeProofSchema, linkUpgradeText, EnrollRequestSchema, EnrollResponseSchema, LinkChallengeRequestSchema, linkProofText,
+  ancestors, LINK_PROOF_HEADERS, LINK_PROOF_WINDOW_MS, LinkUpgradeProofSchema, linkUpgradeText, EnrollRequestSchema, EnrollResponseSchema, LinkChallengeRequestSchema, LinkChallengeSchema, linkProofText,
   type EnrollResponse, type NodeKeyRef,
 } from '../../../protocol/index.ts'
 import { appendEntry, DIRECTORY_DOC, readEntries } from '../docs/directory-doc.ts'
@@ -219,6 +219,33 @@ export class ParentAuth {
    * itself (protocol/link-proof.ts), and the check of the parent's answer: null when the 101's
    * `x-tongban-parent-proof` is signed by the parent key pinned at enrollment, else why not.
    */
+  /**
+   * The headers of the earlier handshake, for a parent not yet upgraded (links.ts falls back to
+   * it when the parent asks for a challenge): a fresh `POST /link/challenge`, its signature over
+   * both nonces checked against the pinned parent key before anything is sent, and the child's
+   * signature over them in the upgrade. One round trip and one connection more than the proof in
+   * the upgrade, and as safe: the parent's nonce is taken once, within a minute.
+   */
+  async challengeHeaders(): Promise<ReturnType<ParentAuth['linkHeaders']>> {
+    const { trust, config } = this.node
+    const parentKey = trust.parentKey
+    if (!parentKey) throw new Error('not enrolled with the parent yet')
+    const childNonce = nonce()
+    const r = LinkChallengeSchema.safeParse(await this.post('/link/challenge', { code: config.code, nonce: childNonce }))
+    if (!r.success) throw new Error(`the parent's challenge is malformed: ${r.error.issues[0]?.message}`)
+    if (!verifySignature(parentKey, linkProofText('link-parent', parentKey.code, config.code, r.data.nonce, childNonce), r.data.sig)) {
+      throw new Error(`the node at ${this.url} could not prove it is ${parentKey.code} (its answer is not signed by the key pinned at enrollment)`)
+    }
+    return {
+      headers: {
+        'x-tongban-code': config.code,
+        'x-tongban-nonce': r.data.nonce,
+        'x-tongban-proof': trust.keys.sign(linkProofText('link-child', parentKey.code, config.code, r.data.nonce, childNonce)),
+      },
+      checkParent: () => null, // proven by the challenge's signature, before the upgrade
+    }
+  }
+
   linkHeaders(): { headers: Record<string, string>; checkParent: (headers: Record<string, string | string[] | undefined>) => string | null } {
     const { trust, config } = this.node
     const parentKey = trust.parentKey

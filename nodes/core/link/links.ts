@@ -294,8 +294,15 @@ export class Links {
       this.log(`enrolled with the parent ${this.node.parent}: its key${this.node.trust.rootKey ? " and the root's are" : ' is'} pinned`)
       this.onEnrollments() // now able to vouch for our own children in the directory
     }
-    return this.parentAuth!.linkHeaders()
+    return this.parentUsesChallenge ? this.parentAuth!.challengeHeaders() : this.parentAuth!.linkHeaders()
   }
+
+  /**
+   * The parent runs a version from before the proof in the upgrade: it refused ours asking for
+   * its challenge. Villages are upgraded when someone carries a laptop to a connection, not
+   * after their township, so the earlier handshake is kept for them, until this node restarts.
+   */
+  private parentUsesChallenge = false
 
   private open({ headers, checkParent }: ReturnType<ParentAuth['linkHeaders']>, probed?: TLSSocket): void {
     if (this.stopped || !this.parent) return void probed?.destroy()
@@ -317,6 +324,7 @@ export class Links {
     let answered = false // the parent's HTTP answer (an upgrade or a refusal) arrived
     let failure: DialFailure = 'failed'
     let clockRetry = false // refused for the time of our proof: dial again at once, dated by the parent's clock
+    let olderParent = false // refused by a parent of an earlier version: dial again at once, its way
     ws.on('upgrade', (res) => {
       answered = true
       // Nothing is sent on the link until the 101 proves the parent holds its pinned key.
@@ -339,7 +347,16 @@ export class Links {
       let body = ''
       res.on('data', (d: Buffer) => (body = (body + d.toString()).slice(0, 1000)))
       res.on('error', () => {})
-      res.on('end', () => this.log(`the parent refused the link (${res.statusCode}): ${body}`))
+      res.on('end', () => {
+        this.log(`the parent refused the link (${res.statusCode}): ${body}`)
+        // An earlier parent's answer to a proof it does not know (link-auth.ts verifyUpgrade).
+        if (res.statusCode === 401 && !this.parentUsesChallenge && /ask \/link\/challenge first/.test(body)) {
+          this.parentUsesChallenge = true
+          olderParent = true
+          refused = false
+          this.log('the parent runs an earlier version (it asks for its challenge): linking the earlier way from now on')
+        }
+      })
       // With this listener `ws` leaves the handshake to us: end it, so 'close' follows and
       // schedules the next dial (else the link would wait for nothing).
       res.on('close', () => ws.terminate())
@@ -369,9 +386,9 @@ export class Links {
       this.parentSession?.close()
       this.parentSession = null
       this.parentWs = null
-      if (clockRetry) this.backoff = BACKOFF_MIN_MS
+      if (clockRetry || olderParent) this.backoff = BACKOFF_MIN_MS
       const retryAfter = code === LINK_CLOSE_CODES.quota_exceeded ? retryAfterOf(reason.toString()) : null
-      this.scheduleDial(clockRetry ? 'failed' : refused || REFUSAL_CLOSE_CODES.has(code) ? 'refused' : silent ? 'unreachable' : answered ? 'failed' : failure, retryAfter)
+      this.scheduleDial(clockRetry || olderParent ? 'failed' : refused || REFUSAL_CLOSE_CODES.has(code) ? 'refused' : silent ? 'unreachable' : answered ? 'failed' : failure, retryAfter)
     })
   }
 

@@ -77,6 +77,12 @@ describe('item names travel with the statistics', () => {
     expect(r.status, JSON.stringify(r.body)).toBe(200)
     expect(r.body.rows.map((x: any) => x.key)).toEqual(expect.arrayContaining(['LOCAL-77', known.code]))
     expect(r.body.itemNames).toMatchObject({ 'LOCAL-77': '本村自有事项', [known.code]: known.name })
-    expect(r.body.names[VILLAGE]).toBe('长青村')
+    // `names` holds the units an answer shows (session 6): by item, this node and no village;
+    // by child, the village, named as its statistics carried it.
+    expect(r.body.names[VILLAGE]).toBeUndefined()
+    const byChild = await admin('GET', `/api/stats?groupBy=child&from=${day}&to=${day}`)
+    expect(byChild.status, JSON.stringify(byChild.body)).toBe(200)
+    expect(byChild.body.rows.map((x: any) => x.key)).toContain(VILLAGE)
+    expect(byChild.body.names[VILLAGE]).toBe('长青村')
   })
 })

@@ -112,13 +112,19 @@ describe('the demo tree', () => {
     }
     const cityStats = (await city('GET', '/api/stats?groupBy=child')).body
     expect(cityStats.rows.map((r: any) => r.key)).toContain(COUNTY)
-    expect(cityStats.names[VILLAGE]).toBe('长青村') // names travel up with the figures
+    // Names travel up with the figures; an answer names the units it shows (session 6).
+    expect(cityStats.names[COUNTY]).toBeTruthy()
+    expect(cityStats.names[VILLAGE]).toBeUndefined()
     // Drill-down: the city looks under the county and sees it by township.
     const drill = (await city('GET', `/api/stats?groupBy=child&under=${COUNTY}`)).body
     expect(drill.under).toBe(COUNTY)
     expect(drill.rows.map((r: any) => r.key)).toContain(TOWNSHIP)
     expect(drill.rows.every((r: any) => r.key.startsWith('511302'))).toBe(true)
     expect((await city('GET', '/api/stats?groupBy=child&under=511400000000')).status).toBe(400)
+    // Two levels further down, the village is a row, named as its own statistics named it.
+    const villages = (await city('GET', `/api/stats?groupBy=child&under=${TOWNSHIP}`)).body
+    expect(villages.rows.map((r: any) => r.key)).toContain(VILLAGE)
+    expect(villages.names[VILLAGE]).toBe('长青村')
   })
 
   it('a village case never leaves the village; only counts go up', async () => {

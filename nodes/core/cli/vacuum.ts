@@ -68,8 +68,9 @@ export async function vacuumCommand(args: string[], say: (s: string) => void = (
       before = await size()
       // The running node merges at most 5,000 closed cases an hour, which keeps up with a
       // county's intake but would take days over an older store's backlog: all of it, here.
-      const merged = await compactClosedCases(db, { retentionDays: retentionDaysFromEnv(), now: new Date(), maxCases: Number.MAX_SAFE_INTEGER })
-      if (merged.merged) say(`merged ${merged.merged} closed case(s) untouched for ${retentionDaysFromEnv()} days (${merged.rowsRemoved} stored updates merged away)`)
+      const retentionDays = retentionDaysFromEnv()
+      const merged = await compactClosedCases(db, { retentionDays, now: new Date(), maxCases: Number.MAX_SAFE_INTEGER })
+      if (merged.merged) say(`merged ${merged.merged} closed case(s) untouched for ${retentionDays} days (${merged.rowsRemoved} stored updates merged away)`)
       await db.exec('VACUUM FULL')
       await db.exec('CHECKPOINT')
       after = await size()

@@ -64,11 +64,13 @@ export class Outbox {
    * sequence looked at (entries not for this peer are skipped over).
    */
   async next(after: number, maxBytes: number, maxRows = 400): Promise<{ entries: OutEntry[]; scannedTo: number }> {
+    // The peer's own updates are passed over, so their bytes are not read: right after a
+    // child's batch is applied, the link back to it walks every update the batch brought.
     const rows = await this.db.query<Row>(
-      `SELECT u.seq::float8 AS seq, u.doc_id, u.origin, u.update, r.origin_code, r.handlers
+      `SELECT u.seq::float8 AS seq, u.doc_id, u.origin, CASE WHEN u.origin = $3 THEN NULL ELSE u.update END AS update, r.origin_code, r.handlers
        FROM doc_updates u LEFT JOIN doc_routes r ON r.doc_id = u.doc_id
        WHERE u.seq > $1 ORDER BY u.seq LIMIT $2`,
-      [after, maxRows],
+      [after, maxRows, this.peerOrigin],
     )
     const entries: OutEntry[] = []
     let bytes = 0

@@ -33,6 +33,8 @@ export interface PgServer {
   restart(): Promise<void>
   /** Stops the server (fast shutdown) and deletes its directory. */
   stop(): Promise<void>
+  /** The server's main process (postmaster.pid's first line): its CPU for benchmarks. */
+  pid(): number
 }
 
 const OS_USER = 'postgres'
@@ -107,6 +109,7 @@ export async function startPostgres(): Promise<PgServer> {
     return {
       port,
       url,
+      pid: () => Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]),
       async createDatabase(name) {
         if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`not a plain database name: ${name}`)
         const client = new pg.Client({ connectionString: url('postgres'), connectionTimeoutMillis: 60_000 })

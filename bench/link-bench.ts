@@ -6,7 +6,8 @@
  * from a village's 201 to the case at the county, and from a city catalogue change to the
  * last of 8 villages. Run: npm run bench:link  (BENCH_N=100,1000 to choose sizes)
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
 import { loadavg, tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
@@ -194,6 +195,26 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100 // utime, stime in clock ticks (USER_HZ 100)
 }
 
+/**
+ * CPU seconds of a process's main thread (JS, WASM, and what runs synchronously on it) and of
+ * its other threads together (V8's GC and compiler workers, libuv's pool: Node 20 leaves them
+ * all named `node`, so they are told apart by thread id only).
+ */
+function cpuByThread(pid: number): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+      const name = tid === String(pid) ? 'main' : 'other threads'
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      out.set(name, (out.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) / 100)
+    } catch {
+      /* the thread ended meanwhile */
+    }
+  }
+  return out
+}
+
 interface LineRow {
   line: string; n: number; rawJson: number
   /** From the line coming up / from the village's first connection through it, to the township holding all N. */
@@ -204,6 +225,8 @@ interface LineRow {
   /** The township's own `GET /api/cases?limit=1`, polled during the catch-up. */
   api: { n: number; p50: number; p95: number; max: number; failed: string[] }
   load: [number, number]
+  /** BENCH_THREADS=1: the township's CPU ms per case on its main thread and on its other threads. */
+  threads?: Record<string, number>
 }
 
 /**
@@ -213,6 +236,12 @@ interface LineRow {
  * list route is polled (one request at a time) to show whether it stays responsive meanwhile.
  * BENCH_ROOT runs another checkout's CLI for both nodes (a before/after of one run);
  * BENCH_CPU_PROF=DIR writes the township's V8 CPU profile there (node --cpu-prof).
+ * BENCH_POLL_MS (default 20) spaces the polls (they are counted in the township's CPU: a larger
+ * value shows what they cost; the end is then seen up to that much late, so read the CPU, not
+ * the time). BENCH_TOWN_NODE_OPTIONS adds Node/V8 flags to the township only (V8's GC flags, say).
+ * BENCH_WARM=W sends W cases through first, unmeasured (a township whose JIT is warm).
+ * BENCH_PERF=FILE records the township's threads with `perf record` over the catch-up.
+ * BENCH_THREADS=1 adds the township's CPU a case on its main thread and on the others.
  */
 async function lineRun(lineName: string, n: number): Promise<LineRow> {
   const profile = LINES[lineName]
@@ -238,7 +267,8 @@ async function lineRun(lineName: string, n: number): Promise<LineRow> {
   }
   try {
     const prof = process.env.BENCH_CPU_PROF
-    const town = await spawnOne('township', '511302101000', undefined, prof ? `--import ${join(ROOT_DIR, 'bench/lib/cpu-profile.mjs')}` : undefined)
+    const townOptions = [prof ? `--import ${join(ROOT_DIR, 'bench/lib/cpu-profile.mjs')}` : '', process.env.BENCH_TOWN_NODE_OPTIONS ?? ''].join(' ').trim()
+    const town = await spawnOne('township', '511302101000', undefined, townOptions || undefined)
     procs.push(town)
     const traced: { at: number; conn: number; dir: 'up' | 'down'; bytes: number }[] = []
     link = await startLinkEmulator({ host: '127.0.0.1', port: town.port }, { ...profile, seed: n, trace: process.env.BENCH_TRACE ? (e) => traced.push(e) : undefined })
@@ -248,13 +278,29 @@ async function lineRun(lineName: string, n: number): Promise<LineRow> {
     const staff = await login(town.url, 'staff', BENCH_PASSWORD)
     await eventually(async () => (await agent('GET', '/api/catalogue')).body.items?.length > 0, 120_000, 'catalogue at the village', 250)
     await new Promise((r) => setTimeout(r, 2_000)) // statistics and catalogue traffic settle
+    const warm = Number(process.env.BENCH_WARM ?? 0)
+    if (warm > 0) {
+      // BENCH_WARM=W: a catch-up of W cases first, not measured, so the measured one runs on a
+      // township whose receive path V8 has already compiled (the first catch-up of a process pays that).
+      link.setDown(true)
+      await intakeMany(agent, warm)
+      const had = await countAt(staff)
+      link.setDown(false)
+      await eventually(async () => (await countAt(staff)) >= had + warm, 300_000, `the ${warm} warm-up cases at the township`, 50)
+      await new Promise((r) => setTimeout(r, 2_000))
+    }
     link.setDown(true)
     const rawJson = await intakeMany(agent, n)
     await new Promise((r) => setTimeout(r, 1_000))
+    // BENCH_PERF=FILE: `perf record` of every thread of the township over the catch-up (V8's workers, libuv's pool too).
+    const perf = process.env.BENCH_PERF ? spawn('perf', ['record', '-F', '1999', '-g', '-p', String(town.proc!.pid!), '-o', process.env.BENCH_PERF], { stdio: 'ignore' }) : null
+    if (perf) await new Promise((r) => setTimeout(r, 300))
     const before = await countAt(staff)
     const s0 = link.stats()
     const load0 = loadavg()[0]
     const cpu0 = cpuSeconds(town.proc!.pid!)
+    const threads0 = process.env.BENCH_THREADS ? cpuByThread(town.proc!.pid!) : null
+    const pollMs = Number(process.env.BENCH_POLL_MS ?? 20)
     const t0 = performance.now()
     const mono0 = process.hrtime.bigint() / 1000n // the clock of V8's CPU profiles (µs): the span to look at in BENCH_CPU_PROF's profile
     link.setDown(false)
@@ -278,7 +324,7 @@ async function lineRun(lineName: string, n: number): Promise<LineRow> {
         lat.push(performance.now() - q0)
         if (total >= before + n) break
         if (performance.now() - t0 > 1_800_000) throw new Error(`${n} cases not at the township in 30 min (${total - before})`)
-        await new Promise((r) => setTimeout(r, 20))
+        await new Promise((r) => setTimeout(r, pollMs))
       }
     } finally {
       clearInterval(dial)
@@ -286,6 +332,15 @@ async function lineRun(lineName: string, n: number): Promise<LineRow> {
     const t1 = performance.now()
     if (process.env.BENCH_TRACE) printTrace(traced.filter((e) => e.at >= t0 && e.at <= t1), t0, profile.rttMs)
     const cpu1 = cpuSeconds(town.proc!.pid!)
+    if (perf) {
+      perf.kill('SIGINT')
+      await new Promise((r) => perf.once('exit', r))
+    }
+    let threads: Record<string, number> | undefined
+    if (threads0) {
+      threads = {}
+      for (const [name, s] of cpuByThread(town.proc!.pid!)) threads[name] = Math.round(((s - (threads0.get(name) ?? 0)) * 1000 / n) * 1000) / 1000
+    }
     if (process.env.BENCH_CPU_PROF) console.log(`catch-up in the township's profile: ${mono0} to ${process.hrtime.bigint() / 1000n} µs`)
 
     const s1 = link.stats()
@@ -297,6 +352,7 @@ async function lineRun(lineName: string, n: number): Promise<LineRow> {
       cpuMsPerCase: ((cpu1 - cpu0) * 1000) / n,
       api: { n: lat.length, p50: pct(lat, 50), p95: pct(lat, 95), max: Math.max(...lat), failed },
       load: [load0, loadavg()[0]],
+      threads,
     }
   } finally {
     for (const p of procs.reverse()) await stopNode(p)

@@ -7,7 +7,7 @@ import { appendFileSync, copyFileSync, cpSync, existsSync, readdirSync, readFile
 import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { openNode, type TongbanNode } from '../../nodes/core/node.ts'
-import { Journal, type JournalRecord } from '../../nodes/core/store/journal.ts'
+import { defaultJournalIo, Journal, JournalWriteError, type JournalRecord } from '../../nodes/core/store/journal.ts'
 import { applicant } from '../helpers/node.ts'
 import { pgliteTemplate, tempDir } from '../helpers/template.ts'
 import { FIXTURE_CATALOGUE, VILLAGE, requiredOf } from '../fixtures/catalogue.ts'
@@ -83,6 +83,46 @@ describe('Journal: a torn tail record is ignored', () => {
     await j.append(rec(4)) // acknowledged after the restart
     j.close()
     expect(docIds(readCopy(dir))).toEqual(['case:doc-1', 'case:doc-2', 'case:doc-4'])
+  })
+})
+
+describe('Journal: a batch of records in one write', () => {
+  it('writeMany writes the records in order with one write(2), each readable on its own', async () => {
+    const dir = fresh()
+    const writes: number[] = []
+    const io = { ...defaultJournalIo, write: (fd: number, buf: Buffer, position: number) => (writes.push(buf.length), defaultJournalIo.write(fd, buf, position)) }
+    const j = new Journal(dir, io)
+    j.write(rec(1))
+    j.writeMany([rec(2), rec(3), rec(4)])
+    j.writeMany([])
+    await j.sync()
+    j.close()
+    expect(writes.length).toBe(2)
+    expect(docIds(readCopy(dir))).toEqual(['case:doc-1', 'case:doc-2', 'case:doc-3', 'case:doc-4'])
+  })
+
+  it('a batch whose write fails is cut off whole; what came before stays, what comes after is readable', async () => {
+    const dir = fresh()
+    let fail = false
+    let calls = 0
+    const io = {
+      ...defaultJournalIo,
+      // Failing: the first write(2) is short (half the bytes land), the next finds the disk full.
+      write: (fd: number, buf: Buffer, position: number) => {
+        if (!fail) return defaultJournalIo.write(fd, buf, position)
+        if (calls++ === 0) return defaultJournalIo.write(fd, buf.subarray(0, buf.length >> 1), position)
+        throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' })
+      },
+    }
+    const j = new Journal(dir, io)
+    j.write(rec(1))
+    fail = true
+    expect(() => j.writeMany([rec(2), rec(3)])).toThrow(JournalWriteError)
+    fail = false
+    j.writeMany([rec(4), rec(5)])
+    await j.sync()
+    j.close()
+    expect(docIds(readCopy(dir))).toEqual(['case:doc-1', 'case:doc-4', 'case:doc-5'])
   })
 })
 

@@ -314,7 +314,7 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
     const ids = [...docs.keys()]
     const widened = await this.project.cases!(ids.map((id) => docs.get(id)!), tx)
     // Written to the journal before COMMIT, synced after it (see `store`).
-    if (this.journal && origin !== 'replay') for (const s of stored) this.journal.write({ docId: s.docId, origin, update: s.update })
+    if (this.journal && origin !== 'replay') this.journal.writeMany(stored.map((s) => ({ docId: s.docId, origin, update: s.update })))
     // A path that grew: the whole document again, after these (see `store`).
     for (const i of widened) {
       const doc = docs.get(ids[i])!

@@ -155,7 +155,17 @@ export class Journal {
    * failure throws JournalWriteError and the transaction rolls back. A partial write is cut off.
    */
   write(rec: JournalRecord): void {
-    const buf = encodeRecord(rec)
+    this.writeMany([rec])
+  }
+
+  /**
+   * Writes records as `write` does, all in one write(2): a batch of a link's frame is one
+   * system call, not one per update. A failure cuts all of them off (the transaction that
+   * wrote them rolls back as a whole anyway).
+   */
+  writeMany(recs: JournalRecord[]): void {
+    if (!recs.length) return
+    const buf = recs.length === 1 ? encodeRecord(recs[0]) : Buffer.concat(recs.map(encodeRecord))
     const off = this.size
     try {
       let done = 0

@@ -9,7 +9,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, wri
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { tuneEngine } from '../../nodes/core/cli/engine.ts'
+import { engineFlags, LATE_JS_INTERRUPT_BUDGET, tuneEngine } from '../../nodes/core/cli/engine.ts'
 import { PROJECT_ROOT } from '../../nodes/core/node.ts'
 
 const run = (root: string, args: string[], env: Record<string, string> = {}) =>
@@ -69,12 +69,24 @@ describe('the bundle the CLI runs', () => {
   })
 })
 
-describe('the WASM compiler a node runs its store with', () => {
-  it('a county, a city and any node on PostgreSQL keep the optimising tier', () => {
+describe('the V8 compilers a node runs with', () => {
+  it('a county, a city and any node on PostgreSQL keep the optimising WASM tier', () => {
     // A village or township sets --liftoff-only in its own process (not in this test worker's).
     expect(tuneEngine('county', false)).toEqual([])
     expect(tuneEngine('city', false)).toEqual([])
     expect(tuneEngine('village', true)).toEqual([])
-    expect(tuneEngine('township', true)).toEqual([])
+    expect(engineFlags('township', true, {})).not.toContain('--liftoff-only')
+  })
+
+  it('a village or township on PGlite runs its WASM on the baseline tier; a township optimises its JavaScript later; the environment can turn each off', () => {
+    const late = `--interrupt-budget=${LATE_JS_INTERRUPT_BUDGET}`
+    expect(engineFlags('village', false, {})).toEqual(['--liftoff-only'])
+    expect(engineFlags('township', false, {})).toEqual(['--liftoff-only', late])
+    expect(engineFlags('township', true, {})).toEqual([late])
+    expect(engineFlags('county', false, {})).toEqual([])
+    expect(engineFlags('city', false, {})).toEqual([])
+    expect(engineFlags('township', false, { TONGBAN_WASM_TIER_UP: '1' })).toEqual([late])
+    expect(engineFlags('township', false, { TONGBAN_JS_TIER_UP: '1' })).toEqual(['--liftoff-only'])
+    expect(LATE_JS_INTERRUPT_BUDGET).toBeGreaterThan(67_584) // later than V8's default
   })
 })

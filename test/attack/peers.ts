@@ -9,6 +9,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { WebSocket, WebSocketServer } from 'ws'
 import {
@@ -69,6 +70,8 @@ export interface FakeParent {
   upgrades: number
   /** `older` only: upgrades accepted on the earlier handshake, their proof checked against the enrolled key. */
   challengedLinks: number
+  /** Bytes that came in the same read as an upgrade request, behind it (a child pipelining its first frames). */
+  headBytes: number
   close(): Promise<void>
 }
 
@@ -82,7 +85,7 @@ export interface FakeParent {
  * upgrade as that version did (401, "ask /link/challenge first") and takes only the earlier
  * handshake: a nonce it issued, the child's signature over both nonces by its enrolled key.
  */
-export async function fakeParent(me: Identity, onLink: (link: RawLink) => void, opts: { refuseUpgrade?: () => number | null; signer?: Identity['keys']; older?: boolean } = {}): Promise<FakeParent> {
+export async function fakeParent(me: Identity, onLink: (link: RawLink) => void, opts: { refuseUpgrade?: () => number | null; signer?: Identity['keys']; older?: boolean; tls?: { cert: string; key: string } } = {}): Promise<FakeParent> {
   const self = { code: me.code, alg: me.keys.alg, publicKey: me.keys.publicKey }
   const enrolled = new Map<string, NodeKeyRef>()
   const issued = new Map<string, { code: string; childNonce: string }>()
@@ -115,7 +118,10 @@ export async function fakeParent(me: Identity, onLink: (link: RawLink) => void, 
     }
     reply(404, { error: { code: 'not_found', message: `${req.method} ${req.url}` } })
   }
-  const server = createServer((req, res) => void answer(req, res).catch(() => res.destroy()))
+  const handler = (req: IncomingMessage, res: ServerResponse) => void answer(req, res).catch(() => res.destroy())
+  // `tls`: https (and wss), for a child that pins this certificate (its token ends in its fingerprint).
+  const server = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, handler) : createServer(handler)
+  server.prependListener('upgrade', (_req: IncomingMessage, _socket: unknown, head: Buffer) => void (state.headBytes += head.length))
   const wss = new WebSocketServer({
     server, path: '/link',
     verifyClient: (info, done) => {
@@ -144,11 +150,12 @@ export async function fakeParent(me: Identity, onLink: (link: RawLink) => void, 
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
   const state: FakeParent = {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`,
     connections: 0,
     enrollments: 0,
     upgrades: 0,
     challengedLinks: 0,
+    headBytes: 0,
     close: () => new Promise<void>((r) => {
       for (const c of wss.clients) c.terminate()
       wss.close(() => server.close(() => r()))

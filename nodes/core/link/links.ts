@@ -18,7 +18,8 @@ import { Outbox } from './outbox.ts'
 import { ParentProbe } from './probe.ts'
 import { wsOnConnected, wsTlsOptions } from './tls-client.ts'
 import { parseEnrollmentToken } from './token.ts'
-import { LinkSession } from './session.ts'
+import { FirstFrames } from './pipeline.ts'
+import { LinkSession, type Pipelined } from './session.ts'
 import { wsTransport } from './ws-transport.ts'
 import { attachmentBytesWaiting, laneCounters, type LaneCounters } from './attachment-lane.ts'
 import { LinkStats, type PeerStatus } from './status.ts'
@@ -37,6 +38,42 @@ const BACKOFF_MAX_MS = 30_000
 export const REFUSED_WAIT_MS = 60_000
 const REFUSAL_CLOSE_CODES: ReadonlySet<number> = new Set([LINK_CLOSE_CODES.quota_exceeded, LINK_CLOSE_CODES.unauthorized])
 const REFUSAL_HTTP_STATUSES: ReadonlySet<number> = new Set([401, 403, 429])
+/**
+ * A refused upgrade's socket: what the child sent behind its request (pipeline.ts) is read and
+ * dropped, unparsed, for at most this long and this much, so that the child reads the refusal
+ * (status and body) instead of a reset; then the socket is destroyed.
+ */
+const REFUSAL_DRAIN_MS = 10_000
+const REFUSAL_DRAIN_BYTES = 1024 * 1024
+
+/**
+ * Answers an upgrade with an HTTP refusal. The child may have written its hello and a window of
+ * frames right behind the request (pipeline.ts). Until the link is accepted nothing reads the
+ * socket: Node's http server detaches its parser and leaves the socket paused
+ * (`readableFlowing = null`) when it emits 'upgrade', so later bytes wait in the stream's buffer
+ * and then the kernel's (TCP flow control holds the rest), and the bytes that came in the same
+ * read as the request are the `head` buffer. A refusal must not leave them there: a socket
+ * nobody reads never sees the child's FIN either, and stays open until the process stops (a
+ * stop waits on it: test/attack/pipeline.test.ts); destroyed with bytes unread, it answers
+ * with a TCP reset, which can overtake the refusal (the child would see ECONNRESET instead of
+ * a 401, and lose its clock retry and quota hint). So they are read and dropped — never
+ * parsed — and the socket is destroyed once the child has closed its side, or after
+ * REFUSAL_DRAIN_MS / REFUSAL_DRAIN_BYTES (a peer that keeps sending).
+ */
+export function refuseUpgradeSocket(socket: Duplex, response: string): void {
+  let drained = 0
+  const timer = setTimeout(() => socket.destroy(), REFUSAL_DRAIN_MS)
+  timer.unref()
+  socket.on('error', () => {})
+  socket.on('close', () => clearTimeout(timer))
+  socket.on('end', () => socket.destroy())
+  socket.on('data', (d: Buffer) => {
+    drained += d.length
+    if (drained > REFUSAL_DRAIN_BYTES) socket.destroy()
+  })
+  socket.end(response)
+}
+
 /** Enrolment (a request to the parent, once) may take this long before the dial counts as unanswered. */
 const PREPARE_TIMEOUT_MS = 15_000
 /**
@@ -190,7 +227,7 @@ export class Links {
     const self = this.node.config.code
     const refuse = (status: number, message: string, extra = '') => {
       this.log(`refused a link from ${code || '(no code)'}: ${message}`)
-      socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Forbidden'}\r\nContent-Type: text/plain\r\n${extra}Connection: close\r\n\r\n${message}`)
+      refuseUpgradeSocket(socket, `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Forbidden'}\r\nContent-Type: text/plain\r\n${extra}Connection: close\r\n\r\n${message}`)
       return true
     }
     if (parentCode(code) !== self) return refuse(403, `${code} is not a child of ${self}: a node links only to children directly below it`)
@@ -219,13 +256,17 @@ export class Links {
       if (release === 'replayed') return void refuse(401, 'a replayed proof: another process of this node already took it (a proof is taken once)')
       if (release === false) {
         this.log(`refused a link from ${code}: another process of this node holds its link`)
-        socket.end(`HTTP/1.1 409 Conflict\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nanother process of ${self} holds the link of ${code}: try again later`)
+        refuseUpgradeSocket(socket, `HTTP/1.1 409 Conflict\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nanother process of ${self} holds the link of ${code}: try again later`)
         return
       }
+      // Accepted: ws unshifts `head` (the bytes read with the request) back into the socket and
+      // starts reading it only now, after this callback has wired the session (the data listener
+      // resumes the paused socket on the next tick): bytes the child pipelined while the proof
+      // was checked are neither lost nor parsed before the session exists, and come in order.
       this.wss.handleUpgrade(req, socket, head, (ws) => this.acceptChild(code, key.publicKey, ws, release))
     }, (e) => {
       this.log(`refused a link from ${code}: the shared store's link lock failed (${(e as Error).message})`)
-      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n')
+      refuseUpgradeSocket(socket, 'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n')
     })
     return true
   }
@@ -250,12 +291,14 @@ export class Links {
     }
     const session = new LinkSession(this.node, code, true, wsTransport(ws), this.stats, this.log)
     this.children.set(code, { ws, session, key, release })
+    // Our hello goes before anything we answer to the child's frames (an ack of a frame it
+    // pipelined behind its upgrade must not overtake it: the child accepts only a hello first).
+    const opened = session.open().catch((e) => this.log(`link with ${code} failed to open: ${(e as Error).message}`))
     this.wire(ws, session, () => {
       if (this.children.get(code)?.ws !== ws) return
       this.children.delete(code)
       void release?.()
-    })
-    void session.open().catch((e) => this.log(`link with ${code} failed to open: ${(e as Error).message}`))
+    }, opened)
   }
 
   /** `probed`: the TLS connection of the probe that found the parent again, to send the upgrade on. */
@@ -303,23 +346,36 @@ export class Links {
    * after their township, so the earlier handshake is kept for them, until this node restarts.
    */
   private parentUsesChallenge = false
+  /**
+   * This process has linked to the parent with the current protocol (the proof in the upgrade,
+   * both hellos through): later dials write the first frames behind the upgrade (pipeline.ts).
+   * Never before that — a parent of an earlier version must not see them — and not again after
+   * a pipelined dial that got no answer at all, until a link succeeds.
+   */
+  private pipelineOk = false
 
   private open({ headers, checkParent }: ReturnType<ParentAuth['linkHeaders']>, probed?: TLSSocket): void {
     if (this.stopped || !this.parent) return void probed?.destroy()
     const url = this.parent.url.replace(/^http/, 'ws').replace(/\/$/, '') + '/link'
     const fingerprint = this.parent.fingerprint ?? null
+    const parent = this.node.parent!
+    // A reconnect over wss to the pinned certificate: the hello and the first window follow the
+    // upgrade request at once, read and compressed while TLS and the upgrade are in flight.
+    const first = url.startsWith('wss:') && fingerprint && this.pipelineOk && !this.parentUsesChallenge ? new FirstFrames(this.node, this.stats, parent) : null
+    first?.prepare().catch((e) => this.log(`could not prepare the first frames for the parent: ${(e as Error)?.message ?? String(e)}`))
+    const sent = first ? (socket: TLSSocket) => first.attach(socket) : undefined
     // The probe's connection, when its certificate is the pinned one: no new TCP and TLS handshake.
-    const onProbed = probed && url.startsWith('wss:') ? wsOnConnected(probed, fingerprint) : null
+    const onProbed = probed && url.startsWith('wss:') ? wsOnConnected(probed, fingerprint, sent) : null
     if (probed && !onProbed) probed.destroy()
     // Over wss with a pin, nothing (not even the proof) is sent until the parent's certificate
     // matches the fingerprint pinned at enrollment; without a pin, the system CAs must vouch for it.
     const ws = new WebSocket(url, {
       headers,
       maxPayload: MAX_WS_MESSAGE, handshakeTimeout: 15_000,
-      ...(onProbed ?? wsTlsOptions(url, fingerprint, (e) => this.logTls(e.message))),
+      ...(onProbed ?? wsTlsOptions(url, fingerprint, (e) => this.logTls(e.message), sent)),
     })
     this.parentWs = ws
-    const parent = this.node.parent!
+    let pipelined: (Pipelined & { frames: number }) | null = null
     let refused = false
     let answered = false // the parent's HTTP answer (an upgrade or a refusal) arrived
     let failure: DialFailure = 'failed'
@@ -327,6 +383,8 @@ export class Links {
     let olderParent = false // refused by a parent of an earlier version: dial again at once, its way
     ws.on('upgrade', (res) => {
       answered = true
+      // From here `ws` owns the socket: what was written behind the request is what the session goes on from.
+      pipelined = first?.handOver() ?? null
       // Nothing is sent on the link until the 101 proves the parent holds its pinned key.
       const why = checkParent(res.headers)
       if (!why) return
@@ -336,6 +394,7 @@ export class Links {
     })
     ws.on('unexpected-response', (_req, res) => {
       answered = true
+      first?.handOver() // refused: nothing is lost, the outbox advances only on the parent's acks
       refused = REFUSAL_HTTP_STATUSES.has(res.statusCode ?? 0)
       const parentTime = Number(res.headers[LINK_PROOF_HEADERS.time])
       if (res.statusCode === 401 && parentTime > 0 && !this.clockRetried) {
@@ -349,6 +408,7 @@ export class Links {
       res.on('error', () => {})
       res.on('end', () => {
         this.log(`the parent refused the link (${res.statusCode}): ${body}`)
+        if (first?.bytesWritten) this.log(`the ${first.bytesWritten} bytes sent behind the upgrade were not taken: nothing is lost (what waits for the parent moves only on its acks)`)
         // An earlier parent's answer to a proof it does not know (link-auth.ts verifyUpgrade).
         if (res.statusCode === 401 && !this.parentUsesChallenge && /ask \/link\/challenge first/.test(body)) {
           this.parentUsesChallenge = true
@@ -363,9 +423,11 @@ export class Links {
     })
     ws.on('open', () => {
       this.lastTlsRefusal = ''
-      const session = new LinkSession(this.node, parent, false, wsTransport(ws), this.stats, this.log)
+      if (pipelined) this.log(`sent the hello and ${pipelined.frames} frames (${first!.bytesWritten} bytes, from ${pipelined.start}) behind the upgrade`)
+      const session = new LinkSession(this.node, parent, false, wsTransport(ws), this.stats, this.log, pipelined)
       this.parentSession = session
       void session.ready.then(() => {
+        if (!this.parentUsesChallenge) this.pipelineOk = true
         this.backoff = BACKOFF_MIN_MS
         this.unreachableSince = null
         this.dialAfterProbe = false // linked: a later loss is not "right after a probe
@@ -380,6 +442,13 @@ export class Links {
       if (e.code && TLS_ERRORS.test(e.code)) this.logTls(`the parent's TLS certificate is not trusted (${e.code}): ${e.message}; start with the token \`tongban child add\` prints (it pins the parent's certificate) or --parent-fingerprint`)
     })
     ws.on('close', (code: number, reason: Buffer) => {
+      first?.handOver()
+      // Bytes went out behind the upgrade and no answer came: the next dial waits for the 101
+      // (a middlebox or a parent that resets such a connection), until a link succeeds again.
+      if (first && first.bytesWritten > 0 && !answered) {
+        this.pipelineOk = false
+        this.log('no answer to the upgrade with the first frames behind it: the next dial waits for the answer first')
+      }
       // The parent fell silent (a line cut without a reset): as unreachable as a refused
       // connect, so probe and dial the moment it answers instead of a grown backoff.
       const silent = this.parentSession?.closedFor === LINK_CLOSE_CODES.timeout
@@ -438,9 +507,9 @@ export class Links {
     probe.start()
   }
 
-  private wire(ws: WebSocket, session: LinkSession, onGone: () => void): void {
+  private wire(ws: WebSocket, session: LinkSession, onGone: () => void, opened: Promise<void> = Promise.resolve()): void {
     // Frames are handled one at a time, in order: the cursor must follow the data.
-    let chain = Promise.resolve()
+    let chain = opened
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (!isBinary) return closeSocket(ws, LINK_CLOSE_CODES.malformed_frame, 'text message on a binary link')
       session.heard()

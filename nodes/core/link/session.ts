@@ -34,6 +34,38 @@ export interface Transport {
   close(code: number, reason: string): void
 }
 
+/** An updates frame read from the outbox and compressed, ready to send: entries after `from` up to `scannedTo`. */
+export interface ReadyFrame {
+  from: number
+  scannedTo: number
+  /** Null when nothing after `from` up to `scannedTo` goes to this peer (skip over them). */
+  frame: LinkFrame | null
+  lastSeq: number
+}
+
+/** Reads the next frame's entries after `after` for the peer of `outbox`, and packs them (compressed when smaller). */
+export async function readFrame(outbox: Outbox, after: number): Promise<ReadyFrame> {
+  const { entries, scannedTo } = await outbox.next(after, TARGET_FRAME_BYTES)
+  if (!entries.length) return { from: after, scannedTo, frame: null, lastSeq: 0 }
+  const raw = encodeUpdatesBody(entries)
+  const packed = compress(raw)
+  const useCompressed = packed.length < raw.length
+  return { from: after, scannedTo, frame: { type: 'updates', compressed: useCompressed, body: useCompressed ? packed : raw }, lastSeq: entries[entries.length - 1].seq }
+}
+
+/**
+ * What the child wrote right behind its upgrade request, before the parent's 101 and hello
+ * (links.ts, pipeline.ts): its hello, and updates frames streaming from `start` (the cursor the
+ * parent acknowledged last) up to `sentTo`, still unacknowledged (`inflight`).
+ */
+export interface Pipelined {
+  start: number
+  sentTo: number
+  inflight: { lastSeq: number; bytes: number }[]
+  /** The last chunk stream id used (the session goes on from it). */
+  streamId: number
+}
+
 /**
  * Unacknowledged bytes in flight. Sized for the slow link (about 4 s at 100 kbit/s): a cut
  * loses at most this much, and a deep window buys nothing when the line is the bottleneck.
@@ -54,6 +86,16 @@ export const APPLY_SLICE_ENTRIES = 64
 const C = LINK_CLOSE_CODES
 /** An update that holds nothing. */
 const EMPTY_UPDATE = Y.encodeStateAsUpdate(new Y.Doc())
+
+/** This side's hello to `peer`: its cursor of the peer's stream, its epoch and latest sequence. */
+export async function helloOf(node: TongbanNode, stats: LinkStats, peer: string, peerIsChild: boolean): Promise<LinkFrame> {
+  const cur = await stats.cursor(peer)
+  return {
+    type: 'hello', code: node.config.code, role: peerIsChild ? 'parent' : 'child',
+    epoch: await stats.epoch(), peerEpoch: cur.peerEpoch, received: cur.peerEpoch ? cur.received : 0,
+    latest: await node.docs.latestSeq(),
+  }
+}
 
 export class LinkSession {
   private readonly outbox: Outbox
@@ -77,6 +119,10 @@ export class LinkSession {
   private readonly asked = new Set<string>()
   private sendCursor = 0
   private inflight: { lastSeq: number; bytes: number }[] = []
+  /** The next frame, read and compressed while the window was full: an ack releases it at once. */
+  private ahead: ReadyFrame | null = null
+  /** Frames the child sent behind its upgrade, to reconcile with the parent's hello (null: none, or done). */
+  private pipelined: Pipelined | null = null
   private helloDone = false
   private pumping = false
   private again = false
@@ -109,7 +155,13 @@ export class LinkSession {
     private readonly transport: Transport,
     private readonly stats: LinkStats,
     private readonly log: (msg: string) => void,
+    pipelined: Pipelined | null = null,
   ) {
+    if (pipelined) {
+      this.pipelined = pipelined
+      this.inflight = [...pipelined.inflight]
+      this.streamId = pipelined.streamId
+    }
     this.outbox = new Outbox(node.db, peer, peerIsChild)
     this.refuse = makeRefuse(node.config.code, peer, peerIsChild, node.trust, node.docs)
     this.quota = quotaOf(node, peer)
@@ -124,14 +176,10 @@ export class LinkSession {
     this.timer.unref()
   }
 
-  /** Sends our hello; call once the transport is open. */
+  /** Sends our hello; call once the transport is open (a hello sent behind the upgrade is not sent again). */
   async open(): Promise<void> {
-    const cur = await this.stats.cursor(this.peer)
-    this.send({
-      type: 'hello', code: this.node.config.code, role: this.peerIsChild ? 'parent' : 'child',
-      epoch: await this.stats.epoch(), peerEpoch: cur.peerEpoch, received: cur.peerEpoch ? cur.received : 0,
-      latest: await this.node.docs.latestSeq(),
-    })
+    if (this.pipelined) return
+    this.send(await helloOf(this.node, this.stats, this.peer, this.peerIsChild))
   }
 
   /**
@@ -185,6 +233,15 @@ export class LinkSession {
         const send = sendFrom(f, { epoch: await this.stats.epoch(), latest: await this.node.docs.latestSeq() })
         const recv = receiveFrom(f, { peerEpoch: cur.peerEpoch, received: cur.received })
         this.sendCursor = send.after
+        const p = this.pipelined
+        this.pipelined = null
+        // Frames sent behind the upgrade streamed from the cursor the peer acknowledged last. When
+        // the peer's hello resumes at or after that, they stand: go on after the later of the
+        // two. When it resumes before (its store restored or rebuilt: "Resuming"), rewind and
+        // send again from there — the pipelined frames are applied too (updates are idempotent)
+        // and stay in the window until acknowledged.
+        if (p && !send.repair && send.after >= p.start) this.sendCursor = Math.max(send.after, p.sentTo)
+        else if (p) this.log(`link with ${this.peer}: it resumes at ${send.after}, before the ${p.start} this node streamed from behind the upgrade: sending again from there`)
         await this.stats.setReceived(this.peer, recv.after, f.epoch)
         this.helloDone = true
         this.stats.connected(this.peer, true)
@@ -394,22 +451,37 @@ export class LinkSession {
       try {
         do {
           this.again = false
-          while (!this.closed && this.inflight.length < WINDOW_FRAMES && this.inflightBytes() < WINDOW_BYTES) {
-            const { entries, scannedTo } = await this.outbox.next(this.sendCursor, TARGET_FRAME_BYTES)
-            if (!entries.length) {
-              if (scannedTo === this.sendCursor) {
+          while (!this.closed) {
+            // The frame read ahead while the window was full, if it still starts where we are
+            // (a rewind or new stored updates after an empty look void it).
+            let next = this.ahead && this.ahead.from === this.sendCursor ? this.ahead : null
+            this.ahead = null
+            const room = () => this.inflight.length < WINDOW_FRAMES && this.inflightBytes() < WINDOW_BYTES
+            // The window is full and the next frame is ready: the ack that frees room sends it.
+            if (next && !room()) {
+              this.ahead = next
+              break
+            }
+            next ??= await readFrame(this.outbox, this.sendCursor)
+            if (this.closed) break
+            if (next.from !== this.sendCursor) continue // rewound meanwhile
+            if (!next.frame) {
+              if (next.scannedTo === this.sendCursor) {
                 this.caughtUp = true
                 break
               }
-              this.sendCursor = scannedTo
+              this.sendCursor = next.scannedTo
               continue
             }
-            const raw = encodeUpdatesBody(entries)
-            const packed = compress(raw)
-            const useCompressed = packed.length < raw.length
-            const bytes = this.send({ type: 'updates', compressed: useCompressed, body: useCompressed ? packed : raw })
-            this.inflight.push({ lastSeq: entries[entries.length - 1].seq, bytes })
-            this.sendCursor = scannedTo
+            if (!room()) {
+              // Read and compressed while the window is full (PGlite and deflate take tens of
+              // ms at a village): held until an ack frees room, then sent without that delay.
+              this.ahead = next
+              break
+            }
+            const bytes = this.send(next.frame)
+            this.inflight.push({ lastSeq: next.lastSeq, bytes })
+            this.sendCursor = next.scannedTo
           }
         } while (this.again && !this.closed)
       } catch (e) {

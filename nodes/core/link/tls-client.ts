@@ -53,14 +53,23 @@ export function holdUntilPinned(req: ClientRequest, fingerprint: string, send: (
 
 /**
  * The TLS options for a `ws` client dialling `url`: pinned when `fingerprint` is given
- * (chain check off, request held until the pin matches), Node's defaults otherwise.
+ * (chain check off, request held until the pin matches), Node's defaults otherwise. `sent`
+ * (pinned only) is told once the upgrade request has been written to the pinned connection:
+ * what it writes to `socket` then follows the request (pipeline.ts).
  */
-export function wsTlsOptions(url: string, fingerprint: string | null, refused: (e: PinMismatchError) => void): Record<string, unknown> {
+export function wsTlsOptions(url: string, fingerprint: string | null, refused: (e: PinMismatchError) => void, sent?: (socket: TLSSocket) => void): Record<string, unknown> {
   if (!url.startsWith('wss:') || !fingerprint) return {}
   return {
     rejectUnauthorized: false,
-    finishRequest: (req: ClientRequest) => holdUntilPinned(req, fingerprint, () => req.end(), refused),
+    finishRequest: (req: ClientRequest) => holdUntilPinned(req, fingerprint, () => endThen(req, sent), refused),
   }
+}
+
+/** Ends `req` (the upgrade: headers, no body) and tells `sent` once it has been written to its socket. */
+function endThen(req: ClientRequest, sent?: (socket: TLSSocket) => void): void {
+  // 'finish': the request has been handed to the socket, so bytes written now come after it.
+  if (sent) req.once('finish', () => req.socket && sent(req.socket as TLSSocket))
+  req.end()
 }
 
 /**
@@ -70,9 +79,9 @@ export function wsTlsOptions(url: string, fingerprint: string | null, refused: (
  * pinned one (the ordinary dial then finds and says so). The pin is checked here, before the
  * upgrade — the proof it carries — is written.
  */
-export function wsOnConnected(socket: TLSSocket, fingerprint: string | null): Record<string, unknown> | null {
+export function wsOnConnected(socket: TLSSocket, fingerprint: string | null, sent?: (socket: TLSSocket) => void): Record<string, unknown> | null {
   if (!fingerprint || socket.destroyed || !socket.writable || checkPin(socket, fingerprint)) return null
-  return { rejectUnauthorized: false, createConnection: () => socket }
+  return { rejectUnauthorized: false, createConnection: () => socket, finishRequest: (req: ClientRequest) => endThen(req, sent) }
 }
 
 export interface PinnedInit {

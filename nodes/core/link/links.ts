@@ -362,8 +362,8 @@ export class Links {
     // A reconnect over wss to the pinned certificate: the hello and the first window follow the
     // upgrade request at once, read and compressed while TLS and the upgrade are in flight.
     const first = url.startsWith('wss:') && fingerprint && this.pipelineOk && !this.parentUsesChallenge ? new FirstFrames(this.node, this.stats, parent) : null
-    first?.prepare().catch((e) => this.log(`could not prepare the first frames for the parent: ${(e as Error)?.message ?? String(e)}`))
-    const sent = first ? (socket: TLSSocket) => first.attach(socket) : undefined
+    first?.prepare().catch((e) => this.log(`could not prepare the hello for the parent: ${(e as Error)?.message ?? String(e)}`))
+    const sent = first ? (socket: TLSSocket) => first.attach(socket, this.log) : undefined
     // The probe's connection, when its certificate is the pinned one: no new TCP and TLS handshake.
     const onProbed = probed && url.startsWith('wss:') ? wsOnConnected(probed, fingerprint, sent) : null
     if (probed && !onProbed) probed.destroy()

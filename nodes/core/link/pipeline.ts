@@ -2,9 +2,9 @@
  * The first frames behind the upgrade (issue 11): on a reconnect the child writes its hello and
  * up to one window of updates frames right behind its upgrade request, on the same socket, as
  * masked WebSocket binary messages — instead of waiting a round trip for the 101 and the
- * parent's hello. The frames are read and compressed while the TLS handshake and the upgrade
- * are in flight, and written as soon as the request has left and they are ready, until the
- * parent's answer arrives (then `ws` owns the socket, and the session goes on from what was
+ * parent's hello. The hello is read while the TLS handshake is in flight, the frames while the
+ * upgrade is (not before it leaves: see `frames`); each is written as soon as it is ready, until
+ * the parent's answer arrives (then `ws` owns the socket, and the session goes on from what was
  * written: `handOver`).
  *
  * Why this is safe (SECURITY.md, "6. Transport"): it is done only over wss with the parent's
@@ -66,20 +66,38 @@ export class FirstFrames {
     private readonly parent: string,
   ) {}
 
+  private helloReady: Promise<number> | null = null
+  private framesStarted = false
+
   /**
-   * Reads the hello and the first window from the outbox, starting at the cursor the parent
-   * acknowledged last; each frame is written as soon as it is ready and the request is out.
+   * Reads the hello (a few small queries) while TLS is in flight; the request being out, it
+   * follows at once.
    */
-  async prepare(): Promise<void> {
-    const cur = await this.stats.cursor(this.parent)
-    const hello = await helloOf(this.node, this.stats, this.parent, false)
-    this.start = this.sentTo = cur.acked
-    this.push(hello, null, cur.acked)
+  prepare(): Promise<number> {
+    this.helloReady ??= (async () => {
+      const cur = await this.stats.cursor(this.parent)
+      const hello = await helloOf(this.node, this.stats, this.parent, false)
+      this.start = this.sentTo = cur.acked
+      this.push(hello, null, cur.acked)
+      return cur.acked
+    })()
+    return this.helloReady
+  }
+
+  /**
+   * Reads the first window from the outbox, from the cursor the parent acknowledged last, each
+   * frame written as soon as it is read and compressed. Started once the upgrade request is
+   * out, not before: reading a window from PGlite and deflating it holds this thread for tens
+   * to hundreds of ms at a village, and the request (and, on a fresh connection, the TLS
+   * handshake) must not wait behind it. The frames are read while the request is in flight.
+   */
+  private async frames(): Promise<void> {
     const outbox = new Outbox(this.node.db, this.parent, false)
-    let after = cur.acked
+    let after = await this.prepare()
     let frames = 0
     let bytes = 0
     while (!this.handed && frames < WINDOW_FRAMES && bytes < WINDOW_BYTES) {
+      await new Promise<void>((r) => setImmediate(r)) // the parent's answer is handled between frames
       const next = await readFrame(outbox, after)
       if (!next.frame) {
         if (next.scannedTo === after) break
@@ -102,11 +120,14 @@ export class FirstFrames {
   }
 
   /** The upgrade request has been written to `socket`: what is ready follows it now, the rest when ready. */
-  attach(socket: Duplex): void {
+  attach(socket: Duplex, log: (msg: string) => void): void {
     if (this.handed || this.socket) return
     this.socket = socket
     ;(socket as { setNoDelay?: (b: boolean) => void }).setNoDelay?.(true)
     this.flush()
+    if (this.framesStarted) return
+    this.framesStarted = true
+    this.frames().catch((e) => log(`could not read the first frames for the parent: ${(e as Error)?.message ?? String(e)}`))
   }
 
   private flush(): void {

@@ -32,6 +32,7 @@ import { enroll, identity, upgradeProofHeaders } from '../helpers/link-client.ts
 import { login, type Remote } from '../helpers/remote.ts'
 import { pgliteTemplate, tempDir } from '../helpers/template.ts'
 import { trustNode } from '../helpers/tls.ts'
+import { postgresAvailable, startPostgres, type PgServer } from '../helpers/postgres.ts'
 import { startLinkEmulator, type LinkEmulator } from '../tools/link-emulator.ts'
 import { failOnUnhandled, waitFor } from './guard.ts'
 import { childHello, fakeParent, parentHello } from './peers.ts'
@@ -233,11 +234,11 @@ describe('refusals of a pipelined upgrade', () => {
 interface RawAnswer { status: number; body: string; closes: number[]; binary: number; first: string | null; ended: boolean; port: number }
 
 /** Sends `GET /link` with `headers` to the township directly, and `behind` in the same write; reads until the township ends. */
-function rawUpgrade(headers: Record<string, string>, behind: Buffer[]): Promise<RawAnswer> {
+function rawUpgrade(headers: Record<string, string>, behind: Buffer[], to: number = town.port): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let port = 0
-    const socket: TLSSocket = connect({ host: '127.0.0.1', port: town.port, rejectUnauthorized: false }, () => {
+    const socket: TLSSocket = connect({ host: '127.0.0.1', port: to, rejectUnauthorized: false }, () => {
       port = socket.localPort ?? 0
       const head = ['GET /link HTTP/1.1', 'Host: 127.0.0.1', 'Connection: Upgrade', 'Upgrade: websocket', 'Sec-WebSocket-Version: 13',
         'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), '', ''].join('\r\n')
@@ -343,5 +344,36 @@ describe('a hostile peer pipelining', () => {
     expect(big.closes).toEqual([1009])
     expect((await fetch(`${town.url}/healthz`)).status).toBe(200)
     expect(await parentUp()).toBe(true) // the village's own link is untouched
+  })
+})
+
+describe.skipIf(!postgresAvailable())('a parent on PostgreSQL', () => {
+  // PGlite answers a query without leaving the thread, so a parent on it sends its hello before
+  // the first pipelined frame is even read; on PostgreSQL the hello's queries take real round
+  // trips, and only the order of the frame queue (links.ts `wire`) keeps the hello first.
+  let pg: PgServer
+  let pgTown: RunningNode
+  const dir = join(tmp.dir, 'pg-town')
+  // Another township and its village (its certificate's subject is its code: not the first township's).
+  const PG_TOWN = '511302102000'
+  const PG_VILLAGE = '511302102201'
+  const other = identity(PG_VILLAGE, '村')
+  beforeAll(async () => {
+    pg = await startPostgres()
+    pgTown = await startNode({ level: 'township', code: PG_TOWN, name: '镇', dataDir: dir, databaseUrl: await pg.createDatabase('pipeline') }, 0, '127.0.0.1', { tls: 'self-signed' })
+    trustNode(dir)
+    expect((await enroll(pgTown.url, other, enrollChild(dir, PG_TOWN, PG_VILLAGE))).status).toBe(200)
+  }, 300_000)
+  afterAll(async () => {
+    await pgTown?.stop()
+    await pg?.stop()
+  })
+
+  it('sends its hello before its answer to a frame pipelined before the child\'s hello (4400)', async () => {
+    const u = statsUpdate(PG_VILLAGE)
+    const early = await rawUpgrade(upgradeProofHeaders(PG_TOWN, other), [u.bytes, frame(childHello(PG_VILLAGE))], pgTown.port)
+    expect(early.status).toBe(101)
+    expect(early.first).toBe('hello')
+    expect(early.closes).toEqual([LINK_CLOSE_CODES.malformed_frame])
   })
 })

@@ -359,8 +359,8 @@ export class Links {
     const url = this.parent.url.replace(/^http/, 'ws').replace(/\/$/, '') + '/link'
     const fingerprint = this.parent.fingerprint ?? null
     const parent = this.node.parent!
-    // A reconnect over wss to the pinned certificate: the hello and the first window follow the
-    // upgrade request at once, read and compressed while TLS and the upgrade are in flight.
+    // A reconnect over wss to the pinned certificate: the hello (read while TLS is in flight) and
+    // the first window (read while the upgrade is) follow the upgrade request on its connection.
     const first = url.startsWith('wss:') && fingerprint && this.pipelineOk && !this.parentUsesChallenge ? new FirstFrames(this.node, this.stats, parent) : null
     first?.prepare().catch((e) => this.log(`could not prepare the hello for the parent: ${(e as Error)?.message ?? String(e)}`))
     const sent = first ? (socket: TLSSocket) => first.attach(socket, this.log) : undefined

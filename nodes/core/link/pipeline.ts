@@ -67,6 +67,7 @@ export class FirstFrames {
   ) {}
 
   private helloReady: Promise<number> | null = null
+  private reading: Pipelined['reading'] = null
   private framesStarted = false
 
   /**
@@ -98,7 +99,14 @@ export class FirstFrames {
     let bytes = 0
     while (!this.handed && frames < WINDOW_FRAMES && bytes < WINDOW_BYTES) {
       await new Promise<void>((r) => setImmediate(r)) // the parent's answer is handled between frames
-      const next = await readFrame(outbox, after)
+      if (this.handed) break
+      // The read under way when the parent answers is the session's first (handOver `reading`).
+      const reading = readFrame(outbox, after)
+      reading.catch(() => {})
+      this.reading = { from: after, frame: reading }
+      const next = await reading
+      this.reading = null
+      if (this.handed) break
       if (!next.frame) {
         if (next.scannedTo === after) break
         after = next.scannedTo
@@ -156,6 +164,6 @@ export class FirstFrames {
     this.handed = true
     this.queue.length = 0
     if (!this.helloWritten) return null
-    return { start: this.start, sentTo: this.sentTo, inflight: [...this.written], streamId: this.streamId, frames: this.written.length }
+    return { start: this.start, sentTo: this.sentTo, inflight: [...this.written], streamId: this.streamId, frames: this.written.length, reading: this.reading }
   }
 }

@@ -64,6 +64,8 @@ export interface Pipelined {
   inflight: { lastSeq: number; bytes: number }[]
   /** The last chunk stream id used (the session goes on from it). */
   streamId: number
+  /** The next frame, being read when the parent answered: the session's first read, when it starts there. */
+  reading: { from: number; frame: Promise<ReadyFrame> } | null
 }
 
 /**
@@ -123,6 +125,8 @@ export class LinkSession {
   private ahead: ReadyFrame | null = null
   /** Frames the child sent behind its upgrade, to reconcile with the parent's hello (null: none, or done). */
   private pipelined: Pipelined | null = null
+  /** A frame read by the pipeline (pipeline.ts) when the parent answered, not yet sent. */
+  private reading: Pipelined['reading'] = null
   private helloDone = false
   private pumping = false
   private again = false
@@ -159,6 +163,7 @@ export class LinkSession {
   ) {
     if (pipelined) {
       this.pipelined = pipelined
+      this.reading = pipelined.reading
       this.inflight = [...pipelined.inflight]
       this.streamId = pipelined.streamId
     }
@@ -463,6 +468,12 @@ export class LinkSession {
             if (next && !room()) {
               this.ahead = next
               break
+            }
+            if (!next && this.reading) {
+              // The pipeline's read under way when the parent answered: taken if the stream goes on there.
+              const r = this.reading
+              this.reading = null
+              if (r.from === this.sendCursor) next = await r.frame
             }
             next ??= await readFrame(this.outbox, this.sendCursor)
             if (this.closed) break

@@ -20,10 +20,18 @@ export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer
  * Serves `app` on 127.0.0.1 (or `host`) at `port` (0: any free port); resolves once listening.
  * With `tls` (PEM certificate and key) it serves https (and wss for upgrades).
  */
+/**
+ * How long a TLS session ticket this node issues can be resumed (seconds; Node's default is 300).
+ * A child offers its last ticket when its line comes back (link/tls-resume.ts): a village
+ * offline overnight still saves the certificate's ~1 KB on its first handshake. Resumption keeps
+ * forward secrecy (TLS 1.3 resumes with a fresh ECDHE), and the ticket keys die with the process.
+ */
+const TLS_SESSION_TIMEOUT_S = 24 * 3600
+
 export function listen(app: Hono<any>, port: number, host = '127.0.0.1', upgrade?: UpgradeHandler, tls?: { cert: string; key: string }): Promise<Served> {
   return new Promise((resolve, reject) => {
     const options = tls
-      ? { fetch: app.fetch, port, hostname: host, createServer: createHttpsServer, serverOptions: { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' as const } }
+      ? { fetch: app.fetch, port, hostname: host, createServer: createHttpsServer, serverOptions: { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' as const, sessionTimeout: TLS_SESSION_TIMEOUT_S } }
       : { fetch: app.fetch, port, hostname: host }
     const server = serve(options, (info: AddressInfo) => {
       resolve({

@@ -15,8 +15,9 @@ import { closeSocket } from './close.ts'
 import { childKey, enrolledChildren, enrollmentsFile, readEnrollments } from './enrollment.ts'
 import { LinkAuth, ParentAuth } from './link-auth.ts'
 import { Outbox } from './outbox.ts'
-import { ParentProbe } from './probe.ts'
+import { ParentProbe, probeKeeping, PROBE_TIMEOUT_MS } from './probe.ts'
 import { wsOnConnected, wsTlsOptions } from './tls-client.ts'
+import { TlsResumption } from './tls-resume.ts'
 import { parseEnrollmentToken } from './token.ts'
 import { FirstFrames } from './pipeline.ts'
 import { LinkSession, type Pipelined } from './session.ts'
@@ -162,8 +163,10 @@ export class Links {
   private probe: ParentProbe | null = null
   /** The dial under way was started by an answered probe. */
   private dialAfterProbe = false
-  /** When the parent was last found unreachable, for the log; null once linked again. */
+  /** When the parent was last found unreachable (the probes' pace and the log); null once linked again. */
   private unreachableSince: number | null = null
+  /** The TLS session with the parent, resumed by the next probe or dial (tls-resume.ts). */
+  private readonly tickets = new TlsResumption()
   private stopped = false
   /** The parent's side of enrollment and challenges (routes in link-routes.ts). */
   readonly auth: LinkAuth
@@ -365,14 +368,14 @@ export class Links {
     first?.prepare().catch((e) => this.log(`could not prepare the hello for the parent: ${(e as Error)?.message ?? String(e)}`))
     const sent = first ? (socket: TLSSocket) => first.attach(socket, this.log) : undefined
     // The probe's connection, when its certificate is the pinned one: no new TCP and TLS handshake.
-    const onProbed = probed && url.startsWith('wss:') ? wsOnConnected(probed, fingerprint, sent) : null
+    const onProbed = probed && url.startsWith('wss:') ? wsOnConnected(probed, fingerprint, sent, this.tickets) : null
     if (probed && !onProbed) probed.destroy()
     // Over wss with a pin, nothing (not even the proof) is sent until the parent's certificate
     // matches the fingerprint pinned at enrollment; without a pin, the system CAs must vouch for it.
     const ws = new WebSocket(url, {
       headers,
       maxPayload: MAX_WS_MESSAGE, handshakeTimeout: 15_000,
-      ...(onProbed ?? wsTlsOptions(url, fingerprint, (e) => this.logTls(e.message), sent)),
+      ...(onProbed ?? wsTlsOptions(url, fingerprint, (e) => this.logTls(e.message), sent, this.tickets)),
     })
     this.parentWs = ws
     let pipelined: (Pipelined & { frames: number }) | null = null
@@ -499,13 +502,19 @@ export class Links {
   private startProbing(): void {
     if (this.unreachableSince === null) {
       this.unreachableSince = Date.now()
-      this.log('the parent cannot be reached: probing it every 250–500 ms, dialling when it answers')
+      this.log('the parent cannot be reached: probing it every 100–200 ms for a minute, then every 250–500 ms, dialling when it answers')
+    }
+    const pin = this.parent!.fingerprint ?? null
+    // Each probe offers the kept TLS session: a parent that resumes it answers without its certificate.
+    const probeWithTicket = (url: string) => {
+      const offered = this.tickets.options(pin)
+      return probeKeeping(url, PROBE_TIMEOUT_MS, { ...offered, opened: (socket) => this.tickets.opened(socket, pin, offered) })
     }
     const probe = new ParentProbe(this.parent!.url, (socket) => {
       this.probe = null
-      this.log(`the parent answers again (${Math.round((Date.now() - this.unreachableSince!) / 1000)} s after it was found unreachable, ${probe.sent} probes): dialling${socket ? ' on the probe\'s connection' : ''}`)
+      this.log(`the parent answers again (${Math.round((Date.now() - this.unreachableSince!) / 1000)} s after it was found unreachable, ${probe.sent} probes): dialling${socket ? ` on the probe's connection${socket.isSessionReused() ? ', its TLS session resumed' : ''}` : ''}`)
       this.dial(true, socket)
-    })
+    }, probeWithTicket, Math.random, this.unreachableSince)
     this.probe = probe
     probe.start()
   }

@@ -3,16 +3,19 @@
  * dial is classified (links.ts `failureOf`): real sockets on loopback for what a probe counts
  * as an answer, fake timers for its pace.
  */
+import { X509Certificate } from 'node:crypto'
 import { createServer as createHttpServer } from 'node:http'
 import net from 'node:net'
+import { join } from 'node:path'
 import tls from 'node:tls'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { startLinkEmulator, type LinkEmulator } from '../../../test/tools/link-emulator.ts'
 import { tempDir } from '../../../test/helpers/template.ts'
 import { loadOrCreateCertificate } from '../tls.ts'
 import { failureOf } from './links.ts'
-import { ParentProbe, PROBE_MAX_GAP_MS, PROBE_MIN_GAP_MS, probeGap, probeKeeping, probeOnce } from './probe.ts'
-import { wsOnConnected } from './tls-client.ts'
+import { ParentProbe, PROBE_MAX_GAP_MS, PROBE_MIN_GAP_MS, PROBE_QUICK_FOR_MS, PROBE_QUICK_MAX_GAP_MS, PROBE_QUICK_MIN_GAP_MS, probeGap, probeKeeping, probeOnce } from './probe.ts'
+import { checkPin, wsOnConnected } from './tls-client.ts'
+import { TlsResumption } from './tls-resume.ts'
 import { normalizeFingerprint } from '../tls.ts'
 
 const tmp = tempDir('tongban-probe-')
@@ -117,10 +120,111 @@ describe('probeKeeping: the answering connection serves the dial', () => {
   })
 })
 
+describe('probes resume the TLS session of the pinned parent (tls-resume.ts)', () => {
+  /** A TLS server that holds each connection open a moment (its tickets go out after the handshake). */
+  async function tlsServer(dir: string): Promise<{ url: string; pin: string }> {
+    const { cert, key } = await loadOrCreateCertificate(dir, '511302101000', 'self-signed')
+    const port = await listen(tls.createServer({ cert, key }, (s) => void s.on('error', () => {}).setTimeout(2_000, () => s.destroy())))
+    return { url: `https://127.0.0.1:${port}`, pin: normalizeFingerprint(new X509Certificate(cert).fingerprint256)! }
+  }
+  const kept: tls.TLSSocket[] = []
+  const probeWith = async (url: string, tickets: TlsResumption | null, pin: string): Promise<tls.TLSSocket> => {
+    const offered = tickets?.options(pin) ?? {}
+    const s = await probeKeeping(url, 8_000, { ...offered, opened: (socket) => tickets?.opened(socket, pin, offered) })
+    if (typeof s !== 'object') throw new Error(`no connection kept: ${s}`)
+    kept.push(s)
+    return s
+  }
+  afterEach(() => {
+    for (const s of kept.splice(0)) s.destroy()
+  })
+
+  it('a probe offers the ticket of a pinned connection; the resumed connection shows no certificate and passes the pin by resumption alone', async () => {
+    const parent = await tlsServer(join(tmp.dir, 'parent'))
+    const tickets = new TlsResumption()
+    expect(tickets.options(parent.pin)).toEqual({}) // nothing kept before a pinned connection
+    const first = await probeWith(parent.url, tickets, parent.pin)
+    expect(first.isSessionReused()).toBe(false)
+    expect(wsOnConnected(first, parent.pin, undefined, tickets)).not.toBeNull() // pinned by its certificate: its tickets are kept
+    for (let i = 0; i < 200 && !tickets.has(parent.pin); i++) await new Promise((r) => setTimeout(r, 10))
+    expect(tickets.has(parent.pin)).toBe(true)
+    expect(tickets.options('ab'.repeat(32))).toEqual({}) // never offered to another pin
+
+    const second = await probeWith(parent.url, tickets, parent.pin)
+    expect(second.isSessionReused()).toBe(true)
+    expect(second.getPeerCertificate()?.fingerprint256).toBeUndefined() // no certificate on a resumption...
+    expect(checkPin(second, parent.pin)).not.toBeNull() // ...so the certificate check alone refuses it
+    expect(checkPin(second, parent.pin, tickets)).toBeNull() // the resumption of our ticket stands for the pin
+    expect(wsOnConnected(second, parent.pin, undefined, tickets)).not.toBeNull()
+    expect(wsOnConnected(second, 'ab'.repeat(32), undefined, tickets)).toBeNull() // resumed under another pin
+  })
+
+  it('hostile: an impostor with another certificate cannot resume the ticket, and a resumption nobody offered is not the pin', async () => {
+    const parent = await tlsServer(join(tmp.dir, 'parent2'))
+    const impostor = await tlsServer(join(tmp.dir, 'impostor'))
+    expect(impostor.pin).not.toBe(parent.pin)
+    const tickets = new TlsResumption()
+    expect(wsOnConnected(await probeWith(parent.url, tickets, parent.pin), parent.pin, undefined, tickets)).not.toBeNull()
+    for (let i = 0; i < 200 && !tickets.has(parent.pin); i++) await new Promise((r) => setTimeout(r, 10))
+    // The parent's ticket, offered to whoever answers at the parent's address (a man in the
+    // middle, a stolen laptop's server): it holds no secret of that handshake, so it must show
+    // its certificate, and that is not the pinned one.
+    const mitm = await probeWith(impostor.url, tickets, parent.pin)
+    expect(mitm.isSessionReused()).toBe(false)
+    expect(checkPin(mitm, parent.pin, tickets)?.code).toBe('ERR_TONGBAN_PIN_MISMATCH')
+    expect(wsOnConnected(mitm, parent.pin, undefined, tickets)).toBeNull()
+    // A resumed connection that was not opened through `opened` (the ticket was not offered by
+    // this resumption's book-keeping) is not taken as pinned.
+    const unbooked = await probeWith(parent.url, null, parent.pin).catch(() => null)
+    const offered = tickets.options(parent.pin)
+    const stray = await probeKeeping(parent.url, 8_000, { session: offered.session })
+    if (typeof stray !== 'object') throw new Error('no connection')
+    kept.push(stray)
+    expect(stray.isSessionReused()).toBe(true)
+    expect(checkPin(stray, parent.pin, tickets)).not.toBeNull()
+    expect(unbooked?.isSessionReused()).toBe(false) // no ticket offered: a full handshake
+  })
+})
+
 describe('ParentProbe', () => {
   afterEach(() => vi.useRealTimers())
 
-  it('probes two to four times a second, jittered, and stops at the first answer', async () => {
+  it('probes five to ten times a second for the first minute of an outage, two to four times after', async () => {
+    expect(probeGap(() => 0, true)).toBe(PROBE_QUICK_MIN_GAP_MS)
+    expect(probeGap(() => 0.999_999, true)).toBe(PROBE_QUICK_MAX_GAP_MS)
+    vi.useFakeTimers()
+    const asked: number[] = []
+    const since = Date.now()
+    const probe = new ParentProbe('https://parent.example', () => {}, async () => {
+      asked.push(Date.now() - since)
+      return false
+    }, () => 0.5, since)
+    probe.start()
+    await vi.advanceTimersByTimeAsync(PROBE_QUICK_FOR_MS + 10_000)
+    probe.stop()
+    const gaps = asked.slice(1).map((t, i) => [asked[i], t - asked[i]] as const)
+    const quick = (PROBE_QUICK_MIN_GAP_MS + PROBE_QUICK_MAX_GAP_MS) / 2
+    const slow = (PROBE_MIN_GAP_MS + PROBE_MAX_GAP_MS) / 2
+    expect(gaps.filter(([at]) => at < PROBE_QUICK_FOR_MS - quick).every(([, gap]) => gap === quick)).toBe(true)
+    expect(gaps.filter(([at]) => at >= PROBE_QUICK_FOR_MS).every(([, gap]) => gap === slow)).toBe(true)
+    expect(gaps.filter(([at]) => at >= PROBE_QUICK_FOR_MS).length).toBeGreaterThan(10_000 / slow - 2)
+  })
+
+  it('a probe that starts after the first minute of the outage goes at the slower pace at once', async () => {
+    vi.useFakeTimers()
+    const asked: number[] = []
+    const probe = new ParentProbe('https://parent.example', () => {}, async () => {
+      asked.push(Date.now())
+      return false
+    }, () => 0, Date.now() - PROBE_QUICK_FOR_MS - 1)
+    probe.start()
+    await vi.advanceTimersByTimeAsync(5_000)
+    probe.stop()
+    for (let i = 1; i < asked.length; i++) expect(asked[i] - asked[i - 1]).toBe(PROBE_MIN_GAP_MS)
+    expect(asked.length).toBeGreaterThan(10)
+  })
+
+  it('probes two to four times a second after the quick minute, jittered, and stops at the first answer', async () => {
     expect(probeGap(() => 0)).toBe(PROBE_MIN_GAP_MS)
     expect(probeGap(() => 0.999_999)).toBe(PROBE_MAX_GAP_MS)
     expect(PROBE_MAX_GAP_MS).toBeLessThanOrEqual(500)
@@ -132,7 +236,7 @@ describe('ParentProbe', () => {
     const probe = new ParentProbe('https://parent.example', () => answered++, async () => {
       asked.push(Date.now())
       return answers.shift() ?? true
-    }, () => 0.5)
+    }, () => 0.5, Date.now() - PROBE_QUICK_FOR_MS)
     probe.start()
     await vi.advanceTimersByTimeAsync(gap - 1)
     expect(asked).toHaveLength(0) // never at once: the dial that just failed was the first try

@@ -13,16 +13,22 @@ import { request as httpRequest } from 'node:http'
 import { request as httpsRequest, type RequestOptions } from 'node:https'
 import type { TLSSocket } from 'node:tls'
 import { checkParentUrl, normalizeFingerprint } from '../tls.ts'
+import type { TlsResumption } from './tls-resume.ts'
 
 export class PinMismatchError extends Error {
   readonly code = 'ERR_TONGBAN_PIN_MISMATCH'
 }
 
-/** Null when `socket`'s peer certificate has the pinned fingerprint; otherwise why not. */
-export function checkPin(socket: TLSSocket, fingerprint: string): PinMismatchError | null {
+/**
+ * Null when `socket`'s peer certificate has the pinned fingerprint, or when it resumed a TLS
+ * session kept from a connection with that certificate (`resumption`, tls-resume.ts: a resumed
+ * handshake shows no certificate); otherwise why not.
+ */
+export function checkPin(socket: TLSSocket, fingerprint: string, resumption?: TlsResumption): PinMismatchError | null {
   const cert = socket.getPeerCertificate()
   const got = cert && cert.fingerprint256 ? normalizeFingerprint(cert.fingerprint256) : null
   if (got === fingerprint) return null
+  if (got === null && resumption?.resumedUnder(socket, fingerprint)) return null
   return new PinMismatchError(
     `the parent's TLS certificate (sha256 ${got ?? 'none'}) is not the one pinned at enrollment (sha256 ${fingerprint}): ` +
     'refusing to send anything — a man in the middle, or the parent has a new certificate (then re-enroll, or start with --parent-fingerprint)',
@@ -32,17 +38,20 @@ export function checkPin(socket: TLSSocket, fingerprint: string): PinMismatchErr
 /**
  * Holds `req` until its TLS handshake completes, then checks the pin: on a match calls `send`
  * (which writes the body and ends the request); on a mismatch destroys the request with a
- * PinMismatchError and calls `refused`.
+ * PinMismatchError and calls `refused`. With `resumption`, the request was opened offering its
+ * ticket: a resumed session counts as the pin, and the tickets of a matching connection are kept.
  */
-export function holdUntilPinned(req: ClientRequest, fingerprint: string, send: () => void, refused: (e: PinMismatchError) => void = () => {}): void {
+export function holdUntilPinned(req: ClientRequest, fingerprint: string, send: () => void, refused: (e: PinMismatchError) => void = () => {}, resumption?: { tickets: TlsResumption; offered: { session?: Buffer } }): void {
   req.once('socket', (socket) => {
     const tls = socket as TLSSocket
+    resumption?.tickets.opened(tls, fingerprint, resumption.offered)
     const check = () => {
-      const err = checkPin(tls, fingerprint)
+      const err = checkPin(tls, fingerprint, resumption?.tickets)
       if (err) {
         refused(err)
         req.destroy(err)
       } else {
+        resumption?.tickets.keepTickets(tls, fingerprint)
         send()
       }
     }
@@ -57,11 +66,14 @@ export function holdUntilPinned(req: ClientRequest, fingerprint: string, send: (
  * (pinned only) is told once the upgrade request has been written to the pinned connection:
  * what it writes to `socket` then follows the request (pipeline.ts).
  */
-export function wsTlsOptions(url: string, fingerprint: string | null, refused: (e: PinMismatchError) => void, sent?: (socket: TLSSocket) => void): Record<string, unknown> {
+export function wsTlsOptions(url: string, fingerprint: string | null, refused: (e: PinMismatchError) => void, sent?: (socket: TLSSocket) => void, tickets?: TlsResumption): Record<string, unknown> {
   if (!url.startsWith('wss:') || !fingerprint) return {}
+  // `ws` hands its options to `tls.connect`: the kept ticket (if any) is offered there.
+  const offered = tickets?.options(fingerprint) ?? {}
   return {
     rejectUnauthorized: false,
-    finishRequest: (req: ClientRequest) => holdUntilPinned(req, fingerprint, () => endThen(req, sent), refused),
+    ...offered,
+    finishRequest: (req: ClientRequest) => holdUntilPinned(req, fingerprint, () => endThen(req, sent), refused, tickets && { tickets, offered }),
   }
 }
 
@@ -79,8 +91,9 @@ function endThen(req: ClientRequest, sent?: (socket: TLSSocket) => void): void {
  * pinned one (the ordinary dial then finds and says so). The pin is checked here, before the
  * upgrade — the proof it carries — is written.
  */
-export function wsOnConnected(socket: TLSSocket, fingerprint: string | null, sent?: (socket: TLSSocket) => void): Record<string, unknown> | null {
-  if (!fingerprint || socket.destroyed || !socket.writable || checkPin(socket, fingerprint)) return null
+export function wsOnConnected(socket: TLSSocket, fingerprint: string | null, sent?: (socket: TLSSocket) => void, tickets?: TlsResumption): Record<string, unknown> | null {
+  if (!fingerprint || socket.destroyed || !socket.writable || checkPin(socket, fingerprint, tickets)) return null
+  tickets?.keepTickets(socket, fingerprint)
   return { rejectUnauthorized: false, createConnection: () => socket, finishRequest: (req: ClientRequest) => endThen(req, sent) }
 }
 

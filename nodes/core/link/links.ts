@@ -506,9 +506,9 @@ export class Links {
     }
     const pin = this.parent!.fingerprint ?? null
     // Each probe offers the kept TLS session: a parent that resumes it answers without its certificate.
-    const probeWithTicket = (url: string) => {
+    const probeWithTicket = (url: string, connected: () => void) => {
       const offered = this.tickets.options(pin)
-      return probeKeeping(url, PROBE_TIMEOUT_MS, { ...offered, opened: (socket) => this.tickets.opened(socket, pin, offered) })
+      return probeKeeping(url, PROBE_TIMEOUT_MS, { ...offered, connected, opened: (socket) => this.tickets.opened(socket, pin, offered) })
     }
     const probe = new ParentProbe(this.parent!.url, (socket) => {
       this.probe = null

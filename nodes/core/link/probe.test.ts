@@ -13,7 +13,7 @@ import { startLinkEmulator, type LinkEmulator } from '../../../test/tools/link-e
 import { tempDir } from '../../../test/helpers/template.ts'
 import { loadOrCreateCertificate } from '../tls.ts'
 import { failureOf } from './links.ts'
-import { ParentProbe, PROBE_MAX_GAP_MS, PROBE_MIN_GAP_MS, PROBE_QUICK_FOR_MS, PROBE_QUICK_MAX_GAP_MS, PROBE_QUICK_MIN_GAP_MS, probeGap, probeKeeping, probeOnce } from './probe.ts'
+import { ParentProbe, PROBE_HOLD_MS, PROBE_MAX_GAP_MS, PROBE_MIN_GAP_MS, PROBE_QUICK_FOR_MS, PROBE_QUICK_MAX_GAP_MS, PROBE_QUICK_MIN_GAP_MS, probeGap, probeKeeping, probeOnce } from './probe.ts'
 import { checkPin, wsOnConnected } from './tls-client.ts'
 import { TlsResumption } from './tls-resume.ts'
 import { normalizeFingerprint } from '../tls.ts'
@@ -208,6 +208,48 @@ describe('ParentProbe', () => {
     expect(gaps.filter(([at]) => at < PROBE_QUICK_FOR_MS - quick).every(([, gap]) => gap === quick)).toBe(true)
     expect(gaps.filter(([at]) => at >= PROBE_QUICK_FOR_MS).every(([, gap]) => gap === slow)).toBe(true)
     expect(gaps.filter(([at]) => at >= PROBE_QUICK_FOR_MS).length).toBeGreaterThan(10_000 / slow - 2)
+  })
+
+  it('a probe whose connect went through holds the next ones until it is answered or fails, at most PROBE_HOLD_MS', async () => {
+    vi.useFakeTimers()
+    const asked: number[] = []
+    const pending: ((ok: boolean) => void)[] = []
+    const t0 = Date.now()
+    const probe = new ParentProbe('https://parent.example', () => {}, (_url, connected) => {
+      asked.push(Date.now() - t0)
+      if (asked.length === 3) connected() // the line carries packets again: this one is on its way
+      return new Promise<boolean>((r) => pending.push(r))
+    }, () => 0, t0)
+    probe.start()
+    await vi.advanceTimersByTimeAsync(3 * PROBE_QUICK_MIN_GAP_MS + 1)
+    expect(asked).toHaveLength(3)
+    // No more while the connected one is out, for PROBE_HOLD_MS...
+    await vi.advanceTimersByTimeAsync(PROBE_HOLD_MS - PROBE_QUICK_MIN_GAP_MS)
+    expect(asked).toHaveLength(3)
+    // ...then the pace resumes (a middle box may complete connects for a parent that never answers).
+    await vi.advanceTimersByTimeAsync(2 * PROBE_QUICK_MIN_GAP_MS)
+    expect(asked.length).toBeGreaterThan(3)
+    // A connected probe that fails releases the hold at once.
+    const before = asked.length
+    const probe2Asked: number[] = []
+    let fail: ((ok: boolean) => void) | null = null
+    const probe2 = new ParentProbe('https://parent.example', () => {}, (_url, connected) => {
+      probe2Asked.push(Date.now())
+      if (probe2Asked.length === 1) {
+        connected()
+        return new Promise<boolean>((r) => (fail = r))
+      }
+      return Promise.resolve(false)
+    }, () => 0, Date.now())
+    probe.stop()
+    expect(asked.length).toBe(before)
+    probe2.start()
+    await vi.advanceTimersByTimeAsync(PROBE_QUICK_MIN_GAP_MS * 3 + 1)
+    expect(probe2Asked).toHaveLength(1) // held
+    fail!(false)
+    await vi.advanceTimersByTimeAsync(PROBE_QUICK_MIN_GAP_MS + 1)
+    expect(probe2Asked).toHaveLength(2)
+    probe2.stop()
   })
 
   it('a probe that starts after the first minute of the outage goes at the slower pace at once', async () => {

@@ -22,7 +22,9 @@
  * after it, where a probe is a SYN (and a reset, when the parent's host answers for it) that
  * would go on for hours on a metered line. Each probe is bounded in time; on a line that
  * swallows packets (no reset, no answer) a few run at once, so a probe started after the line
- * returns is not stuck behind one that was sent into the void.
+ * returns is not stuck behind one that was sent into the void. Once a probe's TCP connect is
+ * through, the next ones wait for its answer (PROBE_HOLD_MS at most): after the line's return
+ * they would only put more ClientHellos on the line ahead of the cases.
  *
  * A probe offers the TLS session kept from the last link (tls-resume.ts): the parent that
  * resumes it answers without its certificate, ~1 KB less down before the dial.
@@ -41,6 +43,14 @@ export const PROBE_QUICK_FOR_MS = 60_000
 export const PROBE_TIMEOUT_MS = 8_000
 /** At most this many probes in flight (only reached on a line that drops packets silently). */
 const MAX_IN_FLIGHT = 8
+/**
+ * Once a probe's TCP connect has completed (the line carries packets again), no other probe
+ * starts for this long or until that one is answered or fails: its TLS answer is a round trip
+ * and a ClientHello away (0.7–0.8 s on a 600 ms, 100 kbit/s line), and the probes the pace would
+ * start meanwhile would each put a ClientHello (0.4–0.7 KB) on the line the cases wait for. Bounded,
+ * because a middle box may complete connects for a parent that never answers.
+ */
+export const PROBE_HOLD_MS = 1_500
 
 /** The wait before the next probe, jittered over [PROBE_MIN_GAP_MS, PROBE_MAX_GAP_MS), or the quick range. */
 export function probeGap(random: () => number = Math.random, quick = false): number {
@@ -48,10 +58,11 @@ export function probeGap(random: () => number = Math.random, quick = false): num
   return Math.round(min + random() * (max - min))
 }
 
-/** How a probe's TLS connection is opened: the ticket to offer, and who is told of the socket. */
+/** How a probe's TLS connection is opened: the ticket to offer, and who is told of the socket and of its TCP connect. */
 export interface ProbeTls {
   session?: Buffer
   opened?: (socket: tls.TLSSocket) => void
+  connected?: () => void
 }
 
 /**
@@ -96,6 +107,7 @@ function probe(url: string, timeoutMs: number, keep: boolean, withTls: ProbeTls 
       : net.connect({ host, port }, () => socket.write(`HEAD /link/challenge HTTP/1.1\r\nHost: ${u.host}\r\nConnection: close\r\n\r\n`))
     if (secure) withTls.opened?.(socket as tls.TLSSocket)
     else socket.once('data', () => finish(true))
+    if (withTls.connected) socket.once('connect', withTls.connected)
     socket.on('error', () => finish(false))
     socket.once('close', () => finish(false))
   })
@@ -109,6 +121,9 @@ function probe(url: string, timeoutMs: number, keep: boolean, withTls: ProbeTls 
 export class ParentProbe {
   private timer: NodeJS.Timeout | null = null
   private inFlight = 0
+  /** Probes connected and waiting for their answer, and when the last one connected (PROBE_HOLD_MS). */
+  private connected = 0
+  private connectedAt = 0
   private stopped = false
   /** Probes sent so far (for the log and the tests). */
   sent = 0
@@ -117,7 +132,8 @@ export class ParentProbe {
     private readonly url: string,
     /** Called once, with the answering probe's TLS connection when it kept one. */
     private readonly onAnswer: (socket?: tls.TLSSocket) => void,
-    private readonly probe: (url: string) => Promise<boolean | tls.TLSSocket> = probeKeeping,
+    /** One probe; it calls `connected` when its TCP connect completes. */
+    private readonly probe: (url: string, connected: () => void) => Promise<boolean | tls.TLSSocket> = (url, connected) => probeKeeping(url, PROBE_TIMEOUT_MS, { connected }),
     private readonly random: () => number = Math.random,
     /** When the parent was found unreachable (Date.now()): the quick pace runs for a minute from then. */
     private readonly since: number = Date.now(),
@@ -144,10 +160,18 @@ export class ParentProbe {
 
   private fire(): void {
     if (this.stopped || this.inFlight >= MAX_IN_FLIGHT) return
+    if (this.connected > 0 && Date.now() - this.connectedAt < PROBE_HOLD_MS) return // one is on its way through
     this.inFlight++
     this.sent++
-    void this.probe(this.url).then((ok) => {
+    let connected = false
+    void this.probe(this.url, () => {
+      if (connected) return
+      connected = true
+      this.connected++
+      this.connectedAt = Date.now()
+    }).then((ok) => {
       this.inFlight--
+      if (connected) this.connected--
       const socket = typeof ok === 'object' ? ok : undefined
       if (!ok || this.stopped) return void socket?.destroy() // a later answer than the one taken
       this.stop()

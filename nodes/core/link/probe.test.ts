@@ -13,7 +13,7 @@ import { startLinkEmulator, type LinkEmulator } from '../../../test/tools/link-e
 import { tempDir } from '../../../test/helpers/template.ts'
 import { loadOrCreateCertificate } from '../tls.ts'
 import { failureOf } from './links.ts'
-import { ParentProbe, PROBE_HOLD_MS, PROBE_MAX_GAP_MS, PROBE_MIN_GAP_MS, PROBE_QUICK_FOR_MS, PROBE_QUICK_MAX_GAP_MS, PROBE_QUICK_MIN_GAP_MS, probeGap, probeKeeping, probeOnce } from './probe.ts'
+import { ParentProbe, PROBE_CONNECT_TIMEOUT_MS, PROBE_HOLD_MS, PROBE_MAX_GAP_MS, PROBE_MAX_IN_FLIGHT, PROBE_MIN_GAP_MS, PROBE_QUICK_FOR_MS, PROBE_QUICK_MAX_GAP_MS, PROBE_QUICK_MIN_GAP_MS, probeGap, probeKeeping, probeOnce } from './probe.ts'
 import { checkPin, wsOnConnected } from './tls-client.ts'
 import { TlsResumption } from './tls-resume.ts'
 import { normalizeFingerprint } from '../tls.ts'
@@ -299,7 +299,7 @@ describe('ParentProbe', () => {
     }, () => 0)
     probe.start()
     await vi.advanceTimersByTimeAsync(60_000)
-    expect(most).toBe(8)
+    expect(most).toBe(PROBE_MAX_IN_FLIGHT)
     probe.stop()
     const sent = probe.sent
     await vi.advanceTimersByTimeAsync(60_000)

@@ -41,8 +41,15 @@ export const PROBE_QUICK_MAX_GAP_MS = 200
 export const PROBE_QUICK_FOR_MS = 60_000
 /** A probe not answered within this is counted as failed (and its socket destroyed). */
 export const PROBE_TIMEOUT_MS = 8_000
+/**
+ * A probe whose TCP connect is not through within this is given up: on a line that swallows
+ * packets its SYN and the kernel's one retransmission (Linux's first RTO is 1 s) went nowhere,
+ * and a newer probe is already on its way. Without it, eight probes held for their whole
+ * timeout would pace the probing at one a second on such a line.
+ */
+export const PROBE_CONNECT_TIMEOUT_MS = 2_000
 /** At most this many probes in flight (only reached on a line that drops packets silently). */
-const MAX_IN_FLIGHT = 8
+export const PROBE_MAX_IN_FLIGHT = 16
 /**
  * Once a probe's TCP connect has completed (the line carries packets again), no other probe
  * starts for this long or until that one is answered or fails: its TLS answer is a round trip
@@ -93,6 +100,7 @@ function probe(url: string, timeoutMs: number, keep: boolean, withTls: ProbeTls 
       if (done) return
       done = true
       clearTimeout(timer)
+      clearTimeout(connecting)
       // Kept: the caller's now. Answered: leave politely (close_notify / FIN, then gone); otherwise just go.
       if (ok && keep && secure) return resolve(socket as tls.TLSSocket)
       if (ok) socket.destroySoon()
@@ -100,6 +108,7 @@ function probe(url: string, timeoutMs: number, keep: boolean, withTls: ProbeTls 
       resolve(ok)
     }
     const timer = setTimeout(() => finish(false), timeoutMs)
+    const connecting = setTimeout(() => finish(false), Math.min(timeoutMs, PROBE_CONNECT_TIMEOUT_MS))
     const socket: net.Socket = secure
       // The certificate is not checked here: the dial that follows checks the pin (or the CAs)
       // before it sends anything. A probe only asks whether anyone holding a TLS key answers.
@@ -107,7 +116,10 @@ function probe(url: string, timeoutMs: number, keep: boolean, withTls: ProbeTls 
       : net.connect({ host, port }, () => socket.write(`HEAD /link/challenge HTTP/1.1\r\nHost: ${u.host}\r\nConnection: close\r\n\r\n`))
     if (secure) withTls.opened?.(socket as tls.TLSSocket)
     else socket.once('data', () => finish(true))
-    if (withTls.connected) socket.once('connect', withTls.connected)
+    socket.once('connect', () => {
+      clearTimeout(connecting)
+      withTls.connected?.()
+    })
     socket.on('error', () => finish(false))
     socket.once('close', () => finish(false))
   })
@@ -159,7 +171,7 @@ export class ParentProbe {
   }
 
   private fire(): void {
-    if (this.stopped || this.inFlight >= MAX_IN_FLIGHT) return
+    if (this.stopped || this.inFlight >= PROBE_MAX_IN_FLIGHT) return
     if (this.connected > 0 && Date.now() - this.connectedAt < PROBE_HOLD_MS) return // one is on its way through
     this.inFlight++
     this.sent++

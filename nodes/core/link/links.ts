@@ -375,6 +375,9 @@ export class Links {
     const ws = new WebSocket(url, {
       headers,
       maxPayload: MAX_WS_MESSAGE, handshakeTimeout: 15_000,
+      // Frames are deflated by the link itself (compress.ts) and the parent never negotiates
+      // permessage-deflate: not offering it keeps its header (68 B) off every upgrade.
+      perMessageDeflate: false,
       ...(onProbed ?? wsTlsOptions(url, fingerprint, (e) => this.logTls(e.message), sent, this.tickets)),
     })
     this.parentWs = ws

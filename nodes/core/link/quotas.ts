@@ -21,7 +21,13 @@ export interface LinkQuota {
   newDocsPerHour: number
   /** Bytes the peer sends: every wire frame, plus what a compressed body inflates to. */
   bytesPerHour: number
-  /** Repair passes (a state-vector exchange of every document in scope) started by an epoch change. */
+  /**
+   * Repair passes (a state-vector exchange of every document in scope) started by an epoch
+   * change. A pass cut short and taken up again where it stopped is not charged again
+   * (session.ts `repair`: it only moves on, so however often the peer drops the link it gets
+   * one pass in all, plus again what was unanswered at each drop); a pass refused stays owed
+   * and runs once this frees up.
+   */
   repairsPerHour: number
   /** sync-step1 frames the peer may ask this node to answer (each costs a state-as-update). */
   stateVectorsPerHour: number

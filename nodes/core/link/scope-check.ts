@@ -218,7 +218,10 @@ export function makeRefuse(self: string, peer: string, peerIsChild: boolean, tru
     for (const ev of events) {
       // Ids are content hashes: an id held is that very event, resent.
       if (heldIds.has(ev.id) && !trust.checkEvent(ev)) continue
-      if (peerIsChild && !mayAuthorFrom(peer, ev.author)) return `event ${ev.id} was authored at ${ev.author}, outside ${peer}'s subtree`
+      // From a child, events of its subtree — and this node's own, signed with its own key (the
+      // signature is checked below): the child hands back what this node wrote and lost (a store
+      // restored from a backup; the repair pass asks for it). It can only replay them, never make one.
+      if (peerIsChild && !mayAuthorFrom(peer, ev.author) && ev.author !== self) return `event ${ev.id} was authored at ${ev.author}, outside ${peer}'s subtree`
       if (peerIsChild && ev.author === peer) {
         // Nothing of a document not held here was ever delivered to the child.
         seen ??= heldDoc ? await deliveredLamport(docId, tx) : 0

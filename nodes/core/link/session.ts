@@ -88,6 +88,10 @@ export const APPLY_SLICE_ENTRIES = 64
 const C = LINK_CLOSE_CODES
 /** An update that holds nothing. */
 const EMPTY_UPDATE = Y.encodeStateAsUpdate(new Y.Doc())
+/** node_meta key of the repair pass this store owes `peer` (session.ts `repair`). */
+const repairKey = (peer: string) => `repair_owed:${peer}`
+/** The state vector of a document that holds nothing: "send me all of it". */
+const EMPTY_STATE_VECTOR = Y.encodeStateVector(new Y.Doc())
 
 /** This side's hello to `peer`: its cursor of the peer's stream, its epoch and latest sequence. */
 export async function helloOf(node: TongbanNode, stats: LinkStats, peer: string, peerIsChild: boolean): Promise<LinkFrame> {
@@ -111,8 +115,8 @@ export class LinkSession {
   readonly asks: LinkAsks
   /** This peer's hourly quotas (kept across connections: see quotas.ts). */
   private readonly quota: PeerQuota
-  /** Documents of our repair pass whose answer (sync-step2) has not come yet; and who waits for them. */
-  private readonly repairAwaiting = new Set<string>()
+  /** Our repair pass on this connection: the documents asked, in order, which are answered (sync-step2), how many from the first are; and who waits for them. */
+  private pass: { order: string[]; asked: Set<string>; answered: Set<string>; prefix: number } | null = null
   private repairWake: (() => void) | null = null
   private streamId = 0
   /** Acks wait for their frame's journal sync, in order (see the updates frame). */
@@ -247,16 +251,24 @@ export class LinkSession {
         // and stay in the window until acknowledged.
         if (p && !send.repair && send.after >= p.start) this.sendCursor = Math.max(send.after, p.sentTo)
         else if (p) this.log(`link with ${this.peer}: it resumes at ${send.after}, before the ${p.start} this node streamed from behind the upgrade: sending again from there`)
+        // The pass is owed from now until it is through, in this store: once the cursor below
+        // counts in the peer's new epoch, no later hello would call for it again — a pass cut
+        // short (a drop, a stop, a refusal over quota) would be lost with the connection.
+        if (send.repair || recv.repair) await this.oweRepair('')
         await this.stats.setReceived(this.peer, recv.after, f.epoch)
         this.helloDone = true
         this.stats.connected(this.peer, true)
         this.markReady()
         this.lane.start()
-        if (send.repair || recv.repair) {
+        const owed = await this.repairOwed()
+        if (owed !== null) {
           // One pass an hour: a peer that changes its epoch at will would have us send a state
-          // vector for every document in scope each time.
-          if (this.overQuota('repairsPerHour', 1)) return
-          void this.repair().catch((e) => this.fail(C.internal, `the repair pass failed: ${(e as Error)?.message ?? String(e)}`))
+          // vector for every document in scope each time. A pass taken up again where it was cut
+          // short is not charged again: it only goes on (each page moves it on), so a peer that
+          // drops the link mid-pass gets no more than one pass in all. Refused, it stays owed,
+          // and runs on the first link after the quota frees up.
+          if (owed === '' && this.overQuota('repairsPerHour', 1)) return
+          void this.repair(owed).catch((e) => this.fail(C.internal, `the repair pass failed: ${(e as Error)?.message ?? String(e)}`))
         }
         this.pump()
         return
@@ -265,7 +277,8 @@ export class LinkSession {
         const body = f.compressed ? decompress(f.body, MAX_MESSAGE_BYTES) : f.body
         if (this.overQuota('bytesPerHour', body.length - f.body.length)) return
         const entries = decodeUpdatesBody(body)
-        if (this.overQuota('newDocsPerHour', await this.newDocs(entries.map((e) => e.docId)))) return
+        const fresh = await this.newDocs(entries.map((e) => e.docId))
+        if (this.overQuota('newDocsPerHour', fresh.length)) return
         const last = entries.length ? entries[entries.length - 1].seq : 0
         // One journal sync for the frame, then the listeners (links onward, publishers) hear of
         // all of it at once — also when a slice fails: what earlier slices committed is announced.
@@ -285,6 +298,7 @@ export class LinkSession {
             if (this.closed) break
           }
           applied = !this.closed
+          await this.ownCasesBack(fresh)
         } finally {
           // The sync runs while the next frame is applied; the ack waits for it (and for the
           // acks before it), so an ack still means "on disk here", in order.
@@ -315,15 +329,26 @@ export class LinkSession {
           this.send({ type: 'sync-step2', docId: f.docId, update: EMPTY_UPDATE })
           if (!this.asked.has(f.docId)) {
             this.asked.add(f.docId)
-            this.send({ type: 'sync-step1', docId: f.docId, stateVector: Y.encodeStateVector(new Y.Doc()) })
+            this.send({ type: 'sync-step1', docId: f.docId, stateVector: EMPTY_STATE_VECTOR })
           }
           return
         }
         if (!(await this.outbox.inScope(f.docId))) {
           // A document the peer may not hold (a case off its path): refused, and answered with
           // nothing — the same answer whether this node holds it or not, so asking reveals nothing.
-          this.log(`refused state vector for ${f.docId} from ${this.peer}: not in its scope (a case goes only to the nodes on its path)`)
+          this.log(`refused state vector for ${f.docId} from ${this.peer}: not in its scope (a case goes only to the nodes on its path)${this.peerIsChild ? '; asked back, in case this node lost it' : ''}`)
           this.send({ type: 'sync-step2', docId: f.docId, update: EMPTY_UPDATE })
+          // A child may hold what this node lost: a parent restored from a backup lost the
+          // documents that came after it, and their routes with them, so the child's cases look
+          // out of scope here — and the child streams them no more (its cursor is past them).
+          // Ask back once, with an empty state vector whether this node holds the document or
+          // not (so the question reveals nothing either): what the child sends is checked like
+          // any of its updates (its subtree's cases and events only, or this node's own), and
+          // counted in its quotas.
+          if (this.peerIsChild && !this.asked.has(f.docId)) {
+            this.asked.add(f.docId)
+            this.send({ type: 'sync-step1', docId: f.docId, stateVector: EMPTY_STATE_VECTOR })
+          }
           return
         }
         const doc = await this.node.docs.get(f.docId)
@@ -338,9 +363,11 @@ export class LinkSession {
       }
       case 'sync-step2': {
         this.repairAnswered(f.docId)
-        if (this.overQuota('newDocsPerHour', await this.newDocs([f.docId]))) return
+        const fresh = await this.newDocs([f.docId])
+        if (this.overQuota('newDocsPerHour', fresh.length)) return
         const { refused } = await this.node.docs.applyBatch([{ docId: f.docId, update: f.update }], this.outbox.peerOrigin as never, { refuse: this.refuse })
         for (const r of refused) this.log(`refused repair of ${r.docId} from ${this.peer}: ${r.reason}`)
+        if (!refused.length) await this.ownCasesBack(fresh)
         return
       }
       case 'ping': {
@@ -377,45 +404,77 @@ export class LinkSession {
 
   /**
    * Asks the peer for what it has of every document we hold in its scope, and offers ours —
-   * paged: REPAIR_PAGE state vectors, then on once half of them are answered (or after
-   * REPAIR_PAGE_WAIT_MS), so thousands of documents are never thousands of frames at once,
-   * and a peer that does not answer gets one page.
+   * paged: REPAIR_PAGE state vectors, then on once at most half a page waits for its answer
+   * (or after REPAIR_PAGE_WAIT_MS), so thousands of documents are never thousands of frames at
+   * once, and a peer that does not answer gets one page at a time. Documents go in id order,
+   * after `from` (where a pass cut short got to): the store keeps the last document up to which
+   * every one was answered, so a pass cut short goes on from there on the next link, and the
+   * pass is owed no more once all are answered.
    */
-  private async repair(): Promise<void> {
-    const docIds = await this.outbox.docsInScope()
+  private async repair(from: string): Promise<void> {
+    const docIds = (await this.outbox.docsInScope()).filter((d) => d > from).sort()
+    const pass = (this.pass = { order: docIds, asked: new Set(docIds), answered: new Set<string>(), prefix: 0 })
+    this.log(`repair pass with ${this.peer}: ${docIds.length} documents${from ? ` (going on after ${from}, where the last one was cut short)` : ''}`)
+    let saved = from
+    const save = async () => {
+      const upTo = pass.prefix ? pass.order[pass.prefix - 1] : from
+      if (upTo !== saved && !this.closed) await this.oweRepair((saved = upTo))
+    }
     for (let at = 0; at < docIds.length && !this.closed; at += REPAIR_PAGE) {
       for (const docId of docIds.slice(at, at + REPAIR_PAGE)) {
         if (this.closed) return
         const doc = await this.node.docs.get(docId)
         this.asked.add(docId)
-        this.repairAwaiting.add(docId)
         this.send({ type: 'sync-step1', docId, stateVector: Y.encodeStateVector(doc) })
       }
-      await this.repairPageAnswered()
+      const sent = Math.min(at + REPAIR_PAGE, docIds.length)
+      await this.repairWait(() => sent - pass.answered.size <= REPAIR_PAGE / 2)
+      await save()
     }
-    this.repairAwaiting.clear()
+    await this.repairWait(() => pass.answered.size === docIds.length)
+    if (this.closed) return
+    if (pass.answered.size < docIds.length) {
+      await save()
+      this.log(`repair pass with ${this.peer}: ${docIds.length - pass.answered.size} of ${docIds.length} documents not answered yet: asked again on the next link`)
+      return
+    }
+    await this.node.db.query(`DELETE FROM node_meta WHERE key = $1`, [repairKey(this.peer)])
+    this.log(`repair pass with ${this.peer}: done`)
   }
 
-  /** Resolves when at most half a page of our step 1s waits for an answer, or the page's time is up. */
-  private repairPageAnswered(): Promise<void> {
+  /** Resolves once `done()` holds (checked at each answer), the link closes, or REPAIR_PAGE_WAIT_MS passes. */
+  private repairWait(done: () => boolean): Promise<void> {
     return new Promise<void>((resolve) => {
-      const done = () => {
+      const finish = () => {
         clearTimeout(timer)
         this.repairWake = null
-        this.repairAwaiting.clear() // the next page is measured on its own
         resolve()
       }
-      const timer = setTimeout(done, REPAIR_PAGE_WAIT_MS)
+      const timer = setTimeout(finish, REPAIR_PAGE_WAIT_MS)
       timer.unref()
       this.repairWake = () => {
-        if (this.closed || this.repairAwaiting.size <= REPAIR_PAGE / 2) done()
+        if (this.closed || done()) finish()
       }
       this.repairWake()
     })
   }
 
   private repairAnswered(docId: string): void {
-    if (this.repairAwaiting.delete(docId)) this.repairWake?.()
+    const pass = this.pass
+    if (!pass?.asked.has(docId) || pass.answered.has(docId)) return
+    pass.answered.add(docId)
+    while (pass.prefix < pass.order.length && pass.answered.has(pass.order[pass.prefix])) pass.prefix++
+    this.repairWake?.()
+  }
+
+  /** The repair pass this store owes the peer: '' from the start, a document id to go on after; null when none. */
+  private async repairOwed(): Promise<string | null> {
+    const [row] = await this.node.db.query<{ value: string }>(`SELECT value FROM node_meta WHERE key = $1`, [repairKey(this.peer)])
+    return row ? row.value : null
+  }
+
+  private async oweRepair(after: string): Promise<void> {
+    await this.node.db.query(`INSERT INTO node_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [repairKey(this.peer), after])
   }
 
   /**
@@ -438,12 +497,25 @@ export class LinkSession {
     if (refused.length > 3) this.log(`refused ${refused.length - 3} more entries from ${this.peer} in this batch`)
   }
 
-  /** How many of `docIds` (distinct) this node does not hold yet. */
-  private async newDocs(docIds: string[]): Promise<number> {
+  /** Those of `docIds` (distinct) this node does not hold yet. */
+  private async newDocs(docIds: string[]): Promise<string[]> {
     const distinct = [...new Set(docIds)]
-    if (!distinct.length) return 0
+    if (!distinct.length) return []
     const rows = await this.node.db.query<{ doc_id: string }>('SELECT DISTINCT doc_id FROM doc_updates WHERE doc_id = ANY($1::text[])', [distinct])
-    return distinct.length - rows.length
+    const held = new Set(rows.map((r) => r.doc_id))
+    return distinct.filter((d) => !held.has(d))
+  }
+
+  /**
+   * A case numbered under this node's own code that it did not hold has come over the link: this
+   * store lost it (restored from a backup, or rebuilt) and the day's case sequence may lag behind
+   * its number — the next intake would take that number again (the same document id for another
+   * application, refused everywhere it goes). Move the sequences past the numbers held now.
+   */
+  private async ownCasesBack(fresh: string[]): Promise<void> {
+    const own = `case:${this.node.config.code}-`
+    if (!fresh.some((d) => d.startsWith(own))) return
+    await this.node.cases.realignSequence().catch((e) => this.log(`could not move the case numbers past those ${this.peer} brought back: ${(e as Error)?.message ?? String(e)}`))
   }
 
   /** Streams what the peer lacks while the window has room. */

@@ -169,11 +169,18 @@ describe("a link's batch at the receiver", () => {
     for (const e of entries) for (const v of insertedValues(e.update)) sigs.add((v as { sig: string }).sig)
     expect(sigs.size).toBe(8)
     const trust = town.node.trust
-    const verify = trust.verify
+    const { verify, verifyAhead } = trust
     const seen = new Map<string, number>()
+    const count = (sig: string) => void (sigs.has(sig) && seen.set(sig, (seen.get(sig) ?? 0) + 1))
     trust.verify = (key, text, sig) => {
-      if (sigs.has(sig)) seen.set(sig, (seen.get(sig) ?? 0) + 1)
+      count(sig)
       return verify.call(trust, key, text, sig)
+    }
+    // Verified ahead on the thread pool (one key each here), or on this thread: once either way.
+    trust.verifyAhead = (kind, value, author, sig) => {
+      const started = verifyAhead.call(trust, kind, value, author, sig)
+      if (started) count(sig)
+      return started
     }
     try {
       const { stored, refused } = await town.node.docs.applyBatch(entries, origin(), { refuse, applied: refuse.applied, announce: false })
@@ -181,6 +188,7 @@ describe("a link's batch at the receiver", () => {
       expect(stored).toHaveLength(8)
     } finally {
       trust.verify = verify
+      trust.verifyAhead = verifyAhead
     }
     // Once each, at the link's check: the projection's fold asked for none of them again.
     expect([...seen.values()]).toEqual(Array(8).fill(1))
@@ -222,5 +230,48 @@ describe("a link's batch at the receiver", () => {
     } finally {
       town.node.docs.off('update', on)
     }
+  })
+
+  it("verifies a batch's signatures on the thread pool, with the verdicts of this thread's check", async () => {
+    const stranger = identity('511302101299')
+    const outside = identity('511302102201') // another township's village: outside this child's subtree
+    const batch = [
+      newCase(1000), newCase(1001, stranger.keys), newCase(1002),
+      // Well formed and signed by its origin, but not this child's to send.
+      (() => {
+        const app = signedApplication({ ...application(1003), id: `${outside.code}-20261123-1003`, originCode: outside.code } as never, outside.keys)
+        return { docId: `case:${app.id}`, ...caseUpdate((d) => d.getMap('case').set('application', app)) }
+      })(),
+      // Malformed: no signature at all.
+      (() => {
+        const { sig: _sig, ...app } = application(1004)
+        return { docId: `case:${app.id}`, ...caseUpdate((d) => d.getMap('case').set('application', app)) }
+      })(),
+      newCase(1005),
+    ]
+    const trust = town.node.trust
+    const verify = trust.verify
+    let onThisThread = 0
+    trust.verify = (key, text, sig) => {
+      onThisThread++
+      return verify.call(trust, key, text, sig)
+    }
+    let pooled: Awaited<ReturnType<typeof town.node.docs.applyBatch>>
+    try {
+      pooled = await town.node.docs.applyBatch(batch, origin(), { refuse, applied: refuse.applied })
+    } finally {
+      trust.verify = verify
+    }
+    // Every signature checked was answered by the pool: none on this thread.
+    expect(onThisThread).toBe(0)
+    expect(pooled.stored.map((s) => s.docId)).toEqual([batch[0], batch[2], batch[5]].map((c) => c.docId))
+    // The same batch checked on this thread alone (a check without `prepare`) refuses the same updates, for the same reasons.
+    const plainRefuse = makeRefuse(TOWN, village.code, true, town.node.trust, town.node.docs)
+    const plain = await town.node.docs.applyBatch(batch, origin(), { refuse: (e, tx, held) => plainRefuse(e, tx, held) })
+    expect(plain.refused).toEqual(pooled.refused)
+    expect(pooled.refused.map((r) => r.docId)).toEqual([batch[1], batch[3], batch[4]].map((c) => c.docId))
+    expect(pooled.refused[0].reason).toMatch(/signature is not/)
+    expect(pooled.refused[1].reason).toMatch(/outside/)
+    expect(pooled.refused[2].reason).toMatch(/malformed application/)
   })
 })

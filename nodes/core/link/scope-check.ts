@@ -74,6 +74,9 @@ function itemAt(doc: Y.Doc, client: number, clock: number): Y.Item | null {
   return s instanceof Y.Item ? s : null
 }
 
+/** Signatures a batch entry may send to the pool ahead of its check (`prepare`): a case update carries one or a few. */
+const PREPARE_VALUES = 4
+
 /** The document a case this node does not hold is checked against: empty, only read (never written). */
 const NOT_HELD = new Y.Doc()
 
@@ -95,16 +98,67 @@ export function makeRefuse(self: string, peer: string, peerIsChild: boolean, tru
 
   /** The case updates let through, as decoded for the check (see `applied`). */
   const passed = new WeakMap<Uint8Array, Inspected>()
+  /** Case updates of a batch as `prepare` decoded them (null: not an update), and the signature checks it started. */
+  const prepared = new WeakMap<Uint8Array, { u: Inspected | null; verified?: Promise<unknown> }>()
+  /** Values `prepare` found to match their schema (the check does not parse them again). */
+  const wellFormed = new WeakSet<object>()
+
+  /**
+   * Runs before a batch's store transaction (DocStore.applyBatch `prepare`): decodes its case
+   * updates, checks their values' schemas, and starts the check of each well-formed value's
+   * signature on libuv's thread pool (Trust.verifyAhead), so the pool verifies them side by side
+   * while this thread reads the held documents and checks the updates before. Each update's own
+   * check (`refuse`) waits for its values' answers and decides as before; nothing is decided
+   * here. Values of one update are looked at up to the first malformed one (where its check
+   * stops), and at most PREPARE_VALUES a batch entry are sent to the pool.
+   */
+  const prepare = (entries: { docId: string; update: Uint8Array }[]): void => {
+    let budget = entries.length * PREPARE_VALUES
+    for (const e of entries) {
+      if (!e.docId.startsWith('case:') || prepared.has(e.update)) continue
+      let u: Inspected
+      try {
+        u = inspectUpdate(e.update)
+      } catch {
+        prepared.set(e.update, { u: null })
+        continue
+      }
+      const started: Promise<unknown>[] = []
+      if (!u.foreign.length && !u.deletes && !u.gc) {
+        for (const v of u.values) {
+          const app = isApplication(v)
+          if (!(app ? ApplicationSchema : CaseEventSchema).safeParse(v).success) break
+          wellFormed.add(v as object)
+          if (budget <= 0) continue
+          const s = v as { originCode: string; author: string; sig: string }
+          const p = trust.verifyAhead(app ? 'application' : 'event', s, app ? s.originCode : s.author, s.sig)
+          if (p) {
+            started.push(p)
+            budget--
+          }
+        }
+      }
+      prepared.set(e.update, { u, verified: started.length ? Promise.all(started) : undefined })
+    }
+  }
 
   /** `held`: the document as this node holds it (null: not held), from the store's batch. */
   const refuse = async (e: { docId: string; update: Uint8Array }, tx: Queryable, held: Y.Doc | null): Promise<string | null> => {
     const colon = e.docId.indexOf(':')
     const [kind, rest] = [e.docId.slice(0, colon), e.docId.slice(colon + 1)]
+    const ready = prepared.get(e.update)
+    prepared.delete(e.update)
     let u: Inspected
-    try {
-      u = inspectUpdate(e.update)
-    } catch {
-      return 'not a Yjs update'
+    if (ready) {
+      if (!ready.u) return 'not a Yjs update'
+      u = ready.u
+      await ready.verified // never rejects (Trust.verifyAhead)
+    } else {
+      try {
+        u = inspectUpdate(e.update)
+      } catch {
+        return 'not a Yjs update'
+      }
     }
     // Our writers only ever insert JSON values: anything else (ContentJSON, strings, nested
     // types) is a way around the value checks below, so it is refused whatever it holds.
@@ -146,14 +200,13 @@ export function makeRefuse(self: string, peer: string, peerIsChild: boolean, tru
    * checked (Yjs decodes the update again to apply it), so Trust is told they are the same, and
    * the projection's and the supervision pass's folds right after do not parse, hash and look up
    * the signature of each again. Found by Yjs id: each value is at its own id in the document —
-   * only ids at or above the state vector `before` the update, which this update brought: an id
+   * only ids at or above `had`, the document's state vector before the update (what it brought): an id
    * the document held already keeps the value it held, whatever this update says is there.
    */
-  const applied = (e: { docId: string; update: Uint8Array }, doc: Y.Doc, before: Uint8Array): void => {
+  const applied = (e: { docId: string; update: Uint8Array }, doc: Y.Doc, had: ReadonlyMap<number, number>): void => {
     const u = passed.get(e.update)
     if (!u) return
     passed.delete(e.update)
-    const had = Y.decodeStateVector(before)
     for (const run of u.runs) {
       for (let k = 0; k < run.arr.length; k++) {
         if (run.clock + k < (had.get(run.client) ?? 0)) continue
@@ -166,7 +219,7 @@ export function makeRefuse(self: string, peer: string, peerIsChild: boolean, tru
     }
   }
 
-  return Object.assign(refuse, { applied })
+  return Object.assign(refuse, { applied, prepare })
 
   async function checkCase(docId: string, values: unknown[], tx: Queryable, heldDoc: Y.Doc | null): Promise<string | null> {
     // The store's batch says whether this node holds the document (it read them all in one
@@ -176,13 +229,15 @@ export function makeRefuse(self: string, peer: string, peerIsChild: boolean, tru
     const apps: Application[] = []
     const events: CaseEvent[] = []
     for (const v of values) {
+      // Parsed already by `prepare` when the batch came through it.
+      const checked = typeof v === 'object' && v !== null && wellFormed.has(v)
       if (isApplication(v)) {
-        const p = ApplicationSchema.safeParse(v)
-        if (!p.success) return `a malformed application in ${docId}: ${p.error.issues[0]?.message}`
+        const p = checked ? null : ApplicationSchema.safeParse(v)
+        if (p && !p.success) return `a malformed application in ${docId}: ${p.error.issues[0]?.message}`
         apps.push(v)
       } else {
-        const p = CaseEventSchema.safeParse(v)
-        if (!p.success) return `a malformed event in ${docId}: ${p.error.issues[0]?.path.join('.')} ${p.error.issues[0]?.message}`
+        const p = checked ? null : CaseEventSchema.safeParse(v)
+        if (p && !p.success) return `a malformed event in ${docId}: ${p.error.issues[0]?.path.join('.')} ${p.error.issues[0]?.message}`
         events.push(v as CaseEvent)
       }
     }

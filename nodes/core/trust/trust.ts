@@ -9,7 +9,7 @@ import {
   type Application, type CaseEvent, type DirectoryEntry, type NodeKeyRef, type UnitKeys,
 } from '../../../protocol/index.ts'
 import type { Queryable } from '../store/db.ts'
-import { contentId, verifySignature, type NodeKeys } from './keys.ts'
+import { contentId, verifySignature, verifySignatureOffThread, type NodeKeys } from './keys.ts'
 
 /** An event before it has its id and signature (Omit over each member of the union). */
 export type UnsignedEvent = CaseEvent extends infer E ? (E extends unknown ? Omit<E, 'id' | 'sig'> : never) : never
@@ -20,6 +20,17 @@ export interface PinnedKey extends NodeKeyRef {
 
 /** Signature checks are repeated on every fold of a case: remember the answers (bounded). */
 const VERIFIED_CACHE = 50_000
+
+/**
+ * A signature being checked ahead of its value's check (`verifyAhead`): the signed text as built
+ * from the value, and per key (`alg:publicKey`) the answer once the pool has it.
+ */
+interface Ahead {
+  kind: 'application' | 'event'
+  text: string
+  sig: string
+  answers: Map<string, boolean>
+}
 
 export class Trust {
   private units = new Map<string, UnitKeys>()
@@ -34,6 +45,8 @@ export class Trust {
    * a Yjs document is never changed in place, so its identity stands for its content.
    */
   private readonly good = new WeakMap<object, { units: Map<string, UnitKeys>; activeOnly: boolean }>()
+  /** Values whose signature `verifyAhead` is checking, or has checked, on libuv's pool: the answers go with the value object. */
+  private readonly ahead = new WeakMap<object, Ahead>()
   /** Entries the directory holds but does not believe (unknown voucher, bad signature), for the status page. */
   ignored: { code: string; reason: string }[] = []
 
@@ -146,21 +159,58 @@ export class Trust {
   /**
    * Null when `sig` over `text` is `author`'s, else why not. `activeOnly` (at a link): only keys
    * not revoked; reading what is stored accepts any key ever vouched for the author, so a
-   * replaced laptop's earlier events stay valid.
+   * replaced laptop's earlier events stay valid. `ahead`: the answers the pool gave for this very
+   * text and signature (`verifyAhead`); a key it has no answer for is checked here.
    */
-  checkSigned(author: string, text: string, sig: string, activeOnly: boolean): string | null {
+  checkSigned(author: string, text: string, sig: string, activeOnly: boolean, ahead?: Ahead): string | null {
     const u = this.units.get(author)
     if (!u || !u.keys.length) return `no key of ${author} in the unit directory`
     const keys = activeOnly ? u.keys.filter((k) => k.active) : u.keys
     if (!keys.length) return `every key of ${author} is revoked`
-    return keys.some((k) => this.verify(k, text, sig)) ? null : `the signature is not ${author}'s`
+    return keys.some((k) => {
+      const answer = ahead?.answers.get(`${k.alg}:${k.publicKey}`)
+      if (answer === undefined) return this.verify(k, text, sig)
+      this.remember(cacheKey(k, text, sig), answer)
+      return answer
+    }) ? null : `the signature is not ${author}'s`
+  }
+
+  /**
+   * Starts checking the signature of `value` (an application or an event about to be checked at a
+   * link) against each key its `author` holds now, on libuv's thread pool; resolves once all are
+   * answered. The value's own `checkApplication`/`checkEvent`, called after that, takes these
+   * answers instead of verifying on this thread: every signature is still verified, once, for
+   * the very text and signature checked; the rest of the check (schema, content id, which keys
+   * count, revocation) is unchanged, and a key the answers lack (the directory changed since, or
+   * the pool has not answered yet) is verified then, here. Null when there is nothing to start (no Ed25519 key of the
+   * author, a value that has no signed text): the check then verifies as it always did.
+   */
+  verifyAhead(kind: 'application' | 'event', value: object, author: string, sig: string): Promise<unknown> | null {
+    const keys = this.units.get(author)?.keys.filter((k) => k.alg === 'ed25519')
+    if (!keys?.length || typeof sig !== 'string') return null
+    let text: string
+    try {
+      text = signingText(kind, value)
+    } catch {
+      return null // not canonical JSON: the check refuses it
+    }
+    const ahead: Ahead = { kind, text, sig, answers: new Map() }
+    this.ahead.set(value, ahead)
+    return Promise.all(keys.map((k) => verifySignatureOffThread(k, text, sig).then((ok) => void ahead.answers.set(`${k.alg}:${k.publicKey}`, ok))))
+  }
+
+  /** The answers `verifyAhead` gave for `value` signed as `kind` with `sig`. */
+  private aheadOf(value: object, kind: Ahead['kind'], sig: string): Ahead | undefined {
+    const a = this.ahead.get(value)
+    return a && a.kind === kind && a.sig === sig ? a : undefined
   }
 
   /** `parsed`: the caller has just checked `app` against ApplicationSchema (the link's check): not parsed twice. */
   checkApplication(app: Application, activeOnly = false, parsed = false): string | null {
     if (this.knownGood(app, activeOnly)) return null
     if (!parsed && !ApplicationSchema.safeParse(app).success) return 'the application does not match its schema'
-    const why = this.checkSigned(app.originCode, signingText('application', app), app.sig, activeOnly)
+    const ahead = this.aheadOf(app, 'application', app.sig)
+    const why = this.checkSigned(app.originCode, ahead?.text ?? signingText('application', app), app.sig, activeOnly, ahead)
     if (!why) this.good.set(app, { units: this.units, activeOnly })
     return why && `application ${app.id}: ${why}`
   }
@@ -168,7 +218,8 @@ export class Trust {
   checkEvent(e: CaseEvent, activeOnly = false): string | null {
     if (this.knownGood(e, activeOnly)) return null
     if (contentId(eventIdText(e)) !== e.id) return `event ${e.id}: its id is not the hash of its content`
-    const why = this.checkSigned(e.author, signingText('event', e), e.sig, activeOnly)
+    const ahead = this.aheadOf(e, 'event', e.sig)
+    const why = this.checkSigned(e.author, ahead?.text ?? signingText('event', e), e.sig, activeOnly, ahead)
     if (!why) this.good.set(e, { units: this.units, activeOnly })
     return why && `event ${e.id}: ${why}`
   }

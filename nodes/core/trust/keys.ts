@@ -3,7 +3,7 @@
  * processes sharing one PostgreSQL store sign as the same unit), and signature checks for any
  * node's key. Ed25519 from node:crypto by default; SM2 with SM3 (国密) when chosen at first start.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign as edSign, verify as edVerify, type KeyObject } from 'node:crypto'
+import { createHash, createPrivateKey, hash, createPublicKey, generateKeyPairSync, sign as edSign, verify as edVerify, type KeyObject } from 'node:crypto'
 import type { NodeKeyRef, SigAlg } from '../../../protocol/index.ts'
 import type { Queryable } from '../store/db.ts'
 import { sm2KeyPair, sm2Sign, sm2Verify } from './sm2.ts'
@@ -107,7 +107,7 @@ export function keyFingerprint(key: NodeKeyRef): string {
 
 /** The id of an event: the first 128 bits of SHA-256 over its `eventIdText`. */
 export function contentId(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('base64url').slice(0, 22)
+  return hash('sha256', text, 'base64url').slice(0, 22) // UTF-8, as createHash's update(text, 'utf8')
 }
 
 /** A key pair held only in memory (tests that play a node, tools): the same signing as a node's. */

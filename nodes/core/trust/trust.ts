@@ -3,7 +3,7 @@
  * enrollment, and the unit directory resolved from them. Everything that reads or receives a
  * signed value asks here: `checkApplication`, `checkEvent`, `signApplication`, `signEvent`.
  */
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import {
   ApplicationSchema, eventIdText, resolveDirectory, signingText,
   type Application, type CaseEvent, type DirectoryEntry, type NodeKeyRef, type UnitKeys,
@@ -265,7 +265,8 @@ export class Trust {
   }
 }
 
-const cacheKey = (key: NodeKeyRef, text: string, sig: string) => `${key.alg}:${key.publicKey}:${sig}:${createHash('sha256').update(text).digest('base64url')}`
+// crypto.hash: one call, no Hash object (a third of createHash's cost for a short text).
+const cacheKey = (key: NodeKeyRef, text: string, sig: string) => `${key.alg}:${key.publicKey}:${sig}:${hash('sha256', text, 'base64url')}`
 
 /** The pins a node keeps in `node_meta` (set at enrollment; the city pins itself). */
 export async function loadPins(db: Queryable): Promise<{ root: PinnedKey | null; parent: PinnedKey | null; chain: DirectoryEntry[] }> {

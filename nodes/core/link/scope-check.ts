@@ -289,8 +289,11 @@ export function makeRefuse(self: string, peer: string, peerIsChild: boolean, tru
         if (bad) return bad
       }
       const before = latest.get(ev.author) ?? 0
-      if (ev.lamport <= before) return `event ${ev.id} has Lamport clock ${ev.lamport}, not above ${ev.author}'s earlier events on the case (${before})`
-      latest.set(ev.author, ev.lamport)
+      // This node's own events coming back may sit below ones it signed since: a store restored
+      // from a backup lost them, and what it signs next on the case counts from what it still
+      // holds. It signed both, so neither back-dates anything: the fold orders them.
+      if (ev.lamport <= before && ev.author !== self) return `event ${ev.id} has Lamport clock ${ev.lamport}, not above ${ev.author}'s earlier events on the case (${before})`
+      latest.set(ev.author, Math.max(before, ev.lamport))
     }
     // Each event against the handler at its point in the order (after the transfers before it):
     // a handler that transferred the case away decides nothing on it any more.

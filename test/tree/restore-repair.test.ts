@@ -15,9 +15,12 @@
  *    before the loss (as if only the documents were lost), so neither the village nor the county
  *    sends anything again from its outbox — only the repair passes of the new epoch can bring
  *    the lost documents back.
+ * 3. a restore while the village is away, the township accepting again a case whose decision it
+ *    lost: the village's repair pass brings the lost events back, and the township takes them
+ *    (its own, below the one it signed since), so the case is decided there as at the village.
  *
- * Then the township works on: a new intake at its window gets a number of its own, and reaches
- * the county. Every wait is bounded.
+ * Then the township works on: a new intake at its window gets a number of its own (not that of
+ * its case the county sent back), and reaches the county. Every wait is bounded.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'

@@ -273,10 +273,12 @@ export function makeRefuse(self: string, peer: string, peerIsChild: boolean, tru
     for (const ev of events) {
       // Ids are content hashes: an id held is that very event, resent.
       if (heldIds.has(ev.id) && !trust.checkEvent(ev)) continue
-      // From a child, events of its subtree — and this node's own, signed with its own key (the
-      // signature is checked below): the child hands back what this node wrote and lost (a store
-      // restored from a backup; the repair pass asks for it). It can only replay them, never make one.
-      if (peerIsChild && !mayAuthorFrom(peer, ev.author) && ev.author !== self) return `event ${ev.id} was authored at ${ev.author}, outside ${peer}'s subtree`
+      // From a child, only events of its subtree — not this node's own, even signed with its key.
+      // An event's signature does not name its case, so a child holding this node's decision on
+      // one case could copy it into another (a forged decision). The cost: a store restored from a
+      // backup does not take back from a child what it decided after the backup on a case that
+      // never went above it (README, "backup").
+      if (peerIsChild && !mayAuthorFrom(peer, ev.author)) return `event ${ev.id} was authored at ${ev.author}, outside ${peer}'s subtree`
       if (peerIsChild && ev.author === peer) {
         // Nothing of a document not held here was ever delivered to the child.
         seen ??= heldDoc ? await deliveredLamport(docId, tx) : 0
@@ -289,11 +291,8 @@ export function makeRefuse(self: string, peer: string, peerIsChild: boolean, tru
         if (bad) return bad
       }
       const before = latest.get(ev.author) ?? 0
-      // This node's own events coming back may sit below ones it signed since: a store restored
-      // from a backup lost them, and what it signs next on the case counts from what it still
-      // holds. It signed both, so neither back-dates anything: the fold orders them.
-      if (ev.lamport <= before && ev.author !== self) return `event ${ev.id} has Lamport clock ${ev.lamport}, not above ${ev.author}'s earlier events on the case (${before})`
-      latest.set(ev.author, Math.max(before, ev.lamport))
+      if (ev.lamport <= before) return `event ${ev.id} has Lamport clock ${ev.lamport}, not above ${ev.author}'s earlier events on the case (${before})`
+      latest.set(ev.author, ev.lamport)
     }
     // Each event against the handler at its point in the order (after the transfers before it):
     // a handler that transferred the case away decides nothing on it any more.

@@ -343,7 +343,7 @@ export class LinkSession {
           // out of scope here — and the child streams them no more (its cursor is past them).
           // Ask back once, with an empty state vector whether this node holds the document or
           // not (so the question reveals nothing either): what the child sends is checked like
-          // any of its updates (its subtree's cases and events only, or this node's own), and
+          // any of its updates (its subtree's cases and events only), and
           // counted in its quotas.
           if (this.peerIsChild && !this.asked.has(f.docId)) {
             this.asked.add(f.docId)

@@ -34,7 +34,9 @@ async function takeIn(n: TongbanNode, phone: string): Promise<string> {
 
 const watched = async (n: TongbanNode, id: string) => (await n.db.query('SELECT 1 FROM case_watch WHERE case_id = $1', [id])).length > 0
 const watchSeq = async (n: TongbanNode) => Number((await n.db.query<{ value: string }>(`SELECT value FROM node_meta WHERE key = 'watch_seq'`))[0]?.value ?? 0)
-const topSeq = async (n: TongbanNode) => Number((await n.db.query<{ s: number }>('SELECT max(seq)::float8 AS s FROM doc_updates'))[0].s)
+/** The last stored change to any case. (Not to any document: the statistics publisher may write after the watcher settles.) */
+const topCaseSeq = async (n: TongbanNode) =>
+  Number((await n.db.query<{ s: number }>(`SELECT max(seq)::float8 AS s FROM doc_updates WHERE doc_id >= 'case:' AND doc_id < 'case;'`))[0].s)
 
 beforeAll(async () => {
   await open()
@@ -50,7 +52,7 @@ describe('the watcher at start', () => {
     const id = await takeIn(n, '13800000001')
     await n.supervision.watcher.settle()
     expect(await watched(n, id)).toBe(true)
-    expect(await watchSeq(n)).toBe(await topSeq(n))
+    expect(await watchSeq(n)).toBeGreaterThanOrEqual(await topCaseSeq(n))
   })
 
   it('a case whose check a stop cut off is checked at the next start', async () => {
@@ -61,7 +63,7 @@ describe('the watcher at start', () => {
     const n = await open()
     await n.supervision.watcher.settle()
     expect(await watched(n, id)).toBe(true)
-    expect(await watchSeq(n)).toBe(await topSeq(n))
+    expect(await watchSeq(n)).toBeGreaterThanOrEqual(await topCaseSeq(n))
   })
 
   it('a start does not re-check cases that did not change (not a pass over every case)', async () => {
@@ -90,6 +92,6 @@ describe('the watcher at start', () => {
       'SELECT count(*)::int AS missing FROM cases c WHERE NOT EXISTS (SELECT 1 FROM case_watch w WHERE w.case_id = c.id)')
     expect(missing).toBe(0)
     expect(await watched(again, id)).toBe(true)
-    expect(await watchSeq(again)).toBe(await topSeq(again))
+    expect(await watchSeq(again)).toBeGreaterThanOrEqual(await topCaseSeq(again))
   })
 })

@@ -242,6 +242,8 @@ interface LineRow {
  * BENCH_WARM=W sends W cases through first, unmeasured (a township whose JIT is warm).
  * BENCH_PERF=FILE records the township's threads with `perf record` over the catch-up.
  * BENCH_THREADS=1 adds the township's CPU a case on its main thread and on the others.
+ * BENCH_MARKS=1 prints the line's coming up, the dial and the end on the township's monotonic clock
+ * (process.hrtime, µs), to place a statement log or a trace of the township on the catch-up.
  */
 async function lineRun(lineName: string, n: number): Promise<LineRow> {
   const profile = LINES[lineName]
@@ -341,7 +343,11 @@ async function lineRun(lineName: string, n: number): Promise<LineRow> {
       threads = {}
       for (const [name, s] of cpuByThread(town.proc!.pid!)) threads[name] = Math.round(((s - (threads0.get(name) ?? 0)) * 1000 / n) * 1000) / 1000
     }
-    if (process.env.BENCH_CPU_PROF) console.log(`catch-up in the township's profile: ${mono0} to ${process.hrtime.bigint() / 1000n} µs`)
+    if (process.env.BENCH_CPU_PROF || process.env.BENCH_MARKS) {
+      // The monotonic clock of V8's profiles and of process.hrtime in the township (µs): line up, dial, all counted.
+      const at = (t: number) => mono0 + BigInt(Math.round((t - t0) * 1000))
+      console.log(`catch-up in the township's clock (µs): line up ${mono0}, dial ${dialAt ? at(dialAt) : '-'}, done ${at(t1)}`)
+    }
 
     const s1 = link.stats()
     const up = s1.bytesUp - s0.bytesUp

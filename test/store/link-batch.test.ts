@@ -3,7 +3,9 @@
  * batch, not per case — the held documents read in one query, the case updates stored in one
  * statement, each case projected once — and every rule still holds per update: a case and an
  * event on it in the same batch, a resend in the batch, a forged case among good ones (refused,
- * no trace), an event checked against a case read back from the store.
+ * no trace), an event checked against a case read back from the store, 并联 opinions in the
+ * projection's statement, a batch declined by its count of new documents (the link's quota), and
+ * the store's warm-up at start (nothing kept).
  */
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -44,8 +46,8 @@ function application(n: number, signer = village.keys): Application {
   } as never, signer)
 }
 
-function newCase(n: number, signer = village.keys): { docId: string; update: Uint8Array; state: Uint8Array } {
-  const app = application(n, signer)
+function newCase(n: number, signer = village.keys, parallel?: { department: string; days: number }[]): { docId: string; update: Uint8Array; state: Uint8Array } {
+  const app = parallel ? signedApplication({ ...application(n, signer), sig: undefined, parallel } as never, signer) : application(n, signer)
   return { docId: `case:${app.id}`, ...caseUpdate((d) => d.getMap('case').set('application', app)) }
 }
 
@@ -95,6 +97,75 @@ describe("a link's batch at the receiver", () => {
     expect((await caseRows(large.map((c) => c.docId.slice(5)))).length).toBe(40)
     const routes = await town.node.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM doc_routes WHERE doc_id = ANY($1::text[])`, [large.map((c) => c.docId)])
     expect(routes[0].n).toBe(40)
+  })
+
+  it("projects each 并联 department's opinion of a batch in the batch's statements, beside cases without any", async () => {
+    const plain = Array.from({ length: 6 }, (_, i) => newCase(1100 + i))
+    const depts = [{ department: '自然资源所', days: 5 }, { department: '农业服务中心', days: 3 }]
+    const mixed = [newCase(1200), newCase(1201, village.keys, depts), newCase(1202), newCase(1203, village.keys, depts.slice(1)), newCase(1204), newCase(1205)]
+    const a = await statementsOf(plain[0].docId, () => town.node.docs.applyBatch(plain, origin(), { refuse }))
+    const b = await statementsOf(mixed[0].docId, () => town.node.docs.applyBatch(mixed, origin(), { refuse }))
+    expect(b.out.refused).toEqual([])
+    expect(b.out.stored).toHaveLength(6)
+    // No statement more for the opinions: they ride in the projection's.
+    expect(b.statements).toBe(a.statements)
+    expect((await caseRows(mixed.map((c) => c.docId.slice(5)))).length).toBe(6)
+    const opinions = await town.node.db.query<{ case_id: string; department: string; agree: boolean | null; open: boolean }>(
+      'SELECT case_id, department, agree, open FROM case_opinions WHERE case_id = ANY($1::text[]) ORDER BY case_id, department', [mixed.map((c) => c.docId.slice(5))])
+    expect(opinions.map((o) => `${o.case_id.slice(-4)} ${o.department} ${o.agree} ${o.open}`)).toEqual([
+      '1201 农业服务中心 null false', '1201 自然资源所 null false', '1203 农业服务中心 null false',
+    ])
+  })
+
+  it("admits a batch by the documents it would create, read with the held ones: declined, nothing of it is applied", async () => {
+    const known = newCase(1300)
+    expect((await town.node.docs.applyBatch([known], origin(), { refuse })).refused).toEqual([])
+    town.node.docs.clearCache() // read back from the store, as after a restart
+    const batch = [newCase(1301), { docId: known.docId, update: caseUpdate((d) => d.getArray('events').push([attached(1)]), known.state).update }, newCase(1302)]
+    const told: string[][] = []
+    const declined = await statementsOf(batch[0].docId, () => town.node.docs.applyBatch(batch, origin(), { refuse, admit: (fresh) => (told.push(fresh), false) }))
+    expect(told).toEqual([[batch[0].docId, batch[2].docId]]) // the held case is not new
+    expect(declined.out).toMatchObject({ stored: [], refused: [], declined: true })
+    expect(await caseRows([batch[0].docId.slice(5), batch[2].docId.slice(5)])).toEqual([])
+    expect(await town.node.docs.has(batch[0].docId)).toBe(false)
+    const events = await town.node.db.query<{ n: number }>('SELECT count(*)::int AS n FROM case_events WHERE case_id = $1', [known.docId.slice(5)])
+    expect(events[0].n).toBe(0)
+    // Admitted: applied, and the answer names the documents it created.
+    const admitted = await town.node.docs.applyBatch(batch, origin(), { refuse, admit: () => true })
+    expect(admitted.stored).toHaveLength(3)
+    expect(admitted.fresh).toEqual([batch[0].docId, batch[2].docId])
+  })
+
+  it('warms up the receive path in a transaction rolled back: the projection ran, and nothing is kept', async () => {
+    const db = town.node.db
+    const count = async () => (await db.query<{ n: string }>(
+      `SELECT (SELECT count(*) FROM cases) || '/' || (SELECT count(*) FROM case_opinions) || '/' || (SELECT count(*) FROM doc_routes) || '/' ||
+        (SELECT coalesce(sum(n), 0) FROM case_tally) || '/' || (SELECT count(*) FROM doc_updates) AS n`))[0].n
+    const before = await count()
+    const original = db.transaction
+    const seen: { sql: string; cases?: number; seq: string }[] = []
+    // The sequence moves outside transactions (a row rolled back keeps its number taken): read it in the warm-up's own.
+    const seqNow = async (tx: Queryable) => (await tx.query<{ s: string }>(`SELECT last_value || '/' || is_called AS s FROM doc_updates_seq_seq`))[0].s
+    db.transaction = ((work: (tx: Queryable) => Promise<unknown>) => original.call(db, async (tx: Queryable) => {
+      const seq0 = await seqNow(tx)
+      return work({
+        query: async (sql: string, params?: unknown[]) => {
+          const rows = await tx.query(sql, params)
+          // Inside the warm-up's transaction, right after each statement: the projection's case is there, no number taken.
+          seen.push({ sql, cases: sql.includes('jsonb_populate_record') ? (await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM cases'))[0].n : undefined, seq: `${seq0} ${await seqNow(tx)}` })
+          return rows
+        },
+      } as Queryable)
+    })) as typeof db.transaction
+    try {
+      await town.node.docs.warm()
+    } finally {
+      db.transaction = original
+    }
+    const projection = seen.find((q) => q.sql.includes('jsonb_populate_record'))
+    expect(projection?.cases).toBe(Number(before.split('/')[0]) + 1)
+    for (const q of seen) expect(q.seq.split(' ')[1]).toBe(q.seq.split(' ')[0])
+    expect(await count()).toBe(before)
   })
 
   it('projects a batch without reading every route held: the routes it holds are looked up by key', async () => {

@@ -28,7 +28,14 @@ export interface StoredUpdate {
 export type Projector = ((docId: string, doc: Y.Doc, tx: Queryable) => Promise<{ widened?: boolean } | void>) & {
   /** Case documents of one batch, each once, in one statement; returns the indexes whose path grew. */
   cases?: (docs: Y.Doc[], tx: Queryable) => Promise<Set<number>>
+  /** Projects a made-up case, for `DocStore.warm` (which rolls it back). */
+  warm?: (tx: Queryable) => Promise<void>
 }
+
+/** Thrown to roll the warm-up's transaction back. */
+const WARMED = Symbol('warmed')
+/** A document id no store holds (a case number's date is never 2000-01-01): the warm-up's read finds nothing. */
+const WARM_DOC = 'case:000000000000-20000101-0000'
 
 /**
  * The document cache: at most CACHE_DOCS documents and about CACHE_BYTES of their stored
@@ -83,6 +90,8 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
   ) {
     super()
     this.shared = db.kind === 'pg'
+    // The embedded store pays its first link frame's cold costs here, at start (see `warm`).
+    if (!this.shared) void this.warm()
   }
 
   /** The document as stored (a cached instance: read it, don't change it outside `change`). */
@@ -232,8 +241,16 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
       applied?: (e: { docId: string; update: Uint8Array }, doc: Y.Doc, before: ReadonlyMap<number, number>) => void
       inTx?: (tx: Queryable) => Promise<void>
       announce?: boolean
+      /**
+       * Told, once the held documents are read and before anything is checked or applied, of
+       * the batch's documents this node does not hold yet (ids, each once, in batch order);
+       * false declines the whole batch: nothing is applied (`declined` in the answer). The
+       * link's quota of new documents, taken from this one read of the store rather than a
+       * query of its own before the transaction (PGlite's cost is per statement).
+       */
+      admit?: (fresh: string[]) => boolean
     } = {},
-  ): Promise<{ stored: StoredUpdate[]; refused: { docId: string; reason: string }[] }> {
+  ): Promise<{ stored: StoredUpdate[]; refused: { docId: string; reason: string }[]; fresh: string[]; declined?: true }> {
     const touched = new Set<string>()
     return this.serial(priorityOf(origin), async () => {
       opts.refuse?.prepare?.(entries)
@@ -243,6 +260,9 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
         return await this.transaction(async (tx) => {
           await this.lock(tx, ids)
           const held = await this.holdMany(ids, tx)
+          // Not held: no row read, or a cached document that holds nothing (read for a look, never stored).
+          const fresh = ids.filter((id) => !(held.get(id)?.store.clients.size))
+          if (opts.admit && !opts.admit(fresh)) return { stored: [], refused: [], fresh: [], declined: true as const }
           const stored: StoredUpdate[] = []
           const refused: { docId: string; reason: string }[] = []
           const cases: { docId: string; doc: Y.Doc; update: Uint8Array }[] = []
@@ -276,7 +296,7 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
           }
           stored.push(...(await this.storeCases(tx, cases, origin)))
           await opts.inTx?.(tx)
-          return { stored, refused }
+          return { stored, refused, fresh }
         })
       } catch (err) {
         for (const id of touched) this.evict(id)
@@ -299,12 +319,7 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
   private async storeCases(tx: Queryable, cases: { docId: string; doc: Y.Doc; update: Uint8Array }[], origin: Origin): Promise<StoredUpdate[]> {
     if (!cases.length) return []
     const uids = cases.map((c) => uidOf(c.docId, c.update))
-    const rows = await tx.query<{ seq: number; uid: string }>(
-      `INSERT INTO doc_updates (doc_id, update, origin, uid)
-       SELECT d, decode(u, 'hex'), $3, k FROM unnest($1::text[], $2::text[], $4::text[]) WITH ORDINALITY AS t(d, u, k, n) ORDER BY n
-       ON CONFLICT (uid) DO NOTHING RETURNING seq::float8 AS seq, uid`,
-      [cases.map((c) => c.docId), cases.map((c) => Buffer.from(c.update.buffer, c.update.byteOffset, c.update.byteLength).toString('hex')), origin, uids],
-    )
+    const rows = await this.insertCases(tx, cases, uids, origin)
     const seqOf = new Map(rows.map((r) => [r.uid, Number(r.seq)]))
     const stored: StoredUpdate[] = []
     const docs = new Map<string, Y.Doc>()
@@ -331,6 +346,42 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
       if (again) stored.push(again)
     }
     return stored
+  }
+
+  /**
+   * Runs a link's receive path once on a made-up case (the projector's `sample`), in a
+   * transaction rolled back: nothing is kept, journaled or announced. A node's first frame from
+   * a child paid for this itself — PostgreSQL opening the tables' and indexes' files, planning,
+   * compiling the triggers' plpgsql, and the WASM and JavaScript of the path running for the
+   * first time. Queued like a link's batch: the node's own writes go first, and a link's first
+   * frame waits behind it.
+   */
+  warm(): Promise<void> {
+    const project = this.project.warm
+    if (!project) return Promise.resolve()
+    return this.serial('link', async () => {
+      try {
+        await this.transaction(async (tx) => {
+          await this.holdMany([WARM_DOC], tx)
+          // No row: a row rolled back would still take a sequence number (a gap in `seq`).
+          await this.insertCases(tx, [], [], 'replay')
+          await project(tx)
+          throw WARMED
+        })
+      } catch (e) {
+        if (e !== WARMED) console.error(`warming the store up failed (no harm done): ${(e as Error)?.message ?? String(e)}`)
+      }
+    })
+  }
+
+  /** Inserts case updates in one statement, in order; those already stored (by uid) are skipped. */
+  private insertCases(tx: Queryable, cases: { docId: string; update: Uint8Array }[], uids: string[], origin: Origin): Promise<{ seq: number; uid: string }[]> {
+    return tx.query<{ seq: number; uid: string }>(
+      `INSERT INTO doc_updates (doc_id, update, origin, uid)
+       SELECT d, decode(u, 'hex'), $3, k FROM unnest($1::text[], $2::text[], $4::text[]) WITH ORDINALITY AS t(d, u, k, n) ORDER BY n
+       ON CONFLICT (uid) DO NOTHING RETURNING seq::float8 AS seq, uid`,
+      [cases.map((c) => c.docId), cases.map((c) => Buffer.from(c.update.buffer, c.update.byteOffset, c.update.byteLength).toString('hex')), origin, uids],
+    )
   }
 
   /**

@@ -277,8 +277,15 @@ export class LinkSession {
         const body = f.compressed ? decompress(f.body, MAX_MESSAGE_BYTES) : f.body
         if (this.overQuota('bytesPerHour', body.length - f.body.length)) return
         const entries = decodeUpdatesBody(body)
-        const fresh = await this.newDocs(entries.map((e) => e.docId))
-        if (this.overQuota('newDocsPerHour', fresh.length)) return
+        // The quota of new documents is taken for the whole frame before any of it is applied. A
+        // frame of one slice (a frame of cases is ~55 entries) takes it from the store's own read
+        // of the held documents, inside its transaction (`admit`); a longer one asks the store first.
+        const whole = entries.length <= APPLY_SLICE_ENTRIES
+        let fresh: string[] = []
+        if (!whole) {
+          fresh = await this.newDocs(entries.map((e) => e.docId))
+          if (this.overQuota('newDocsPerHour', fresh.length)) return
+        }
         const last = entries.length ? entries[entries.length - 1].seq : 0
         // One journal sync for the frame, then the listeners (links onward, publishers) hear of
         // all of it at once — also when a slice fails: what earlier slices committed is announced.
@@ -292,7 +299,10 @@ export class LinkSession {
               refuse: this.refuse, applied: this.refuse.applied,
               inTx: final ? (tx) => this.stats.saveReceived(tx, this.peer, last) : undefined,
               announce: false,
+              admit: whole ? (created) => !this.overQuota('newDocsPerHour', created.length) : undefined,
             })
+            if (out.declined) return // over quota: the link is closed, the frame neither applied nor acked
+            if (whole) fresh = out.fresh
             stored.push(...out.stored)
             this.logRefused(out.refused)
             if (this.closed) break
@@ -363,9 +373,10 @@ export class LinkSession {
       }
       case 'sync-step2': {
         this.repairAnswered(f.docId)
-        const fresh = await this.newDocs([f.docId])
-        if (this.overQuota('newDocsPerHour', fresh.length)) return
-        const { refused } = await this.node.docs.applyBatch([{ docId: f.docId, update: f.update }], this.outbox.peerOrigin as never, { refuse: this.refuse })
+        const { refused, fresh, declined } = await this.node.docs.applyBatch([{ docId: f.docId, update: f.update }], this.outbox.peerOrigin as never, {
+          refuse: this.refuse, admit: (created) => !this.overQuota('newDocsPerHour', created.length),
+        })
+        if (declined) return
         for (const r of refused) this.log(`refused repair of ${r.docId} from ${this.peer}: ${r.reason}`)
         if (!refused.length) await this.ownCasesBack(fresh)
         return

@@ -88,18 +88,24 @@ export const EventInputSchema = z.discriminatedUnion('type', [
 ])
 export type EventInput = z.infer<typeof EventInputSchema>
 
+/** The largest Lamport clock an event may carry (PostgreSQL's integer). */
+export const MAX_LAMPORT = 2 ** 31 - 1
+
 /**
  * An event as stored in the case document: the input plus who, where, when, its Lamport clock,
- * its id (a hash of all that: protocol/trust.ts) and the author node's signature over it.
+ * its case, its id (a hash of all that: protocol/trust.ts) and the author node's signature over it.
  */
 export const CaseEventSchema = z.intersection(
   EventInputSchema,
   z.object({
     id: EventIdSchema,
-    lamport: z.number().int().min(1),
+    /** At most a 32-bit integer: the stores keep it as one (a larger clock once wedged a link in the projection). */
+    lamport: z.number().int().min(1).max(MAX_LAMPORT),
     author: DivisionCodeSchema,
     user: z.string().max(100),
     at: z.iso.datetime({ offset: true }),
+    /** The case it was signed for (protocol/event-binding.ts); absent only in events signed before. */
+    case: CaseIdSchema.optional(),
     sig: SignatureSchema,
   }),
 )

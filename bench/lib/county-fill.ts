@@ -81,7 +81,7 @@ export function buildCase(node: TongbanNode, item: CatalogueItem, origin: string
   let lamport = 0
   // Delivery and the rating happen at the window that took the case in (permissions.ts AT_WINDOW).
   const ev = (input: Record<string, unknown>, at: string, user = '县级窗口', author = COUNTY.code): CaseEvent => {
-    const e = node.trust.signEvent({ ...input, lamport: ++lamport, author, user, at } as UnsignedEvent)
+    const e = node.trust.signEvent({ ...input, lamport: ++lamport, author, user, at, case: app.id } as UnsignedEvent)
     events.push(e)
     return e
   }

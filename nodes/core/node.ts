@@ -11,7 +11,7 @@ import { DocStore } from './docs/doc-store.ts'
 import { appendEntry, DIRECTORY_DOC, readEntries } from './docs/directory-doc.ts'
 import { readEnrollments } from './link/enrollment.ts'
 import { loadOrCreateKeys } from './trust/keys.ts'
-import { loadPins, Trust } from './trust/trust.ts'
+import { loadEventsBoundSince, loadPins, Trust } from './trust/trust.ts'
 import { makeProjector } from './docs/projection.ts'
 import { CaseService } from './services/cases.ts'
 import { purgeRequestKeys } from './services/request-keys.ts'
@@ -107,7 +107,7 @@ export async function openNode(config: NodeConfig): Promise<TongbanNode> {
     let days = new WorkingDays(await loadCalendars(db))
     const keys = await loadOrCreateKeys(db, config.signAlg)
     if (config.signAlg && config.signAlg !== keys.alg) console.error(`note: this node's key is ${keys.alg} (made at its first start); --sign-alg ${config.signAlg} is ignored`)
-    const trust = new Trust({ code: config.code, name: config.name }, keys, await loadPins(db))
+    const trust = new Trust({ code: config.code, name: config.name }, keys, await loadPins(db), await loadEventsBoundSince(db))
     startSpan('identity, journal, calendars, keys, pins')
     const now = config.now ?? clockFromEnv()
     const province = config.province ? new ProvinceExchange(db, config.province, { code: config.code, name: config.name }, now) : null

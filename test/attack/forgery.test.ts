@@ -194,6 +194,19 @@ describe('class 2: a child cannot write a decision it does not own', () => {
     await refused(c.docId, caseUpdate((d) => d.getArray('events').push([lower]), base).update, /not above 511302101201's earlier events/)
   })
 
+  it('(d) a clock past what the store holds (a 32-bit integer) is refused, and the link goes on', async () => {
+    // An attachment's event is projected with its clock (case_events): before the schema's
+    // bound, the frame failed in the projection, the link closed, and the village's redial
+    // sent the same frame again — the link never moved on.
+    const c = await escalated(false)
+    const last = Math.max(...eventsHeld(c.docId).map((e) => e.lamport))
+    const huge = ev({ type: 'attached', hash: 'a'.repeat(64), size: 10, mime: 'image/jpeg', name: '申请表.jpg', author: VILLAGE, lamport: 2 ** 31 })
+    await refused(c.docId, caseUpdate((d) => d.getArray('events').push([huge]), held.get(c.docId)).update, /malformed event.*lamport/)
+    const w = ev({ type: 'withdrawn', author: VILLAGE, lamport: last + 1 })
+    await push(c.docId, caseUpdate((d) => d.getArray('events').push([w]), held.get(c.docId)).update)
+    expect(await status(c.id)).toBe('withdrawn')
+  })
+
   it('(e) the application is written once: no second one, no deletion, in any encoding', async () => {
     const c = await escalated(false)
     const rewritten = { ...application({ id: c.id }), applicant: { ...applicant, name: '李四' } }

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { signingText, type CaseEvent, type DirectoryEntry, type NodeKeyRef } from '../../protocol/index.ts'
-import { caseDocId, readApplication } from '../../nodes/core/docs/case-doc.ts'
+import { caseDocId, readApplication, readVerified } from '../../nodes/core/docs/case-doc.ts'
 import { DIRECTORY_DOC } from '../../nodes/core/docs/directory-doc.ts'
 import { makeRefuse } from '../../nodes/core/link/scope-check.ts'
 import { memoryKeys, type NodeKeys } from '../../nodes/core/trust/keys.ts'
@@ -69,8 +69,13 @@ async function countyCase(): Promise<{ id: string; docId: string; lamport: numbe
   expect(r.body.handlerCode).toBe(COUNTY)
   return { id: r.body.id, docId: caseDocId(r.body.id), lamport: 0 }
 }
-const decision = (type: 'accepted' | 'approved', author: string, lamport: number, signer: NodeKeys): CaseEvent =>
-  signedEvent({ type, author, lamport, user: 'staff', at: new Date().toISOString() } as never, signer)
+/** A decision as a node of the first version signed it: naming no case (protocol/event-binding.ts). */
+const decision = (type: 'accepted' | 'approved', author: string, lamport: number, signer: NodeKeys, at = new Date().toISOString()): CaseEvent =>
+  signedEvent({ type, author, lamport, user: 'staff', at } as never, signer)
+/** A decision as nodes sign it now: for its case. */
+const decisionOn = (caseId: string, type: 'accepted' | 'approved', author: string, lamport: number, signer: NodeKeys): CaseEvent =>
+  signedEvent({ type, author, lamport, user: 'staff', at: new Date().toISOString(), case: caseId } as never, signer)
+const DAY = 86_400_000
 
 describe('a compromised parent relays but cannot forge', () => {
   it('the county\'s own signed decisions are taken', async () => {
@@ -121,5 +126,42 @@ describe('a compromised parent relays but cannot forge', () => {
     const c = await countyCase()
     const { update } = caseUpdate((d) => d.getArray('events').push([decision('accepted', COUNTY, 1, evil)]), await docState(c.docId))
     expect(await fromParent(c.docId, update)).toBe(false)
+  })
+})
+
+describe('a compromised parent cannot move a decision from one case to another', () => {
+  it('the county\'s decisions signed for one case are refused on another', async () => {
+    const one = await countyCase()
+    const two = await countyCase()
+    const made = [decisionOn(one.id, 'accepted', COUNTY, 1, keys[COUNTY]), decisionOn(one.id, 'approved', COUNTY, 2, keys[COUNTY])]
+    expect(await fromParent(one.docId, caseUpdate((d) => d.getArray('events').push(made), await docState(one.docId)).update)).toBe(true)
+    expect((await agent('GET', `/api/cases/${one.id}`)).body.status).toBe('approved')
+    // The very same signed events, relayed on the second case.
+    expect(await fromParent(two.docId, caseUpdate((d) => d.getArray('events').push(made), await docState(two.docId)).update)).toBe(false)
+    expect(logs.at(-1)).toMatch(new RegExp(`signed for case ${one.id}, not for ${two.id}`))
+    expect((await agent('GET', `/api/cases/${two.id}`)).body.status).toBe('submitted')
+  })
+
+  it('an event naming no case is refused when dated after the grace period, or before its case was taken in', async () => {
+    const c = await countyCase()
+    const late = decision('accepted', COUNTY, 1, keys[COUNTY], new Date(Date.now() + 31 * DAY).toISOString())
+    expect(await fromParent(c.docId, caseUpdate((d) => d.getArray('events').push([late]), await docState(c.docId)).update)).toBe(false)
+    expect(logs.at(-1)).toMatch(/names no case and is dated .*: events signed since then name their case/)
+    const early = decision('accepted', COUNTY, 1, keys[COUNTY], new Date(Date.now() - 2 * DAY).toISOString())
+    expect(await fromParent(c.docId, caseUpdate((d) => d.getArray('events').push([early]), await docState(c.docId)).update)).toBe(false)
+    expect(logs.at(-1)).toMatch(new RegExp(`names no case and is dated .*, before case ${c.id} was taken in`))
+    expect((await agent('GET', `/api/cases/${c.id}`)).body.status).toBe('submitted')
+  })
+
+  it('a decision for another case already in a document counts for nothing there', async () => {
+    // As if it had slipped in before the check existed: written to the document directly.
+    const one = await countyCase()
+    const two = await countyCase()
+    const moved = decisionOn(one.id, 'accepted', COUNTY, 1, keys[COUNTY])
+    await v.node.docs.change(two.docId, async (doc) => void doc.getArray('events').push([moved]), 'local')
+    const held = readVerified(await v.node.docs.get(two.docId), v.node.trust)!
+    expect(held.events).toEqual([])
+    expect(held.rejected).toEqual([{ eventId: moved.id, reason: `event ${moved.id} was signed for case ${one.id}, not for ${two.id}` }])
+    expect((await agent('GET', `/api/cases/${two.id}`)).body.status).toBe('submitted')
   })
 })

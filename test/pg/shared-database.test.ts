@@ -141,7 +141,7 @@ describe.skipIf(!postgresAvailable())('one PostgreSQL database shared by several
         approve = a.staff('POST', `/api/cases/${made.body.id}/events`, { type: 'approved' }).finally(() => (done = true))
         await eventually(async () => done || (await watcher.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)).rowCount! > 0,
           120_000, 'A to commit or to wait for the lock', 10)
-        appendEvent(doc, b.node.trust.signEvent({ type: 'correction-requested', materials: [required[0]], lamport: nextLamport(doc), author: CITY, user: 'staff', at: new Date().toISOString() }))
+        appendEvent(doc, b.node.trust.signEvent({ type: 'correction-requested', materials: [required[0]], lamport: nextLamport(doc), author: CITY, user: 'staff', at: new Date().toISOString(), case: made.body.id }))
       })
       // A waited, caught up, and found the case in correction: approving now is refused.
       expect((await approve).status).toBe(409)

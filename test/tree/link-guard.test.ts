@@ -1,8 +1,9 @@
 /**
  * The parent's side of a link holds against bad children: no enrollment, a code not directly
  * below, a proof not made with the enrolled key, malformed frames, and updates outside the
- * child's scope (the catalogue, another village's case, an event authored above it) — refused,
- * logged, and the node keeps serving. The child is played for real (test/helpers/link-client.ts):
+ * child's scope (the catalogue, another village's case, an event authored above it, the
+ * township's own decision moved to another case) — refused, logged, and the node keeps serving;
+ * the township's own decision signed for its case is taken back (a restored store lost it). The child is played for real (test/helpers/link-client.ts):
  * it enrolls its key with the one-time token and opens the link by challenge–response, and the
  * out-of-scope cases it sends are validly signed, so what refuses them is the scope.
  */
@@ -131,6 +132,41 @@ describe('link admission and frame checks', () => {
       expect(why(`case:${foreign}`)).toMatch(/outside 511302101201's subtree/)
       expect(why(`case:${forged}`)).toMatch(/authored at 511302101000, outside 511302101201's subtree/)
       expect(why('catalogue:511300000000')).toMatch(/never sends catalogue/)
+      c.ws.close()
+    } finally {
+      spy.mockRestore()
+    }
+    await healthy()
+  })
+
+  it('takes back its own decision signed for the case, never one signed for another case', async () => {
+    const logged: string[] = []
+    const spy = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void logged.push(a.map(String).join(' ')))
+    try {
+      // The other village: a new epoch asks for a repair pass, and the first village has used its hour's.
+      const c = await dial(other)
+      c.send(childHello(OTHER_VILLAGE, 4))
+      const mine = `${OTHER_VILLAGE}-20261124-0001`
+      const moved = `${OTHER_VILLAGE}-20261124-0002`
+      // The township's acceptance of `mine`, as a village holds it (a store restored from a
+      // backup lost it): signed by the township's own key, for that case.
+      const accepted = signedEvent({ type: 'accepted', lamport: 1, author: TOWN, user: 'x', at: new Date().toISOString(), case: mine }, town.node.trust.keys)
+      c.send(updatesFrame([
+        { seq: 1, docId: `case:${moved}`, update: caseUpdate((d) => { // the same acceptance, copied into another case
+          d.getMap('case').set('application', application(moved, other, TOWN))
+          d.getArray('events').push([accepted])
+        }).update },
+        { seq: 2, docId: `case:${mine}`, update: caseUpdate((d) => {
+          d.getMap('case').set('application', application(mine, other, TOWN))
+          d.getArray('events').push([accepted])
+        }).update },
+      ]))
+      const deadline = Date.now() + 60_000
+      while (!c.frames.some((f) => f.type === 'ack') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+      expect(c.frames.find((f) => f.type === 'ack'), logged.join('\n')).toMatchObject({ type: 'ack', seq: 2 })
+      expect(await town.node.docs.has(`case:${moved}`)).toBe(false)
+      expect(logged.find((l) => l.includes(`refused case:${moved} from ${OTHER_VILLAGE}`))).toMatch(new RegExp(`signed for case ${mine}, not for ${moved}`))
+      expect((await town.node.cases.get(mine))?.status).toBe('accepted')
       c.ws.close()
     } finally {
       spy.mockRestore()

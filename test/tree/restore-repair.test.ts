@@ -10,16 +10,17 @@
  * 1. a plain restore: every case as the village or the county holds it (its events by id, its
  *    status), and the county's catalogue change — what the village sends again from the
  *    township's cursor (the rewind), what the county streams again, and what only a repair pass
- *    brings: the township's own cases and events that had gone up to the county (never echoed
- *    back). Not its own events on a case whose path ends at it: the village offers them in its
- *    repair pass and the township refuses them — a child never brings up events authored above
- *    it, as an event's signature does not name its case (a child could copy this node's
- *    decision from one case into another: test/tree/link-guard.test.ts). That case stays as it
- *    was at the backup at the township, and the refusal is logged.
+ *    brings: the township's own cases and events that had gone up or down (never echoed back).
+ *    Its own events come back from the village because each is signed for its case
+ *    (protocol/event-binding.ts): the village can hand them back, not move them to another case.
  * 2. a restore where no stream can help: the restored store keeps the cursors it held just
  *    before the loss (as if only the documents were lost), so neither the village nor the county
  *    sends anything again from its outbox — only the repair passes of the new epoch can bring
  *    the lost documents back.
+ * 3. a restore while the village is away, the township accepting again a case whose decision it
+ *    lost: the village's repair pass brings the lost events back, and the township takes them
+ *    (its own, below the one it signed since), so the case is decided there as at the village;
+ *    and the village takes the new one (above the restore's Lamport floor): the same events at both.
  *
  * Then the township works on: a new intake at its window gets a number of its own (not that of
  * its case the county sent back), and reaches the county. Every wait is bounded.
@@ -60,8 +61,6 @@ const as: Record<'county' | 'countyAdmin' | 'town' | 'agent', Remote> = {} as ne
 const ids: Record<string, string> = {}
 /** Each case as the node that holds it whole saw it once the tree settled after the backup. */
 const truth = new Map<string, { status: string; events: string[] }>()
-/** What the restored township holds: the truth, but its own lost events on `townOld` (path village–township) stay lost. */
-const atTown = () => new Map([...truth, ['townOld', { status: 'submitted', events: [] as string[] }]])
 
 const seedUsers = (dir: string, users: { name: string; role: string }[]) => {
   mkdirSync(dir, { recursive: true })
@@ -113,7 +112,7 @@ async function everythingBack(what: string): Promise<void> {
   })
   const missing = async () => {
     const out: string[] = []
-    for (const [name, want] of atTown()) if (!(await holds(as.town, ids[name], want))) out.push(`${name} ${ids[name]}: ${await seen(as.town, ids[name])} not ${JSON.stringify(want)}`)
+    for (const [name, want] of truth) if (!(await holds(as.town, ids[name], want))) out.push(`${name} ${ids[name]}: ${await seen(as.town, ids[name])} not ${JSON.stringify(want)}`)
     if (!(await hasItem(as.town, LOCAL_ITEM.code))) out.push(`the county's item ${LOCAL_ITEM.code}`)
     return out
   }
@@ -210,13 +209,37 @@ describe('a township restored from an older backup gets everything back over its
   it('restored from the backup (a new epoch): everything comes back, from the village and from the county', async () => {
     await restoreTown(false)
     await everythingBack('a plain restore')
-    // The village's repair pass offered the township's own lost events on townOld: refused, said.
-    await eventually(async () => /authored at 511302101000, outside 511302101201's subtree/.test(town.output()), SETTLE_MS, 'the township refusing its own events from the village', 500)
   })
 
   it('restored again, its cursors kept as before the loss: the streams send nothing again, the repair passes bring everything', async () => {
     await restoreTown(true)
     await everythingBack('a restore the streams cannot help')
+  })
+
+  it('restored while the village is away, it acts again on a case whose decision it lost: the village brings the lost events back, and the case is decided there as at the village', async () => {
+    expect(await village.stop(), village.output()).toBe(0)
+    await restoreTown(false)
+    // The township's acceptance and approval of this case went with its store: as at the backup.
+    expect(view((await as.town('GET', `/api/cases/${ids.townOld}`)).body)).toEqual({ status: 'submitted', events: [] })
+    const again = await as.town('POST', `/api/cases/${ids.townOld}/events`, { type: 'accepted' })
+    expect(again.status, JSON.stringify(again.body)).toBe(200)
+    village = await startNodeProcess({ level: 'village', code: VILLAGE, name: '长青村', data: dirs.village })
+    as.agent = await loginAt(village.url, 'agent', PASSWORD)
+    // The township takes its own lost events back although they are below the one it signed
+    // since (it signed them all): its case is decided as the village's is. The village takes the
+    // new one too: signed above the restore's Lamport floor (services/lamport-floor.ts), it is
+    // not back-dated there — both hold the same events (the state machine sets it aside alike).
+    const lost = truth.get('townOld')!.events
+    let last = ''
+    await eventually(async () => {
+      const [t, v] = [await seen(as.town, ids.townOld), await seen(as.agent, ids.townOld)]
+      last = `township ${t}, village ${v}`
+      return t === v && lost.every((e) => t.includes(e)) && JSON.parse(t).events.length === lost.length + 1 && JSON.parse(t).status === 'approved'
+    }, SETTLE_MS, 'the lost decision back at the township', 1000).catch((e) => {
+      throw new Error(`${e.message}: ${last}${dump()}`)
+    })
+    truth.set('townOld', view((await as.town('GET', `/api/cases/${ids.townOld}`)).body))
+    await everythingBack('a restore with a decision taken again')
   })
 
   it('the restored township takes in a case with a number of its own, and it reaches the county', async () => {

@@ -23,6 +23,7 @@ import { parseEnrollmentToken } from '../link/token.ts'
 import { ConfigError } from '../node.ts'
 import { startNode, type RunningNode } from '../start.ts'
 import { lockDataDir, lockOwner } from '../store/lock.ts'
+import { raiseLamportFloor } from '../services/lamport-floor.ts'
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 const say = (s: string) => process.stdout.write(`${s}\n`)
@@ -176,7 +177,8 @@ async function restoreFromFile(f: { data?: string; from?: string; force?: boolea
 
 /**
  * A restored store is an older state than its peers remember: their cursors of it run ahead, so
- * it gets a new epoch (link-frames.ts, "Resuming"), and both ends of each link repair.
+ * it gets a new epoch (link-frames.ts, "Resuming"), and both ends of each link repair. What it
+ * signs from now on counts above the events it lost (services/lamport-floor.ts).
  */
 async function newEpoch(dataDir: string): Promise<void> {
   if (!existsSync(join(dataDir, 'pgdata'))) return // PostgreSQL: restored with pg_restore, outside this file
@@ -184,6 +186,7 @@ async function newEpoch(dataDir: string): Promise<void> {
   const db = await openPglite(join(dataDir, 'pgdata'))
   try {
     await db.query(`DELETE FROM node_meta WHERE key = 'epoch'`)
+    await raiseLamportFloor(db)
     await db.checkpoint()
   } finally {
     await db.close()

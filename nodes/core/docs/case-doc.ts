@@ -53,8 +53,9 @@ export function readVerified(doc: Y.Doc, trust: Trust): { app: Application; even
   const events: CaseEvent[] = []
   const rejected: { eventId: string; reason: string }[] = []
   for (const e of readEvents(doc)) {
-    // An event the scope check (or an earlier fold) found good is not parsed and verified again.
-    const why = trust.knownGood(e, false) ? null : CaseEventSchema.safeParse(e).success ? trust.checkEvent(e) : 'the event does not match its schema'
+    // An event the scope check (or an earlier fold) found good is not parsed and verified again;
+    // its case is compared every time (protocol/event-binding.ts).
+    const why = trust.knownGood(e, false) || CaseEventSchema.safeParse(e).success ? trust.checkEventOf(e, app) : 'the event does not match its schema'
     if (why) rejected.push({ eventId: String((e as { id?: unknown })?.id ?? '?'), reason: why })
     else events.push(e)
   }

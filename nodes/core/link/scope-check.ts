@@ -6,9 +6,10 @@
  * - case: only JSON values (Yjs ContentAny, what our writers make: no ContentJSON, strings,
  *   nested types or deletions — a case is append-only); the application once, numbered under
  *   its origin's code and signed by the origin; events whose id is their content hash, signed
- *   by their author with a key the directory holds active, that the author may take on this
- *   case (permissions.ts `mayAuthor`), and whose Lamport clock is above the author's own
- *   earlier events on the case. From a child, only events authored in its subtree, and — for
+ *   for this case (protocol/event-binding.ts) by their author with a key the directory holds
+ *   active, that the author may take on this case (permissions.ts `mayAuthor`), and whose
+ *   Lamport clock is above the author's own earlier events on the case. From a child, only
+ *   events authored in its subtree or by this node for this very case (handed back), and — for
  *   what it authored itself — a clock above every event this node had already delivered to it
  *   (the child acknowledged them: it saw them, so its event comes after; a village cannot slip
  *   a withdrawal in before a decision it has received).
@@ -266,19 +267,23 @@ export function makeRefuse(self: string, peer: string, peerIsChild: boolean, tru
     // The path with every transfer this update brings whose signature holds (routeOf follows a
     // transfer only from a unit already among the handlers): a decision by the new handler may
     // come in the same update as the transfer that made it the handler, in any order.
-    const signedTransfers = events.filter((ev) => ev.type === 'transferred' && !trust.checkEvent(ev))
+    const signedTransfers = events.filter((ev) => ev.type === 'transferred' && !trust.checkEventOf(ev, app))
     const route = routeOf(app, [...heldEvents, ...signedTransfers])
     const ref: DocRef = { kind: 'case', ...route }
     let seen: number | null = null
     for (const ev of events) {
       // Ids are content hashes: an id held is that very event, resent.
-      if (heldIds.has(ev.id) && !trust.checkEvent(ev)) continue
-      // From a child, only events of its subtree — not this node's own, even signed with its key.
-      // An event's signature does not name its case, so a child holding this node's decision on
-      // one case could copy it into another (a forged decision). The cost: a store restored from a
-      // backup does not take back from a child what it decided after the backup on a case that
-      // never went above it (README, "backup").
-      if (peerIsChild && !mayAuthorFrom(peer, ev.author)) return `event ${ev.id} was authored at ${ev.author}, outside ${peer}'s subtree`
+      if (heldIds.has(ev.id) && !trust.checkEventOf(ev, app)) continue
+      // Signed for another case (a decision copied from one case into another), or naming none
+      // outside the limits of protocol/event-binding.ts: whoever signed it, it does not stand here.
+      const wrongCase = trust.caseProblem(ev, app)
+      if (wrongCase) return wrongCase
+      // From a child, events of its subtree — and this node's own signed for this very case: the
+      // child hands back what this node wrote and lost (a store restored from a backup; the
+      // repair pass asks for it). It can only replay them on the case they were given for, never
+      // make one or move one. An own event that names no case could come from any case: refused.
+      const ownBack = ev.author === self && ev.case === app.id
+      if (peerIsChild && !ownBack && !mayAuthorFrom(peer, ev.author)) return `event ${ev.id} was authored at ${ev.author}, outside ${peer}'s subtree`
       if (peerIsChild && ev.author === peer) {
         // Nothing of a document not held here was ever delivered to the child.
         seen ??= heldDoc ? await deliveredLamport(docId, tx) : 0
@@ -291,8 +296,11 @@ export function makeRefuse(self: string, peer: string, peerIsChild: boolean, tru
         if (bad) return bad
       }
       const before = latest.get(ev.author) ?? 0
-      if (ev.lamport <= before) return `event ${ev.id} has Lamport clock ${ev.lamport}, not above ${ev.author}'s earlier events on the case (${before})`
-      latest.set(ev.author, ev.lamport)
+      // This node's own events coming back may sit below ones it signed since: a store restored
+      // from a backup lost them, and what it signed next on the case counted from what it still
+      // held. It signed both, so neither back-dates anything: the fold orders them.
+      if (ev.lamport <= before && !ownBack) return `event ${ev.id} has Lamport clock ${ev.lamport}, not above ${ev.author}'s earlier events on the case (${before})`
+      latest.set(ev.author, Math.max(before, ev.lamport))
     }
     // Each event against the handler at its point in the order (after the transfers before it):
     // a handler that transferred the case away decides nothing on it any more.

@@ -4,7 +4,7 @@
  */
 import {
   actorLabel,
-  CaseIntakeSchema, checkMaterials, EventInputSchema, foldCase, handlerFor, localDate, mayAct, mayGiveOpinion, mayTakeIn,
+  CaseIntakeSchema, MAX_LAMPORT, checkMaterials, EventInputSchema, foldCase, handlerFor, localDate, mayAct, mayGiveOpinion, mayTakeIn,
   type Application, type CaseEvent, type EventInput, type CaseStatus, type CaseView, type Level, type Role, type WorkingDays,
 } from '../../../protocol/index.ts'
 import { appendEvent, caseDocId, foldDoc, nextLamport, readEvents, readVerified, writeApplication } from '../docs/case-doc.ts'
@@ -14,6 +14,7 @@ import type { Db } from '../store/db.ts'
 import type { Trust, UnsignedEvent } from '../trust/trust.ts'
 import type { CatalogueService } from './catalogue.ts'
 import { recordRequest, type RequestKey } from './request-keys.ts'
+import { lamportFloor } from './lamport-floor.ts'
 
 export interface Actor {
   name: string
@@ -95,7 +96,7 @@ export class CaseService {
     const { result } = await this.docs.change(caseDocId(id), async (doc, tx) => {
       writeApplication(doc, app)
       // Taken in where it is decided: the window accepts it on the spot (当场受理).
-      if (handler === this.self.code) appendEvent(doc, this.event({ type: 'accepted' }, 1, actor, at))
+      if (handler === this.self.code) appendEvent(doc, this.event(id, { type: 'accepted' }, 1, actor, at))
       const folded = foldCase(app, readEvents(doc), this.days())
       // The client's idempotency key, in the same transaction: a retry answers this, stores nothing.
       if (opts?.request) await recordRequest(tx, opts.request, { id, status: folded.status, handlerCode: handler, dueDate: folded.dueDate })
@@ -121,7 +122,10 @@ export class CaseService {
       const notTheirs = body.type === 'opinion' ? mayGiveOpinion(actor, body.department) : null
       if (notTheirs) throw new ApiError('forbidden', notTheirs)
       if (body.type === 'transferred') this.checkUnit(body.to, 'to')
-      const event = this.event(body, nextLamport(doc), actor, this.now().toISOString())
+      // Above every event of the case held here, and above the floor of a restore (lamport-floor.ts).
+      const lamport = Math.max(nextLamport(doc), await lamportFloor(tx))
+      if (lamport > MAX_LAMPORT) throw new ApiError('conflict', `case ${id} carries a Lamport clock at its limit (${MAX_LAMPORT}): no further event can be signed on it; report it to supervision`)
+      const event = this.event(id, body, lamport, actor, this.now().toISOString())
       const folded = foldCase(app, [...events, event], this.days())
       const flag = folded.flagged.find((f) => f.eventId === event.id)
       if (flag) throw new ApiError('transition_refused', `cannot record ${body.type} on case ${id}: ${flag.reason}`, { status: now.status })
@@ -198,9 +202,9 @@ export class CaseService {
     return { cases: rows.map(toSummary), total: n, next: last ? caseCursor(iso(last.created_at)!, last.id as string) : null }
   }
 
-  /** An event authored here: its id is the hash of its content, and this node signs it. */
-  private event(input: EventInput, lamport: number, actor: Actor, at: string): CaseEvent {
-    return this.trust.signEvent({ ...input, lamport, author: this.self.code, user: actorLabel(actor.name, actor.displayName), at } as UnsignedEvent)
+  /** An event authored here on case `caseId`: its id is the hash of its content (its case included), and this node signs it. */
+  private event(caseId: string, input: EventInput, lamport: number, actor: Actor, at: string): CaseEvent {
+    return this.trust.signEvent({ ...input, lamport, author: this.self.code, user: actorLabel(actor.name, actor.displayName), at, case: caseId } as UnsignedEvent)
   }
 
 

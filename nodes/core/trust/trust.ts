@@ -5,7 +5,7 @@
  */
 import { hash } from 'node:crypto'
 import {
-  ApplicationSchema, eventIdText, resolveDirectory, signingText,
+  ApplicationSchema, eventCaseProblem, eventIdText, resolveDirectory, signingText, unboundUntil,
   type Application, type CaseEvent, type DirectoryEntry, type NodeKeyRef, type UnitKeys,
 } from '../../../protocol/index.ts'
 import type { Queryable } from '../store/db.ts'
@@ -54,7 +54,10 @@ export class Trust {
     readonly self: { code: string; name: string },
     readonly keys: NodeKeys,
     pins: { root: PinnedKey | null; parent: PinnedKey | null; chain: DirectoryEntry[] },
+    /** When this store took signed case binding (node_meta `events_bound_since`); null: now. */
+    eventsBoundSince: string | null = null,
   ) {
+    this.unboundUntil = unboundUntil(eventsBoundSince ?? new Date().toISOString())
     this.root = pins.root
     this.parentKey = pins.parent
     this.chain = pins.chain
@@ -63,6 +66,8 @@ export class Trust {
 
   parentKey: PinnedKey | null
   private chain: DirectoryEntry[]
+  /** The latest date of an event that names no case this node still believes (protocol/event-binding.ts). */
+  private readonly unboundUntil: number
 
   /** Pins the root and parent keys (at enrollment) and re-resolves the directory. */
   pin(p: { root: PinnedKey | null; parent: PinnedKey | null; chain: DirectoryEntry[] }): void {
@@ -225,6 +230,20 @@ export class Trust {
   }
 
   /**
+   * `e` as an event of case `app`: signed for it (or an older unbound event within the limits of
+   * protocol/event-binding.ts), and by its author (`checkEvent`). Every event read from a case
+   * document is checked here: a signature alone does not say which case it was given for.
+   */
+  checkEventOf(e: CaseEvent, app: Application, activeOnly = false): string | null {
+    return this.caseProblem(e, app) ?? this.checkEvent(e, activeOnly)
+  }
+
+  /** Why `e` may not stand in case `app` whoever signed it (protocol/event-binding.ts), or null. */
+  caseProblem(e: CaseEvent, app: Application): string | null {
+    return eventCaseProblem(e, app, this.unboundUntil)
+  }
+
+  /**
    * `same` holds what `checked` holds (a copy decoded from the same bytes: the document's value
    * of an update the link's check found good): it is known good as `checked` is, no more.
    */
@@ -252,7 +271,7 @@ export class Trust {
     return { ...app, sig: this.sign(signingText('application', app)) } as Application
   }
 
-  /** Gives an event its content id and this node's signature. */
+  /** Gives an event its content id and this node's signature (the event names its case: `case`). */
   signEvent(e: UnsignedEvent): CaseEvent {
     const withId = { ...e, id: contentId(eventIdText(e)) }
     return { ...withId, sig: this.sign(signingText('event', withId)) } as CaseEvent
@@ -267,6 +286,12 @@ export class Trust {
 
 // crypto.hash: one call, no Hash object (a third of createHash's cost for a short text).
 const cacheKey = (key: NodeKeyRef, text: string, sig: string) => `${key.alg}:${key.publicKey}:${sig}:${hash('sha256', text, 'base64url')}`
+
+/** When the store took signed case binding (migration 024). */
+export async function loadEventsBoundSince(db: Queryable): Promise<string | null> {
+  const [row] = await db.query<{ value: string }>(`SELECT value FROM node_meta WHERE key = 'events_bound_since'`)
+  return row?.value ?? null
+}
 
 /** The pins a node keeps in `node_meta` (set at enrollment; the city pins itself). */
 export async function loadPins(db: Queryable): Promise<{ root: PinnedKey | null; parent: PinnedKey | null; chain: DirectoryEntry[] }> {

@@ -3,6 +3,7 @@
  * Personal data (the applicant) lives here and nowhere else: statistics carry counts only.
  */
 import { z } from 'zod'
+import { InstantSchema } from './instant.ts'
 import { DivisionCodeSchema } from './division.ts'
 import { ItemCodeSchema } from './catalogue.ts'
 import { EventIdSchema, SignatureSchema } from './trust.ts'
@@ -103,7 +104,7 @@ export const CaseEventSchema = z.intersection(
     lamport: z.number().int().min(1).max(MAX_LAMPORT),
     author: DivisionCodeSchema,
     user: z.string().max(100),
-    at: z.iso.datetime({ offset: true }),
+    at: InstantSchema,
     /** The case it was signed for (protocol/event-binding.ts); absent only in events signed before. */
     case: CaseIdSchema.optional(),
     sig: SignatureSchema,
@@ -136,7 +137,7 @@ export const ApplicationSchema = z.object({
   materials: z.array(z.string()),
   originCode: DivisionCodeSchema,
   handlerCode: DivisionCodeSchema,
-  createdAt: z.iso.datetime({ offset: true }),
+  createdAt: InstantSchema,
   createdBy: z.string(),
   /** Frozen at intake so every replica computes the same due date. */
   kind: z.enum(['instant', 'promised']),

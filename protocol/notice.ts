@@ -10,6 +10,7 @@
  * named by its number.
  */
 import { z } from 'zod'
+import { InstantSchema } from './instant.ts'
 import { CaseIdSchema } from './case.ts'
 import { localDate } from './calendar.ts'
 import { DivisionCodeSchema, isInSubtree } from './division.ts'
@@ -50,7 +51,7 @@ export const NoticeSchema = z.strictObject({
   type: WarningTypeSchema.optional(),
   text: z.string().min(1).max(1000),
   deadline: IsoDay,
-  issuedAt: z.iso.datetime({ offset: true }),
+  issuedAt: InstantSchema,
   issuedBy: z.string().max(100),
   /** The issuing unit's name, signed with the notice: the target names it even when its directory does not (a county run as its tree's root). */
   issuerName: z.string().max(100).optional(),
@@ -69,7 +70,7 @@ export const NoticeReplySchema = z.strictObject({
   author: DivisionCodeSchema,
   user: z.string().max(100),
   text: z.string().min(1).max(1000),
-  at: z.iso.datetime({ offset: true }),
+  at: InstantSchema,
   sig: SignatureSchema,
 })
 export type NoticeReply = z.infer<typeof NoticeReplySchema>

@@ -11,6 +11,7 @@
  * can hold personal details. The applicant is told by id type and a masked number.
  */
 import { z } from 'zod'
+import { InstantSchema } from './instant.ts'
 import { CaseIdSchema, CaseStatusSchema, ID_TYPES, RATING_NAMES_ZH, type Application } from './case.ts'
 import { DivisionCodeSchema } from './division.ts'
 import type { CaseRoute } from './case-path.ts'
@@ -29,7 +30,7 @@ export const ProvinceKeySchema = z.string().regex(/^[0-9A-Za-z:_-]{1,200}$/, 'a 
 const Name = z.string().trim().min(1).max(200)
 const UnitRefSchema = z.object({ code: DivisionCodeSchema, name: Name })
 const ItemRefSchema = z.object({ code: z.string().min(1).max(64), name: Name })
-const At = z.iso.datetime({ offset: true })
+const At = InstantSchema
 
 /** 办件信息: one case at one stage. */
 export const ProvinceCaseRecordSchema = z.object({

@@ -14,6 +14,7 @@
  * Pure: the caller supplies `verify` (node:crypto at a node); nothing here does I/O.
  */
 import { z } from 'zod'
+import { InstantSchema } from './instant.ts'
 import { canonicalJsonWithout } from './canonical.ts'
 import { DivisionCodeSchema, parentCode } from './division.ts'
 
@@ -55,7 +56,7 @@ export const DirectoryEntrySchema = z.object({
   status: z.enum(['active', 'revoked']),
   /** Later entries for the same key win (a revocation follows the entry it revokes). */
   serial: z.number().int().min(1).max(2 ** 31),
-  at: z.iso.datetime({ offset: true }),
+  at: InstantSchema,
   /** The parent that enrolled the unit (the city vouches for itself). */
   vouchedBy: DivisionCodeSchema,
   sig: SignatureSchema,

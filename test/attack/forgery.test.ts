@@ -207,6 +207,16 @@ describe('class 2: a child cannot write a decision it does not own', () => {
     expect(await status(c.id)).toBe('withdrawn')
   })
 
+  it('(e) an application dated in the year 0000 is refused, and the link goes on', async () => {
+    // The ISO format allows it and PostgreSQL does not: before the schema's bound its frame failed
+    // in the projection and was sent again at every redial (protocol/instant.ts).
+    const bad = application({ createdAt: '0000-01-01T00:00:00Z' })
+    await refused(`case:${bad.id}`, caseUpdate((d) => d.getMap('case').set('application', bad)).update, /malformed application.*1900/)
+    const good = application()
+    await push(`case:${good.id}`, caseUpdate((d) => d.getMap('case').set('application', good)).update)
+    expect(await status(good.id)).toBe('submitted')
+  })
+
   it('(e) the application is written once: no second one, no deletion, in any encoding', async () => {
     const c = await escalated(false)
     const rewritten = { ...application({ id: c.id }), applicant: { ...applicant, name: '李四' } }

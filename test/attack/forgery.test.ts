@@ -211,10 +211,37 @@ describe('class 2: a child cannot write a decision it does not own', () => {
     // The ISO format allows it and PostgreSQL does not: before the schema's bound its frame failed
     // in the projection and was sent again at every redial (protocol/instant.ts).
     const bad = application({ createdAt: '0000-01-01T00:00:00Z' })
-    await refused(`case:${bad.id}`, caseUpdate((d) => d.getMap('case').set('application', bad)).update, /malformed application.*1900/)
+    await refused(`case:${bad.id}`, caseUpdate((d) => d.getMap('case').set('application', bad)).update, /malformed application.*1900–2999/)
     const good = application()
     await push(`case:${good.id}`, caseUpdate((d) => d.getMap('case').set('application', good)).update)
     expect(await status(good.id)).toBe('submitted')
+  })
+
+  it('an update the store cannot hold is refused alone: the rest of its frame is taken, and the link goes on', async () => {
+    // A fault injected into the real store: a CHECK the projected row breaks (SQLSTATE 23514), as
+    // a value the schemas let through and a column does not take would (the year 0000 above).
+    // Without the isolation the whole frame failed, and it would fail again at every redial.
+    await town.node.db.query(`ALTER TABLE cases ADD CONSTRAINT fault_injected CHECK (applicant_name <> '坏数据')`)
+    try {
+      const bad = application({ applicant: { ...applicant, name: '坏数据' } })
+      const good = application()
+      const before = logs.length
+      const first = ++seq
+      const second = ++seq
+      link.send(updatesFrame([
+        { seq: first, docId: `case:${bad.id}`, update: caseUpdate((d) => d.getMap('case').set('application', bad)).update },
+        { seq: second, docId: `case:${good.id}`, update: caseUpdate((d) => d.getMap('case').set('application', good)).update },
+      ]))
+      await waitFor(`ack of ${second}`, () => acked >= second, 60_000)
+      expect(logs.slice(before).join('\n')).toMatch(new RegExp(`refused case:${bad.id} from ${VILLAGE}: this node's store cannot hold what it carries .*fault_injected`))
+      expect(await status(good.id)).toBe('submitted')
+      expect((await staff('GET', `/api/cases/${bad.id}`)).status).toBe(404)
+      const after = application()
+      await push(`case:${after.id}`, caseUpdate((d) => d.getMap('case').set('application', after)).update)
+      expect(await status(after.id)).toBe('submitted')
+    } finally {
+      await town.node.db.query('ALTER TABLE cases DROP CONSTRAINT fault_injected')
+    }
   })
 
   it('(e) the application is written once: no second one, no deletion, in any encoding', async () => {

@@ -19,7 +19,7 @@ import {
   MAX_MESSAGE_BYTES, PEER_TIMEOUT_MS, PING_INTERVAL_MS, Reassembler, receiveFrom, sendFrom, TARGET_FRAME_BYTES,
   WINDOW_FRAMES, PIECE_BYTES, type LinkFrame,
 } from '../../../protocol/index.ts'
-import type { StoredUpdate } from '../docs/doc-store.ts'
+import type { DocStore, StoredUpdate } from '../docs/doc-store.ts'
 import type { TongbanNode } from '../node.ts'
 import { LinkAsks } from './asks.ts'
 import { AttachmentLane } from './attachment-lane.ts'
@@ -295,7 +295,7 @@ export class LinkSession {
           for (let at = 0; at < entries.length; at += APPLY_SLICE_ENTRIES) {
             const slice = entries.slice(at, at + APPLY_SLICE_ENTRIES)
             const final = at + APPLY_SLICE_ENTRIES >= entries.length
-            const out = await this.node.docs.applyBatch(slice, this.outbox.peerOrigin as never, {
+            const out = await this.applyIsolating(slice, {
               refuse: this.refuse, applied: this.refuse.applied,
               inTx: final ? (tx) => this.stats.saveReceived(tx, this.peer, last) : undefined,
               announce: false,
@@ -373,7 +373,7 @@ export class LinkSession {
       }
       case 'sync-step2': {
         this.repairAnswered(f.docId)
-        const { refused, fresh, declined } = await this.node.docs.applyBatch([{ docId: f.docId, update: f.update }], this.outbox.peerOrigin as never, {
+        const { refused, fresh, declined } = await this.applyIsolating([{ docId: f.docId, update: f.update }], {
           refuse: this.refuse, admit: (created) => !this.overQuota('newDocsPerHour', created.length),
         })
         if (declined) return
@@ -613,6 +613,40 @@ export class LinkSession {
   /** The close code this end gave the link when it closed it (null: the peer or the transport closed it). */
   closedFor: number | null = null
 
+  /**
+   * Applies a batch of the peer's updates. When the store fails it for what an update holds — a
+   * value the schemas let through that a column does not take (PostgreSQL's data exceptions,
+   * SQLSTATE class 22, and NOT NULL or CHECK violations), which would fail it again at every
+   * redial and wedge the link — the updates are applied one at a time (the quota was taken with
+   * the batch) and the ones that fail alone are refused and logged like any other refusal. Any
+   * other failure (the disk, the store, a race) still fails the frame: nothing is acked that is
+   * not stored.
+   */
+  private async applyIsolating(entries: { docId: string; update: Uint8Array }[], opts: NonNullable<Parameters<DocStore['applyBatch']>[2]>): Promise<Applied> {
+    const origin = this.outbox.peerOrigin as never
+    try {
+      return await this.node.docs.applyBatch(entries, origin, opts)
+    } catch (e) {
+      if (!isDataError(e)) throw e
+      const out: Applied = { stored: [], refused: [], fresh: [] }
+      for (const [i, entry] of entries.entries()) {
+        const last = i === entries.length - 1
+        try {
+          const one = await this.node.docs.applyBatch([entry], origin, { ...opts, admit: undefined, inTx: last ? opts.inTx : undefined })
+          out.stored.push(...one.stored)
+          out.refused.push(...one.refused)
+          out.fresh.push(...one.fresh)
+        } catch (e1) {
+          if (!isDataError(e1)) throw e1
+          out.refused.push({ docId: entry.docId, reason: `this node's store cannot hold what it carries (${(e1 as Error).message})` })
+          // The frame's cursor still moves past it: saved on its own when it was the last.
+          if (last && opts.inTx) await this.node.docs.applyBatch([], origin, { inTx: opts.inTx, announce: false })
+        }
+      }
+      return out
+    }
+  }
+
   private fail(code: number, reason: string): void {
     if (this.closed) return
     this.closedFor = code
@@ -644,4 +678,12 @@ export class LinkSession {
     this.node.docs.off('update', this.onUpdate)
     this.stats.connected(this.peer, false)
   }
+}
+
+type Applied = Awaited<ReturnType<DocStore['applyBatch']>>
+
+/** A failure of the store caused by the values a statement carried, not by the store (see applyIsolating). */
+function isDataError(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code
+  return typeof code === 'string' && (code.startsWith('22') || code === '23502' || code === '23514')
 }

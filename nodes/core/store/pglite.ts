@@ -1,5 +1,5 @@
 /** The embedded store: PGlite (Postgres compiled to WASM) in the node's data dir. */
-import { PGlite } from '@electric-sql/pglite'
+import { PGlite, parse, protocol, type Transaction } from '@electric-sql/pglite'
 import { fsyncTree } from './fsync.ts'
 import type { Db, Queryable } from './db.ts'
 import { migrate } from './migrate.ts'
@@ -15,13 +15,24 @@ export async function openPglite(dir: string, opts: { loadDataDir?: Blob } = {})
     dataDir: dir, loadDataDir: opts.loadDataDir,
     postgresqlconf: ['shared_buffers = 16MB', 'work_mem = 2MB', 'maintenance_work_mem = 16MB', 'wal_buffers = 1MB', 'max_wal_size = 64MB', 'min_wal_size = 32MB'],
   })
-  const wrap = (q: { query: PGlite['query'] }): Queryable => ({
+  const run = oneCall(pg)
+  const self: Queryable = {
     async query<T>(sql: string, params?: unknown[]) {
-      // A closed case's merged update is stored packed (docs/packed-update.ts): read back as Yjs.
-      return unpackRows((await q.query<T>(sql, params as never)).rows)
+      await pg._checkReady()
+      // As PGlite's own query(): wait for any transaction to end, then for the WASM.
+      return pg._runExclusiveTransaction(() => pg._runExclusiveQuery(async () => {
+        const rows = await run(sql, params)
+        await pg.syncToFs() // as PGlite does after a statement outside a transaction
+        return rows as T[]
+      }))
+    },
+  }
+  const inTx = (tx: Transaction): Queryable => ({
+    async query<T>(sql: string, params?: unknown[]) {
+      if (tx.closed) throw new Error('Transaction is closed')
+      return pg._runExclusiveQuery(() => run(sql, params)) as Promise<T[]>
     },
   })
-  const self = wrap(pg)
   return {
     kind: 'pglite',
     pg,
@@ -29,7 +40,7 @@ export async function openPglite(dir: string, opts: { loadDataDir?: Blob } = {})
     async exec(sql) {
       await pg.exec(sql)
     },
-    transaction: (fn) => pg.transaction((tx) => fn(wrap(tx))),
+    transaction: (fn) => pg.transaction((tx) => fn(inTx(tx))),
     async checkpoint() {
       // PGlite writes through to files but never fsyncs them: flush Postgres's buffers,
       // then fsync every file of the data dir ourselves.
@@ -55,5 +66,68 @@ export async function makePgliteTemplate(dir: string): Promise<void> {
     await db.pg.query('CHECKPOINT') // every page in the files before they are copied
   } finally {
     await db.close()
+  }
+}
+
+const S = protocol.serialize
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let at = 0
+  for (const p of parts) {
+    all.set(p, at)
+    at += p.length
+  }
+  return all
+}
+
+/** DML, whose parameters' types a schema change made by another statement does not move under it. */
+const DML = /^\s*(select|insert|update|delete|with|values)\b/i
+/** Distinct statement texts whose parameter types are kept; the node's are a few hundred. */
+const MAX_TEXTS = 1000
+
+/**
+ * One statement in one call into the WASM, with PGlite's query()'s parameters and results
+ * exactly. query() sends parse, describe, bind, describe, execute and sync as six calls, each a
+ * round through PGlite's JavaScript and Postgres's main loop (~0.1 ms of a trivial statement's
+ * ~0.2, measured in session 9); here they go as one buffer. query()'s describe of the statement
+ * is there to learn the parameters' types, which choose each value's text form (a JS array for
+ * text[], JSON for jsonb, hex for bytea, an ISO string for a Date): those are asked once per
+ * statement text (one more call, parse + describe + sync) and kept. A statement other than DML
+ * (a migration's DDL, CHECKPOINT) forgets them all, since a changed column or function may change
+ * them. Must run under PGlite's query mutex (and its transaction mutex outside a transaction).
+ */
+function oneCall(pg: PGlite) {
+  const types = new Map<string, number[]>()
+  async function send(msg: Uint8Array, sql: string, params: unknown[] | undefined) {
+    try {
+      return await pg.execProtocolStream(msg, { syncToFs: false })
+    } catch (e) {
+      // PGlite's query() adds the statement to a database error the same way (makePGliteError).
+      if (e && typeof e === 'object' && 'code' in e) Object.assign(e, { query: sql, params, queryOptions: undefined })
+      throw e
+    }
+  }
+  return async function run(sql: string, params?: unknown[]): Promise<unknown[]> {
+    const dml = DML.test(sql)
+    if (!dml) types.clear()
+    let oids: number[] | undefined = params?.length ? types.get(sql) : []
+    if (!oids) {
+      const described = await send(concat([S.parse({ text: sql }), S.describe({ type: 'S' }), S.sync()]), sql, params)
+      oids = parse.parseDescribeStatementResults(described)
+      if (dml) {
+        if (types.size >= MAX_TEXTS) types.clear()
+        types.set(sql, oids)
+      }
+    }
+    // PGlite's query()'s own serialisation, by the parameter's type.
+    const values = (params ?? []).map((v, i) => {
+      if (v === null || v === undefined) return null
+      const serialize = pg.serializers[oids[i]]
+      return serialize ? serialize(v) : (v as { toString(): string }).toString()
+    })
+    const messages = await send(concat([S.parse({ text: sql }), S.bind({ values }), S.describe({ type: 'P' }), S.execute({}), S.sync()]), sql, params)
+    // A closed case's merged update is stored packed (docs/packed-update.ts): read back as Yjs.
+    return unpackRows(parse.parseResults(messages, pg.parsers)[0].rows)
   }
 }

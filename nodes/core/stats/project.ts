@@ -69,9 +69,21 @@ export async function projectItemNames(doc: Y.Doc, tx: Queryable): Promise<void>
   } catch {
     return // `items` made as another shared type: no names to learn
   }
+  const codes: string[] = []
+  const names: string[] = []
   for (const [code, name] of entries) {
     if (!ItemCodeSchema.safeParse(code).success || !showable(name)) continue
-    await tx.query('INSERT INTO item_names (code, name) VALUES ($1, $2) ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name', [code, name])
+    codes.push(code)
+    names.push(name)
+  }
+  // One statement for all of them (a map's keys are distinct, so no row is upserted twice).
+  // text[], not a jsonb array: a name is stored as its one-row text parameter was, a lone
+  // surrogate made U+FFFD, where jsonb would refuse the whole statement.
+  if (codes.length) {
+    await tx.query(
+      'INSERT INTO item_names (code, name) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name',
+      [codes, names],
+    )
   }
 }
 
@@ -96,23 +108,29 @@ export async function projectStats(docId: string, doc: Y.Doc, tx: Queryable): Pr
     await tx.query('INSERT INTO units (code, name) VALUES ($1, $2) ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name', [ref.nodeCode, name])
   }
   await projectItemNames(doc, tx)
+  // The rows and the markers as columns, each set in one statement (a village's month was ~40
+  // one-row statements, each time its document came up in a frame). Keys are distinct, so no
+  // two rows share (day, item); a marker's item starts with `!`, which no counted item does.
+  const rows = { day: [] as string[], item: [] as string[], counts: [] as string[] }
+  const marks = { day: [] as string[], item: [] as string[], counts: [] as string[] }
   for (const e of checkEntries(ref.month, doc)) {
     if (e.counts && e.day && e.item) {
-      await tx.query(
-        'INSERT INTO stats_rows (node_code, month, day, item_code, counts, dim) VALUES ($1,$2,$3,$4,$5,$6)',
-        [ref.nodeCode, ref.month, e.day, e.item, JSON.stringify(e.counts), ref.dim],
-      )
+      rows.day.push(e.day)
+      rows.item.push(e.item)
+      rows.counts.push(JSON.stringify(e.counts))
       result.rows++
       continue
     }
     const reason = e.reason ?? 'malformed'
     result.rejected.push({ key: e.key, reason })
-    const marker = REJECTED_PREFIX + createHash('sha256').update(e.key).digest('hex').slice(0, 24)
-    await tx.query(
-      'INSERT INTO stats_rows (node_code, month, day, item_code, counts, dim) VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING',
-      [ref.nodeCode, ref.month, e.day ?? `${ref.month}-01`, marker, JSON.stringify({ rejected: printable(reason), key: printable(e.key.slice(0, 80)) }), ref.dim],
-    )
+    marks.day.push(e.day ?? `${ref.month}-01`)
+    marks.item.push(REJECTED_PREFIX + createHash('sha256').update(e.key).digest('hex').slice(0, 24))
+    marks.counts.push(JSON.stringify({ rejected: printable(reason), key: printable(e.key.slice(0, 80)) }))
   }
+  const insert = `INSERT INTO stats_rows (node_code, month, day, item_code, counts, dim)
+    SELECT $1, $2, d, i, c::jsonb, $3 FROM unnest($4::text[], $5::text[], $6::text[]) AS u(d, i, c)`
+  if (rows.day.length) await tx.query(insert, [ref.nodeCode, ref.month, ref.dim, rows.day, rows.item, rows.counts])
+  if (marks.day.length) await tx.query(`${insert} ON CONFLICT DO NOTHING`, [ref.nodeCode, ref.month, ref.dim, marks.day, marks.item, marks.counts])
   if (result.rejected.length) {
     const shown = result.rejected.slice(0, 3).map((r) => `"${printable(r.key.slice(0, 60))}": ${printable(r.reason)}`).join('; ')
     console.warn(`[stats] ${docId}: ${result.rejected.length} malformed value(s) not counted (${shown}${result.rejected.length > 3 ? '; …' : ''})`)

@@ -86,3 +86,22 @@ describe('a statistics document projected', () => {
     expect(await db.query('SELECT day, item_code, counts, dim, month FROM stats_rows WHERE node_code = $1 ORDER BY day, item_code', [VILLAGE])).toEqual(rows)
   })
 })
+
+describe('a rollup document', () => {
+  it('stores the names it carries of units in its subtree, a lone surrogate as U+FFFD, and nothing outside', async () => {
+    const { projectRollup } = await import('../../nodes/core/stats/project-rollup.ts')
+    const TOWN = '511302101000'
+    const doc = new Y.Doc()
+    doc.getMap('meta').set('name', '潆溪镇')
+    const names = doc.getMap<unknown>('names')
+    names.set('511302101201', '长青村 \ud800') // jsonb refused this, and the whole rollup with it
+    names.set('511302101202', '白塔村')
+    names.set('511302102201', '别镇的村') // outside the township's subtree: not kept
+    await db.transaction((tx) => projectRollup({ nodeCode: TOWN, month: MONTH, dim: 'origin' }, `rollup:${TOWN}:origin:${MONTH}`, doc, tx))
+    expect(await db.query<{ code: string; name: string }>("SELECT code, name FROM units WHERE code IN ('511302101000', '511302101201', '511302101202', '511302102201') ORDER BY code")).toEqual([
+      { code: TOWN, name: '潆溪镇' },
+      { code: '511302101201', name: '长青村 \ufffd' },
+      { code: '511302101202', name: '白塔村' },
+    ])
+  })
+})

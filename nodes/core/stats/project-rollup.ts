@@ -92,11 +92,14 @@ async function projectNames(root: string, doc: Y.Doc, tx: Queryable): Promise<vo
   if (showable(meta)) entries.push([root, meta])
   // One row per code (the unit's own name may be in both maps): the last one stands.
   const named = [...new Map(entries.filter(([code, name]) => isInSubtree(code, root) && showable(name))).entries()]
+  // text[], not a jsonb array: a name with a lone surrogate is stored as U+FFFD (as a text
+  // parameter is), where jsonb refused the whole statement, and the rollup with it.
   for (let i = 0; i < named.length; i += CHUNK) {
+    const chunk = named.slice(i, i + CHUNK)
     await tx.query(
-      `INSERT INTO units (code, name) SELECT r->>0, r->>1 FROM jsonb_array_elements($1::jsonb) r
+      `INSERT INTO units (code, name) SELECT * FROM unnest($1::text[], $2::text[])
        ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name`,
-      [JSON.stringify(named.slice(i, i + CHUNK))],
+      [chunk.map(([code]) => code), chunk.map(([, name]) => name)],
     )
   }
 }

@@ -51,7 +51,10 @@ describe('polled figures', () => {
     const after = await health()
     expect(after.sync.parent.waitingUp).toBeGreaterThan(before.sync.parent.waitingUp)
     expect(after.sync.parent.waitingCases).toBe(before.sync.parent.waitingCases + 1)
-    expect((await sync()).parent.waitingUp).toBe(after.sync.parent.waitingUp)
+    // /api/sync shows it too. Its updates waiting may have grown since: the watcher (after 1 s)
+    // and the statistics publisher (after 1.5 s) write documents that go up as well, and on a
+    // loaded machine the two polls can straddle them.
+    expect((await sync()).parent.waitingUp).toBeGreaterThanOrEqual(after.sync.parent.waitingUp)
   })
 
   it('polls while nothing changes are answered from the last count', async () => {

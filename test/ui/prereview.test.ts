@@ -73,8 +73,12 @@ describe('网上预审 turned into a case with nothing retyped', () => {
     expect(await text(sp, '[data-answered] [data-missing]')).toContain('户口簿')
 
     // 3. The applicant reads the answer: everything to bring, and the note.
+    // The page before is #/prereview too, with a lookup form of its own: only a hash changes, so
+    // wait for the new page's form — filling the old one just before the router replaced it
+    // sent the lookup without a phone (CI at 0c855f9).
+    await ap.evaluate(() => document.querySelectorAll('[data-prereview-lookup]').forEach((e) => e.setAttribute('data-stale', '')))
     await ap.goto(`${township.url}/#/prereview?no=${no}`)
-    await ap.waitForSelector('#prq-phone')
+    await ap.waitForSelector('[data-prereview-lookup]:not([data-stale]) #prq-phone')
     expect(await ap.inputValue('#prq-no')).toBe(no)
     await ap.fill('#prq-phone', '13700000000')
     await ap.click('[data-action=lookup-prereview]')

@@ -10,7 +10,7 @@ import {
 import { appendEvent, caseDocId, foldDoc, nextLamport, readEvents, readVerified, writeApplication } from '../docs/case-doc.ts'
 import type { DocStore } from '../docs/doc-store.ts'
 import { ApiError, parseOr400 } from '../errors.ts'
-import type { Db } from '../store/db.ts'
+import type { Db, Queryable } from '../store/db.ts'
 import type { Trust, UnsignedEvent } from '../trust/trust.ts'
 import type { CatalogueService } from './catalogue.ts'
 import { recordRequest, type RequestKey } from './request-keys.ts'
@@ -59,6 +59,13 @@ export class CaseService {
     private readonly trust: Trust,
     private readonly now: () => Date = () => new Date(),
   ) {}
+
+  /** Read once: only `tongban restore` moves the floor, and never while a node runs on the store. */
+  private floor: Promise<number> | null = null
+  /** Read in the action's own transaction: on PGlite a query outside it would wait for it to end. */
+  private floorIn(tx: Queryable): Promise<number> {
+    return this.floor ??= lamportFloor(tx).catch((e: unknown) => { this.floor = null; throw e })
+  }
 
   /** Takes in an application (受理/代办). Missing required materials are named all at once (一次性告知). */
   async intake(input: unknown, actor: Actor, opts?: { request?: RequestKey }): Promise<{ id: string; status: CaseStatus; handlerCode: string; dueDate: string | null }> {
@@ -123,7 +130,7 @@ export class CaseService {
       if (notTheirs) throw new ApiError('forbidden', notTheirs)
       if (body.type === 'transferred') this.checkUnit(body.to, 'to')
       // Above every event of the case held here, and above the floor of a restore (lamport-floor.ts).
-      const lamport = Math.max(nextLamport(doc), await lamportFloor(tx))
+      const lamport = Math.max(nextLamport(doc), await this.floorIn(tx))
       if (lamport > MAX_LAMPORT) throw new ApiError('conflict', `case ${id} carries a Lamport clock at its limit (${MAX_LAMPORT}): no further event can be signed on it; report it to supervision`)
       const event = this.event(id, body, lamport, actor, this.now().toISOString())
       const folded = foldCase(app, [...events, event], this.days())

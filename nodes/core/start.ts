@@ -5,6 +5,7 @@ import type { AppEnv } from './http/env.ts'
 import { linkRoutes } from './link/link-routes.ts'
 import { Links } from './link/links.ts'
 import { upgradeRouter } from './link/upgrade.ts'
+import { warmCheck } from './link/warm-check.ts'
 import { LiveViews } from './live/live-view.ts'
 import { EscrowWriter, loadEscrowKey } from './escrow/writer.ts'
 import { Outbox } from './link/outbox.ts'
@@ -27,6 +28,8 @@ export interface RunningNode {
   fingerprint: string | null
   /** A village's escrow writer (escrow/writer.ts), or null. */
   escrow: EscrowWriter | null
+  /** The link's check has run once on a made-up case (link/warm-check.ts); never rejects. */
+  checkWarmed: Promise<void>
   stop(): Promise<void>
 }
 
@@ -135,9 +138,17 @@ export async function startNode(flags: NodeConfig, port = 0, host = '127.0.0.1',
     throw e
   }
   links.start()
+  // The link's check on a made-up case, in the background (link/warm-check.ts): a child's
+  // first frame no longer pays for the check's first run. Nothing is stored.
+  const checkWarmed = new Promise<void>((resolve) => setImmediate(() => {
+    warmCheck(node.trust, node.docs)
+      .then((why) => why && console.error(`[${config.code}] warming the link's check up: the made-up case was refused (${why}); no harm done`))
+      .catch((e) => console.error(`[${config.code}] warming the link's check up failed (no harm done): ${(e as Error)?.message ?? String(e)}`))
+      .finally(resolve)
+  }))
   let stopping: Promise<void> | null = null
   return {
-    node, links, url: served.url, port: served.port, fingerprint: cert?.fingerprint ?? null, escrow,
+    node, links, url: served.url, port: served.port, fingerprint: cert?.fingerprint ?? null, escrow, checkWarmed,
     stop: () => (stopping ??= (async () => {
       stopUserRequests()
       await escrow?.close()

@@ -22,6 +22,7 @@ import { restoreEscrow } from '../escrow/restore.ts'
 import { parseEnrollmentToken } from '../link/token.ts'
 import { ConfigError } from '../node.ts'
 import { startNode, type RunningNode } from '../start.ts'
+import type { Db, Queryable } from '../store/db.ts'
 import { lockDataDir, lockOwner } from '../store/lock.ts'
 import { raiseLamportFloor } from '../services/lamport-floor.ts'
 
@@ -146,33 +147,84 @@ export function readBackup(file: string): { manifest: BackupManifest; bodies: Bu
 
 const isEmptyDir = (dir: string) => !existsSync(dir) || readdirSync(dir).length === 0
 
-/** `tongban restore --data DIR --from FILE [--force]`. */
-async function restoreFromFile(f: { data?: string; from?: string; force?: boolean }): Promise<number> {
+/** `tongban restore --data DIR --from FILE [--force] [--database-url URL]`. */
+async function restoreFromFile(f: { data?: string; from?: string; force?: boolean; 'database-url'?: string }): Promise<number> {
   const dataDir = resolve(need(f.data, 'data', 'restore'))
   const { manifest, bodies } = readBackup(resolve(f.from!))
+  // A backup without pgdata/ is of a node on PostgreSQL: the file holds its keys, not its store.
+  const onPg = !manifest.files.some((m) => m.path.startsWith('pgdata/'))
+  const url = f['database-url']
+  if (onPg && !url) {
+    throw new ConfigError(`restore: ${f.from} is the backup of ${manifest.node.level} ${manifest.node.code}, a node on PostgreSQL: it holds the node's keys and files, not its database. ` +
+      'Bring the database back first (pg_restore of the pg_dump made with the backup; or nothing, if the database was not lost), then run again with ' +
+      '--database-url URL (that database): the restore gives the store a new epoch and raises its Lamport floor, so its links repair what it lost. Nothing was written')
+  }
+  if (!onPg && url) throw new ConfigError(`restore: ${f.from} holds an embedded store (pgdata/): --database-url is for the backup of a node on PostgreSQL; leave it out`)
   if (!isEmptyDir(dataDir)) {
     if (!f.force) throw new ConfigError(`restore: ${dataDir} is not empty: give an empty (or new) data dir, or --force to replace what it holds`)
     refuseRunning(dataDir, 'a restore replaces its data dir')
   }
+  // PostgreSQL: checked before anything is written (the right node's database, no process on it).
+  const pgStore = url ? await openRestoredPg(url, manifest.node.code) : null
   // Unpacked beside the target and swapped in whole: a failure half-way leaves the dir as it was.
   const tmp = `${dataDir}.restoring-${process.pid}`
-  rmSync(tmp, { recursive: true, force: true })
-  mkdirSync(tmp, { recursive: true, mode: 0o700 })
-  for (const d of manifest.dirs) mkdirSync(join(tmp, d), { recursive: true, mode: 0o700 })
-  manifest.files.forEach((m, i) => {
-    const p = join(tmp, m.path)
-    if (!resolve(p).startsWith(resolve(tmp) + '/')) throw new ConfigError(`restore: ${m.path} would land outside the data dir`)
-    mkdirSync(dirname(p), { recursive: true })
-    writeFileSync(p, bodies[i])
-    chmodSync(p, m.mode)
-  })
-  await newEpoch(tmp)
+  try {
+    rmSync(tmp, { recursive: true, force: true })
+    mkdirSync(tmp, { recursive: true, mode: 0o700 })
+    for (const d of manifest.dirs) mkdirSync(join(tmp, d), { recursive: true, mode: 0o700 })
+    manifest.files.forEach((m, i) => {
+      const p = join(tmp, m.path)
+      if (!resolve(p).startsWith(resolve(tmp) + '/')) throw new ConfigError(`restore: ${m.path} would land outside the data dir`)
+      mkdirSync(dirname(p), { recursive: true })
+      writeFileSync(p, bodies[i])
+      chmodSync(p, m.mode)
+    })
+    if (pgStore) await newEpochIn(pgStore)
+    else await newEpoch(tmp)
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true })
+    throw e
+  } finally {
+    await pgStore?.close()
+  }
   rmSync(dataDir, { recursive: true, force: true })
   renameSync(tmp, dataDir)
   const { node } = manifest
-  say(`restored ${node.level} ${node.code} (${node.name}) into ${dataDir}: ${manifest.files.length} files, as backed up at ${manifest.createdAt}`)
-  say(`start it as before (tongban start --level ${node.level} --code ${node.code} --name ${node.name} --data ${dataDir}); what changed after the backup comes back from its parent and children over the links, where they hold it`)
+  say(`restored ${node.level} ${node.code} (${node.name}) into ${dataDir}: ${manifest.files.length} files, as backed up at ${manifest.createdAt}${url ? '; its database (PostgreSQL) takes a new epoch' : ''}`)
+  say(`start it as before (tongban start --level ${node.level} --code ${node.code} --name ${node.name} --data ${dataDir}${url ? ' --database-url URL' : ''}); what changed after the backup comes back from its parent and children over the links, where they hold it`)
   return 0
+}
+
+/**
+ * Opens the PostgreSQL store a restore gives a new epoch: it must hold the backed-up node (a
+ * database of another node, or none, is refused) and no other connection — every process of
+ * the node stopped (a running one keeps its epoch and floor in memory and would go on with them).
+ */
+async function openRestoredPg(url: string, code: string): Promise<{ query: Db['query']; close(): Promise<void> }> {
+  const { openPg } = await import('../store/pg.ts')
+  let db: Db
+  try {
+    db = await openPg(url)
+  } catch (e) {
+    throw new ConfigError(`restore: cannot connect to --database-url: ${(e as Error).message}. Nothing was written`)
+  }
+  try {
+    const [held] = await db.query<{ value: string }>(`SELECT value FROM node_meta WHERE key = 'code'`).catch(() => [])
+    if (!held) throw new ConfigError(`restore: the database at --database-url holds no node: restore it first (pg_restore of the pg_dump made with the backup), then run again. Nothing was written`)
+    if (held.value !== code) throw new ConfigError(`restore: the database at --database-url holds node ${held.value}, not ${code} (the backup's): give that node's database. Nothing was written`)
+    const [others] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')
+    // The pool opens one connection at a time here; any other is another client.
+    if (others.n > 0) throw new ConfigError(`restore: ${others.n} other connection(s) to the database at --database-url: stop every process of node ${code} (and any other client of that database) first. Nothing was written`)
+    return { query: db.query, close: () => db.close() }
+  } catch (e) {
+    await db.close()
+    throw e
+  }
+}
+
+async function newEpochIn(db: Queryable): Promise<void> {
+  await db.query(`DELETE FROM node_meta WHERE key = 'epoch'`)
+  await raiseLamportFloor(db)
 }
 
 /**
@@ -181,12 +233,10 @@ async function restoreFromFile(f: { data?: string; from?: string; force?: boolea
  * signs from now on counts above the events it lost (services/lamport-floor.ts).
  */
 async function newEpoch(dataDir: string): Promise<void> {
-  if (!existsSync(join(dataDir, 'pgdata'))) return // PostgreSQL: restored with pg_restore, outside this file
   const { openPglite } = await import('../store/pglite.ts')
   const db = await openPglite(join(dataDir, 'pgdata'))
   try {
-    await db.query(`DELETE FROM node_meta WHERE key = 'epoch'`)
-    await raiseLamportFloor(db)
+    await newEpochIn(db)
     await db.checkpoint()
   } finally {
     await db.close()
@@ -283,10 +333,11 @@ async function untilQuiet(running: RunningNode): Promise<void> {
 
 export async function restoreCommand(args: string[]): Promise<number> {
   const f = flags(args, {
-    data: { type: 'string' }, from: { type: 'string' }, force: { type: 'boolean' },
+    data: { type: 'string' }, from: { type: 'string' }, force: { type: 'boolean' }, 'database-url': { type: 'string' },
     parent: { type: 'string' }, token: { type: 'string' }, name: { type: 'string' }, 'recovery-code': { type: 'string' },
   })
   if (f.from && (f.parent || f.token || f['recovery-code'])) throw new ConfigError('restore: --from (a backup file) and --parent/--token/--recovery-code (from the parent) are two ways: choose one')
   if (f.from) return restoreFromFile(f)
+  if (f['database-url']) throw new ConfigError('restore: --database-url goes with --from (the backup of a node on PostgreSQL); a village restored from its parent keeps an embedded store')
   return restoreFromParent(f)
 }

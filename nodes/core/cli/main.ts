@@ -30,7 +30,7 @@ Usage:
   tongban child revoke --data DIR --code CHILD
   tongban child rename --data DIR --code CHILD --name NAME
   tongban backup --data DIR --out FILE
-  tongban restore --data DIR --from FILE [--force]
+  tongban restore --data DIR --from FILE [--force] [--database-url URL]
   tongban restore --data DIR --parent URL --token T --name NAME [--recovery-code CODE]
   tongban store vacuum --data DIR
   tongban demo [--data DIR] [--base-port N]

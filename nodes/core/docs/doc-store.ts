@@ -8,7 +8,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import * as Y from 'yjs'
-import type { Db, Queryable } from '../store/db.ts'
+import { planOnce, type Db, type Queryable } from '../store/db.ts'
 import type { Journal } from '../store/journal.ts'
 
 /** Where a change came from: made here, from the parent, from a child (by code), from a live browser view, or a journal replay. */
@@ -31,6 +31,21 @@ export type Projector = ((docId: string, doc: Y.Doc, tx: Queryable) => Promise<{
   /** Projects a made-up case, for `DocStore.warm` (which rolls it back). */
   warm?: (tx: Queryable) => Promise<void>
 }
+
+/**
+ * A link frame's statements, run with the same shape every frame: planned once (`planOnce`,
+ * store/db.ts), their plans do not depend on the values (arrays unnested, keys looked up in
+ * their indexes).
+ */
+const READ_HELD = planOnce('SELECT doc_id, seq::float8 AS seq, update FROM doc_updates WHERE doc_id = ANY($1::text[]) ORDER BY doc_id, seq')
+/**
+ * The updates go as one bytea of them all and each one's length, cut apart by the statement: as
+ * hex text (twice the bytes) PGlite's JavaScript measured and copied each character.
+ */
+const INSERT_CASES = planOnce(`INSERT INTO doc_updates (doc_id, update, origin, uid)
+  SELECT d, substring($2::bytea FROM (sum(l) OVER (ORDER BY n) - l + 1)::int FOR l), $3, k
+  FROM unnest($1::text[], $5::int[], $4::text[]) WITH ORDINALITY AS t(d, l, k, n) ORDER BY n
+  ON CONFLICT (uid) DO NOTHING RETURNING seq::float8 AS seq, uid`)
 
 /** Thrown to roll the warm-up's transaction back. */
 const WARMED = Symbol('warmed')
@@ -156,7 +171,7 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
     }
     if (!missing.length) return held
     const rows = await tx.query<{ doc_id: string; seq: number; update: Uint8Array }>(
-      'SELECT doc_id, seq::float8 AS seq, update FROM doc_updates WHERE doc_id = ANY($1::text[]) ORDER BY doc_id, seq', [missing])
+      READ_HELD, [missing])
     for (let at = 0; at < rows.length;) {
       let end = at
       while (end < rows.length && rows[end].doc_id === rows[at].doc_id) end++
@@ -377,10 +392,8 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
   /** Inserts case updates in one statement, in order; those already stored (by uid) are skipped. */
   private insertCases(tx: Queryable, cases: { docId: string; update: Uint8Array }[], uids: string[], origin: Origin): Promise<{ seq: number; uid: string }[]> {
     return tx.query<{ seq: number; uid: string }>(
-      `INSERT INTO doc_updates (doc_id, update, origin, uid)
-       SELECT d, decode(u, 'hex'), $3, k FROM unnest($1::text[], $2::text[], $4::text[]) WITH ORDINALITY AS t(d, u, k, n) ORDER BY n
-       ON CONFLICT (uid) DO NOTHING RETURNING seq::float8 AS seq, uid`,
-      [cases.map((c) => c.docId), cases.map((c) => Buffer.from(c.update.buffer, c.update.byteOffset, c.update.byteLength).toString('hex')), origin, uids],
+      INSERT_CASES,
+      [cases.map((c) => c.docId), Buffer.concat(cases.map((c) => c.update)), origin, uids, cases.map((c) => c.update.length)],
     )
   }
 
@@ -415,12 +428,11 @@ export class DocStore extends EventEmitter<{ update: [StoredUpdate] }> {
 
   private async store(tx: Queryable, docId: string, doc: Y.Doc, update: Uint8Array, origin: Origin): Promise<StoredUpdate | null> {
     const uid = uidOf(docId, update)
-    // The bytes as hex text, decoded by the store: PGlite serialises a bytea parameter byte by
-    // byte in JavaScript (~0.5 µs a byte: 50 ms for the ~100 KB of a supervision document's
-    // rewrite, against 3 ms as hex). PostgreSQL takes either.
+    // The bytes as they are: the store's wrapper sends a bytea parameter in the binary format
+    // (PGlite's own query() wrote it as hex a byte at a time in JavaScript, ~0.5 µs a byte).
     const [row] = await tx.query<{ seq: number }>(
-      "INSERT INTO doc_updates (doc_id, update, origin, uid) VALUES ($1, decode($2, 'hex'), $3, $4) ON CONFLICT (uid) DO NOTHING RETURNING seq::float8 AS seq",
-      [docId, Buffer.from(update.buffer, update.byteOffset, update.byteLength).toString('hex'), origin, uid],
+      'INSERT INTO doc_updates (doc_id, update, origin, uid) VALUES ($1, $2::bytea, $3, $4) ON CONFLICT (uid) DO NOTHING RETURNING seq::float8 AS seq',
+      [docId, Buffer.from(update.buffer, update.byteOffset, update.byteLength), origin, uid],
     )
     if (!row) return null
     if (this.shared) {

@@ -4,7 +4,7 @@
  */
 import * as Y from 'yjs'
 import { isInSubtree, localDate, routeOf, type Application, type Calendar, type CaseRoute, type DirectoryEntry, type Folded, type WorkingDays } from '../../../protocol/index.ts'
-import type { Queryable } from '../store/db.ts'
+import { planOnce, type Queryable } from '../store/db.ts'
 import type { Trust } from '../trust/trust.ts'
 import { foldDoc } from './case-doc.ts'
 import { readEntries } from './directory-doc.ts'
@@ -84,6 +84,49 @@ async function projectCase(doc: Y.Doc, tx: Queryable, days: WorkingDays, trust: 
 }
 
 /**
+ * The cases of a batch, their routes, attached events and 并联 opinions in one statement. Planned
+ * once (`planOnce`): its plan does not depend on the values (the rows come from JSON, keys are
+ * looked up in their indexes), and planning it was about a third of its CPU a frame.
+ */
+const PROJECT_CASES = planOnce(`WITH input AS (
+     SELECT j.i::int AS i, j.x, jsonb_populate_record(NULL::cases, j.x) AS c FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS j(x, i)
+   ), old AS (
+     -- = ANY(ARRAY(…)): looked up in the key's index; as IN (SELECT …) it was planned as a hash
+     -- join over a sequential scan of every route held (O(all cases) a batch at a county).
+     SELECT r.doc_id, cardinality(r.handlers) AS n FROM doc_routes r WHERE r.doc_id = ANY(ARRAY(SELECT 'case:' || (c).id FROM input))
+   ), route AS (
+     INSERT INTO doc_routes (doc_id, origin_code, handler_code, handlers)
+     SELECT 'case:' || (c).id, (c).origin_code, (c).first_handler_code, ARRAY(SELECT jsonb_array_elements_text(x->'handlers')) FROM input
+     ON CONFLICT (doc_id) DO UPDATE SET handlers = EXCLUDED.handlers WHERE cardinality(doc_routes.handlers) < cardinality(EXCLUDED.handlers)
+   ), row AS (
+     INSERT INTO cases (id, item_code, item_version, origin_code, handler_code, kind, status, decision,
+       applicant_name, applicant_phone, created_at, accepted_at, completed_at, delivered_at, due_date, rating, flagged, stat_day, updated_at,
+       first_handler_code, cross_unit, transfers, deferred, owed, rect_status, rect_due)
+     SELECT (c).id, (c).item_code, (c).item_version, (c).origin_code, (c).handler_code, (c).kind, (c).status, (c).decision,
+       (c).applicant_name, (c).applicant_phone, (c).created_at, (c).accepted_at, (c).completed_at, (c).delivered_at, (c).due_date, (c).rating,
+       (c).flagged, (c).stat_day, now(), (c).first_handler_code, (c).cross_unit, (c).transfers, (c).deferred, (c).owed, (c).rect_status, (c).rect_due
+     FROM input
+     ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, decision = EXCLUDED.decision, stat_day = EXCLUDED.stat_day,
+       accepted_at = EXCLUDED.accepted_at, completed_at = EXCLUDED.completed_at, delivered_at = EXCLUDED.delivered_at,
+       due_date = EXCLUDED.due_date, rating = EXCLUDED.rating, flagged = EXCLUDED.flagged, updated_at = now(),
+       handler_code = EXCLUDED.handler_code, cross_unit = EXCLUDED.cross_unit, transfers = EXCLUDED.transfers,
+       deferred = EXCLUDED.deferred, owed = EXCLUDED.owed, rect_status = EXCLUDED.rect_status, rect_due = EXCLUDED.rect_due
+     RETURNING id
+   ), ev AS (
+     INSERT INTO case_events (case_id, event_id, type, lamport, author, user_name, at, body)
+     SELECT row.id, e->>'id', e->>'type', (e->>'lamport')::int, e->>'author', e->>'user', (e->>'at')::timestamptz, e
+     FROM input JOIN row ON row.id = (input.c).id, jsonb_array_elements(input.x->'events') AS e
+     WHERE e->>'type' = 'attached' -- the only events a query reads here (migration 021); the rest are in the document
+     ON CONFLICT DO NOTHING
+   ), op AS (
+     -- The case rows above are checked by the foreign key at the statement's end, so they count.
+     INSERT INTO case_opinions (case_id, department, due_date, agree, open)
+     SELECT o->>'caseId', o->>'department', o->>'dueDate', (o->>'agree')::boolean, (o->>'open')::boolean FROM jsonb_array_elements($2::jsonb) AS o
+     ON CONFLICT (case_id, department) DO UPDATE SET due_date = EXCLUDED.due_date, agree = EXCLUDED.agree, open = EXCLUDED.open
+   )
+   SELECT input.i, old.n AS before FROM input LEFT JOIN old ON old.doc_id = 'case:' || (input.c).id`)
+
+/**
  * Projects many case documents (each once: a link's batch) in one statement for the routes, the
  * case rows and their events — PGlite's cost is per statement, and a catch-up of thousands of
  * cases was a few statements each. Returns the indexes in `docs` whose path grew (see projectCase).
@@ -123,43 +166,7 @@ export async function projectCases(docs: Y.Doc[], tx: Queryable, days: WorkingDa
     }
   }
   const out = await tx.query<{ i: number; before: number | null }>(
-    `WITH input AS (
-       SELECT j.i::int AS i, j.x, jsonb_populate_record(NULL::cases, j.x) AS c FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS j(x, i)
-     ), old AS (
-       -- = ANY(ARRAY(…)): looked up in the key's index; as IN (SELECT …) it was planned as a hash
-       -- join over a sequential scan of every route held (O(all cases) a batch at a county).
-       SELECT r.doc_id, cardinality(r.handlers) AS n FROM doc_routes r WHERE r.doc_id = ANY(ARRAY(SELECT 'case:' || (c).id FROM input))
-     ), route AS (
-       INSERT INTO doc_routes (doc_id, origin_code, handler_code, handlers)
-       SELECT 'case:' || (c).id, (c).origin_code, (c).first_handler_code, ARRAY(SELECT jsonb_array_elements_text(x->'handlers')) FROM input
-       ON CONFLICT (doc_id) DO UPDATE SET handlers = EXCLUDED.handlers WHERE cardinality(doc_routes.handlers) < cardinality(EXCLUDED.handlers)
-     ), row AS (
-       INSERT INTO cases (id, item_code, item_version, origin_code, handler_code, kind, status, decision,
-         applicant_name, applicant_phone, created_at, accepted_at, completed_at, delivered_at, due_date, rating, flagged, stat_day, updated_at,
-         first_handler_code, cross_unit, transfers, deferred, owed, rect_status, rect_due)
-       SELECT (c).id, (c).item_code, (c).item_version, (c).origin_code, (c).handler_code, (c).kind, (c).status, (c).decision,
-         (c).applicant_name, (c).applicant_phone, (c).created_at, (c).accepted_at, (c).completed_at, (c).delivered_at, (c).due_date, (c).rating,
-         (c).flagged, (c).stat_day, now(), (c).first_handler_code, (c).cross_unit, (c).transfers, (c).deferred, (c).owed, (c).rect_status, (c).rect_due
-       FROM input
-       ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, decision = EXCLUDED.decision, stat_day = EXCLUDED.stat_day,
-         accepted_at = EXCLUDED.accepted_at, completed_at = EXCLUDED.completed_at, delivered_at = EXCLUDED.delivered_at,
-         due_date = EXCLUDED.due_date, rating = EXCLUDED.rating, flagged = EXCLUDED.flagged, updated_at = now(),
-         handler_code = EXCLUDED.handler_code, cross_unit = EXCLUDED.cross_unit, transfers = EXCLUDED.transfers,
-         deferred = EXCLUDED.deferred, owed = EXCLUDED.owed, rect_status = EXCLUDED.rect_status, rect_due = EXCLUDED.rect_due
-       RETURNING id
-     ), ev AS (
-       INSERT INTO case_events (case_id, event_id, type, lamport, author, user_name, at, body)
-       SELECT row.id, e->>'id', e->>'type', (e->>'lamport')::int, e->>'author', e->>'user', (e->>'at')::timestamptz, e
-       FROM input JOIN row ON row.id = (input.c).id, jsonb_array_elements(input.x->'events') AS e
-       WHERE e->>'type' = 'attached' -- the only events a query reads here (migration 021); the rest are in the document
-       ON CONFLICT DO NOTHING
-     ), op AS (
-       -- The case rows above are checked by the foreign key at the statement's end, so they count.
-       INSERT INTO case_opinions (case_id, department, due_date, agree, open)
-       SELECT o->>'caseId', o->>'department', o->>'dueDate', (o->>'agree')::boolean, (o->>'open')::boolean FROM jsonb_array_elements($2::jsonb) AS o
-       ON CONFLICT (case_id, department) DO UPDATE SET due_date = EXCLUDED.due_date, agree = EXCLUDED.agree, open = EXCLUDED.open
-     )
-     SELECT input.i, old.n AS before FROM input LEFT JOIN old ON old.doc_id = 'case:' || (input.c).id`,
+    PROJECT_CASES,
     [JSON.stringify(rows), JSON.stringify([...opinions.values()])],
   )
   for (const r of out) {

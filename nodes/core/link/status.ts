@@ -3,7 +3,10 @@
  * figures `GET /api/sync` shows — connected, last successful sync, bytes each way, RTT.
  */
 import { randomBytes } from 'node:crypto'
-import type { Db, Queryable } from '../store/db.ts'
+import { planOnce, type Db, type Queryable } from '../store/db.ts'
+
+/** Once a frame at the receiver: planned once (`planOnce`, store/db.ts), a key lookup. */
+const SAVE_RECEIVED = planOnce('UPDATE link_cursors SET received = $2, last_sync_at = $3 WHERE peer = $1')
 
 export interface PeerStatus {
   peer: string
@@ -50,7 +53,7 @@ export class LinkStats {
   async saveReceived(tx: Queryable, peer: string, seq: number): Promise<void> {
     const at = new Date().toISOString()
     // Set, not maxed: after a reset of the peer's store its sequence starts again from 1.
-    await tx.query('UPDATE link_cursors SET received = $2, last_sync_at = $3 WHERE peer = $1', [peer, seq, at])
+    await tx.query(SAVE_RECEIVED, [peer, seq, at])
     this.entry(peer).lastSyncAt = at
   }
 

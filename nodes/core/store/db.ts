@@ -34,3 +34,19 @@ export function toBytes(v: unknown): Uint8Array {
   if (v instanceof Uint8Array) return v
   throw new Error(`expected bytes, got ${typeof v}`)
 }
+
+/** Statement texts marked by `planOnce`. */
+export const PLANNED_ONCE = new Set<string>()
+
+/**
+ * Marks a statement whose plan does not depend on its parameters' values, to be planned once and
+ * reused (a generic plan) where the backend keeps statements prepared (PGlite, store/pglite.ts);
+ * every other statement is planned for each run's values. For the link receiver's statements run
+ * every frame with the same shape (batches read from JSON or arrays, keys looked up by their
+ * index): planning the projection's statement was about a third of its CPU (session 10). Returns
+ * `sql`, so a constant reads `const Q = planOnce(\`…\`)`.
+ */
+export function planOnce(sql: string): string {
+  PLANNED_ONCE.add(sql)
+  return sql
+}

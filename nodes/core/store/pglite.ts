@@ -1,7 +1,7 @@
 /** The embedded store: PGlite (Postgres compiled to WASM) in the node's data dir. */
 import { PGlite, parse, protocol, type Transaction } from '@electric-sql/pglite'
 import { fsyncTree } from './fsync.ts'
-import type { Db, Queryable } from './db.ts'
+import { PLANNED_ONCE, type Db, type Queryable } from './db.ts'
 import { migrate } from './migrate.ts'
 import { unpackRows } from '../docs/packed-update.ts'
 
@@ -39,6 +39,7 @@ export async function openPglite(dir: string, opts: { loadDataDir?: Blob } = {})
     query: self.query,
     async exec(sql) {
       await pg.exec(sql)
+      run.forget() // it may have changed a table or function a kept statement uses
     },
     transaction: (fn) => pg.transaction((tx) => fn(inTx(tx))),
     async checkpoint() {
@@ -70,6 +71,10 @@ export async function makePgliteTemplate(dir: string): Promise<void> {
 }
 
 const S = protocol.serialize
+/** The type oid of bytea. */
+const BYTEA = 17
+const GENERIC = S.query('SET plan_cache_mode = force_generic_plan')
+const RESET = S.query('RESET plan_cache_mode')
 
 function concat(parts: Uint8Array[]): Uint8Array {
   const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
@@ -85,6 +90,12 @@ function concat(parts: Uint8Array[]): Uint8Array {
 const DML = /^\s*(select|insert|update|delete|with|values)\b/i
 /** Distinct statement texts whose parameter types are kept; the node's are a few hundred. */
 const MAX_TEXTS = 1000
+/**
+ * Statements kept prepared (`planOnce`, db.ts), with their generic plans: each holds its parse
+ * and analysis trees and its plan in the backend's memory, so the least recently used is closed
+ * beyond this. The node marks a handful.
+ */
+export const MAX_PREPARED = 64
 
 /**
  * One statement in one call into the WASM, with PGlite's query()'s parameters and results
@@ -93,12 +104,26 @@ const MAX_TEXTS = 1000
  * ~0.2, measured in session 9); here they go as one buffer. query()'s describe of the statement
  * is there to learn the parameters' types, which choose each value's text form (a JS array for
  * text[], JSON for jsonb, hex for bytea, an ISO string for a Date): those are asked once per
- * statement text (one more call, parse + describe + sync) and kept. A statement other than DML
- * (a migration's DDL, CHECKPOINT) forgets them all, since a changed column or function may change
- * them. Must run under PGlite's query mutex (and its transaction mutex outside a transaction).
+ * statement text (one more call, parse + describe + sync) and kept.
+ *
+ * A statement marked `planOnce` is parsed once as a named prepared statement, and each run binds
+ * it with `plan_cache_mode = force_generic_plan` set around it: Postgres plans it once and keeps
+ * the plan (planning was about a third of the projection's CPU a frame, session 10; its parsing
+ * and analysis were no measurable part). Every other statement is parsed and planned for its
+ * values at each run, as PGlite's query() does.
+ *
+ * A statement other than DML (a migration's DDL, CHECKPOINT) forgets every kept type and closes
+ * every prepared statement first, since a changed table or function may change them; so does
+ * `forget` (the store's exec). Must run under PGlite's query mutex (and its transaction mutex
+ * outside a transaction).
  */
 function oneCall(pg: PGlite) {
-  const types = new Map<string, number[]>()
+  const kept = new Map<string, { name: string; oids: number[] }>()
+  /** Names no longer kept whose Close goes in front of the next call (closing is not transactional). */
+  let closing: string[] = []
+  let made = 0
+  /** How many of `kept` are prepared statements. */
+  let prepared = 0
   async function send(msg: Uint8Array, sql: string, params: unknown[] | undefined) {
     try {
       return await pg.execProtocolStream(msg, { syncToFs: false })
@@ -108,26 +133,67 @@ function oneCall(pg: PGlite) {
       throw e
     }
   }
-  return async function run(sql: string, params?: unknown[]): Promise<unknown[]> {
-    const dml = DML.test(sql)
-    if (!dml) types.clear()
-    let oids: number[] | undefined = params?.length ? types.get(sql) : []
-    if (!oids) {
-      const described = await send(concat([S.parse({ text: sql }), S.describe({ type: 'S' }), S.sync()]), sql, params)
-      oids = parse.parseDescribeStatementResults(described)
-      if (dml) {
-        if (types.size >= MAX_TEXTS) types.clear()
-        types.set(sql, oids)
+  function forget() {
+    for (const k of kept.values()) if (k.name) closing.push(k.name)
+    kept.clear()
+    prepared = 0
+  }
+  /** Makes room: the least recently used prepared statement (`onlyPrepared`), or else the oldest text. */
+  function evictOne(onlyPrepared: boolean) {
+    for (const [sql, k] of kept) {
+      if (onlyPrepared && !k.name) continue
+      kept.delete(sql)
+      if (k.name) {
+        closing.push(k.name)
+        prepared--
       }
+      return
     }
-    // PGlite's query()'s own serialisation, by the parameter's type.
+  }
+  /** The pending Closes, to go first in the next buffer (a Close of a name not there is no error). */
+  function closes(): Uint8Array[] {
+    if (!closing.length) return []
+    const out = closing.map((name) => S.close({ type: 'S', name }))
+    closing = []
+    return out
+  }
+  async function run(sql: string, params?: unknown[]): Promise<unknown[]> {
+    const dml = DML.test(sql)
+    if (!dml) forget()
+    let k = dml && (params?.length || PLANNED_ONCE.has(sql)) ? kept.get(sql) : { name: '', oids: [] }
+    if (k?.name) {
+      kept.delete(sql) // most recently used last
+      kept.set(sql, k)
+    }
+    if (!k) {
+      const name = PLANNED_ONCE.has(sql) ? `tb${++made}` : ''
+      const described = await send(concat([...closes(), S.parse({ name, text: sql }), S.describe({ type: 'S', name }), S.sync()]), sql, params)
+      k = { name, oids: parse.parseDescribeStatementResults(described) }
+      if (name && ++prepared > MAX_PREPARED) evictOne(true)
+      if (kept.size >= MAX_TEXTS) evictOne(false)
+      kept.set(sql, k)
+    }
+    const oids = k.oids
+    // PGlite's query()'s own serialisation, by the parameter's type; but bytes for a bytea go as
+    // they are, in the binary format: query() writes them as hex text in JavaScript, a character
+    // at a time (a frame's ~140 KB of updates), then measures and copies that text again.
     const values = (params ?? []).map((v, i) => {
       if (v === null || v === undefined) return null
+      if (oids[i] === BYTEA && v instanceof Uint8Array) return v
       const serialize = pg.serializers[oids[i]]
       return serialize ? serialize(v) : (v as { toString(): string }).toString()
     })
-    const messages = await send(concat([S.parse({ text: sql }), S.bind({ values }), S.describe({ type: 'P' }), S.execute({}), S.sync()]), sql, params)
+    // The setting is read at Bind, and set back after the Sync. In a transaction the statement
+    // failed, the second SET fails too (skipped as a statement in a failed transaction); the
+    // rollback then restores the setting as it was before the transaction.
+    const generic = k.name !== ''
+    const messages = await send(concat([
+      ...closes(), ...(generic ? [GENERIC] : [S.parse({ text: sql })]),
+      S.bind({ statement: k.name, values }), S.describe({ type: 'P' }), S.execute({}), S.sync(),
+      ...(generic ? [RESET] : []),
+    ]), sql, params)
     // A closed case's merged update is stored packed (docs/packed-update.ts): read back as Yjs.
-    return unpackRows(parse.parseResults(messages, pg.parsers)[0].rows)
+    return unpackRows(parse.parseResults(messages, pg.parsers)[generic ? 1 : 0].rows)
   }
+  return Object.assign(run, { forget })
 }

@@ -6,7 +6,8 @@
  * A backup copies the data dir's files, so the node must be stopped: a running node changes its
  * store under the copy (and PGlite cannot be opened by a second process). It is refused, with
  * the reason, while the node runs. A node whose store is in PostgreSQL (--database-url) keeps
- * only its keys' companions here: back the database up with pg_dump as well.
+ * only its keys' companions here: back the database up with pg_dump as well, and restore it
+ * (pg_restore) before `tongban restore --from FILE --database-url URL`, which gives it a new epoch.
  */
 import { createHash } from 'node:crypto'
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
@@ -97,7 +98,10 @@ export async function backupCommand(args: string[]): Promise<number> {
     renameSync(tmp, out)
     const bytes = bodies.reduce((n, b) => n + b.length, 0)
     say(`backed up ${node.level} ${node.code} (${node.name}): ${names.length} files, ${bytes} bytes, to ${out} (${file.length} bytes)`)
-    if (!existsSync(join(dataDir, 'pgdata'))) say('note: this node keeps its store in PostgreSQL (--database-url): back the database up with pg_dump too')
+    if (!existsSync(join(dataDir, 'pgdata'))) {
+      say('note: this node keeps its store in PostgreSQL (--database-url): back the database up with pg_dump too, now, while the node is stopped; ' +
+        'to restore, pg_restore it, then tongban restore --data DIR --from FILE --database-url URL')
+    }
     return 0
   } finally {
     lock.release()

@@ -46,8 +46,11 @@ export class EscrowWriter {
   private running: Promise<void> = Promise.resolve()
   private closed = false
   readonly docId: string
+  // Every case update, those from the parent too: a pass seals none of theirs but moves the
+  // cursor past them, or `pending` (what /healthz reports as waiting to be sealed) would count
+  // them until the next local change — for good, on a village the parent alone writes to.
   private readonly onUpdate = (u: { docId: string; origin: string }) => {
-    if (u.docId.startsWith('case:') && u.origin !== 'parent') this.schedule()
+    if (u.docId.startsWith('case:')) this.schedule()
   }
 
   constructor(

@@ -16,6 +16,7 @@ import { addCounts, emptyCounts, isInSubtree, parentCode, type StatsCounts } fro
 import { checkRollupEntry, MAX_ROLLUP_KEYS } from '../../../protocol/stats-rollup.ts'
 import type { Queryable } from '../store/db.ts'
 import { printable, projectItemNames, showable, type StatsProjection } from './project.ts'
+import { countsMap, docGeneration } from './stats-doc.ts'
 
 /** Rows per INSERT statement: PGlite's cost is per statement, a county's month is ~30,000 rows. */
 const CHUNK = 5_000
@@ -28,7 +29,7 @@ export async function projectRollup(ref: { nodeCode: string; month: string; dim:
   await tx.query('DELETE FROM stats_rollup WHERE child_code = $1 AND dim = $2 AND month = $3', [ref.nodeCode, ref.dim, ref.month])
   let entries: [string, unknown][]
   try {
-    entries = [...doc.getMap<unknown>('counts').entries()]
+    entries = [...countsMap(doc, docGeneration(doc)).entries()] // the highest generation: stats-doc.ts
   } catch {
     entries = []
     result.rejected.push({ key: '(counts)', reason: 'unreadable counts map' })

@@ -21,7 +21,7 @@ import { ItemCodeSchema, parseCounts, type StatsCounts } from '../../../protocol
 import { parseRollupDocId } from '../../../protocol/stats-rollup.ts'
 import type { Queryable } from '../store/db.ts'
 import { projectRollup } from './project-rollup.ts'
-import { parseStatsDocId } from './stats-doc.ts'
+import { countsMap, docGeneration, parseStatsDocId } from './stats-doc.ts'
 
 export const REJECTED_PREFIX = '!rejected:'
 
@@ -38,7 +38,7 @@ export function checkEntries(month: string, doc: Y.Doc): { key: string; day: str
   const out: ReturnType<typeof checkEntries> = []
   let entries: [string, unknown][]
   try {
-    entries = [...doc.getMap<unknown>('counts').entries()]
+    entries = [...countsMap(doc, docGeneration(doc)).entries()] // the highest generation: stats-doc.ts
   } catch (e) {
     // 'counts' made as another shared type by a hostile writer: nothing in it can be counts.
     return [{ key: '(counts)', day: null, item: null, counts: null, reason: `unreadable counts map: ${String((e as Error)?.message ?? e).slice(0, 100)}` }]

@@ -7,6 +7,7 @@ import { levelOfCode, localDate, type StatsCounts } from '../../../protocol/inde
 import { parseRollupDocId, parseRollupKey, rollupDocId } from '../../../protocol/stats-rollup.ts'
 import type { DocStore } from '../docs/doc-store.ts'
 import type { Db } from '../store/db.ts'
+import { lamportFloor } from '../services/lamport-floor.ts'
 import type { StatsService } from '../services/stats.ts'
 import { rollupSource, subtreeRollup } from './rollup-source.ts'
 import { parseStatsDocId, statsDocId, writeCounts, writeItemNames, writeName } from './stats-doc.ts'
@@ -73,7 +74,10 @@ export class StatsPublisher {
       const [saved] = await this.db.query<{ value: string }>(`SELECT value FROM node_meta WHERE key = 'stats_since'`)
       this.since = saved?.value ?? null
       if (saved && localDate(new Date(saved.value)) === localDate(new Date(now))) withOpen = false
+      this.restored = await this.afterRestore(now)
     }
+    // Kept until a refresh is through: one that fails writes them all again at the next.
+    const restored = this.restored
     if (this.rollsUp && first) {
       // Every month a child sent statistics for since then (all of them without a saved point) may be out of date.
       for (const r of await this.db.query<{ dim: string; month: string }>(
@@ -97,11 +101,12 @@ export class StatsPublisher {
       )
       const months = new Set(dirty.map((d) => d.month))
       for (const k of below) if (k.startsWith(`${dim}|`)) months.add(k.slice(dim.length + 1))
+      for (const m of restored ?? []) months.add(m)
       for (const month of months) {
         const counts = await this.stats.ownCounts({ groupBy: 'day|item', from: `${month}-01`, to: `${month}-31`, by: dim })
         const items = await this.stats.itemNames([...new Set([...counts.keys()].map((k) => k.slice(k.indexOf('|') + 1)))])
         await this.docs.change(statsDocId(this.self.code, month, dim), (doc) => {
-          writeCounts(doc, counts)
+          writeCounts(doc, counts, this.generation)
           writeName(doc, this.self.name)
           writeItemNames(doc, new Map(Object.entries(items)))
         })
@@ -110,6 +115,47 @@ export class StatsPublisher {
     }
     this.since = now
     await this.db.query(`INSERT INTO node_meta (key, value) VALUES ('stats_since', $1) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [now])
+    if (restored) {
+      this.restored = null
+      await this.db.query(`INSERT INTO node_meta (key, value) VALUES ('stats_generation', $1) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [String(this.generation)])
+    }
+  }
+
+  /** The generation this node writes its statistics in (stats-doc.ts): its restore's Lamport floor, 0 if never restored. */
+  private generation = 0
+  /** Months to write again in a new generation after a restore (until a refresh is through), or null. */
+  private restored: Set<string> | null = null
+
+  /**
+   * After a restore (a Lamport floor not yet written as a generation), the months to write again
+   * in the new generation: every month this node holds a statistics document of, and every month
+   * since its last refresh before the backup (`stats_since`, restored with it) — the documents
+   * it wrote after the backup are at its parent only, and it cannot know their months otherwise.
+   * Null when there is nothing to do.
+   */
+  private async afterRestore(now: string): Promise<Set<string> | null> {
+    this.generation = await lamportFloor(this.db)
+    if (!this.generation) return null
+    const [done] = await this.db.query<{ value: string }>(`SELECT value FROM node_meta WHERE key = 'stats_generation'`)
+    if (done && Number(done.value) >= this.generation) return null
+    const prefix = `stats:${this.self.code}:`
+    // A range on the index (doc_id, seq): ';' follows ':'.
+    const held = await this.db.query<{ doc_id: string }>('SELECT DISTINCT doc_id FROM doc_updates WHERE doc_id >= $1 AND doc_id < $2', [prefix, `stats:${this.self.code};`])
+    const months = new Set<string>()
+    for (const { doc_id } of held) {
+      const ref = parseStatsDocId(doc_id) ?? parseRollupDocId(doc_id)
+      if (ref?.nodeCode === this.self.code) months.add(ref.month)
+    }
+    const last = localDate(new Date(now)).slice(0, 7)
+    let m = (this.since ? localDate(new Date(this.since)) : last).slice(0, 7)
+    // At most ten years of months (a backup older than that is a new node's worth of statistics).
+    for (let i = 0; i < 120 && m <= last; i++) {
+      months.add(m)
+      const [y, mo] = m.split('-').map(Number)
+      m = mo === 12 ? `${y + 1}-01` : `${y}-${String(mo + 1).padStart(2, '0')}`
+    }
+    console.error(`[${this.self.code}] statistics: restored from a backup — writing ${months.size} month(s) again as generation ${this.generation}, above what the parent holds of before the restore`)
+    return months
   }
 
   /** Database time of the last refresh's start: cases updated since are in dirty months. */
@@ -131,7 +177,7 @@ export class StatsPublisher {
     const names = await this.stats.names()
     const items = await this.stats.itemNames([...itemCodes])
     await this.docs.change(rollupDocId(this.self.code, month, dim), (doc) => {
-      writeCounts(doc, rollup)
+      writeCounts(doc, rollup, this.generation)
       writeName(doc, this.self.name)
       writeItemNames(doc, new Map(Object.entries(items)))
       writeItemNames(doc, new Map([...units].filter((u) => names[u]).map((u) => [u, names[u]])), 'names')

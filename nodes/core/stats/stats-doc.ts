@@ -21,13 +21,57 @@ export function parseStatsDocId(id: string): { nodeCode: string; month: string; 
   return m ? { nodeCode: m[1], month: m[2], dim: m[3] ? 'handler' : 'origin' } : null
 }
 
-export function readCounts(doc: Y.Doc): Map<string, StatsCounts> {
-  return new Map(doc.getMap<StatsCounts>('counts').entries())
+/**
+ * Generations. A node restored from a backup lost the updates it made to its statistics since
+ * the backup, and statistics never go down: its parent keeps them, and the restored node cannot
+ * build on what it no longer holds. Its new writes would be concurrent with the lost ones, and
+ * Yjs settles a key written concurrently by client id — the lost value could stay on top at the
+ * parent for good — and a key only the lost updates held would never be deleted. So after a
+ * restore a node writes its counts into a map of a new generation, `counts.<N>` (N: the
+ * restore's Lamport floor, services/lamport-floor.ts, which only grows), and marks the
+ * generation in `meta` (`generation.<N>`, also when it has no counts); a reader takes the
+ * counts of the highest generation the document holds. Generation 0 is `counts`, as before.
+ */
+const COUNTS_OF = /^counts\.([1-9]\d{0,14})$/
+const GENERATION_MARK = /^generation\.([1-9]\d{0,14})$/
+
+/** The highest generation of `doc` (0: never written after a restore). */
+export function docGeneration(doc: Y.Doc): number {
+  let gen = 0
+  for (const name of doc.share.keys()) {
+    const m = COUNTS_OF.exec(name)
+    if (m) gen = Math.max(gen, Number(m[1]))
+  }
+  let marks: string[] = []
+  try {
+    marks = [...doc.getMap<unknown>('meta').keys()]
+  } catch {
+    // `meta` made as another shared type by a hostile writer: no marks in it
+  }
+  for (const key of marks) {
+    const m = GENERATION_MARK.exec(key)
+    if (m) gen = Math.max(gen, Number(m[1]))
+  }
+  return gen
 }
 
-/** Writes the keys whose counts changed and deletes keys that no longer have cases. */
-export function writeCounts(doc: Y.Doc, next: Map<string, StatsCounts>): void {
-  const map = doc.getMap<StatsCounts>('counts')
+/** The counts map of generation `gen` (may throw when a hostile writer made it another type). */
+export const countsMap = (doc: Y.Doc, gen: number): Y.Map<StatsCounts> => doc.getMap<StatsCounts>(gen ? `counts.${gen}` : 'counts')
+
+/** The counts of the document's highest generation. */
+export function readCounts(doc: Y.Doc): Map<string, StatsCounts> {
+  return new Map(countsMap(doc, docGeneration(doc)).entries())
+}
+
+/**
+ * Writes the keys whose counts changed and deletes keys that no longer have cases, in
+ * generation `gen` (this node's, 0 until it is restored): a document of an older generation
+ * gets the new one marked and every key written afresh in it.
+ */
+export function writeCounts(doc: Y.Doc, next: Map<string, StatsCounts>, gen = 0): void {
+  const held = docGeneration(doc)
+  if (gen > held) doc.getMap<string>('meta').set(`generation.${gen}`, 'restored')
+  const map = countsMap(doc, Math.max(gen, held))
   for (const [k, c] of next) {
     const old = map.get(k)
     if (!old || JSON.stringify(old) !== JSON.stringify(c)) map.set(k, c)

@@ -125,7 +125,7 @@ describe('per-link quotas', () => {
     await serving()
   })
 
-  it('repair passes: one epoch change an hour is repaired, paged; the next closes with 4429', async () => {
+  it('repair passes: one epoch change an hour is repaired, paged; the next closes with 4429; a re-enrolled key starts afresh', async () => {
     LINK_QUOTAS.village.repairsPerHour = 1
     const v = village('203')
     // The township holds many documents in this village's scope (as after a long sync).
@@ -153,6 +153,22 @@ describe('per-link quotas', () => {
     await third.opened
     third.send(childHello(v, 'epoch-three'))
     await expectQuotaRefusal(third, 'repairs')
+    await serving()
+    // The laptop replaced: re-enrolled by the township's administrator with a new key, its new
+    // store gets its pass now, not in an hour (a restore from the parent waits on it).
+    ids['203'] = identity(v)
+    const r = await enroll(town.url, ids['203'], enrollChild(join(tmp.dir, 'town'), TOWN, v))
+    expect(r.status).toBe(200)
+    const replaced = await open('203', childHello(v, 'epoch-four'))
+    await waitFor('the new laptop\'s repair pass', () => replaced.frames.filter((f) => f.type === 'sync-step1').length >= REPAIR_PAGE)
+    expect(replaced.frames.some((f) => f.type === 'error')).toBe(false)
+    replaced.ws.close()
+    await replaced.closed
+    // Its own buckets from then on: a second epoch change within its hour is refused again.
+    const again = await dialAsChild(town.url, TOWN, ids['203'])
+    await again.opened
+    again.send(childHello(v, 'epoch-five'))
+    await expectQuotaRefusal(again, 'repairs')
     await serving()
   })
 

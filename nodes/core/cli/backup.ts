@@ -317,7 +317,7 @@ async function untilLinked(running: RunningNode): Promise<void> {
     if (s.parent?.connected) return
     await new Promise((r) => setTimeout(r, 500))
   }
-  throw new ConfigError(`restore: no link to the parent within ${LINK_WAIT_MS / 1000} s (see the messages above): is the token new (\`tongban child add\` on the parent), and the parent reachable?`)
+  throw new ConfigError(`restore: no link to the parent within ${LINK_WAIT_MS / 1000} s (see the messages above): is the token new (\`tongban child add\` on the parent), the parent reachable, and did it refuse the link over a quota (its message says when to retry)?`)
 }
 
 /** Until nothing new has arrived for QUIET_MS with the link up (the parent's repair pass and stream are through). */

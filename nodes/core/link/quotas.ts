@@ -81,9 +81,17 @@ class Bucket {
   }
 }
 
-/** One peer's buckets; kept for the life of the process, so reconnecting does not refill them. */
+/**
+ * One peer's buckets; kept for the life of the process, so reconnecting does not refill them.
+ * A child re-enrolled with a new key (a replaced laptop, `tongban child add` on this node) gets
+ * new ones: the replaced laptop's store is new, its first link owes a repair pass, and the lost
+ * one's hour (say a restore of this node) must not close the new one's link for the rest of it.
+ * Only this node's administrator can give a child a new key, so a peer cannot refill them at will.
+ */
 export class PeerQuota {
   private readonly buckets: Record<QuotaKind, Bucket>
+  /** The child's enrolled public key these buckets count for (undefined: not told yet). */
+  key: string | undefined
   constructor(readonly peer: string, readonly limits: LinkQuota) {
     this.buckets = {
       newDocsPerHour: new Bucket(limits.newDocsPerHour),
@@ -112,15 +120,20 @@ function scaled(q: LinkQuota): LinkQuota {
 /** Per node (an object: tests run several nodes in one process), per peer. */
 const registry = new WeakMap<object, Map<string, PeerQuota>>()
 
-/** The quota of `peer` on a link of `node`, made on first use from LINK_QUOTAS by the peer's level. */
-export function quotaOf(node: object, peer: string): PeerQuota {
+/**
+ * The quota of `peer` on a link of `node`, made on first use from LINK_QUOTAS by the peer's level;
+ * made anew when `key` (a child's enrolled public key) is not the one it counted for (PeerQuota).
+ */
+export function quotaOf(node: object, peer: string, key?: string): PeerQuota {
   let m = registry.get(node)
   if (!m) registry.set(node, (m = new Map()))
   let q = m.get(peer)
+  if (q && key !== undefined && q.key !== undefined && q.key !== key) q = undefined
   if (!q) {
     const level = levelOfCode(peer)
     m.set(peer, (q = new PeerQuota(peer, scaled(LINK_QUOTAS[typeof level === 'string' ? level : 'village']))))
   }
+  if (key !== undefined) q.key = key
   return q
 }
 

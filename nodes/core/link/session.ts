@@ -24,6 +24,7 @@ import type { TongbanNode } from '../node.ts'
 import { LinkAsks } from './asks.ts'
 import { AttachmentLane } from './attachment-lane.ts'
 import { compress, decompress } from './compress.ts'
+import { childKey } from './enrollment.ts'
 import { Outbox } from './outbox.ts'
 import { quotaOf, REPAIR_PAGE, REPAIR_PAGE_WAIT_MS, type PeerQuota, type QuotaKind } from './quotas.ts'
 import { makeRefuse } from './scope-check.ts'
@@ -173,7 +174,8 @@ export class LinkSession {
     }
     this.outbox = new Outbox(node.db, peer, peerIsChild)
     this.refuse = makeRefuse(node.config.code, peer, peerIsChild, node.trust, node.docs)
-    this.quota = quotaOf(node, peer)
+    // A child's buckets go with its enrolled key: a re-enrolled child starts afresh (quotas.ts).
+    this.quota = quotaOf(node, peer, peerIsChild ? childKey(node.config.dataDir, node.config.code, peer)?.publicKey : undefined)
     this.lane = new AttachmentLane(node, peer, this.outbox, (f) => void this.send(f), () => this.updatesIdle(), log)
     this.asks = new LinkAsks(peer, peerIsChild, (f) => void this.send(f), (a) => node.progress.answer(a), log)
     this.ready = new Promise((r) => (this.markReady = r))
@@ -346,7 +348,7 @@ export class LinkSession {
         if (!(await this.outbox.inScope(f.docId))) {
           // A document the peer may not hold (a case off its path): refused, and answered with
           // nothing — the same answer whether this node holds it or not, so asking reveals nothing.
-          this.log(`refused state vector for ${f.docId} from ${this.peer}: not in its scope (a case goes only to the nodes on its path)${this.peerIsChild ? '; asked back, in case this node lost it' : ''}`)
+          this.log(`refused state vector for ${f.docId} from ${this.peer}: not in its scope (${scopeHint(f.docId)})${this.peerIsChild ? '; asked back, in case this node lost it' : ''}`)
           this.send({ type: 'sync-step2', docId: f.docId, update: EMPTY_UPDATE })
           // A child may hold what this node lost: a parent restored from a backup lost the
           // documents that came after it, and their routes with them, so the child's cases look
@@ -686,4 +688,11 @@ type Applied = Awaited<ReturnType<DocStore['applyBatch']>>
 function isDataError(e: unknown): boolean {
   const code = (e as { code?: unknown })?.code
   return typeof code === 'string' && (code.startsWith('22') || code === '23502' || code === '23514')
+}
+
+/** Why a document may be out of a peer's scope, for the log: the rule of its kind (outbox.ts inScope). */
+function scopeHint(docId: string): string {
+  if (docId.startsWith('case:')) return 'a case goes only to the nodes on its path'
+  if (docId.startsWith('stats:') || docId.startsWith('watch:')) return "a unit's statistics and warnings go up to its ancestors only"
+  return 'a document goes only where its kind is sent'
 }

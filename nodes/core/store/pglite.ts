@@ -5,6 +5,20 @@ import { PLANNED_ONCE, type Db, type Queryable } from './db.ts'
 import { migrate } from './migrate.ts'
 import { unpackRows } from '../docs/packed-update.ts'
 
+/**
+ * A bytea result (`\\x` and hex) decoded by Buffer in C++. PGlite's own parser makes one
+ * `parseInt` a byte in JavaScript: every read of stored updates paid it (a statistics or
+ * warnings document's ~100 KB, a case's history, the held documents a frame extends; BENCHMARKS.md
+ * "Session 10, the lead"). Copied into a buffer of its own: a small Buffer is a view into a
+ * shared pool, and no reader should see (or keep alive) its neighbours.
+ */
+export function parseBytea(text: string): Uint8Array {
+  return new Uint8Array(Buffer.from(text.slice(2), 'hex'))
+}
+
+/** The type oid of bytea. */
+const BYTEA = 17
+
 export async function openPglite(dir: string, opts: { loadDataDir?: Blob } = {}): Promise<Db & { pg: PGlite }> {
   // A village laptop is small: Postgres's default 128 MB of shared buffers is more than a
   // node's whole store and costs ~140 MB of RSS once touched (measured); 16 MB is plenty.
@@ -14,6 +28,7 @@ export async function openPglite(dir: string, opts: { loadDataDir?: Blob } = {})
   const pg = await PGlite.create({
     dataDir: dir, loadDataDir: opts.loadDataDir,
     postgresqlconf: ['shared_buffers = 16MB', 'work_mem = 2MB', 'maintenance_work_mem = 16MB', 'wal_buffers = 1MB', 'max_wal_size = 64MB', 'min_wal_size = 32MB'],
+    parsers: { [BYTEA]: parseBytea },
   })
   const run = oneCall(pg)
   const self: Queryable = {
@@ -71,8 +86,6 @@ export async function makePgliteTemplate(dir: string): Promise<void> {
 }
 
 const S = protocol.serialize
-/** The type oid of bytea. */
-const BYTEA = 17
 const GENERIC = S.query('SET plan_cache_mode = force_generic_plan')
 const RESET = S.query('RESET plan_cache_mode')
 

@@ -63,10 +63,10 @@ export class Outbox {
    * The next entries after `after`, up to about `maxBytes` of updates; `scannedTo` is the last
    * sequence looked at (entries not for this peer are skipped over).
    *
-   * Only the updates that may go in this frame are read, as hex text (issue 11, goal 1): a frame
-   * holds ~55 cases of the up to `maxRows` rows looked at, and PGlite turns a `bytea` into bytes
-   * in JavaScript, one `parseInt` a byte — reading all 400 rows' updates took most of a
-   * village's time between frames (BENCHMARKS.md, "Session 10: the first frame's check, warm").
+   * Only the updates that may go in this frame are read (issue 11, goal 1): a frame holds ~55
+   * cases of the up to `maxRows` rows looked at, and reading all 400 rows' updates took most of
+   * a village's time between frames (BENCHMARKS.md, "Session 10: the village's frames read
+   * faster").
    * An update is left out (NULL) when it would take the updates before it in this read (those
    * not from the peer, counted as below) past `maxBytes`; the entries stop at the first one left
    * out, and `scannedTo` before it. The first one not from the peer is always read.
@@ -74,8 +74,8 @@ export class Outbox {
   async next(after: number, maxBytes: number, maxRows = 400): Promise<{ entries: OutEntry[]; scannedTo: number }> {
     // The peer's own updates are passed over, so their bytes are not read: right after a
     // child's batch is applied, the link back to it walks every update the batch brought.
-    const rows = await this.db.query<Row & { hex: string | null }>(
-      `SELECT seq, doc_id, origin, CASE WHEN origin = $3 OR (before > 0 AND before + octet_length(update) > $4) THEN NULL ELSE encode(update, 'hex') END AS hex, origin_code, handlers
+    const rows = await this.db.query<Row>(
+      `SELECT seq, doc_id, origin, CASE WHEN origin = $3 OR (before > 0 AND before + octet_length(update) > $4) THEN NULL ELSE update END AS update, origin_code, handlers
        FROM (SELECT u.seq::float8 AS seq, u.doc_id, u.origin, u.update, r.origin_code, r.handlers,
                coalesce(sum(CASE WHEN u.origin = $3 THEN 0 ELSE octet_length(u.update) + length(u.doc_id) + 8 END) OVER (ORDER BY u.seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
              FROM (SELECT * FROM doc_updates WHERE seq > $1 ORDER BY seq LIMIT $2) u LEFT JOIN doc_routes r ON r.doc_id = u.doc_id) t
@@ -88,9 +88,8 @@ export class Outbox {
     for (const r of rows) {
       if (this.wanted(r)) {
         // Past what this read carries (wanted rows are never the peer's own): the next read goes on here.
-        if (r.hex === null) break
-        const b = Buffer.from(r.hex, 'hex')
-        const update = new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
+        const update = r.update
+        if (update == null) break
         if (entries.length && bytes + update.length > maxBytes) break
         entries.push({ seq: Number(r.seq), docId: r.doc_id, update })
         bytes += update.length + r.doc_id.length + 8

@@ -315,14 +315,12 @@ export function makeRefuse(self: string, peer: string, peerIsChild: boolean, tru
 
   /** The highest Lamport clock among the events of `docId` this node sent the child and it acknowledged. */
   async function deliveredLamport(docId: string, tx: Queryable): Promise<number> {
-    // As hex text, decoded by Buffer: PGlite's own bytea parser takes one parseInt a byte (outbox.ts).
-    const rows = await tx.query<{ hex: string }>(
-      `SELECT encode(u.update, 'hex') AS hex FROM doc_updates u, link_cursors c
+    const rows = await tx.query<{ update: Uint8Array }>(
+      `SELECT u.update FROM doc_updates u, link_cursors c
        WHERE u.doc_id = $1 AND c.peer = $2 AND u.seq <= c.acked AND u.origin <> $3`, [docId, peer, `child:${peer}`])
     let max = 0
     for (const r of rows) {
-      const b = Buffer.from(r.hex, 'hex')
-      for (const v of inspectUpdate(new Uint8Array(b.buffer, b.byteOffset, b.byteLength)).values) {
+      for (const v of inspectUpdate(r.update).values) {
         const lamport = (v as { lamport?: unknown })?.lamport
         if (typeof lamport === 'number' && lamport > max) max = lamport
       }

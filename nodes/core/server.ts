@@ -5,6 +5,7 @@ import type { IncomingMessage } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
+import { lingerOnClose } from './http/linger.ts'
 
 export interface Served {
   port: number
@@ -45,6 +46,9 @@ export function listen(app: Hono<any>, port: number, host = '127.0.0.1', upgrade
       })
     })
     server.once('error', reject)
+    // A 413 in the middle of a body must reach the client (http/linger.ts). Over TLS the HTTP
+    // layer closes the TLS socket, which 'secureConnection' hands out; 'connection' is the TCP one.
+    server.on(tls ? 'secureConnection' : 'connection', lingerOnClose)
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', () => socket.destroy())
       if (!upgrade?.(req, socket, head)) {

@@ -70,6 +70,47 @@ function chunkedPost(port: number, path: string, totalBytes: number): Promise<{ 
   })
 }
 
+/**
+ * Sends `bursts` bursts of 1 MiB of a chunked body, `gapMs` apart, without reading anything
+ * until all are sent (its reading is paused), then reads the answer. A server that closes while
+ * bytes are still coming resets the connection, and the client's next write fails before it has
+ * read the answer. Resolves with the status line's code (null: no answer) and the body.
+ */
+function slowSenderPost(port: number, path: string, bursts: number, gapMs: number): Promise<{ status: number | null; body: string; writeError: string | null }> {
+  return new Promise((resolve) => {
+    const sock = connect(port, '127.0.0.1')
+    sock.pause()
+    const piece = Buffer.alloc(64 * 1024, 0x61)
+    const chunk = Buffer.concat([Buffer.from(piece.length.toString(16) + '\r\n'), piece, Buffer.from('\r\n')])
+    let response = ''
+    let writeError: string | null = null
+    let done = false
+    const finish = () => {
+      if (done) return
+      done = true
+      sock.destroy()
+      const m = /^HTTP\/1\.1 (\d{3})/.exec(response)
+      resolve({ status: m ? Number(m[1]) : null, body: response.slice(response.indexOf('\r\n\r\n') + 4), writeError })
+    }
+    sock.on('data', (d) => { response += d.toString('latin1') })
+    sock.on('error', (e) => { writeError = e.message; finish() })
+    sock.on('end', finish)
+    sock.on('close', finish)
+    let sent = 0
+    const burst = () => {
+      if (done) return
+      for (let i = 0; i < 16; i++) sock.write(chunk)
+      if (++sent < bursts) return void setTimeout(burst, gapMs)
+      // All sent: now read what the server answered (it may have answered long ago).
+      sock.resume()
+    }
+    sock.on('connect', () => {
+      sock.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`)
+      burst()
+    })
+  })
+}
+
 describe('request bodies are limited while they are read', () => {
   it('refuses a 256 MB chunked login with 413 long before the client has sent it, and memory stays bounded', async () => {
     const total = 256 * 1024 * 1024
@@ -83,6 +124,17 @@ describe('request bodies are limited while they are read', () => {
     expect(r.sent).toBeLessThan(total / 2)
     // Same process: the node's heap did not take the body (generous bound: 256 MB not held).
     expect(process.memoryUsage().rss - rssBefore).toBeLessThan(128 * 1024 * 1024)
+    const h = await fetch(`${town.url}/healthz`)
+    expect(h.status).toBe(200)
+  })
+
+  it('answers 413 to a client that goes on sending for seconds after it, without resetting the connection', async () => {
+    // 12 MiB over ~1.8 s: past the limit (4 MiB) the node answers at once, then goes on reading
+    // and dropping what comes (http/linger.ts) instead of closing after node-server's 500 ms drain.
+    const r = await slowSenderPost(town.port, '/api/login', 12, 150)
+    expect(r.writeError).toBeNull()
+    expect(r.status).toBe(413)
+    expect(r.body).toContain(`over ${MAX_BODY_BYTES} bytes`)
     const h = await fetch(`${town.url}/healthz`)
     expect(h.status).toBe(200)
   })

@@ -7,6 +7,7 @@ import { connect } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MAX_BODY_BYTES } from '../../nodes/core/http/body.ts'
+import { LINGER_MAX_BYTES } from '../../nodes/core/http/linger.ts'
 import { startNode, type RunningNode } from '../../nodes/core/start.ts'
 import { pgliteTemplate, tempDir } from '../helpers/template.ts'
 import { failOnUnhandled } from './guard.ts'
@@ -74,14 +75,15 @@ function chunkedPost(port: number, path: string, totalBytes: number): Promise<{ 
  * Sends `bursts` bursts of 1 MiB of a chunked body, `gapMs` apart, without reading anything
  * until all are sent (its reading is paused), then reads the answer. A server that closes while
  * bytes are still coming resets the connection, and the client's next write fails before it has
- * read the answer. Resolves with the status line's code (null: no answer) and the body.
+ * read the answer. With `declared`, the body has a Content-Length (as a browser's upload has)
+ * instead of chunks. Resolves with the status line's code (null: no answer) and the body.
  */
-function slowSenderPost(port: number, path: string, bursts: number, gapMs: number): Promise<{ status: number | null; body: string; writeError: string | null }> {
+function slowSenderPost(port: number, path: string, bursts: number, gapMs: number, declared = false): Promise<{ status: number | null; body: string; writeError: string | null }> {
   return new Promise((resolve) => {
     const sock = connect(port, '127.0.0.1')
     sock.pause()
     const piece = Buffer.alloc(64 * 1024, 0x61)
-    const chunk = Buffer.concat([Buffer.from(piece.length.toString(16) + '\r\n'), piece, Buffer.from('\r\n')])
+    const chunk = declared ? piece : Buffer.concat([Buffer.from(piece.length.toString(16) + '\r\n'), piece, Buffer.from('\r\n')])
     let response = ''
     let writeError: string | null = null
     let done = false
@@ -105,7 +107,8 @@ function slowSenderPost(port: number, path: string, bursts: number, gapMs: numbe
       sock.resume()
     }
     sock.on('connect', () => {
-      sock.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`)
+      const length = declared ? `Content-Length: ${bursts * 16 * piece.length}` : 'Transfer-Encoding: chunked'
+      sock.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${length}\r\n\r\n`)
       burst()
     })
   })
@@ -137,6 +140,50 @@ describe('request bodies are limited while they are read', () => {
     expect(r.body).toContain(`over ${MAX_BODY_BYTES} bytes`)
     const h = await fetch(`${town.url}/healthz`)
     expect(h.status).toBe(200)
+  })
+
+  it('answers 413 to a declared oversize body that comes slowly (a browser\'s upload), without resetting the connection', async () => {
+    const r = await slowSenderPost(town.port, '/api/login', 12, 150, true)
+    expect(r.writeError).toBeNull()
+    expect(r.status).toBe(413)
+    expect(r.body).toContain(`the limit is ${MAX_BODY_BYTES}`)
+  })
+
+  it('reads and drops at most 64 MiB past a 413 from a client that never stops, then cuts it off', async () => {
+    // allowHalfOpen: the client goes on writing after the node's FIN, as a hostile one would.
+    const r = await new Promise<{ sent: number; status: number | null }>((resolve) => {
+      const sock = connect({ port: town.port, host: '127.0.0.1', allowHalfOpen: true })
+      const chunk = Buffer.concat([Buffer.from('10000\r\n'), Buffer.alloc(0x10000, 0x61), Buffer.from('\r\n')])
+      let sent = 0
+      let answer = ''
+      let over = false
+      const finish = () => {
+        if (over) return
+        over = true
+        sock.destroy()
+        resolve({ sent, status: Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? NaN) || null })
+      }
+      sock.on('data', (d) => { answer += d.toString('latin1') })
+      sock.on('error', finish)
+      sock.on('close', finish)
+      const pump = () => {
+        while (!over && sent < 256 * 1048576) {
+          sent += 0x10000
+          if (!sock.write(chunk)) return void sock.once('drain', pump)
+        }
+        finish() // the whole 256 MiB went: the node never cut it off
+      }
+      sock.on('connect', () => {
+        sock.write('POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n')
+        pump()
+      })
+    })
+    console.log(`never-ending login: cut off after ${(r.sent / 1048576).toFixed(1)} MiB`)
+    expect(r.status).toBe(413)
+    // The limit (4 MiB), 64 MiB dropped, and the sockets' buffers: far below 256 MiB.
+    expect(r.sent).toBeGreaterThan(MAX_BODY_BYTES)
+    expect(r.sent).toBeLessThan(MAX_BODY_BYTES + LINGER_MAX_BYTES + 32 * 1048576)
+    expect((await fetch(`${town.url}/healthz`)).status).toBe(200)
   })
 
   it('still takes a normal login body and refuses a declared oversize one at once', async () => {

@@ -15,21 +15,18 @@
  *    village are the township's own — by origin and by handler, before and after new intake at
  *    its window — and the county refuses none of what the restored township publishes.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { residentIdCheck } from '../../protocol/people.ts'
 import { enrollChild } from '../../nodes/core/link/enrollment.ts'
 import { pinToken } from '../../nodes/core/link/token.ts'
-import { COUNTY, FIXTURE_CATALOGUE, requiredOf, TOWNSHIP, VILLAGE } from '../fixtures/catalogue.ts'
+import { COUNTY, FIXTURE_CATALOGUE, TOWNSHIP, VILLAGE } from '../fixtures/catalogue.ts'
 import { eventually } from '../helpers/remote.ts'
 import { killAll, loginAt, runCli, startNodeProcess, type NodeProcess, type Remote } from '../helpers/process.ts'
+import { health, PASSWORD, seedUsers, startTownship, take } from '../helpers/restore-tree.ts'
 import { tempDir } from '../helpers/template.ts'
 import { distrustNode } from '../helpers/tls.ts'
 
-const withCheck = (first17: string) => first17 + residentIdCheck(first17)
-const PASSWORD = 'restore-secret-1'
-const APPLICANT = { name: '钱大伟', idType: 'resident-id' as const, idNumber: withCheck('51130219900505201'), phone: '13566667777' }
 const SETTLE_MS = 300_000
 
 // Two repair passes on the village's link within the hour (the township's restore, then the new
@@ -50,22 +47,11 @@ const as: Record<'county' | 'town' | 'agent', Remote> = {} as never
 /** The village's own cases (escrowed, never leaving it), as the village read them. */
 const own = new Map<string, any>()
 
-const seedUsers = (dir: string, users: { name: string; role: string }[]) => {
-  mkdirSync(dir, { recursive: true })
-  writeFileSync(join(dir, 'users.seed.json'), JSON.stringify(users.map((u) => ({ ...u, password: PASSWORD }))))
-}
-const health = async (url: string) => (await (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(60_000) })).json()) as any
 const dump = () => `\ncounty:\n${county.output().slice(-6000)}\ntownship:\n${town.output().slice(-8000)}\nvillage:\n${village.output().slice(-6000)}`
 
 async function startTown(): Promise<void> {
-  town = await startNodeProcess({ level: 'township', code: TOWNSHIP, name: '潆溪镇', data: dirs.town, extra: ['--parent', county.url, '--token', townToken, ...(townPort ? ['--port', String(townPort)] : [])] })
+  ;({ town, as: as.town } = await startTownship(dirs.town, county.url, townToken, townPort))
   townPort = town.port
-  as.town = await loginAt(town.url, 'staff', PASSWORD)
-}
-async function take(at: Remote, itemCode: string): Promise<string> {
-  const r = await at('POST', '/api/cases', { itemCode, applicant: APPLICANT, materials: requiredOf(itemCode) })
-  expect(r.status, JSON.stringify(r.body)).toBe(201)
-  return r.body.id as string
 }
 async function act(at: Remote, id: string, type: string): Promise<void> {
   const r = await at('POST', `/api/cases/${id}/events`, { type })

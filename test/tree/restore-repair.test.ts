@@ -25,21 +25,18 @@
  * Then the township works on: a new intake at its window gets a number of its own (not that of
  * its case the county sent back), and reaches the county. Every wait is bounded.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { residentIdCheck } from '../../protocol/people.ts'
 import { enrollChild } from '../../nodes/core/link/enrollment.ts'
 import { pinToken } from '../../nodes/core/link/token.ts'
 import { openPglite } from '../../nodes/core/store/pglite.ts'
-import { COUNTY, FIXTURE_CATALOGUE, requiredOf, TOWNSHIP, VILLAGE } from '../fixtures/catalogue.ts'
+import { COUNTY, FIXTURE_CATALOGUE, TOWNSHIP, VILLAGE } from '../fixtures/catalogue.ts'
 import { eventually } from '../helpers/remote.ts'
 import { killAll, loginAt, runCli, startNodeProcess, type NodeProcess, type Remote } from '../helpers/process.ts'
+import { health, PASSWORD, seedUsers, startTownship, take } from '../helpers/restore-tree.ts'
 import { tempDir } from '../helpers/template.ts'
 
-const withCheck = (first17: string) => first17 + residentIdCheck(first17)
-const PASSWORD = 'restore-secret-1'
-const APPLICANT = { name: '钱大伟', idType: 'resident-id' as const, idNumber: withCheck('51130219900505201'), phone: '13566667777' }
 /** The county's local item added after the backup (its catalogue document goes down to the township and village). */
 const LOCAL_ITEM = { code: 'C-901', name: '顺庆区本地事项', department: '顺庆区行政审批局', level: 'county', kind: 'instant', legalDays: 0, promisedDays: 0, materials: [{ name: '申请书', required: true }] }
 const SETTLE_MS = 240_000
@@ -62,25 +59,14 @@ const ids: Record<string, string> = {}
 /** Each case as the node that holds it whole saw it once the tree settled after the backup. */
 const truth = new Map<string, { status: string; events: string[] }>()
 
-const seedUsers = (dir: string, users: { name: string; role: string }[]) => {
-  mkdirSync(dir, { recursive: true })
-  writeFileSync(join(dir, 'users.seed.json'), JSON.stringify(users.map((u) => ({ ...u, password: PASSWORD }))))
-}
-const health = async (url: string) => (await (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(60_000) })).json()) as any
 const view = (c: any) => ({ status: c.status as string, events: ((c.events ?? []) as any[]).map((e) => e.id as string).sort() })
 const dump = () => `\ncounty:\n${county.output().slice(-6000)}\ntownship:\n${town.output().slice(-10000)}\nvillage:\n${village.output().slice(-6000)}`
 
 async function startTown(): Promise<void> {
-  town = await startNodeProcess({ level: 'township', code: TOWNSHIP, name: '潆溪镇', data: dirs.town, extra: ['--parent', county.url, '--token', townToken, ...(townPort ? ['--port', String(townPort)] : [])] })
+  ;({ town, as: as.town } = await startTownship(dirs.town, county.url, townToken, townPort))
   townPort = town.port
-  as.town = await loginAt(town.url, 'staff', PASSWORD)
 }
 
-async function take(at: Remote, itemCode: string): Promise<string> {
-  const r = await at('POST', '/api/cases', { itemCode, applicant: APPLICANT, materials: requiredOf(itemCode) })
-  expect(r.status, JSON.stringify(r.body)).toBe(201)
-  return r.body.id as string
-}
 async function decide(at: Remote, id: string): Promise<void> {
   for (const type of ['accepted', 'approved']) {
     const r = await at('POST', `/api/cases/${id}/events`, { type })

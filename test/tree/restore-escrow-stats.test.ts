@@ -18,12 +18,10 @@
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { enrollChild } from '../../nodes/core/link/enrollment.ts'
-import { pinToken } from '../../nodes/core/link/token.ts'
-import { COUNTY, FIXTURE_CATALOGUE, TOWNSHIP, VILLAGE } from '../fixtures/catalogue.ts'
+import { TOWNSHIP, VILLAGE } from '../fixtures/catalogue.ts'
 import { eventually } from '../helpers/remote.ts'
 import { killAll, loginAt, runCli, startNodeProcess, type NodeProcess, type Remote } from '../helpers/process.ts'
-import { health, PASSWORD, seedUsers, startTownship, take } from '../helpers/restore-tree.ts'
+import { health, PASSWORD, seedUsers, startRestoreTree, startTownship, take } from '../helpers/restore-tree.ts'
 import { tempDir } from '../helpers/template.ts'
 import { distrustNode } from '../helpers/tls.ts'
 
@@ -100,16 +98,10 @@ afterAll(async () => {
 
 describe('a township restored from an older backup: its village\'s escrow and its own statistics', { timeout: 1_800_000 }, () => {
   beforeAll(async () => {
-    seedUsers(dirs.county, [{ name: 'staff', role: 'staff' }])
-    seedUsers(dirs.town, [{ name: 'staff', role: 'staff' }])
-    seedUsers(dirs.village, [{ name: 'agent', role: 'agent' }])
-    county = await startNodeProcess({ level: 'county', code: COUNTY, name: '顺庆区', data: dirs.county, catalogue: FIXTURE_CATALOGUE })
-    as.county = await loginAt(county.url, 'staff', PASSWORD)
-    townToken = pinToken(enrollChild(dirs.county, COUNTY, TOWNSHIP), dirs.county)
-    await startTown()
-    const villageToken = pinToken(enrollChild(dirs.town, TOWNSHIP, VILLAGE), dirs.town)
-    village = await startNodeProcess({ level: 'village', code: VILLAGE, name: '长青村', data: dirs.village, extra: ['--parent', town.url, '--token', villageToken] })
-    as.agent = await loginAt(village.url, 'agent', PASSWORD)
+    const tree = await startRestoreTree(dirs, [{ name: 'staff', role: 'staff' }])
+    ;({ county, town, village, townToken } = tree)
+    townPort = town.port
+    Object.assign(as, tree.as)
     const m = /recovery code ([0-9A-Z]{4}(?:-[0-9A-Z]{4}){5})/.exec(village.output())
     expect(m, village.output()).toBeTruthy()
     recoveryCode = m![1]

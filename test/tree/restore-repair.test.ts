@@ -28,13 +28,11 @@
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { enrollChild } from '../../nodes/core/link/enrollment.ts'
-import { pinToken } from '../../nodes/core/link/token.ts'
 import { openPglite } from '../../nodes/core/store/pglite.ts'
-import { COUNTY, FIXTURE_CATALOGUE, TOWNSHIP, VILLAGE } from '../fixtures/catalogue.ts'
+import { COUNTY, TOWNSHIP, VILLAGE } from '../fixtures/catalogue.ts'
 import { eventually } from '../helpers/remote.ts'
 import { killAll, loginAt, runCli, startNodeProcess, type NodeProcess, type Remote } from '../helpers/process.ts'
-import { health, PASSWORD, seedUsers, startTownship, take } from '../helpers/restore-tree.ts'
+import { health, PASSWORD, startRestoreTree, startTownship, take } from '../helpers/restore-tree.ts'
 import { tempDir } from '../helpers/template.ts'
 
 /** The county's local item added after the backup (its catalogue document goes down to the township and village). */
@@ -138,17 +136,11 @@ afterAll(async () => {
 
 describe('a township restored from an older backup gets everything back over its links', { timeout: 1_800_000 }, () => {
   beforeAll(async () => {
-    seedUsers(dirs.county, [{ name: 'staff', role: 'staff' }, { name: 'admin', role: 'admin' }])
-    seedUsers(dirs.town, [{ name: 'staff', role: 'staff' }])
-    seedUsers(dirs.village, [{ name: 'agent', role: 'agent' }])
-    county = await startNodeProcess({ level: 'county', code: COUNTY, name: '顺庆区', data: dirs.county, catalogue: FIXTURE_CATALOGUE })
-    as.county = await loginAt(county.url, 'staff', PASSWORD)
+    const tree = await startRestoreTree(dirs, [{ name: 'staff', role: 'staff' }, { name: 'admin', role: 'admin' }])
+    ;({ county, town, village, townToken } = tree)
+    townPort = town.port
+    Object.assign(as, tree.as)
     as.countyAdmin = await loginAt(county.url, 'admin', PASSWORD)
-    townToken = pinToken(enrollChild(dirs.county, COUNTY, TOWNSHIP), dirs.county)
-    await startTown()
-    const villageToken = pinToken(enrollChild(dirs.town, TOWNSHIP, VILLAGE), dirs.town)
-    village = await startNodeProcess({ level: 'village', code: VILLAGE, name: '长青村', data: dirs.village, extra: ['--parent', town.url, '--token', villageToken] })
-    as.agent = await loginAt(village.url, 'agent', PASSWORD)
     await eventually(async () => (await townLinked()) && hasItem(as.agent, 'C-P01'), SETTLE_MS, 'the tree linked and the catalogue at the village', 500)
   }, 900_000)
 

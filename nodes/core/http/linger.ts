@@ -22,14 +22,15 @@ const lingering = new WeakSet<Socket>()
 
 /** Makes `socket.destroySoon()` linger (see above); for every socket an HTTP server accepts. */
 export function lingerOnClose(socket: Socket): void {
-  socket.destroySoon = () => linger(socket)
+  const closeSoon = socket.destroySoon.bind(socket)
+  socket.destroySoon = () => linger(socket, closeSoon)
 }
 
-function linger(socket: Socket): void {
+function linger(socket: Socket, closeSoon: () => void): void {
   if (socket.destroyed || lingering.has(socket)) return
   lingering.add(socket)
-  // The client already half-closed: nothing more will come, so there is nothing to linger for.
-  if (socket.readableEnded) return void closeAfterWrites(socket)
+  // The client already half-closed: nothing more will come, so Node's own close is right.
+  if (socket.readableEnded) return closeSoon()
   let bytes = 0
   const close = () => {
     clearTimeout(idle)
@@ -52,10 +53,4 @@ function linger(socket: Socket): void {
   socket.on('error', close)
   socket.end()
   socket.resume()
-}
-
-function closeAfterWrites(socket: Socket): void {
-  if (socket.writable) socket.end()
-  if (socket.writableFinished) socket.destroy()
-  else socket.once('finish', () => socket.destroy())
 }

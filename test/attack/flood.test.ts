@@ -149,11 +149,15 @@ describe('per-link quotas', () => {
     await waitFor('the second page', () => step1s().length >= 2 * REPAIR_PAGE)
     second.ws.close()
     await second.closed
-    const third = await dialAsChild(town.url, TOWN, ids['203'])
-    await third.opened
-    third.send(childHello(v, 'epoch-three'))
-    await expectQuotaRefusal(third, 'repairs')
-    await serving()
+    /** A new epoch past the hour's repair quota: refused, and the township goes on serving. */
+    const repairRefused = async (epoch: string) => {
+      const link = await dialAsChild(town.url, TOWN, ids['203'])
+      await link.opened
+      link.send(childHello(v, epoch))
+      await expectQuotaRefusal(link, 'repairs')
+      await serving()
+    }
+    await repairRefused('epoch-three')
     // The laptop replaced: re-enrolled by the township's administrator with a new key, its new
     // store gets its pass now, not in an hour (a restore from the parent waits on it).
     ids['203'] = identity(v)
@@ -165,11 +169,7 @@ describe('per-link quotas', () => {
     replaced.ws.close()
     await replaced.closed
     // Its own buckets from then on: a second epoch change within its hour is refused again.
-    const again = await dialAsChild(town.url, TOWN, ids['203'])
-    await again.opened
-    again.send(childHello(v, 'epoch-five'))
-    await expectQuotaRefusal(again, 'repairs')
-    await serving()
+    await repairRefused('epoch-five')
   })
 
   it('state vectors: a peer asking past its quota is refused (4429)', async () => {
